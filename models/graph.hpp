@@ -1,0 +1,89 @@
+// The model graph both halves share: typed nodes, per-sample shapes, parameters named by
+// PyTorch state_dict keys, MAC counts. Loaded from the YAML format described in models/FORMAT.md.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace eatsim {
+
+using Shape = std::vector<int64_t>;
+std::string shape_str(const Shape& s);  // "[64, 32, 32]"
+int64_t numel(const Shape& s);
+
+enum class Op { conv2d, batchnorm2d, relu, maxpool2d, avgpool2d, global_avgpool, linear, add, flatten, identity };
+const char* op_name(Op op);
+bool op_from_name(const std::string& s, Op& out);
+
+// Graph-level parameters; every channel count in a model file is scaled by `width`.
+struct ModelParams {
+  double width = 1.0;
+  int in_channels = 3;
+  int input_size = 32;
+  int classes = 10;
+};
+
+struct Node {
+  std::string name;  // unique; the PyTorch module path for module nodes (e.g. "layer1.0.conv1")
+  Op op = Op::identity;
+  std::vector<std::string> inputs;  // node names or "input"
+  std::vector<int> in;              // resolved: node indices, -1 for the graph input
+  bool module = false;              // a module (hooked by the reference estimator) vs a functional call
+  bool inplace = false;             // relu only: an in-place module (its hook sees rectified input)
+  // conv2d / pools
+  int kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
+  // conv2d out_channels, linear out_features (after width scaling)
+  int64_t out_channels = 0;
+  bool bias = false;
+  double eps = 1e-5, momentum = 0.1;  // batchnorm2d
+  Shape out_shape;                    // per sample: (C, H, W) or (F)
+  int line = 0;                       // 1-based line in the model file, for messages
+};
+
+enum class ParamKind { weight, bias, running_mean, running_var, num_batches_tracked };
+
+struct ParamInfo {
+  std::string key;  // state_dict key, e.g. "layer1.0.bn1.running_var"
+  Shape shape;
+  bool is_int64 = false;   // num_batches_tracked
+  bool trainable = false;  // weight/bias (PyTorch parameters) vs buffers
+  ParamKind kind = ParamKind::weight;
+  int node = -1;
+};
+
+struct Graph {
+  std::string name;
+  std::string source;  // file the graph came from, for messages
+  ModelParams params;
+  Shape input_shape;         // (C, H, W)
+  std::vector<Node> nodes;   // in file order = PyTorch registration order
+  std::vector<int> order;    // execution (topological) order, file order where possible
+  int output = -1;
+
+  int find(const std::string& name) const;  // -1 when absent
+  const Shape& in_shape(const Node& n, size_t i) const {
+    return n.in[i] < 0 ? input_shape : nodes[n.in[i]].out_shape;
+  }
+  std::vector<ParamInfo> parameters() const;  // state_dict order
+  int64_t trainable_count() const;
+  int64_t macs(const Node& n) const;  // per sample; 0 for non-GEMM ops
+  int64_t total_macs() const;
+};
+
+// Loads a graph: NAME of an embedded model (models/NAME.yaml) or a path to a YAML file.
+// Parameters not given (nullptr / unset fields) come from the file's `params:` defaults.
+struct ParamOverrides {
+  bool has_width = false, has_in_channels = false, has_input_size = false, has_classes = false;
+  ModelParams p;
+};
+Graph load_graph(const std::string& name_or_path, const ParamOverrides& over = {});
+Graph parse_graph(const std::string& yaml_text, const std::string& file, const ParamOverrides& over = {});
+std::vector<std::string> embedded_model_names();
+
+}  // namespace eatsim
+
+namespace eatsim {
+// The resolved graph (channels already scaled, width 1) in the model-file format; parse_graph of
+// the result gives the same graph. Traces embed this.
+std::string graph_to_yaml(const Graph& g);
+}  // namespace eatsim

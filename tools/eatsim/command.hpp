@@ -1,0 +1,44 @@
+// The eatsim subcommand registry: each tools/eatsim/cmd_*.cpp registers one subcommand by name.
+#pragma once
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+namespace eatsim::cli {
+
+namespace po = boost::program_options;
+using Args = std::vector<std::string>;
+
+struct Command {
+  std::string name;     // "model show"
+  std::string summary;  // one line for `eatsim --help`
+  int (*run)(const Args& args);
+};
+
+std::vector<Command>& registry();
+
+struct Register {
+  Register(const char* name, const char* summary, int (*run)(const Args&)) {
+    registry().push_back({name, summary, run});
+  }
+};
+
+// Parses args into vm; prints usage and returns false on --help. Unknown options and missing
+// values throw UsageError naming the command.
+bool parse(const std::string& command, const std::string& usage, const Args& args, po::options_description& opts,
+           const po::positional_options_description& pos, po::variables_map& vm);
+
+// Progress on long work goes to stderr; stays quiet when stderr is not a terminal unless forced.
+bool stderr_is_tty();
+
+}  // namespace eatsim::cli
+
+namespace eatsim {
+struct ParamOverrides;
+}
+
+namespace eatsim::cli {
+// --width, --in-channels, --input-size, --classes: shared by every command that builds a model.
+void add_model_options(po::options_description& opts);
+ParamOverrides model_overrides(const po::variables_map& vm);
+}  // namespace eatsim::cli

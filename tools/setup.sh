@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages eatsim needs (build and tests), then configures and builds it in
+# ./build. Idempotent: installs nothing and says nothing about packages when all are present.
+#   tools/setup.sh            install what is missing, configure, build
+#   tools/setup.sh --deps     only install what is missing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache git
+  libsystemc-dev libdnnl-dev libyaml-cpp-dev libfmt-dev libboost-program-options-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  python3 python3-numpy python3-torch dataset-fashion-mnist gnuplot-nox
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+      echo "setup: missing Debian packages: ${missing[*]}" >&2
+      echo "setup: run as root, or install them with: sudo apt-get install ${missing[*]}" >&2
+      exit 2
+    fi
+  else
+    SUDO=
+  fi
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[[ "${1:-}" == "--deps" ]] && exit 0
+
+BUILD=${EATSIM_BUILD_DIR:-build}
+JOBS=${EATSIM_JOBS:-$(nproc)}
+if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$BUILD" -j "$JOBS"
