@@ -352,7 +352,7 @@ bool topo_order(Graph& g, yamlu::Diag& d) {
 }  // namespace
 
 Graph parse_graph(const std::string& text, const std::string& file, const ParamOverrides& over) {
-  YAML::Node root = yamlu::parse_or_throw(text, file, false);
+  YAML::Node root = yamlu::parse<ModelError>(text, file);
   yamlu::Diag d{file, {}};
   Graph g;
   g.source = file;

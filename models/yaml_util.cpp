@@ -15,16 +15,10 @@ void Diag::error(const YAML::Mark& m, const std::string& key, const std::string&
     errors.push_back(fmt::format("{}:{}:{}: {}: {}", file, m.line + 1, m.column + 1, key, msg));
 }
 
-YAML::Node parse_or_throw(const std::string& text, const std::string& file, bool config) {
-  try {
-    return YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    std::string line = e.mark.is_null() ? fmt::format("{}: yaml: {}", file, e.msg)
-                                        : fmt::format("{}:{}:{}: yaml: {} (check indentation and quoting)",
-                                                      file, e.mark.line + 1, e.mark.column + 1, e.msg);
-    if (config) throw ConfigError(line);
-    throw ModelError(line);
-  }
+std::string yaml_error_line(const YAML::Exception& e, const std::string& file) {
+  if (e.mark.is_null()) return fmt::format("{}: yaml: {}", file, e.msg);
+  return fmt::format("{}:{}:{}: yaml: {} (check indentation and quoting)", file, e.mark.line + 1, e.mark.column + 1,
+                     e.msg);
 }
 
 std::string describe(const YAML::Node& n) {

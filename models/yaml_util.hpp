@@ -24,9 +24,16 @@ struct Diag {
   }
 };
 
-// Parses YAML text; a syntax error throws ConfigError (config) or ModelError with
-// "file:line:col: yaml: message".
-YAML::Node parse_or_throw(const std::string& text, const std::string& file, bool config);
+// Parses YAML text; a syntax error throws E with "file:line:col: yaml: message".
+std::string yaml_error_line(const YAML::Exception& e, const std::string& file);
+template <class E>
+YAML::Node parse(const std::string& text, const std::string& file) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw E(yaml_error_line(e, file));
+  }
+}
 
 std::string describe(const YAML::Node& n);  // short rendering of a value for messages
 

@@ -185,6 +185,13 @@ NpyReader::~NpyReader() {
   if (f_) std::fclose(f_);
 }
 
+void NpyReader::seek(int64_t element) {
+  if (element < 0 || element > info_.numel()) throw TraceError(fmt::format("{}: seek past the end of the array", path_));
+  uint64_t off = info_.data_offset + static_cast<uint64_t>(element) * dtype_size(info_.dtype);
+  if (fseeko(f_, static_cast<off_t>(off), SEEK_SET) != 0) throw TraceError(fmt::format("{}: seek failed", path_));
+  pos_ = element;
+}
+
 void NpyReader::read_raw(void* dst, int64_t n) {
   if (n > remaining()) throw TraceError(fmt::format("{}: read past the end of the array", path_));
   size_t bytes = static_cast<size_t>(n) * dtype_size(info_.dtype);

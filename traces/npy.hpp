@@ -46,6 +46,7 @@ class NpyReader {
   // Reads the next n elements raw (no conversion) into dst (n * dtype_size bytes).
   void read_raw(void* dst, int64_t n);
   int64_t remaining() const { return info_.numel() - pos_; }
+  void seek(int64_t element);  // next read starts at this element
 
  private:
   std::string path_;

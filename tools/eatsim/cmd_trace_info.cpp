@@ -1,0 +1,97 @@
+// eatsim trace info: the manifest summary and per-tensor shape, dtype, density, min and max.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+
+#include "models/errors.hpp"
+#include "traces/trace.hpp"
+#include "tools/eatsim/command.hpp"
+
+namespace eatsim::cli {
+namespace {
+
+struct Stats {
+  int64_t n = 0, nnz = 0;
+  double mn = INFINITY, mx = -INFINITY;
+};
+
+Stats stats_of(const TraceReader& r, const TensorEntry& e) {
+  Stats s;
+  NpyReader rd(r.path_of(e));
+  std::vector<float> buf(1 << 16);
+  double scale = e.scale != 0 ? e.scale : 1.0;
+  while (rd.remaining() > 0) {
+    int64_t k = std::min<int64_t>(rd.remaining(), static_cast<int64_t>(buf.size()));
+    rd.read_f32(buf.data(), k);
+    for (int64_t i = 0; i < k; ++i) {
+      double v = buf[i] * scale;
+      s.nnz += v != 0;
+      s.mn = std::min(s.mn, v), s.mx = std::max(s.mx, v);
+    }
+    s.n += k;
+  }
+  return s;
+}
+
+int run(const Args& args) {
+  po::options_description opts("options");
+  opts.add_options()("trace", po::value<std::string>()->required(), "trace directory")(
+      "csv", po::value<std::string>(), "also write the per-tensor table to this CSV file")(
+      "params", po::bool_switch(), "include parameter tensors in the table");
+  po::positional_options_description pos;
+  pos.add("trace", 1);
+  po::variables_map vm;
+  if (!parse("trace info", "DIR [--csv FILE] [--params]", args, opts, pos, vm)) return 0;
+  TraceReader r(vm["trace"].as<std::string>());
+  const Manifest& m = r.manifest();
+  const Graph& g = m.graph;
+  std::cout << fmt::format("trace {} (format v{}, by {})\n", r.dir(), m.version, m.producer);
+  std::cout << fmt::format("model {}: width {}, input {}, {} classes, {} nodes\n", g.name, g.params.width,
+                           shape_str(g.input_shape), g.params.classes, g.nodes.size());
+  int correct = 0;
+  for (size_t i = 0; i < m.predictions.size(); ++i) correct += m.predictions[i] == m.labels[i];
+  std::cout << fmt::format("samples: {} from {} ({})", m.num_samples(), m.meta.dataset, m.meta.split);
+  if (!m.predictions.empty()) std::cout << fmt::format(", {} of {} predicted correctly", correct, m.num_samples());
+  std::cout << "\n";
+  std::cout << fmt::format("training: lambda {}, sigma {}, accuracy {}{}\n", m.meta.lambda, m.meta.sigma,
+                           m.meta.accuracy < 0 ? "unknown" : fmt::format("{:.4f}", m.meta.accuracy),
+                           m.meta.checkpoint.empty() ? "" : ", checkpoint " + m.meta.checkpoint);
+  for (const auto& [k, v] : m.meta.extra) std::cout << fmt::format("  {}: {}\n", k, v);
+  std::ofstream csv;
+  if (vm.count("csv")) {
+    csv.open(vm["csv"].as<std::string>());
+    if (!csv) throw UsageError(fmt::format("{}: cannot write the CSV file", vm["csv"].as<std::string>()));
+    csv << "name,kind,op,dtype,shape,numel,nnz,density,min,max,scale\n";
+  }
+  std::cout << fmt::format("\n{:<28} {:<10} {:<14} {:<8} {:<20} {:>9} {:>11} {:>11}\n", "tensor", "kind", "op", "dtype",
+                           "shape", "density", "min", "max");
+  int64_t bytes = 0;
+  for (const auto& e : m.tensors) {
+    NpyInfo info = npy_read_info(r.path_of(e));
+    bytes += static_cast<int64_t>(info.data_offset + info.nbytes);
+    if (e.kind == TensorKind::param && !vm["params"].as<bool>() && !csv.is_open()) continue;
+    Stats s = stats_of(r, e);
+    int ni = g.find(e.name);
+    std::string op = e.kind == TensorKind::activation && ni >= 0 ? op_name(g.nodes[ni].op) : "-";
+    double dens = s.n ? static_cast<double>(s.nnz) / s.n : 0;
+    if (e.kind != TensorKind::param || vm["params"].as<bool>())
+      std::cout << fmt::format("{:<28} {:<10} {:<14} {:<8} {:<20} {:>8.2f}% {:>11.4g} {:>11.4g}\n", e.name,
+                               tensor_kind_name(e.kind), op, dtype_name(e.dtype), shape_str(e.shape), 100 * dens,
+                               s.n ? s.mn : 0, s.n ? s.mx : 0);
+    if (csv.is_open())
+      csv << fmt::format("{},{},{},{},\"{}\",{},{},{:.6f},{:.6g},{:.6g},{:.9g}\n", e.name, tensor_kind_name(e.kind), op,
+                         dtype_name(e.dtype), shape_str(e.shape), s.n, s.nnz, dens, s.n ? s.mn : 0, s.n ? s.mx : 0,
+                         e.scale);
+  }
+  std::cout << fmt::format("\n{} tensors, {:.2f} MB on disk ({:.2f} MB per sample)\n", m.tensors.size(), bytes / 1e6,
+                           bytes / 1e6 / m.num_samples());
+  return 0;
+}
+
+Register reg("trace info", "summarise a trace: manifest, and per tensor shape, dtype, density, min, max", run);
+
+}  // namespace
+}  // namespace eatsim::cli
