@@ -91,7 +91,7 @@ YAML::Node resolve(const Source& src, Origins& origins, int depth, std::vector<s
           fmt::format("{}: include: include cycle ({} -> {})", src.name, fmt::join(chain, " -> "), src.name));
   if (depth > kMaxIncludeDepth)
     throw ConfigError(fmt::format("{}: include: more than {} nested includes", src.name, kMaxIncludeDepth));
-  YAML::Node root = yamlu::parse_or_throw(src.text, src.name, true);
+  YAML::Node root = yamlu::parse<ConfigError>(src.text, src.name);
   if (!root.IsMap()) throw ConfigError(fmt::format("{}: (top level): expected a mapping", src.name));
   chain.push_back(src.name);
   const YAML::Node& croot = root;
