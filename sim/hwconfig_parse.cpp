@@ -177,8 +177,10 @@ void read_sparsity(Map& m, HwConfig& hw) {
     if (s.compress.format == CompressFormat::rle) {
       s.compress.run_bits = static_cast<int>(req_int(c, "run_bits", 1));
       if (s.compress.run_bits > 16) c.diag().error(c.node("run_bits"), c.key_path("run_bits"), "at most 16");
-    } else if (c.has("run_bits")) {
-      c.diag().error(c.node("run_bits"), c.key_path("run_bits"), "only applies to format: rle");
+    } else if (c.has("run_bits")) {  // kept for switching formats with --set; still checked
+      auto v = c.opt<int64_t>("run_bits");
+      if (v && (*v < 1 || *v > 16))
+        c.diag().error(c.node("run_bits"), c.key_path("run_bits"), "must be 1..16");
     }
     c.done();
   }
