@@ -1,0 +1,251 @@
+// Every trainer layer, forward and backward, against the naive references in naive.cpp, on
+// one-node graphs with random shapes (strides, padding, odd sizes, batch 1 and 7).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "tests/trainer/naive.hpp"
+#include "trainer/net.hpp"
+
+namespace eatsim {
+namespace {
+
+using namespace test::naive;
+
+constexpr double kTol = 1e-4;
+
+Graph graph_of(int C, int H, const std::string& nodes) {
+  return parse_graph(
+      fmt::format("name: t\nparams: {{width: 1, in_channels: {}, input_size: {}, classes: 10}}\n"
+                  "nodes:\n{}",
+                  C, H, nodes),
+      "test.yaml");
+}
+
+void fill(Net& net, const std::string& key, const Vec& v) {
+  float* p = net.param(key);
+  ASSERT_NE(p, nullptr) << key;
+  std::copy(v.begin(), v.end(), p);
+}
+
+Vec grad(Net& net, const std::string& key) {
+  Tensor t = net.get(key);
+  const float* g = net.grad(key);
+  return Vec(g, g + t.numel());
+}
+
+struct ConvCase {
+  int N, C, H, O, kh, kw, sh, sw, ph, pw;
+  bool bias;
+};
+
+class ConvLayer : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvLayer, ForwardAndBackwardMatchNaive) {
+  ConvCase c = GetParam();
+  Graph g = graph_of(
+      c.C, c.H,
+      fmt::format("  - {{name: conv, op: conv2d, inputs: [input], out_channels: {}, kernel: [{}, {}], "
+                  "stride: [{}, {}], pad: [{}, {}], bias: {}}}\n",
+                  c.O, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.bias ? "true" : "false"));
+  Net net(g, 1);
+  net.set_input_grad(true);
+  Dims d{c.N, c.C, c.H, c.H};
+  Window k{c.kh, c.kw, c.sh, c.sw, c.ph, c.pw};
+  Vec x = random_vec(d.size(), 2), w = net.get("conv.weight").data;
+  Vec b = c.bias ? random_vec(c.O, 3) : Vec{};
+  if (c.bias) fill(net, "conv.bias", b);
+  net.forward(x.data(), c.N, true);
+  Vec y = conv_fwd(x, d, w, b, c.O, k);
+  EXPECT_LT(rel_err(net.output().data, y), kTol);
+  Vec dy = random_vec(static_cast<int64_t>(y.size()), 4);
+  net.backward_from(dy.data());
+  Vec dx, dw, db;
+  conv_bwd(x, d, w, c.O, k, dy, dx, dw, db);
+  EXPECT_LT(rel_err(net.edge_grad(-1).data, dx), kTol) << "d(input)";
+  EXPECT_LT(rel_err(grad(net, "conv.weight"), dw), kTol) << "d(weight)";
+  if (c.bias) {
+    EXPECT_LT(rel_err(grad(net, "conv.bias"), db), kTol) << "d(bias)";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ConvLayer,
+                         ::testing::Values(ConvCase{1, 3, 7, 4, 3, 3, 1, 1, 1, 1, true},
+                                           ConvCase{7, 5, 9, 6, 3, 3, 2, 2, 1, 1, false},
+                                           ConvCase{7, 16, 8, 16, 1, 1, 2, 2, 0, 0, false},
+                                           ConvCase{1, 4, 6, 3, 2, 3, 2, 1, 0, 1, true},
+                                           ConvCase{7, 2, 11, 5, 5, 5, 3, 3, 2, 2, true},
+                                           ConvCase{7, 17, 5, 33, 3, 3, 1, 1, 1, 1, false}));
+
+struct BnCase {
+  int N, C, H;
+};
+class BatchNormLayer : public ::testing::TestWithParam<BnCase> {};
+
+TEST_P(BatchNormLayer, TrainEvalBackwardAndRunningStatsMatchPyTorchSemantics) {
+  BnCase c = GetParam();
+  Graph g = graph_of(c.C, c.H, "  - {name: bn, op: batchnorm2d, inputs: [input]}\n");
+  Net net(g, 1);
+  net.set_input_grad(true);
+  Dims d{c.N, c.C, c.H, c.H};
+  Vec x = random_vec(d.size(), 5, -2, 3), gm = random_vec(c.C, 6, 0.5, 1.5), bt = random_vec(c.C, 7);
+  Vec rm0 = random_vec(c.C, 8), rv0 = random_vec(c.C, 9, 0.5, 2);
+  fill(net, "bn.weight", gm);
+  fill(net, "bn.bias", bt);
+  fill(net, "bn.running_mean", rm0);
+  fill(net, "bn.running_var", rv0);
+  net.forward(x.data(), c.N, true);
+  Vec mean, var;
+  Vec y = bn_train_fwd(x, d, gm, bt, 1e-5, mean, var);
+  EXPECT_LT(rel_err(net.output().data, y), kTol);
+  // Running statistics: momentum 0.1, unbiased variance, one batch tracked.
+  double M = static_cast<double>(c.N) * c.H * c.H;
+  Vec rm(c.C), rv(c.C);
+  for (int i = 0; i < c.C; ++i) {
+    rm[i] = static_cast<float>(0.9 * rm0[i] + 0.1 * mean[i]);
+    rv[i] = static_cast<float>(0.9 * rv0[i] + 0.1 * var[i] * M / (M - 1));
+  }
+  EXPECT_LT(rel_err(net.get("bn.running_mean").data, rm), 1e-5);
+  EXPECT_LT(rel_err(net.get("bn.running_var").data, rv), 1e-5);
+  EXPECT_EQ(net.get("bn.num_batches_tracked").data[0], 1.0f);
+  Vec dy = random_vec(d.size(), 10);
+  net.backward_from(dy.data());
+  Vec dx, dgm, dbt;
+  bn_bwd(x, d, gm, 1e-5, dy, dx, dgm, dbt);
+  EXPECT_LT(rel_err(net.edge_grad(-1).data, dx), kTol) << "d(input)";
+  EXPECT_LT(rel_err(grad(net, "bn.weight"), dgm), kTol) << "d(weight)";
+  EXPECT_LT(rel_err(grad(net, "bn.bias"), dbt), kTol) << "d(bias)";
+  // Eval: the running statistics, which the training step must not have touched again.
+  net.forward(x.data(), c.N, false);
+  EXPECT_LT(rel_err(net.output().data, bn_eval_fwd(x, d, gm, bt, rm, rv, 1e-5)), kTol);
+  EXPECT_EQ(net.get("bn.num_batches_tracked").data[0], 1.0f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormLayer,
+                         ::testing::Values(BnCase{1, 3, 5}, BnCase{7, 5, 3}, BnCase{7, 16, 4},
+                                           BnCase{2, 21, 2}));
+
+struct PoolCase {
+  const char* op;
+  int N, C, H, k, s, p;
+};
+class PoolLayer : public ::testing::TestWithParam<PoolCase> {};
+
+TEST_P(PoolLayer, ForwardAndBackwardMatchNaive) {
+  PoolCase c = GetParam();
+  std::string op = c.op;
+  Graph g = graph_of(
+      c.C, c.H,
+      op == "global_avgpool"
+          ? "  - {name: pool, op: global_avgpool, inputs: [input]}\n"
+          : fmt::format("  - {{name: pool, op: {}, inputs: [input], kernel: {}, stride: {}, pad: {}}}\n", op,
+                        c.k, c.s, c.p));
+  Net net(g, 1);
+  net.set_input_grad(true);
+  Dims d{c.N, c.C, c.H, c.H};
+  Window k{c.k, c.k, c.s, c.s, c.p, c.p};
+  if (op == "global_avgpool") k = Window{c.H, c.H, 1, 1, 0, 0};
+  Vec x = random_vec(d.size(), 11);
+  net.forward(x.data(), c.N, true);
+  bool is_max = op == "maxpool2d";
+  Vec y = is_max ? maxpool_fwd(x, d, k) : avgpool_fwd(x, d, k);
+  EXPECT_LT(rel_err(net.output().data, y), kTol);
+  Vec dy = random_vec(static_cast<int64_t>(y.size()), 12);
+  net.backward_from(dy.data());
+  Vec dx = is_max ? maxpool_bwd(x, d, k, dy) : avgpool_bwd(d, k, dy);
+  EXPECT_LT(rel_err(net.edge_grad(-1).data, dx), kTol);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, PoolLayer,
+    ::testing::Values(PoolCase{"maxpool2d", 1, 3, 7, 2, 2, 0}, PoolCase{"maxpool2d", 7, 5, 8, 3, 2, 1},
+                      PoolCase{"maxpool2d", 7, 17, 5, 3, 1, 1}, PoolCase{"avgpool2d", 7, 4, 9, 3, 2, 1},
+                      PoolCase{"avgpool2d", 1, 6, 7, 2, 2, 0}, PoolCase{"avgpool2d", 7, 3, 4, 1, 1, 0},
+                      PoolCase{"global_avgpool", 7, 9, 5, 0, 0, 0},
+                      PoolCase{"global_avgpool", 1, 16, 4, 0, 0, 0}));
+
+TEST(ReluLayer, ForwardAndBackwardMatchNaive) {
+  for (int N : {1, 7}) {
+    Graph g = graph_of(5, 7, "  - {name: r, op: relu, inputs: [input]}\n");
+    Net net(g, 1);
+    net.set_input_grad(true);
+    Vec x = random_vec(N * 5 * 49, 13), dy = random_vec(N * 5 * 49, 14);
+    net.forward(x.data(), N, true);
+    net.backward_from(dy.data());
+    Vec y(x.size()), dx(x.size());
+    for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] > 0 ? x[i] : 0, dx[i] = x[i] > 0 ? dy[i] : 0;
+    EXPECT_EQ(net.output().data, y);
+    EXPECT_EQ(net.edge_grad(-1).data, dx);
+  }
+}
+
+TEST(FlattenLinearLayers, MatchNaiveInPyTorchOrder) {
+  for (int N : {1, 7}) {
+    // conv first, so flatten sees the conv's (possibly blocked) layout and must restore NCHW order.
+    Graph g = graph_of(3, 5,
+                       "  - {name: conv, op: conv2d, inputs: [input], out_channels: 19, kernel: 1}\n"
+                       "  - {name: flat, op: flatten, inputs: [conv]}\n"
+                       "  - {name: fc, op: linear, inputs: [flat], out_features: 7}\n");
+    Net net(g, 1);
+    net.set_input_grad(true);
+    Dims d{N, 3, 5, 5};
+    Vec x = random_vec(d.size(), 15), w = net.get("conv.weight").data;
+    Vec fw = net.get("fc.weight").data, fb = net.get("fc.bias").data;
+    net.forward(x.data(), N, true);
+    Vec h = conv_fwd(x, d, w, {}, 19, Window{1, 1, 1, 1, 0, 0});  // (N, 19, 5, 5) == flat (N, 475)
+    EXPECT_LT(rel_err(net.edge(1).data, h), kTol) << "flatten";
+    Vec y = linear_fwd(h, N, 475, fw, fb, 7);
+    EXPECT_LT(rel_err(net.output().data, y), kTol);
+    Vec dy = random_vec(N * 7, 16);
+    net.backward_from(dy.data());
+    Vec dh, dw, db, dx, dcw, dcb;
+    linear_bwd(h, N, 475, fw, 7, dy, dh, dw, db);
+    EXPECT_LT(rel_err(grad(net, "fc.weight"), dw), kTol);
+    EXPECT_LT(rel_err(grad(net, "fc.bias"), db), kTol);
+    EXPECT_LT(rel_err(net.edge_grad(1).data, dh), kTol) << "d(flatten output)";
+    EXPECT_LT(rel_err(net.edge_grad(0).data, dh), kTol) << "d(conv output) through flatten";
+    conv_bwd(x, d, w, 19, Window{1, 1, 1, 1, 0, 0}, dh, dx, dcw, dcb);
+    EXPECT_LT(rel_err(net.edge_grad(-1).data, dx), kTol);
+  }
+}
+
+TEST(AddIdentityLayers, FanOutGradientsAccumulate) {
+  // add(x, x): one edge consumed twice by the same node.
+  {
+    Graph g = graph_of(3, 5, "  - {name: a, op: add, inputs: [input, input]}\n");
+    Net net(g, 1);
+    net.set_input_grad(true);
+    Vec x = random_vec(7 * 75, 17), dy = random_vec(7 * 75, 18);
+    net.forward(x.data(), 7, true);
+    net.backward_from(dy.data());
+    Vec y(x.size()), dx(x.size());
+    for (size_t i = 0; i < x.size(); ++i) y[i] = 2 * x[i], dx[i] = 2 * dy[i];
+    EXPECT_LT(rel_err(net.output().data, y), 1e-7);
+    EXPECT_LT(rel_err(net.edge_grad(-1).data, dx), 1e-7);
+  }
+  // add(conv(x), identity(x)): a residual block; conv output and x differ in layout.
+  {
+    Graph g = graph_of(16, 6,
+                       "  - {name: conv, op: conv2d, inputs: [input], out_channels: 16, kernel: 3, pad: 1}\n"
+                       "  - {name: sc, op: identity, inputs: [input]}\n"
+                       "  - {name: a, op: add, inputs: [conv, sc]}\n");
+    Net net(g, 1);
+    net.set_input_grad(true);
+    Dims d{7, 16, 6, 6};
+    Window k{3, 3, 1, 1, 1, 1};
+    Vec x = random_vec(d.size(), 19), dy = random_vec(d.size(), 20), w = net.get("conv.weight").data;
+    net.forward(x.data(), 7, true);
+    Vec y = conv_fwd(x, d, w, {}, 16, k);
+    for (size_t i = 0; i < y.size(); ++i) y[i] += x[i];
+    EXPECT_LT(rel_err(net.output().data, y), kTol);
+    EXPECT_EQ(net.edge(1).data, x) << "identity output";
+    net.backward_from(dy.data());
+    Vec dx, dw, db;
+    conv_bwd(x, d, w, 16, k, dy, dx, dw, db);
+    for (size_t i = 0; i < dx.size(); ++i) dx[i] += dy[i];
+    EXPECT_LT(rel_err(net.edge_grad(-1).data, dx), kTol);
+    EXPECT_LT(rel_err(grad(net, "conv.weight"), dw), kTol);
+  }
+}
+
+}  // namespace
+}  // namespace eatsim

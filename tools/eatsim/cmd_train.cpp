@@ -1,0 +1,106 @@
+// eatsim train: standard (λ = 0) or energy-aware training of a model on a dataset.
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include "models/errors.hpp"
+#include "tools/eatsim/command.hpp"
+#include "trainer/train.hpp"
+
+namespace eatsim::cli {
+namespace {
+
+void on_sigint(int) { request_stop(); }
+
+int run(const Args& args) {
+  po::options_description opts("options");
+  opts.add_options()("model", po::value<std::string>()->default_value("resnet18"), "model name or .yaml path")(
+      "data", po::value<std::string>()->default_value("fashion-mnist"),
+      "dataset: fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | gtsrb:DIR")(
+      "out,o", po::value<std::string>()->required(), "run directory (metrics.csv, checkpoint/)")(
+      "epochs", po::value<int>()->default_value(10), "epochs")(
+      "batch", po::value<int>()->default_value(512), "batch size")(
+      "lr", po::value<double>()->default_value(0.1), "initial learning rate")(
+      "schedule", po::value<std::string>()->default_value("exponential"), "exponential | step | cosine (to zero)")(
+      "gamma", po::value<double>()->default_value(0.95), "decay: lr·γ^epoch (exponential), lr·γ^(epoch/step) (step)")(
+      "step-size", po::value<int>()->default_value(30), "epochs per decay (step schedule)")(
+      "momentum", po::value<double>()->default_value(0.9), "SGD momentum")(
+      "nesterov", po::bool_switch(), "Nesterov momentum")(
+      "weight-decay", po::value<double>()->default_value(5e-4), "weight decay")(
+      "lambda", po::value<double>()->default_value(0.0), "EAT penalty weight λ (0: standard training)")(
+      "sigma", po::value<double>()->default_value(1e-4), "EAT σ in x²/(x²+σ)")(
+      "penalty-layers", po::value<std::string>()->default_value("reference"),
+      "outputs penalised: reference (module nodes) | relu | all | comma-separated node names")(
+      "penalty-norm", po::value<std::string>()->default_value("layer-mean"), "layer-mean | element")(
+      "crop-pad", po::value<int>()->default_value(4), "random-crop padding in pixels (0: off)")(
+      "no-flip", po::bool_switch(), "no random horizontal flips")(
+      "rotate", po::value<double>()->default_value(0.0), "random rotation up to ± degrees")(
+      "seed", po::value<uint64_t>()->default_value(1), "seed for initialisation, order and augmentation")(
+      "train-limit", po::value<int64_t>()->default_value(0), "use only the first N training samples")(
+      "test-limit", po::value<int64_t>()->default_value(0), "use only the first N test samples")(
+      "threads", po::value<int>(), "CPU threads (default: all cores)")(
+      "resume", po::bool_switch(), "continue the run in --out exactly where it stopped")(
+      "max-steps", po::value<int64_t>()->default_value(0), "stop after N steps, saving a checkpoint (0: never)")(
+      "quiet,q", po::bool_switch(), "no progress bar");
+  add_model_options(opts);
+  po::variables_map vm;
+  if (!parse("train", "--out DIR [--model M --data D --epochs E --lambda L --sigma S ...]", args, opts, {}, vm)) return 0;
+  if (vm.count("threads")) {
+    int t = vm["threads"].as<int>();
+    if (t < 1) throw UsageError("--threads must be at least 1");
+    setenv("OMP_NUM_THREADS", std::to_string(t).c_str(), 1);
+  }
+  TrainConfig c;
+  c.model = vm["model"].as<std::string>();
+  c.model_params = model_overrides(vm);
+  c.dataset = vm["data"].as<std::string>();
+  c.out_dir = vm["out"].as<std::string>();
+  c.epochs = vm["epochs"].as<int>();
+  c.batch = vm["batch"].as<int>();
+  c.eval_batch = c.batch;
+  c.lr = vm["lr"].as<double>();
+  c.schedule = schedule_from_name(vm["schedule"].as<std::string>());
+  c.gamma = vm["gamma"].as<double>();
+  c.step_size = vm["step-size"].as<int>();
+  c.momentum = vm["momentum"].as<double>();
+  c.nesterov = vm["nesterov"].as<bool>();
+  c.weight_decay = vm["weight-decay"].as<double>();
+  c.penalty.lambda = vm["lambda"].as<double>();
+  c.penalty.sigma = vm["sigma"].as<double>();
+  c.penalty.layers = vm["penalty-layers"].as<std::string>();
+  c.penalty.norm = penalty_norm_from_name(vm["penalty-norm"].as<std::string>());
+  c.augment.crop_pad = vm["crop-pad"].as<int>();
+  c.augment.flip = !vm["no-flip"].as<bool>();
+  c.augment.rotate_deg = vm["rotate"].as<double>();
+  c.seed = vm["seed"].as<uint64_t>();
+  c.train_limit = vm["train-limit"].as<int64_t>();
+  c.test_limit = vm["test-limit"].as<int64_t>();
+  c.resume = vm["resume"].as<bool>();
+  c.max_steps = vm["max-steps"].as<int64_t>();
+  c.progress = !vm["quiet"].as<bool>();
+  if (c.penalty.lambda < 0) throw UsageError(fmt::format("--lambda {}: must be zero or positive", c.penalty.lambda));
+  if (!(c.penalty.sigma > 0)) throw UsageError(fmt::format("--sigma {}: must be positive", c.penalty.sigma));
+  std::signal(SIGINT, on_sigint);
+  TrainResult r = train(c);
+  std::signal(SIGINT, SIG_DFL);
+  if (!r.finished) {
+    std::cout << fmt::format("stopped; checkpoint saved in {} (continue with the same options and --resume)\n",
+                             r.checkpoint);
+    return 0;
+  }
+  if (!r.epochs.empty()) {
+    const auto& m = r.epochs.back();
+    std::cout << fmt::format("done: {} epochs, test accuracy {:.2f}%, ReLU firing {:.1f}%; checkpoint {}, metrics {}/metrics.csv\n",
+                             m.epoch, 100 * m.test_acc, 100 * m.firing, r.checkpoint, c.out_dir);
+  } else {
+    std::cout << fmt::format("nothing to do: all {} epochs are finished (checkpoint {})\n", c.epochs, r.checkpoint);
+  }
+  return 0;
+}
+
+Register reg("train", "train a model, standard (lambda 0) or energy-aware; checkpoints, resume, metrics CSV", run);
+
+}  // namespace
+}  // namespace eatsim::cli

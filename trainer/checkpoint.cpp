@@ -1,0 +1,132 @@
+// Checkpoint directory I/O (see checkpoint.hpp).
+#include "trainer/checkpoint.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+#include "models/errors.hpp"
+#include "traces/fsutil.hpp"
+#include "traces/npy.hpp"
+
+namespace eatsim {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kFormat = "eatsim-checkpoint";
+constexpr int kVersion = 1;
+}  // namespace
+
+void save_checkpoint(const std::string& dir, const Net& net, const CheckpointMeta& meta,
+                     const std::map<std::string, Tensor>& extra) {
+  fs::path target = fs::absolute(dir);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  std::string staging = temp_name_for(target.lexically_normal().string());
+  fs::create_directories(staging);
+  try {
+    for (const ParamInfo& in : net.param_info()) {
+      Tensor t = net.get(in.key);
+      std::string path = staging + "/" + in.key + ".npy";
+      if (in.is_int64) {
+        int64_t v = static_cast<int64_t>(t.data[0]);
+        npy_save(path, DType::i64, in.shape, &v);
+      } else {
+        npy_save_f32(path, t.shape, t.data.data());
+      }
+    }
+    for (const auto& [name, t] : extra)
+      npy_save_f32(staging + "/extra." + name + ".npy", t.shape, t.data.data());
+    YAML::Emitter y;
+    y << YAML::BeginMap << YAML::Key << "format" << YAML::Value << kFormat << YAML::Key << "version"
+      << YAML::Value << kVersion << YAML::Key << "model" << YAML::Value << net.graph().name;
+    const ModelParams& p = net.graph().params;
+    y << YAML::Key << "params" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "width"
+      << YAML::Value << p.width << YAML::Key << "in_channels" << YAML::Value << p.in_channels << YAML::Key
+      << "input_size" << YAML::Value << p.input_size << YAML::Key << "classes" << YAML::Value << p.classes
+      << YAML::EndMap;
+    y << YAML::Key << "epoch" << YAML::Value << meta.epoch;
+    y << YAML::Key << "info" << YAML::Value << YAML::BeginMap;
+    for (const auto& [k, v] : meta.info) y << YAML::Key << k << YAML::Value << v;
+    y << YAML::EndMap << YAML::EndMap;
+    atomic_write(staging + "/checkpoint.yaml", std::string(y.c_str()) + "\n");
+    atomic_write(staging + "/model.yaml", graph_to_yaml(net.graph()));
+    fsync_path(staging);
+    publish_dir(staging, target.string(), true);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    throw;
+  }
+}
+
+CheckpointMeta read_checkpoint_meta(const std::string& dir) {
+  std::string file = dir + "/checkpoint.yaml";
+  if (!fs::exists(file))
+    throw DataError(fmt::format(
+        "{}: not a checkpoint (no checkpoint.yaml; give the directory `eatsim train` wrote)", dir));
+  CheckpointMeta m;
+  try {
+    YAML::Node y = YAML::LoadFile(file);
+    if (!y["format"] || y["format"].as<std::string>() != kFormat)
+      throw DataError(fmt::format("{}: not an eatsim checkpoint (format should be '{}')", file, kFormat));
+    if (y["version"].as<int>() != kVersion)
+      throw DataError(fmt::format("{}: checkpoint version {} is not supported (this build reads {})", file,
+                                  y["version"].as<int>(), kVersion));
+    m.model = y["model"].as<std::string>();
+    YAML::Node p = y["params"];
+    m.params.width = p["width"].as<double>();
+    m.params.in_channels = p["in_channels"].as<int>();
+    m.params.input_size = p["input_size"].as<int>();
+    m.params.classes = p["classes"].as<int>();
+    m.epoch = y["epoch"].as<int>();
+    if (y["info"])
+      for (const auto& kv : y["info"]) m.info[kv.first.as<std::string>()] = kv.second.as<std::string>();
+  } catch (const YAML::Exception& e) {
+    throw DataError(fmt::format("{}:{}: bad checkpoint metadata: {} (was the file edited?)", file,
+                                e.mark.line + 1, e.msg));
+  }
+  return m;
+}
+
+CheckpointMeta load_checkpoint(const std::string& dir, Net& net, std::map<std::string, Tensor>* extra) {
+  CheckpointMeta m = read_checkpoint_meta(dir);
+  const Graph& g = net.graph();
+  if (m.model != g.name)
+    throw DataError(fmt::format("{}: checkpoint is of model '{}', not '{}' (pick the matching --model)", dir,
+                                m.model, g.name));
+  std::map<std::string, Tensor> state;
+  for (const ParamInfo& in : net.param_info()) {
+    std::string path = dir + "/" + in.key + ".npy";
+    if (!fs::exists(path))
+      throw DataError(fmt::format("{}: tensor '{}' is missing ({}.npy; the checkpoint is incomplete)", dir,
+                                  in.key, in.key));
+    NpyInfo info = npy_read_info(path);
+    if (info.shape != in.shape)
+      throw DataError(fmt::format("{}: tensor '{}' has shape {} but model '{}' (width {}) expects {}", path,
+                                  in.key, shape_str(info.shape), g.name, g.params.width,
+                                  shape_str(in.shape)));
+    Tensor t(in.shape);
+    if (in.is_int64) {
+      t.data[0] = static_cast<float>(npy_load_i64(path)[0]);
+    } else {
+      t.data = npy_load_f32(path);
+    }
+    state.emplace(in.key, std::move(t));
+  }
+  net.load_state(state, dir);
+  if (extra) {
+    extra->clear();
+    for (const auto& e : fs::directory_iterator(dir)) {
+      std::string name = e.path().filename().string();
+      if (name.rfind("extra.", 0) != 0 || name.size() < 11 || name.substr(name.size() - 4) != ".npy")
+        continue;
+      Tensor t;
+      t.data = npy_load_f32(e.path().string(), &t.shape);
+      (*extra)[name.substr(6, name.size() - 10)] = std::move(t);
+    }
+  }
+  return m;
+}
+
+}  // namespace eatsim

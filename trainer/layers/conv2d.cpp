@@ -1,0 +1,118 @@
+// conv2d: y = W * x (+ b), PyTorch semantics (cross-correlation, symmetric zero padding, floor).
+// Forward and backward (data, weights) side by side; weights and gradients stay in PyTorch's OIHW,
+// the primitives pick their own layouts (format_tag::any) and Ports reorder only on mismatch.
+#include <algorithm>
+
+#include "trainer/layers/layer.hpp"
+
+namespace eatsim::trainer {
+namespace {
+
+class Conv2d : public Layer {
+ public:
+  explicit Conv2d(BuildArgs& a) : in_(a.in[0]), out_(&a.out), diff_src_(a.diff_in[0]) {
+    const Node& n = a.node;
+    Env& e = a.env;
+    const Shape& x = in_->dims;  // (N, C, H, W)
+    int64_t N = x[0], C = x[1], H = x[2], W = x[3];
+    int64_t O = n.out_channels, OH = n.out_shape[1], OW = n.out_shape[2];
+    a.out.dims = {N, O, OH, OW};
+    // oneDNN wants the right padding that makes (H + pl + pr - k) / s + 1 == OH; PyTorch floors,
+    // so the exact value may be negative: any value in [that, pl] gives the same output size.
+    memory::dims strides{n.sh, n.sw}, pl{n.ph, n.pw};
+    memory::dims pr{std::max<int64_t>(0, (OH - 1) * n.sh + n.kh - H - n.ph),
+                    std::max<int64_t>(0, (OW - 1) * n.sw + n.kw - W - n.pw)};
+    md src_any({N, C, H, W}, dt::f32, tag::any), w_any({O, C, n.kh, n.kw}, dt::f32, tag::any);
+    md dst_any({N, O, OH, OW}, dt::f32, tag::any);
+    md w_user({O, C, n.kh, n.kw}, dt::f32, tag::oihw), b_user({O}, dt::f32, tag::x);
+    md no_bias;
+
+    Param& w = a.param("weight");
+    w_mem_ = memory(w_user, e.eng, w.value.data());
+    dw_mem_ = memory(w_user, e.eng, w.grad.data());
+    if (n.bias) {
+      Param& b = a.param("bias");
+      b_mem_ = memory(b_user, e.eng, b.value.data());
+      db_mem_ = memory(b_user, e.eng, b.grad.data());
+    }
+    const md& b_md = n.bias ? b_user : no_bias;
+
+    // (N, C, H, W) -> (N, O, OH, OW)
+    fwd_pd_ = dnnl::convolution_forward::primitive_desc(
+        {dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_any, w_any, b_md,
+         dst_any, strides, pl, pr},
+        e.eng);
+    fwd_ = dnnl::convolution_forward(fwd_pd_);
+    a.out.desc = fwd_pd_.dst_desc();
+    src_.init(e, in_->desc, fwd_pd_.src_desc());
+    w_.init(e, w_user, fwd_pd_.weights_desc());
+
+    // d(input): (N, O, OH, OW) -> (N, C, H, W); skipped when nobody needs it (the graph input).
+    if (diff_src_) {
+      bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
+          {dnnl::algorithm::convolution_direct, src_any, w_any, dst_any, strides, pl, pr}, e.eng, fwd_pd_);
+      bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
+      bd_w_.init(e, w_user, bwd_data_pd_.weights_desc());
+      bd_ddst_.init(e, a.out.desc, bwd_data_pd_.diff_dst_desc());
+      bd_dsrc_.init(e, diff_src_.get_desc(), bwd_data_pd_.diff_src_desc());
+    }
+    // d(weights), d(bias)
+    bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(
+        {dnnl::algorithm::convolution_direct, src_any, w_any, b_md, dst_any, strides, pl, pr}, e.eng,
+        fwd_pd_);
+    bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
+    bw_src_.init(e, in_->desc, bwd_w_pd_.src_desc());
+    bw_ddst_.init(e, a.out.desc, bwd_w_pd_.diff_dst_desc());
+    bw_dw_.init(e, w_user, bwd_w_pd_.diff_weights_desc());
+  }
+
+  void forward(Env& e, bool) override {
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_.in(e, in_->data)},
+                                         {DNNL_ARG_WEIGHTS, w_.in(e, w_mem_)},
+                                         {DNNL_ARG_DST, out_->data}};
+    if (b_mem_) args[DNNL_ARG_BIAS] = b_mem_;
+    fwd_.execute(e.s, args);
+  }
+
+  void backward(Env& e) override {
+    if (diff_src_) {
+      memory dsrc = bd_dsrc_.out(diff_src_);
+      bwd_data_.execute(e.s, {{DNNL_ARG_DIFF_DST, bd_ddst_.in(e, out_->diff)},
+                              {DNNL_ARG_WEIGHTS, bd_w_.in(e, w_mem_)},
+                              {DNNL_ARG_DIFF_SRC, dsrc}});
+      bd_dsrc_.finish(e, diff_src_);
+    }
+    // The forward's converted src is still valid when both primitives chose the same layout.
+    memory src = (bw_src_.converts() && src_.converts() && fwd_pd_.src_desc() == bwd_w_pd_.src_desc())
+                     ? src_.out(in_->data)
+                     : bw_src_.in(e, in_->data);
+    memory ddst = (bw_ddst_.converts() && bd_ddst_.converts() && diff_src_ &&
+                   bwd_data_pd_.diff_dst_desc() == bwd_w_pd_.diff_dst_desc())
+                      ? bd_ddst_.out(out_->diff)
+                      : bw_ddst_.in(e, out_->diff);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, bw_dw_.out(dw_mem_)}};
+    if (db_mem_) args[DNNL_ARG_DIFF_BIAS] = db_mem_;
+    bwd_w_.execute(e.s, args);
+    bw_dw_.finish(e, dw_mem_);
+  }
+
+ private:
+  Act* in_;
+  Act* out_;
+  memory diff_src_;
+  memory w_mem_, dw_mem_, b_mem_, db_mem_;  // PyTorch layouts, on the Net's parameter storage
+  dnnl::convolution_forward::primitive_desc fwd_pd_;
+  dnnl::convolution_backward_data::primitive_desc bwd_data_pd_;
+  dnnl::convolution_backward_weights::primitive_desc bwd_w_pd_;
+  dnnl::convolution_forward fwd_;
+  dnnl::convolution_backward_data bwd_data_;
+  dnnl::convolution_backward_weights bwd_w_;
+  Port src_, w_, bd_w_, bd_ddst_, bd_dsrc_, bw_src_, bw_ddst_, bw_dw_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_conv2d(BuildArgs& a) { return std::make_unique<Conv2d>(a); }
+
+}  // namespace eatsim::trainer

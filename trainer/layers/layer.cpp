@@ -1,0 +1,60 @@
+// Shared pieces of the oneDNN layers: plain layouts, layout ports, the factory by op.
+#include "trainer/layers/layer.hpp"
+
+#include <stdexcept>
+
+namespace eatsim::trainer {
+
+md plain_desc(const Shape& dims) {
+  static const tag tags[] = {tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
+  if (dims.empty() || dims.size() > 5) throw std::logic_error("plain_desc: unsupported rank");
+  return md(to_dims(dims), dt::f32, tags[dims.size() - 1]);
+}
+
+dnnl::reorder make_reorder(Env& e, const md& from, const md& to) {
+  return dnnl::reorder(dnnl::reorder::primitive_desc(e.eng, from, e.eng, to));
+}
+
+void Port::init(Env& e, const md& user, const md& prim) {
+  convert_ = !(user == prim);
+  if (!convert_) return;
+  buf_ = memory(prim, e.eng);
+  to_prim_ = make_reorder(e, user, prim);
+  from_prim_ = make_reorder(e, prim, user);
+}
+
+memory Port::in(Env& e, memory user) {
+  if (!convert_) return user;
+  to_prim_.execute(e.s, user, buf_);
+  return buf_;
+}
+
+void Port::finish(Env& e, memory user) {
+  if (convert_) from_prim_.execute(e.s, buf_, user);
+}
+
+std::unique_ptr<Layer> make_layer(BuildArgs& a) {
+  switch (a.node.op) {
+    case Op::conv2d:
+      return make_conv2d(a);
+    case Op::batchnorm2d:
+      return make_batchnorm2d(a);
+    case Op::relu:
+      return make_relu(a);
+    case Op::maxpool2d:
+    case Op::avgpool2d:
+    case Op::global_avgpool:
+      return make_pool2d(a);
+    case Op::linear:
+      return make_linear(a);
+    case Op::add:
+      return make_add(a);
+    case Op::flatten:
+      return make_flatten(a);
+    case Op::identity:
+      return make_identity(a);
+  }
+  throw std::logic_error("make_layer: unknown op");
+}
+
+}  // namespace eatsim::trainer

@@ -1,0 +1,95 @@
+// Private to the trainer: the oneDNN layer interface. Each layer owns its primitive descriptors,
+// primitives and conversion buffers for one batch size; edges (activations and their gradients)
+// live in the Net's plan and keep the layout their producer chose (format_tag::any inside).
+#pragma once
+#include <dnnl.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/graph.hpp"
+
+namespace eatsim::trainer {
+
+using dnnl::memory;
+using md = dnnl::memory::desc;
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+struct Env {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream s{eng};
+};
+
+// One graph edge: a node's output (or the graph input) and the gradient of the loss w.r.t. it.
+struct Act {
+  md desc;      // layout chosen by the producer
+  memory data;  // set by the producer's build() or allocated by the Net
+  memory diff;  // same layout as data
+  Shape dims;   // logical dims with batch: (N, C, H, W) or (N, F)
+  int64_t numel() const { return eatsim::numel(dims); }
+};
+
+// A parameter or buffer in PyTorch layout, owned by the Net.
+struct Param {
+  ParamInfo info;
+  std::vector<float> value, grad;  // grad empty for buffers
+  int64_t count = 0;               // num_batches_tracked
+};
+
+// What a layer needs from the Net when it is built.
+struct BuildArgs {
+  Env& env;
+  const Node& node;
+  int batch;
+  std::vector<Act*> in;         // input edges
+  Act& out;                     // the layer sets out.desc (and may set out.data to alias an input)
+  std::vector<memory> diff_in;  // where backward writes d(input i); empty memory = not needed
+  Param* (*find)(void* ctx, const std::string& key);
+  void* ctx;
+  Param& param(const std::string& leaf) const { return *find(ctx, node.name + "." + leaf); }
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual void forward(Env& e, bool train) = 0;
+  virtual void backward(Env& e) = 0;
+};
+
+std::unique_ptr<Layer> make_conv2d(BuildArgs& a);
+std::unique_ptr<Layer> make_batchnorm2d(BuildArgs& a);
+std::unique_ptr<Layer> make_relu(BuildArgs& a);
+std::unique_ptr<Layer> make_pool2d(BuildArgs& a);  // maxpool2d, avgpool2d, global_avgpool
+std::unique_ptr<Layer> make_linear(BuildArgs& a);
+std::unique_ptr<Layer> make_add(BuildArgs& a);
+std::unique_ptr<Layer> make_flatten(BuildArgs& a);
+std::unique_ptr<Layer> make_identity(BuildArgs& a);
+std::unique_ptr<Layer> make_layer(BuildArgs& a);  // by a.node.op
+
+// Plain C-order layout for dims of rank 1..4 (x, nc, ncw, nchw).
+md plain_desc(const Shape& dims);
+inline memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
+
+// A primitive argument whose layout the primitive chose. When it differs from the user's (edge or
+// parameter) layout a buffer and a reorder convert; otherwise the user's memory is used as is.
+class Port {
+ public:
+  void init(Env& e, const md& user, const md& prim);
+  bool converts() const { return convert_; }
+  // Input: returns memory in the primitive's layout holding `user`'s values.
+  memory in(Env& e, memory user);
+  // Output: the memory the primitive writes; finish() copies it to `user` when they differ.
+  memory out(const memory& user) { return convert_ ? buf_ : user; }
+  void finish(Env& e, memory user);
+
+ private:
+  bool convert_ = false;
+  memory buf_;
+  dnnl::reorder to_prim_, from_prim_;
+};
+
+// A reorder (or plain copy) between two memories of the same logical dims.
+dnnl::reorder make_reorder(Env& e, const md& from, const md& to);
+
+}  // namespace eatsim::trainer

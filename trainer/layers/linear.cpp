@@ -1,0 +1,86 @@
+// linear: y = x Wᵀ + b, x (N, F), W (O, F) as in PyTorch; inner-product primitives, weights
+// reordered only if the primitive prefers another layout.
+#include "trainer/layers/layer.hpp"
+
+namespace eatsim::trainer {
+namespace {
+
+class Linear : public Layer {
+ public:
+  explicit Linear(BuildArgs& a) : in_(a.in[0]), out_(&a.out), diff_src_(a.diff_in[0]) {
+    const Node& n = a.node;
+    Env& e = a.env;
+    int64_t N = in_->dims[0], F = in_->dims[1], O = n.out_channels;
+    a.out.dims = {N, O};
+    md src_any({N, F}, dt::f32, tag::any), w_any({O, F}, dt::f32, tag::any);
+    md w_user({O, F}, dt::f32, tag::oi), b_user({O}, dt::f32, tag::x), dst({N, O}, dt::f32, tag::nc), no_bias;
+    Param& w = a.param("weight");
+    w_mem_ = memory(w_user, e.eng, w.value.data());
+    dw_mem_ = memory(w_user, e.eng, w.grad.data());
+    if (n.bias) {
+      Param& b = a.param("bias");
+      b_mem_ = memory(b_user, e.eng, b.value.data());
+      db_mem_ = memory(b_user, e.eng, b.grad.data());
+    }
+    const md& b_md = n.bias ? b_user : no_bias;
+    // (N, F) -> (N, O)
+    fwd_pd_ = dnnl::inner_product_forward::primitive_desc(
+        {dnnl::prop_kind::forward_training, src_any, w_any, b_md, dst}, e.eng);
+    fwd_ = dnnl::inner_product_forward(fwd_pd_);
+    a.out.desc = dst;
+    src_.init(e, in_->desc, fwd_pd_.src_desc());
+    w_.init(e, w_user, fwd_pd_.weights_desc());
+    if (diff_src_) {
+      auto pd = dnnl::inner_product_backward_data::primitive_desc({src_any, w_any, dst}, e.eng, fwd_pd_);
+      bwd_data_ = dnnl::inner_product_backward_data(pd);
+      bd_w_.init(e, w_user, pd.weights_desc());
+      bd_dsrc_.init(e, diff_src_.get_desc(), pd.diff_src_desc());
+    }
+    auto pd =
+        dnnl::inner_product_backward_weights::primitive_desc({src_any, w_any, b_md, dst}, e.eng, fwd_pd_);
+    bwd_w_ = dnnl::inner_product_backward_weights(pd);
+    bw_src_.init(e, in_->desc, pd.src_desc());
+    bw_dw_.init(e, w_user, pd.diff_weights_desc());
+  }
+
+  void forward(Env& e, bool) override {
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_.in(e, in_->data)},
+                                         {DNNL_ARG_WEIGHTS, w_.in(e, w_mem_)},
+                                         {DNNL_ARG_DST, out_->data}};
+    if (b_mem_) args[DNNL_ARG_BIAS] = b_mem_;
+    fwd_.execute(e.s, args);
+  }
+
+  void backward(Env& e) override {
+    if (diff_src_) {
+      memory dsrc = bd_dsrc_.out(diff_src_);
+      bwd_data_.execute(e.s, {{DNNL_ARG_DIFF_DST, out_->diff},
+                              {DNNL_ARG_WEIGHTS, bd_w_.in(e, w_mem_)},
+                              {DNNL_ARG_DIFF_SRC, dsrc}});
+      bd_dsrc_.finish(e, diff_src_);
+    }
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bw_src_.in(e, in_->data)},
+                                         {DNNL_ARG_DIFF_DST, out_->diff},
+                                         {DNNL_ARG_DIFF_WEIGHTS, bw_dw_.out(dw_mem_)}};
+    if (db_mem_) args[DNNL_ARG_DIFF_BIAS] = db_mem_;
+    bwd_w_.execute(e.s, args);
+    bw_dw_.finish(e, dw_mem_);
+  }
+
+ private:
+  Act* in_;
+  Act* out_;
+  memory diff_src_;
+  memory w_mem_, dw_mem_, b_mem_, db_mem_;
+  dnnl::inner_product_forward::primitive_desc fwd_pd_;
+  dnnl::inner_product_forward fwd_;
+  dnnl::inner_product_backward_data bwd_data_;
+  dnnl::inner_product_backward_weights bwd_w_;
+  Port src_, w_, bd_w_, bd_dsrc_, bw_src_, bw_dw_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_linear(BuildArgs& a) { return std::make_unique<Linear>(a); }
+
+}  // namespace eatsim::trainer

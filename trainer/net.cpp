@@ -1,0 +1,424 @@
+// Net: a Graph turned into oneDNN layers. A Plan holds everything sized by the batch (edges,
+// layers, gradient-accumulation buffers); plans are built on first use of a batch size and kept.
+#include "trainer/net.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <unordered_map>
+
+#include "models/errors.hpp"
+#include "trainer/layers/layer.hpp"
+#include "trainer/layers/softmax_ce.hpp"
+
+namespace eatsim {
+
+using namespace trainer;
+
+namespace {
+
+// Gradient of an edge with several consumers: all but the first to run backward write here, and
+// the buffer is added into the edge's gradient right after that consumer's backward.
+struct Accum {
+  int edge;
+  memory scratch;
+  dnnl::binary add;
+};
+
+struct Plan {
+  int batch = 0;
+  std::vector<Act> acts;                       // [0] = graph input, [1 + i] = output of node i
+  std::vector<std::unique_ptr<Layer>> layers;  // by node index
+  std::vector<std::vector<Accum>> accum;       // by node index, run after its backward
+};
+
+}  // namespace
+
+struct Net::Impl {
+  Graph g;
+  Env env;
+  std::vector<Param> params;  // state_dict order
+  std::vector<ParamInfo> infos;
+  std::unordered_map<std::string, size_t> by_key;
+  std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
+  Plan* cur = nullptr;
+  bool input_grad = false;
+  bool last_train = false;
+  PenaltyConfig pen;
+  std::vector<int> pen_nodes;
+  std::vector<double> pen_sums;  // per penalised node, last forward
+  mutable std::vector<float> probs;
+
+  Param* find(const std::string& key) {
+    auto it = by_key.find(key);
+    return it == by_key.end() ? nullptr : &params[it->second];
+  }
+
+  Plan& plan_for(int n) {
+    for (size_t i = 0; i < plans.size(); ++i)
+      if (plans[i]->batch == n) {
+        std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());
+        return *plans.back();
+      }
+    if (plans.size() >= 2) plans.erase(plans.begin());  // a training batch and one other size
+    plans.push_back(build(n));
+    return *plans.back();
+  }
+
+  std::unique_ptr<Plan> build(int n) {
+    auto p = std::make_unique<Plan>();
+    p->batch = n;
+    size_t nn = g.nodes.size();
+    p->acts.resize(nn + 1);
+    p->layers.resize(nn);
+    p->accum.resize(nn);
+    Act& in = p->acts[0];
+    in.dims = Shape{n};
+    in.dims.insert(in.dims.end(), g.input_shape.begin(), g.input_shape.end());
+    in.desc = plain_desc(in.dims);
+    in.data = memory(in.desc, env.eng);
+    if (input_grad) in.diff = memory(in.desc, env.eng);
+    // The consumer that runs backward first (last in execution order) writes an edge's gradient.
+    std::vector<int> pos(nn);
+    for (size_t k = 0; k < g.order.size(); ++k) pos[g.order[k]] = static_cast<int>(k);
+    std::vector<std::pair<int, int>> first(nn + 1, {-1, -1});  // (position, slot) per edge
+    for (size_t i = 0; i < nn; ++i)
+      for (size_t s = 0; s < g.nodes[i].in.size(); ++s) {
+        auto key = std::make_pair(pos[i], static_cast<int>(s));
+        auto& f = first[g.nodes[i].in[s] + 1];
+        if (key > f) f = key;
+      }
+    for (int i : g.order) {
+      const Node& node = g.nodes[i];
+      std::vector<Act*> ins;
+      std::vector<memory> diff_in;
+      for (size_t s = 0; s < node.in.size(); ++s) {
+        int e = node.in[s] + 1;
+        Act& a = p->acts[e];
+        ins.push_back(&a);
+        if (!a.diff) {
+          diff_in.emplace_back();
+        } else if (first[e] == std::make_pair(pos[i], static_cast<int>(s))) {
+          diff_in.push_back(a.diff);
+        } else {
+          Accum acc{e, memory(a.desc, env.eng), {}};
+          acc.add = dnnl::binary(
+              dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, a.desc, a.desc, a.desc}, env.eng));
+          diff_in.push_back(acc.scratch);
+          p->accum[i].push_back(std::move(acc));
+        }
+      }
+      Act& out = p->acts[i + 1];
+      BuildArgs args{env,
+                     node,
+                     n,
+                     ins,
+                     out,
+                     diff_in,
+                     [](void* ctx, const std::string& key) {
+                       Param* q = static_cast<Impl*>(ctx)->find(key);
+                       if (!q) throw std::logic_error("missing parameter " + key);
+                       return q;
+                     },
+                     this};
+      p->layers[i] = make_layer(args);
+      if (!out.data) out.data = memory(out.desc, env.eng);
+      out.diff = memory(out.desc, env.eng);
+      std::memset(out.diff.get_data_handle(), 0, out.desc.get_size());
+    }
+    return p;
+  }
+
+  static float* ptr(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
+  // Elements in the buffer, padding of blocked layouts included (it holds zeros, which add 0).
+  static int64_t buf_elems(const Act& a) { return static_cast<int64_t>(a.desc.get_size() / sizeof(float)); }
+
+  void forward(const float* x, int n, bool train) {
+    if (n <= 0) throw UsageError(fmt::format("batch size must be positive, got {}", n));
+    cur = &plan_for(n);
+    last_train = train;
+    Act& in = cur->acts[0];
+    std::memcpy(ptr(in.data), x, sizeof(float) * in.numel());
+    bool pen_on = pen.lambda > 0;
+    pen_sums.assign(pen_nodes.size(), 0.0);
+    std::vector<int> pen_slot(g.nodes.size(), -1);
+    for (size_t k = 0; k < pen_nodes.size(); ++k) pen_slot[pen_nodes[k]] = static_cast<int>(k);
+    for (int i : g.order) {
+      cur->layers[i]->forward(env, train);
+      if (pen_on && pen_slot[i] >= 0) {
+        env.s.wait();
+        const Act& a = cur->acts[i + 1];
+        pen_sums[pen_slot[i]] = penalty_sum(ptr(a.data), buf_elems(a), static_cast<float>(pen.sigma));
+      }
+    }
+    env.s.wait();
+  }
+
+  // P and the per-element gradient scale of each penalised node.
+  double penalty_value(std::vector<float>* scales) const {
+    if (pen_nodes.empty() || pen.lambda == 0) return 0;
+    double p = 0;
+    int64_t total = 0;
+    for (int i : pen_nodes) total += cur->acts[i + 1].numel();
+    if (scales) scales->clear();
+    for (size_t k = 0; k < pen_nodes.size(); ++k) {
+      int64_t ne = cur->acts[pen_nodes[k] + 1].numel();
+      double w = pen.norm == PenaltyNorm::layer_mean ? 1.0 / (static_cast<double>(pen_nodes.size()) * ne)
+                                                     : 1.0 / static_cast<double>(total);
+      p += pen_sums[k] * w;
+      if (scales) scales->push_back(static_cast<float>(pen.lambda * w));
+    }
+    return p;
+  }
+
+  void need_forward(const char* what) const {
+    if (!cur) throw std::logic_error(std::string(what) + " before any forward");
+  }
+
+  LossParts loss(const int64_t* labels) const {
+    need_forward("loss");
+    const Act& o = cur->acts[g.output + 1];
+    if (o.dims.size() != 2)
+      throw ModelError(fmt::format("{}: the output node '{}' has shape {}; cross-entropy needs (classes)",
+                                   g.source, g.nodes[g.output].name, shape_str(g.nodes[g.output].out_shape)));
+    Tensor z = to_plain(o, o.data);
+    int64_t N = o.dims[0], K = o.dims[1];
+    probs.resize(N * K);
+    LossParts r;
+    r.ce = softmax_ce_forward(z.data.data(), labels, N, K, probs.data(), &r.correct);
+    r.penalty = penalty_value(nullptr);
+    r.loss = r.ce + pen.lambda * r.penalty;
+    return r;
+  }
+
+  void backward_core() {
+    bool pen_on = pen.lambda > 0;
+    std::vector<float> scales;
+    penalty_value(&scales);
+    std::vector<int> pen_slot(g.nodes.size(), -1);
+    for (size_t k = 0; k < pen_nodes.size(); ++k) pen_slot[pen_nodes[k]] = static_cast<int>(k);
+    for (auto it = g.order.rbegin(); it != g.order.rend(); ++it) {
+      int i = *it;
+      if (pen_on && pen_slot[i] >= 0) {
+        env.s.wait();
+        Act& a = cur->acts[i + 1];
+        penalty_grad_add(ptr(a.data), ptr(a.diff), buf_elems(a), static_cast<float>(pen.sigma),
+                         scales[pen_slot[i]]);
+      }
+      cur->layers[i]->backward(env);
+      for (Accum& acc : cur->accum[i]) {
+        const memory& d = cur->acts[acc.edge].diff;
+        acc.add.execute(env.s, {{DNNL_ARG_SRC_0, d}, {DNNL_ARG_SRC_1, acc.scratch}, {DNNL_ARG_DST, d}});
+      }
+    }
+    env.s.wait();
+  }
+
+  void set_output_diff(const float* d) {
+    Act& o = cur->acts[g.output + 1];
+    md plain = plain_desc(o.dims);
+    memory src(plain, env.eng, const_cast<float*>(d));
+    make_reorder(env, plain, o.desc).execute(env.s, src, o.diff);
+    env.s.wait();
+  }
+
+  Tensor to_plain(const Act& a, const memory& m) const {
+    Tensor t(a.dims);
+    md plain = plain_desc(a.dims);
+    memory dst(plain, env.eng, t.data.data());
+    auto& e = const_cast<Env&>(env);
+    make_reorder(e, a.desc, plain).execute(e.s, const_cast<memory&>(m), dst);
+    e.s.wait();
+    return t;
+  }
+
+  void init_params(uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    for (Param& p : params) {
+      const ParamInfo& in = p.info;
+      const Node& n = g.nodes[in.node];
+      std::fill(p.value.begin(), p.value.end(), 0.0f);
+      if (n.op == Op::batchnorm2d) {
+        if (in.kind == ParamKind::weight || in.kind == ParamKind::running_var)
+          std::fill(p.value.begin(), p.value.end(), 1.0f);
+        continue;
+      }
+      // PyTorch: kaiming_uniform(a=√5) for weights and U(±1/√fan_in) for biases: both 1/√fan_in.
+      int64_t fan_in = n.op == Op::conv2d ? g.in_shape(n, 0)[0] * n.kh * n.kw : g.in_shape(n, 0)[0];
+      float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(fan_in)));
+      std::uniform_real_distribution<float> u(-bound, bound);
+      for (float& v : p.value) v = u(rng);
+    }
+  }
+};
+
+Net::Net(Graph g, uint64_t seed) : p_(std::make_unique<Impl>()) {
+  p_->g = std::move(g);
+  p_->infos = p_->g.parameters();
+  p_->params.reserve(p_->infos.size());
+  for (const ParamInfo& in : p_->infos) {
+    Param q;
+    q.info = in;
+    if (!in.is_int64) q.value.assign(static_cast<size_t>(numel(in.shape)), 0.0f);
+    if (in.trainable) q.grad.assign(q.value.size(), 0.0f);
+    p_->by_key[in.key] = p_->params.size();
+    p_->params.push_back(std::move(q));
+  }
+  p_->init_params(seed);
+  set_penalty(PenaltyConfig{});
+}
+
+Net::~Net() = default;
+Net::Net(Net&&) noexcept = default;
+Net& Net::operator=(Net&&) noexcept = default;
+
+const Graph& Net::graph() const { return p_->g; }
+
+void Net::set_penalty(const PenaltyConfig& c) {
+  std::vector<int> nodes = resolve_penalty(p_->g, c);
+  p_->pen = c;
+  p_->pen_nodes = std::move(nodes);
+  p_->pen_sums.assign(p_->pen_nodes.size(), 0.0);
+}
+const PenaltyConfig& Net::penalty() const { return p_->pen; }
+const std::vector<int>& Net::penalised_nodes() const { return p_->pen_nodes; }
+
+void Net::set_input_grad(bool on) {
+  if (on == p_->input_grad) return;
+  p_->input_grad = on;
+  p_->plans.clear();
+  p_->cur = nullptr;
+}
+
+void Net::forward(const float* x, int n, bool train) { p_->forward(x, n, train); }
+
+LossParts Net::loss(const int64_t* labels) const { return p_->loss(labels); }
+
+LossParts Net::backward(const int64_t* labels) {
+  LossParts r = p_->loss(labels);
+  if (!std::isfinite(r.loss))
+    throw NumericError(
+        fmt::format("loss is {} (ce {}, penalty {}): training diverged (lower the learning rate or λ)",
+                    r.loss, r.ce, r.penalty));
+  const Act& o = p_->cur->acts[p_->g.output + 1];
+  std::vector<float> d(static_cast<size_t>(o.numel()));
+  softmax_ce_backward(p_->probs.data(), labels, o.dims[0], o.dims[1], d.data());
+  backward_from(d.data());
+  return r;
+}
+
+void Net::backward_from(const float* d_output) {
+  p_->need_forward("backward");
+  if (!p_->last_train) throw std::logic_error("backward after an eval-mode forward");
+  p_->set_output_diff(d_output);
+  p_->backward_core();
+}
+
+LossParts Net::train_step(const float* x, const int64_t* labels, int n) {
+  forward(x, n, true);
+  return backward(labels);
+}
+
+Tensor Net::output() const { return edge(p_->g.output); }
+
+Tensor Net::edge(int node) const {
+  p_->need_forward("edge");
+  const Act& a = p_->cur->acts.at(node + 1);
+  return p_->to_plain(a, a.data);
+}
+
+Tensor Net::edge_grad(int node) const {
+  p_->need_forward("edge_grad");
+  const Act& a = p_->cur->acts.at(node + 1);
+  if (!a.diff) throw std::logic_error("edge_grad of the input needs set_input_grad(true)");
+  return p_->to_plain(a, a.diff);
+}
+
+std::vector<Tensor> Net::infer_edges(const float* x, int n) {
+  forward(x, n, false);
+  std::vector<Tensor> out;
+  out.reserve(p_->g.nodes.size() + 1);
+  for (int i = -1; i < static_cast<int>(p_->g.nodes.size()); ++i) out.push_back(edge(i));
+  return out;
+}
+
+std::vector<double> Net::layer_penalties() const {
+  std::vector<double> out;
+  if (!p_->cur) return out;
+  for (size_t k = 0; k < p_->pen_nodes.size(); ++k)
+    out.push_back(p_->pen_sums[k] / static_cast<double>(p_->cur->acts[p_->pen_nodes[k] + 1].numel()));
+  return out;
+}
+
+const std::vector<ParamInfo>& Net::param_info() const { return p_->infos; }
+
+Tensor Net::get(const std::string& key) const {
+  Param* q = p_->find(key);
+  if (!q) throw DataError(fmt::format("model '{}' has no tensor '{}'", p_->g.name, key));
+  Tensor t(q->info.shape);
+  if (q->info.is_int64)
+    t.data.assign(1, static_cast<float>(q->count));
+  else
+    t.data = q->value;
+  return t;
+}
+
+std::map<std::string, Tensor> Net::state() const {
+  std::map<std::string, Tensor> s;
+  for (const auto& in : p_->infos) s[in.key] = get(in.key);
+  return s;
+}
+
+void Net::set(const std::string& key, const Tensor& t) {
+  Param* q = p_->find(key);
+  if (!q) throw DataError(fmt::format("model '{}' has no tensor '{}'", p_->g.name, key));
+  if (t.shape != q->info.shape || static_cast<int64_t>(t.data.size()) != numel(q->info.shape))
+    throw DataError(fmt::format("tensor '{}' has shape {} but model '{}' expects {}", key, shape_str(t.shape),
+                                p_->g.name, shape_str(q->info.shape)));
+  if (q->info.is_int64)
+    q->count = static_cast<int64_t>(t.data[0]);
+  else
+    std::copy(t.data.begin(), t.data.end(), q->value.begin());
+}
+
+void Net::load_state(const std::map<std::string, Tensor>& s, const std::string& where) {
+  for (const auto& in : p_->infos)
+    if (!s.count(in.key))
+      throw DataError(fmt::format("{}: tensor '{}' is missing (is it from model '{}' with these parameters?)",
+                                  where, in.key, p_->g.name));
+  for (const auto& [k, t] : s)
+    if (!p_->find(k))
+      throw DataError(
+          fmt::format("{}: tensor '{}' is not part of model '{}' (the state is from another model)", where, k,
+                      p_->g.name));
+  for (const auto& [k, t] : s) {
+    try {
+      set(k, t);
+    } catch (const DataError& e) {
+      throw DataError(where + ": " + e.what());
+    }
+  }
+}
+
+std::vector<ParamRef> Net::trainable() {
+  std::vector<ParamRef> out;
+  for (Param& q : p_->params)
+    if (q.info.trainable)
+      out.push_back(ParamRef{&q.info, q.value.data(), q.grad.data(), static_cast<int64_t>(q.value.size())});
+  return out;
+}
+
+float* Net::param(const std::string& key) {
+  Param* q = p_->find(key);
+  return q && !q->info.is_int64 ? q->value.data() : nullptr;
+}
+
+float* Net::grad(const std::string& key) {
+  Param* q = p_->find(key);
+  return q && q->info.trainable ? q->grad.data() : nullptr;
+}
+
+}  // namespace eatsim

@@ -1,0 +1,87 @@
+// A trainable network built from any model Graph, on oneDNN primitives (hidden behind a pimpl so
+// this header stays free of dnnl.hpp). Parameters are plain PyTorch-layout tensors named by
+// state_dict keys; activations cross this boundary only as plain NCHW (or (N, F)) float tensors.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/graph.hpp"
+#include "trainer/penalty.hpp"
+#include "trainer/tensor.hpp"
+
+namespace eatsim {
+
+struct LossParts {
+  double loss = 0;      // ce + λ·penalty
+  double ce = 0;        // mean softmax cross-entropy over the batch
+  double penalty = 0;   // P (before λ); 0 when λ = 0
+  int64_t correct = 0;  // argmax(logits) == label
+};
+
+// One trainable tensor: value and gradient in the PyTorch layout, owned by the Net.
+struct ParamRef {
+  const ParamInfo* info;
+  float* value;
+  float* grad;  // overwritten by every backward
+  int64_t size;
+};
+
+class Net {
+ public:
+  // Parameters are initialised as PyTorch does (kaiming-uniform conv/linear, BN 1/0, stats 0/1).
+  explicit Net(Graph g, uint64_t seed = 0);
+  ~Net();
+  Net(Net&&) noexcept;
+  Net& operator=(Net&&) noexcept;
+
+  const Graph& graph() const;
+
+  // EAT loss; validates (UsageError) and resolves the layer selection.
+  void set_penalty(const PenaltyConfig& c);
+  const PenaltyConfig& penalty() const;
+  const std::vector<int>& penalised_nodes() const;  // node indices
+  // Also compute the gradient with respect to the graph input (tests; off by default).
+  void set_input_grad(bool on);
+
+  // x: (n, C, H, W) plain. train: batch statistics, BN running statistics updated; eval: running
+  // statistics. Primitives and buffers are built once per batch size and reused.
+  void forward(const float* x, int n, bool train);
+  // Loss of the last forward (CE on the output node + λ·P) without backward.
+  LossParts loss(const int64_t* labels) const;
+  // Loss of the last (training) forward, then backward: parameter gradients are overwritten.
+  LossParts backward(const int64_t* labels);
+  // Backward from a given gradient of the output node (plain layout); λ·P's gradient is added.
+  void backward_from(const float* d_output);
+  // forward(train) + backward(labels).
+  LossParts train_step(const float* x, const int64_t* labels, int n);
+
+  // Results of the last forward, plain layouts. node = -1 is the graph input.
+  Tensor output() const;
+  Tensor edge(int node) const;
+  Tensor edge_grad(int node) const;  // after a backward; node = -1 needs set_input_grad(true)
+  // Eval-mode inference handing back every edge: [0] = input, [1 + i] = output of node i.
+  std::vector<Tensor> infer_edges(const float* x, int n);
+  // Per penalised node (penalised_nodes() order): mean of x²/(x²+σ) in the last forward.
+  std::vector<double> layer_penalties() const;
+
+  // Parameters and buffers by state_dict key (plain layouts; num_batches_tracked as a float).
+  const std::vector<ParamInfo>& param_info() const;
+  std::map<std::string, Tensor> state() const;
+  Tensor get(const std::string& key) const;
+  // Checks the key and shape (DataError naming the tensor).
+  void set(const std::string& key, const Tensor& t);
+  // Every key of the graph must be present with the right shape; extra keys are rejected.
+  void load_state(const std::map<std::string, Tensor>& s, const std::string& where = "state");
+  std::vector<ParamRef> trainable();
+  float* param(const std::string& key);  // nullptr when absent
+  float* grad(const std::string& key);   // nullptr for buffers
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> p_;
+};
+
+}  // namespace eatsim

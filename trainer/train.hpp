@@ -1,0 +1,71 @@
+// The training loop behind `eatsim train`: SGD with the paper's recipe as defaults, EAT penalty,
+// per-epoch metrics CSV, atomic checkpoints every epoch (and on interruption), exact resume, and
+// a clean stop on NaN/inf that keeps the last good checkpoint.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models/graph.hpp"
+#include "trainer/data/batcher.hpp"
+#include "trainer/penalty.hpp"
+
+namespace eatsim {
+
+enum class Schedule { exponential, step, cosine };
+Schedule schedule_from_name(const std::string& s);  // throws UsageError
+const char* schedule_name(Schedule s);
+
+struct TrainConfig {
+  std::string model = "resnet18";
+  ParamOverrides model_params;
+  std::string dataset = "fashion-mnist";
+  int64_t train_limit = 0, test_limit = 0;  // use only the first N samples (0: all)
+  int epochs = 10;
+  int batch = 512;
+  double lr = 0.1;
+  Schedule schedule = Schedule::exponential;
+  double gamma = 0.95;  // exponential: lr·γ^epoch; step: lr·γ^(epoch / step_size)
+  int step_size = 30;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  bool nesterov = false;
+  PenaltyConfig penalty;
+  AugmentOptions augment{4, true, 0.0};
+  uint64_t seed = 1;
+  int eval_batch = 500;
+  // Estimator (sponge) ratio on the first N test samples each epoch (0: off).
+  int64_t ratio_samples = 256;
+  std::string out_dir;
+  bool resume = false;
+  bool progress = true;
+  int64_t max_steps = 0;  // stop (as if interrupted) after this many steps in this invocation; 0: never
+};
+
+struct EpochMetrics {
+  int epoch = 0;
+  double lr = 0, loss = 0, ce = 0, penalty = 0, train_acc = 0, test_acc = 0, test_loss = 0;
+  double firing = 0;                  // ReLU outputs, element-weighted, test set, eval mode
+  std::vector<double> layer_firing;   // per ReLU node, execution order
+  double sponge_ratio = -1;           // estimator ratio (reference convention), -1 when off
+  double seconds = 0, images_per_s = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochMetrics> epochs;  // the epochs finished by this invocation (metrics.csv has them all)
+  bool finished = false;             // all epochs done (false: interrupted or max_steps)
+  std::string checkpoint;            // the last checkpoint written
+};
+
+// Runs (or resumes) a training run in cfg.out_dir. Throws UsageError/DataError on bad input and
+// NumericError on NaN/inf (the last good checkpoint stays).
+TrainResult train(const TrainConfig& cfg);
+
+// Column names of metrics.csv for a graph (firing columns name the ReLU nodes).
+std::vector<std::string> metrics_columns(const Graph& g);
+
+// Asks a running train() to stop at the next step boundary, save, and return (SIGINT handler).
+void request_stop();
+
+}  // namespace eatsim
