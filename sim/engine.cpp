@@ -14,8 +14,9 @@ int64_t DmaChannel::transfer(int64_t now, int64_t bytes) {
   return start + t + latency_;
 }
 
-FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan)
-    : hw_(hw), plan_(plan), dma_(hw.dram.bytes_per_cycle, hw.dram.latency) {
+FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream)
+    : hw_(hw), plan_(plan), dma_(hw.dram.bytes_per_cycle, hw.dram.latency), stream_(std::move(stream)) {
+  if (!stream_) stream_ = std::make_unique<DenseStream>();
   n_folds_ = plan.num_folds();
   preload_ = plan.preload_cycles();
   drain_ = int64_t(hw.array.rows) + hw.array.cols - 2;
@@ -83,13 +84,16 @@ void FoldEngine::end_fold() {
 }
 
 void FoldEngine::settle() {
-  while (remaining_ == 0 && phase_ != Phase::done) {
+  for (;;) {
+    if (phase_ == Phase::done) return;
+    if (phase_ == Phase::stream ? !stream_->finished() : remaining_ > 0) return;
     switch (phase_) {
       case Phase::wait_data:
         begin_compute();
         break;
       case Phase::preload:
-        phase_ = Phase::stream, remaining_ = work(fold_).stream;
+        phase_ = Phase::stream;
+        stream_->begin(fold_, work(fold_), c_);
         break;
       case Phase::stream:
         phase_ = Phase::drain, remaining_ = drain_;
@@ -107,7 +111,15 @@ void FoldEngine::settle() {
   }
 }
 
-void FoldEngine::consume(int64_t n) {
+// Takes up to n cycles of the current phase; returns how many passed.
+int64_t FoldEngine::consume(int64_t n) {
+  if (phase_ == Phase::stream) {
+    n = stream_->advance(n, c_);
+    c_.cycles_stream += n;
+    now_ += n;
+    return n;
+  }
+  n = std::min(n, remaining_);
   switch (phase_) {
     case Phase::wait_data:
       c_.cycles_stall += n;
@@ -115,19 +127,17 @@ void FoldEngine::consume(int64_t n) {
     case Phase::preload:
       c_.cycles_preload += n;
       break;
-    case Phase::stream:
-      c_.cycles_stream += n;
-      break;
     case Phase::drain:
       c_.cycles_drain += n;
       break;
     case Phase::writeback:
       c_.cycles_writeback += n;
       break;
-    case Phase::done:
-      return;
+    default:
+      return 0;
   }
   now_ += n, remaining_ -= n;
+  return n;
 }
 
 void FoldEngine::step() {
@@ -141,7 +151,7 @@ int64_t FoldEngine::run(int64_t max_cycles) {
   int64_t start = now_;
   settle();
   while (!done() && now_ - start < max_cycles) {
-    consume(std::min(remaining_, max_cycles - (now_ - start)));
+    consume(max_cycles - (now_ - start));
     settle();
   }
   return now_ - start;

@@ -8,11 +8,12 @@
 // pipeline). After the last fold, writeback waits for the last DRAM write. Events of a fold are
 // counted when its compute starts; cycles are counted as they pass.
 //
-// Issue 9 slots in at the stream phase: a lane-group stream (FIFOs, reader, ports) replaces the
-// fixed length T with state stepped per clock, and run() jumps only over spans it can compute.
+// The stream phase is a StreamModel: the dense one takes exactly T cycles; a lane-group stream
+// (issue 9: FIFOs, reader, ports) keeps state stepped per clock and jumps only spans it can compute.
 #pragma once
 #include <array>
 #include <cstdint>
+#include <memory>
 
 #include "sim/counters.hpp"
 #include "sim/dataflow.hpp"
@@ -34,11 +35,40 @@ class DmaChannel {
   int64_t free_at_ = 0, busy_ = 0;
 };
 
+// The stream phase of one fold. Contract: advance(n) must leave the same state and counters as n
+// calls of advance(1) — that is what makes jumping and stepping agree.
+class StreamModel {
+ public:
+  virtual ~StreamModel() = default;
+  // The fold's stream starts (fold index, its work); events known up front go to `c`.
+  virtual void begin(int64_t fold, const FoldWork& w, Counters& c) = 0;
+  virtual bool finished() const = 0;
+  // Advances at most max_cycles (>= 1) cycles, fewer where it cannot compute the outcome further;
+  // returns the cycles taken (>= 1 unless finished).
+  virtual int64_t advance(int64_t max_cycles, Counters& c) = 0;
+};
+
+// Dense stream: one vector per cycle, T cycles, nothing data-dependent.
+class DenseStream : public StreamModel {
+ public:
+  void begin(int64_t, const FoldWork& w, Counters&) override { left_ = w.stream; }
+  bool finished() const override { return left_ == 0; }
+  int64_t advance(int64_t max_cycles, Counters&) override {
+    int64_t n = max_cycles < left_ ? max_cycles : left_;
+    left_ -= n;
+    return n;
+  }
+
+ private:
+  int64_t left_ = 0;
+};
+
 class FoldEngine {
  public:
   enum class Phase { wait_data, preload, stream, drain, writeback, done };
 
-  FoldEngine(const HwConfig& hw, const DataflowPlan& plan);
+  // `stream`: the stream-phase model (dense when null).
+  FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream = nullptr);
   bool done() const { return phase_ == Phase::done; }
   int64_t now() const { return now_; }
   Phase phase() const { return phase_; }
@@ -54,7 +84,7 @@ class FoldEngine {
   void begin_compute();
   void end_fold();
   void settle();  // takes every transition due now (transitions take no time)
-  void consume(int64_t n);
+  int64_t consume(int64_t n);
 
   const HwConfig& hw_;
   const DataflowPlan& plan_;
@@ -64,7 +94,8 @@ class FoldEngine {
   int depth_[kNumBufs];
 
   Phase phase_ = Phase::wait_data;
-  int64_t now_ = 0, remaining_ = 0, fold_ = 0;
+  std::unique_ptr<StreamModel> stream_;
+  int64_t now_ = 0, remaining_ = 0, fold_ = 0;  // remaining_: of every phase but stream
   int64_t last_write_done_ = 0;
   std::array<int64_t, 4> ready_{}, ready_owner_{};  // per fold (mod 4): when its data is in
   std::array<FoldWork, 4> work_{};

@@ -3,6 +3,7 @@
 // agree exactly; buffers too small for one tile.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "models/errors.hpp"
@@ -191,6 +192,41 @@ TEST(Engine, StepPerClockAndJumpingGiveIdenticalCounters) {
     }
     EXPECT_TRUE(b.done() || (b.step(), b.done()));
   }
+}
+
+// A stand-in for a data-dependent stream (issue 9): half the vectors, computable at most 3 cycles
+// ahead, counting one event per cycle.
+class HalfStream : public StreamModel {
+ public:
+  void begin(int64_t, const FoldWork& w, Counters&) override { left_ = (w.stream + 1) / 2; }
+  bool finished() const override { return left_ == 0; }
+  int64_t advance(int64_t max_cycles, Counters& c) override {
+    int64_t n = std::min({max_cycles, left_, int64_t(3)});
+    left_ -= n;
+    c.psum_add += n;
+    return n;
+  }
+
+ private:
+  int64_t left_ = 0;
+};
+
+TEST(Engine, AStreamModelReplacesTheDenseStreamAndStillStepsAsItJumps) {
+  HwConfig hw = config("ws", 4, 4, false, {"dram.bytes_per_cycle=2"});
+  GemmShape g = gemm(37, 9, 6);
+  LayerIo io;
+  io.weight_bytes = g.weight_elems(), io.ifmap_bytes = g.ifmap_elems();
+  auto plan = make_plan(hw, g, io);
+  FoldEngine jump(hw, *plan, std::make_unique<HalfStream>()), step(hw, *plan, std::make_unique<HalfStream>());
+  jump.run();
+  while (!step.done()) step.step();
+  EXPECT_TRUE(jump.counters() == step.counters());
+  EXPECT_EQ(jump.now(), step.now());
+  int64_t folds = 3 * 2;  // ceil(9/4) k-tiles x ceil(6/4) n-tiles, T = 37
+  EXPECT_EQ(jump.counters().cycles_stream, folds * 19);
+  FoldEngine dense(hw, *plan);
+  dense.run();
+  EXPECT_EQ(dense.counters().cycles_stream, folds * 37);
 }
 
 TEST(Buffers, TooSmallForOneTileIsAConfigErrorNamingTheLayer) {
