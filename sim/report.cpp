@@ -59,6 +59,17 @@ Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles) {
   return m;
 }
 
+std::vector<Metrics> total_metrics(const SimResult& r) {
+  std::vector<Counters> t = r.totals();
+  std::vector<Metrics> out;
+  for (size_t s = 0; s < t.size(); ++s) {
+    int64_t cycles = 0;
+    for (const auto& l : r.layers) cycles += reported_cycles(r.hw, l.group, l.samples[s]);
+    out.push_back(metrics_of(r.hw, t[s], cycles));
+  }
+  return out;
+}
+
 namespace {
 
 struct Stat {
@@ -93,13 +104,7 @@ std::vector<Row> rows_of(const SimResult& r) {
     for (const auto& c : l.samples) row.m.push_back(metrics_of(r.hw, c, reported_cycles(r.hw, l.group, c)));
     rows.push_back(std::move(row));
   }
-  Row total{"total", "total", "", "", 0, 0, 0, r.totals(), {}};
-  for (size_t s = 0; s < total.c.size(); ++s) {
-    int64_t cyc = 0;
-    for (const auto& row : rows) cyc += row.m[s].cycles;
-    total.m.push_back(metrics_of(r.hw, total.c[s], cyc));
-  }
-  rows.push_back(std::move(total));
+  rows.push_back(Row{"total", "total", "", "", 0, 0, 0, r.totals(), total_metrics(r)});
   return rows;
 }
 

@@ -49,6 +49,9 @@ struct Metrics {
   bool dma_bound = false;                // the DRAM channel was busier than the array
 };
 Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t reported_cycles);
+// Whole-network metrics per sample (cycles: the sum of the rows' reported cycles) — what sweeps,
+// the demo and regression checks compare.
+std::vector<Metrics> total_metrics(const SimResult& r);
 
 std::string format_table(const SimResult& r);
 std::string to_csv(const SimResult& r);

@@ -146,10 +146,13 @@ TEST(Report, EveryRatioIsExactlyOneWithNoSparsityFeature) {
   Graph g = load_graph("resnet8");
   HwConfig hw = load_hwconfig("tpu_ws32");
   SimResult r = simulate_network(hw, g, 3);
-  for (size_t s = 0; s < 3; ++s) {
-    Metrics m = metrics_of(hw, r.totals()[s], r.totals()[s].total_cycles());
+  auto tm = total_metrics(r);
+  ASSERT_EQ(tm.size(), 3u);
+  for (const Metrics& m : tm) {
     EXPECT_EQ(m.energy_ratio, 1.0);
     EXPECT_EQ(m.speedup, 1.0);
+    EXPECT_EQ(m.cycles, r.totals()[0].total_cycles());
+    EXPECT_DOUBLE_EQ(m.energy_pj, tm[0].energy_pj);  // dense: every sample costs the same
   }
   std::string csv = to_csv(r), json = to_json(r);
   EXPECT_NE(csv.find("energy_ratio"), std::string::npos);
