@@ -169,3 +169,36 @@ TEST(Report, SparsityFeaturesAreRefusedUntilTheSparseEngineExists) {
 
 }  // namespace
 }  // namespace eatsim::sim
+
+namespace eatsim::sim {
+namespace {
+
+// docs/microarchitecture.md §9 computes these by hand; keep the two in step.
+TEST(WorkedExample, ResNet18Layer1Conv1OnTpuWs32MatchesTheDocument) {
+  Graph g = load_graph("resnet18");
+  HwConfig hw = load_hwconfig("tpu_ws32");
+  for (const auto& grp : group_layers(g, hw)) {
+    if (grp.name != "layer1.0.conv1") continue;
+    Counters c = simulate_group(hw, grp, 0);
+    EXPECT_EQ(c.folds, 36);
+    EXPECT_EQ(c.compute_cycles(), 39128);
+    EXPECT_EQ(c.cycles_preload, 32);
+    EXPECT_EQ(c.cycles_stream, 36864);
+    EXPECT_EQ(c.cycles_drain, 2232);
+    EXPECT_EQ(c.reg_write, 37785600);
+    EXPECT_EQ(c.psum_add, 1114112);
+    EXPECT_EQ(c.sram_ifmap_rd, 36864);
+    EXPECT_EQ(c.sram_weights_rd, 1152);
+    EXPECT_EQ(c.dram_ifmap_rd_bytes, 65536);
+    EXPECT_EQ(c.dram_weights_rd_bytes, 36992);
+    EXPECT_EQ(c.dram_wr_bytes, 65536);
+    EXPECT_EQ(c.cycles_writeback, 1124);
+    EXPECT_EQ(c.mac_pad, 1556480);
+    EXPECT_NEAR(energy_of(EnergyTable::from(hw), c).mac, 11324620.8, 1e-3);
+    return;
+  }
+  FAIL() << "layer1.0.conv1 not found";
+}
+
+}  // namespace
+}  // namespace eatsim::sim
