@@ -70,6 +70,34 @@ std::vector<Metrics> total_metrics(const SimResult& r) {
   return out;
 }
 
+std::vector<std::pair<std::string, double>> summary_columns(const SimResult& r) {
+  std::vector<Metrics> m = total_metrics(r);
+  std::vector<Counters> t = r.totals();
+  double n = double(std::max<size_t>(m.size(), 1));
+  auto mean = [&](auto f) {
+    double s = 0;
+    for (size_t i = 0; i < m.size(); ++i) s += f(i);
+    return s / n;
+  };
+  std::vector<std::pair<std::string, double>> out = {
+      {"energy_pj", mean([&](size_t i) { return m[i].energy_pj; })},
+      {"cycles", mean([&](size_t i) { return double(m[i].cycles); })},
+      {"util_effective", mean([&](size_t i) { return m[i].util_effective; })},
+      {"util_dense", mean([&](size_t i) { return m[i].util_dense; })},
+      {"power_mw", mean([&](size_t i) { return m[i].power_mw; })},
+      {"edp_pj_us", mean([&](size_t i) { return m[i].edp_pj_us; })},
+      {"dram_bytes", mean([&](size_t i) { return double(t[i].dram_rd_bytes() + t[i].dram_wr_bytes); })},
+      {"energy_ratio", mean([&](size_t i) { return m[i].energy_ratio; })},
+      {"speedup", mean([&](size_t i) { return m[i].speedup; })},
+      {"pe_count", double(r.hw.pe_count())},
+      {"sram_kb", r.hw.sram_kb()}};
+  EnergyBreakdown probe;
+  for (size_t k = 0; k < probe.components().size(); ++k)
+    out.push_back({"energy_" + probe.components()[k].first + "_pj",
+                   mean([&](size_t i) { return m[i].energy.components()[k].second; })});
+  return out;
+}
+
 namespace {
 
 struct Stat {

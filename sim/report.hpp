@@ -52,6 +52,10 @@ Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t reported_cycle
 // Whole-network metrics per sample (cycles: the sum of the rows' reported cycles) — what sweeps,
 // the demo and regression checks compare.
 std::vector<Metrics> total_metrics(const SimResult& r);
+// Named whole-network figures, means over samples, in a fixed order (one sweep row): energy_pj,
+// cycles, util_effective, util_dense, power_mw, edp_pj_us, dram_bytes, energy_ratio, speedup,
+// pe_count, sram_kb, and energy per component (energy_<component>_pj).
+std::vector<std::pair<std::string, double>> summary_columns(const SimResult& r);
 
 std::string format_table(const SimResult& r);
 std::string to_csv(const SimResult& r);

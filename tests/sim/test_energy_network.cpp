@@ -154,6 +154,14 @@ TEST(Report, EveryRatioIsExactlyOneWithNoSparsityFeature) {
     EXPECT_EQ(m.cycles, r.totals()[0].total_cycles());
     EXPECT_DOUBLE_EQ(m.energy_pj, tm[0].energy_pj);  // dense: every sample costs the same
   }
+  auto cols = summary_columns(r);
+  ASSERT_GE(cols.size(), 11u);
+  EXPECT_EQ(cols[0].first, "energy_pj");
+  EXPECT_DOUBLE_EQ(cols[0].second, tm[0].energy_pj);
+  double parts = 0;
+  for (const auto& [k, v] : cols)
+    if (k.rfind("energy_", 0) == 0 && k != "energy_pj" && k != "energy_ratio") parts += v;
+  EXPECT_NEAR(parts, tm[0].energy_pj, 1e-9 * tm[0].energy_pj);
   std::string csv = to_csv(r), json = to_json(r);
   EXPECT_NE(csv.find("energy_ratio"), std::string::npos);
   EXPECT_NE(json.find("\"energy_ratio\": {\"min\": 1, \"mean\": 1, \"max\": 1}"), std::string::npos);

@@ -20,7 +20,8 @@ TEST(SimCli, ReplaysATraceAndWritesCsvAndJson) {
   EXPECT_NE(json.find("\"samples\": 3"), std::string::npos);
   EXPECT_NE(json.find("\"util_effective\""), std::string::npos);
   // Same numbers per clock.
-  auto s = test::run_cli("sim --hw tpu_ws32 --trace " + (d / "tr") + " --fidelity step --out " + (d / "step"));
+  auto s =
+      test::run_cli("sim --hw tpu_ws32 --trace " + (d / "tr") + " --fidelity step --out " + (d / "step"));
   ASSERT_EQ(s.code, 0) << s.err;
   EXPECT_EQ(test::read_file(d / "step.csv"), csv);
 }
