@@ -54,4 +54,20 @@ GemmShape gemm_of(const Graph& g, int node) {
       fmt::format("{}: {} does not run on the array (only conv2d and linear do)", n.name, op_name(n.op)));
 }
 
+std::string scalesim_topology(const Graph& g) {
+  std::string out =
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n";
+  for (int i : g.order) {
+    const Node& n = g.nodes[i];
+    if (n.op != Op::conv2d && n.op != Op::linear) continue;
+    GemmShape s = gemm_of(g, i);
+    if (s.sh != s.sw)
+      throw ModelError(
+          fmt::format("{}: SCALE-Sim takes one stride; this layer has {}x{}", n.name, s.sh, s.sw));
+    out += fmt::format("{}, {}, {}, {}, {}, {}, {}, {},\n", n.name, (s.ho - 1) * s.sh + s.kh,
+                       (s.wo - 1) * s.sw + s.kw, s.kh, s.kw, s.cin, s.N, s.sh);
+  }
+  return out;
+}
+
 }  // namespace eatsim::sim

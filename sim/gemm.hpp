@@ -31,4 +31,9 @@ GemmShape linear_gemm(const std::string& name, int64_t in_features, int64_t out_
 // The GEMM of a conv2d or linear node (ModelError for other ops).
 GemmShape gemm_of(const Graph& g, int node);
 
+// The graph's conv/linear layers as a SCALE-Sim v2 topology CSV, for cross-checking with it. SCALE-Sim
+// has no padding and computes the output as ceil((H - R + S) / S), so each layer gets the input
+// extent the conv actually reads, (Ho - 1)·S + R: SCALE-Sim then sees the same M, K and N.
+std::string scalesim_topology(const Graph& g);
+
 }  // namespace eatsim::sim

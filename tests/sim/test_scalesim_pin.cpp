@@ -3,6 +3,9 @@
 // (folds x per-fold cycles) - 1, which reproduce its COMPUTE_REPORT exactly.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <sstream>
+
 #include "models/graph.hpp"
 #include "sim/network.hpp"
 
@@ -48,6 +51,33 @@ TEST(ScaleSimCompat, ResNet18CyclesEqualScaleSimV2OnEveryLayer) {
       layers_checked += n;
     }
   EXPECT_EQ(layers_checked, 126);
+}
+
+TEST(ScaleSimCompat, TopologyExportGivesScaleSimTheSameOutputSize) {
+  Graph g = load_graph("resnet18");
+  std::string csv = scalesim_topology(g);
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(
+      line,
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,");
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::replace(line.begin(), line.end(), ',', ' ');
+    std::istringstream f(line);
+    std::string name;
+    int64_t H, W, R, S, Cin, N, stride;
+    f >> name >> H >> W >> R >> S >> Cin >> N >> stride;
+    GemmShape s = gemm_of(g, g.find(name));
+    // SCALE-Sim v2: ofmap = ceil((H - R + stride) / stride).
+    int64_t ho = (H - R + stride + stride - 1) / stride, wo = (W - S + stride + stride - 1) / stride;
+    EXPECT_EQ(ho * wo, s.M) << name;
+    EXPECT_EQ(R * S * Cin, s.K) << name;
+    EXPECT_EQ(N, s.N) << name;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 21);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "models/errors.hpp"
+#include "sim/gemm.hpp"
 #include "sim/report.hpp"
 #include "tools/eatsim/command.hpp"
 #include "traces/fsutil.hpp"
@@ -16,15 +17,16 @@ namespace {
 
 int run(const Args& args) {
   po::options_description opts("options");
-  opts.add_options()("hw", po::value<std::string>()->required(),
-                     "hwconfig file or preset (eatsim hw check --list)")("trace", po::value<std::string>(),
-                                                                         "trace directory to replay")(
-      "model", po::value<std::string>(), "instead of a trace: a model's shapes alone (one sample, dense)")(
-      "set", po::value<std::vector<std::string>>()->composing(),
-      "override a hwconfig key: --set array.rows=16")("out", po::value<std::string>(),
-                                                      "write PREFIX.csv and PREFIX.json")(
-      "samples", po::value<int64_t>(), "simulate the first N samples of the trace (default: all)")(
-      "fidelity", po::value<std::string>()->default_value("fast"),
+  auto add = opts.add_options();
+  add("hw", po::value<std::string>()->required(), "hwconfig file or preset (eatsim hw check --list)");
+  add("trace", po::value<std::string>(), "trace directory to replay");
+  add("model", po::value<std::string>(), "instead of a trace: a model's shapes alone (one sample, dense)");
+  add("set", po::value<std::vector<std::string>>()->composing(),
+      "override a hwconfig key: --set array.rows=16");
+  add("out", po::value<std::string>(), "write PREFIX.csv and PREFIX.json");
+  add("scalesim-topology", po::value<std::string>(), "also write the layers as a SCALE-Sim v2 topology CSV");
+  add("samples", po::value<int64_t>(), "simulate the first N samples of the trace (default: all)");
+  add("fidelity", po::value<std::string>()->default_value("fast"),
       "fast (the engine jumps over known spans) or step (one engine step per clock; same numbers, slower)");
   add_model_options(opts);
   po::positional_options_description pos;
@@ -57,6 +59,8 @@ int run(const Args& args) {
     if (n < 1) throw UsageError("eatsim sim: --samples must be positive");
     samples = std::min(samples, n);
   }
+  if (vm.count("scalesim-topology"))
+    atomic_write(vm["scalesim-topology"].as<std::string>(), sim::scalesim_topology(g));
   auto t0 = std::chrono::steady_clock::now();
   sim::SimResult r =
       sim::simulate_network(hw, g, samples, fid == "fast" ? sim::Fidelity::fast : sim::Fidelity::step);
