@@ -169,6 +169,20 @@ TEST(Report, EveryRatioIsExactlyOneWithNoSparsityFeature) {
   EXPECT_EQ(lines, r.layers.size() + 2);  // header, rows, total
 }
 
+TEST(Report, StepFidelityGivesTheSameNetworkCountersOnEveryPreset) {
+  Graph g = load_graph("resnet8");
+  for (const auto& preset : embedded_preset_names()) {
+    HwConfig hw = load_hwconfig(preset, dense_sets());
+    SimResult a = simulate_network(hw, g, 2, Fidelity::fast), b = simulate_network(hw, g, 2, Fidelity::step);
+    ASSERT_EQ(a.layers.size(), b.layers.size());
+    for (size_t i = 0; i < a.layers.size(); ++i)
+      for (size_t s = 0; s < 2; ++s)
+        for (const auto& info : counter_infos())
+          EXPECT_EQ(a.layers[i].samples[s].*info.field, b.layers[i].samples[s].*info.field)
+              << preset << " " << a.layers[i].group.name << " " << info.name;
+  }
+}
+
 TEST(Report, SparsityFeaturesAreRefusedUntilTheSparseEngineExists) {
   Graph g = load_graph("resnet8");
   EXPECT_THROW(simulate_network(load_hwconfig("cnvlutin_ws16"), g, 1), ConfigError);

@@ -2,6 +2,8 @@
 // the layer and the reason.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "tests/helpers.hpp"
 
 namespace eatsim {
@@ -19,6 +21,16 @@ TEST(SimCli, ReplaysATraceAndWritesCsvAndJson) {
   EXPECT_EQ(csv.rfind("layer,kind,fused,M,K,N,mac_dense,", 0), 0u) << csv.substr(0, 200);
   EXPECT_NE(json.find("\"samples\": 3"), std::string::npos);
   EXPECT_NE(json.find("\"util_effective\""), std::string::npos);
+  // The JSON is valid and its total row matches the CSV's.
+  std::string py = test::python() +
+                   " -c 'import json,csv,sys; j=json.load(open(sys.argv[1])); "
+                   "rows=list(csv.DictReader(open(sys.argv[2]))); "
+                   "assert j[\"layers\"][-1][\"name\"]==\"total\"; "
+                   "assert "
+                   "abs(j[\"layers\"][-1][\"derived\"][\"energy_pj\"][\"mean\"]-float(rows[-1][\"energy_pj\"]"
+                   "))<1e-6*float(rows[-1][\"energy_pj\"])' " +
+                   (d / "rep.json") + " " + (d / "rep.csv");
+  EXPECT_EQ(std::system(py.c_str()), 0) << py;
   // Same numbers per clock.
   auto s =
       test::run_cli("sim --hw tpu_ws32 --trace " + (d / "tr") + " --fidelity step --out " + (d / "step"));
