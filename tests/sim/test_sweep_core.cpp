@@ -24,7 +24,9 @@ class FakeEval : public Evaluator {
       if (k == "array.cols") cols = std::stod(v);
     }
     ++calls;
-    return {{"energy_pj", rows * cols + static_cast<double>(trace)}, {"cycles", 1e6 / (rows * cols)}, {"pe_count", rows * cols}};
+    return {{"energy_pj", rows * cols + static_cast<double>(trace)},
+            {"cycles", 1e6 / (rows * cols)},
+            {"pe_count", rows * cols}};
   }
   std::vector<std::pair<std::string, std::string>> trace_columns(size_t t) const override {
     return {{"lambda", t ? "1" : "0"}};
@@ -69,7 +71,8 @@ params:
   array.dataflow: [ws, os, is]
 constraints: ["dataflow != 'is' or rows >= 32"]
 traces: [{path: /t}]
-)", "s.yaml");
+)",
+                      "s.yaml");
   auto pts = expand(s);
   EXPECT_EQ(pts.size(), 5u * 2 + 2);  // 4..64 is 5 values; 'is' only with rows 32, 64
 }
@@ -92,17 +95,25 @@ TEST_P(BadSweepTest, ClearError) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadSweepTest,
     ::testing::Values(
-        BadSweep{"empty range", "base: x\nparams:\n  array.rows: {from: 8, to: 4}\ntraces: [{path: t}]\n", R"(bad\.yaml:3:\d+: .*empty)"},
+        BadSweep{"empty range", "base: x\nparams:\n  array.rows: {from: 8, to: 4}\ntraces: [{path: t}]\n",
+                 R"(bad\.yaml:3:\d+: .*empty)"},
         BadSweep{"empty list", "base: x\nparams:\n  array.rows: []\ntraces: [{path: t}]\n", R"(no values)"},
-        BadSweep{"all removed", "base: x\nparams:\n  array.rows: [8]\nconstraints: [\"array.rows > 8\"]\ntraces: [{path: t}]\n",
-                 R"(remove every one of the 1 grid points)"},
-        BadSweep{"bad expression", "base: x\nparams:\n  array.rows: [8]\nconstraints: [\"array.rows >\"]\ntraces: [{path: t}]\n",
-                 R"(bad\.yaml:4: constraint .* at column)"},
+        BadSweep{
+            "all removed",
+            "base: x\nparams:\n  array.rows: [8]\nconstraints: [\"array.rows > 8\"]\ntraces: [{path: t}]\n",
+            R"(remove every one of the 1 grid points)"},
+        BadSweep{
+            "bad expression",
+            "base: x\nparams:\n  array.rows: [8]\nconstraints: [\"array.rows >\"]\ntraces: [{path: t}]\n",
+            R"(bad\.yaml:4: constraint .* at column)"},
         BadSweep{"unknown name in constraint",
-                 "base: x\nparams:\n  array.rows: [8]\nconstraints: [\"colour == 1\"]\ntraces: [{path: t}]\n", R"(unknown name 'colour')"},
-        BadSweep{"unknown key", "base: x\nparams:\n  array.rows: [8]\ntraces: [{path: t}]\nshards: 3\n", R"(shards: unknown key)"},
+                 "base: x\nparams:\n  array.rows: [8]\nconstraints: [\"colour == 1\"]\ntraces: [{path: t}]\n",
+                 R"(unknown name 'colour')"},
+        BadSweep{"unknown key", "base: x\nparams:\n  array.rows: [8]\ntraces: [{path: t}]\nshards: 3\n",
+                 R"(shards: unknown key)"},
         BadSweep{"no traces", "base: x\nparams:\n  array.rows: [8]\n", R"(traces)"},
-        BadSweep{"zip lengths", "base: x\nzip:\n  - {a: [1, 2], b: [1]}\ntraces: [{path: t}]\n", R"(zipped parameters need equal)"}),
+        BadSweep{"zip lengths", "base: x\nzip:\n  - {a: [1, 2], b: [1]}\ntraces: [{path: t}]\n",
+                 R"(zipped parameters need equal)"}),
     [](const auto& i) {
       std::string s = i.param.what;
       for (auto& c : s)
@@ -122,7 +133,8 @@ TEST(SweepRun, ResumesOnlyMissingResultsAndCsvIsIndependentOfJobs) {
   std::string csv1 = test::read_file(d / "a/results.csv");
   EXPECT_EQ(std::count(csv1.begin(), csv1.end(), '\n'), 41);
   EXPECT_EQ(csv1.substr(0, csv1.find('\n')),
-            "point,trace,array.rows,array.cols,buffers.ifmap.size_kb,buffers.weights.size_kb,trace_lambda,energy_pj,cycles,pe_count");
+            "point,trace,array.rows,array.cols,buffers.ifmap.size_kb,buffers.weights.size_kb,trace_lambda,"
+            "energy_pj,cycles,pe_count");
   // Lose some results, as a kill would: only those are recomputed, the CSV comes out identical.
   int removed = 0;
   for (auto& e : fs::directory_iterator(d / "a/points"))

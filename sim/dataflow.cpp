@@ -1,0 +1,46 @@
+// Dataflow factory and the helpers the implementations share.
+#include "sim/dataflow.hpp"
+
+#include <fmt/format.h>
+
+#include "models/errors.hpp"
+
+namespace eatsim::sim {
+namespace detail {
+
+int64_t share(int64_t total, int64_t start, int64_t len, int64_t denom) {
+  if (total == 0 || denom == 0) return 0;
+  using i128 = __int128;
+  i128 a = i128(total) * start / denom, b = i128(total) * (start + len) / denom;
+  return static_cast<int64_t>(b - a);
+}
+
+void add_fill_drain(const HwConfig& hw, FoldWork& w) {
+  for (int b = 0; b < kNumBufs; ++b) w.sram_wr[b] += words(w.dram_rd[b], 8, hw.buf[b].word_bits);
+  w.sram_rd[kPsum] += words(w.dram_wr, 8, hw.buf[kPsum].word_bits);
+}
+
+void too_small(const HwConfig& hw, const GemmShape& g, int buf, int64_t need, const std::string& what) {
+  throw ConfigError(fmt::format(
+      "{}: buffers.{}.size_kb: {} KB{} holds {} bytes, but layer {} needs {} bytes for one tile ({}); "
+      "enlarge the buffer or shrink the array",
+      hw.file, buffer_name(buf), hw.buf[buf].size_kb,
+      hw.buf[buf].double_buffered ? " (double-buffered: half usable)" : "", hw.buf[buf].usable_bytes(),
+      g.name, need, what));
+}
+
+}  // namespace detail
+
+std::unique_ptr<DataflowPlan> make_plan(const HwConfig& hw, const GemmShape& g, const LayerIo& io) {
+  switch (hw.array.dataflow) {
+    case Dataflow::ws:
+      return detail::make_ws(hw, g, io);
+    case Dataflow::os:
+      return detail::make_os(hw, g, io);
+    case Dataflow::is:
+      return detail::make_is(hw, g, io);
+  }
+  throw ConfigError("unknown dataflow");
+}
+
+}  // namespace eatsim::sim

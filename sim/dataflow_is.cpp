@@ -1,0 +1,87 @@
+// Input stationary: K on the rows, M output pixels on the columns (an im2col tile of inputs stays
+// in the PEs), the N filters streamed. Loop order m-tile (outer), N-chunk, k-tile (inner): partial
+// sums of a chunk of filters accumulate in the psum buffer across k-tiles.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "sim/dataflow.hpp"
+
+namespace eatsim::sim::detail {
+namespace {
+
+class IsPlan : public DataflowPlan {
+ public:
+  IsPlan(const HwConfig& hw, const GemmShape& g, const LayerIo& io) : hw_(hw), g_(g), io_(io) {
+    R_ = hw.array.rows, C_ = hw.array.cols;
+    bits_ = hw.elem_bits();
+    int64_t b = hw.elem_bytes(), cols = std::min(C_, g.M), rows = std::min(R_, g.K);
+    kt_ = ceil_div(g.K, R_), mt_ = ceil_div(g.M, C_);
+    int64_t psum_filters = hw.buf[kPsum].usable_bytes() / (cols * kPsumBits / 8);
+    nc_ = hw.scalesim_compat ? g.N : std::min(g.N, psum_filters);
+    if (nc_ < 1)
+      too_small(hw, g, kPsum, cols * kPsumBits / 8, "partial sums of one filter across the columns");
+    if (hw.buf[kIfmap].usable_bytes() < rows * cols * b)
+      too_small(hw, g, kIfmap, rows * cols * b, "one RxC input tile");
+    if (hw.buf[kWeights].usable_bytes() < rows * b) too_small(hw, g, kWeights, rows * b, "one weight vector");
+    nch_ = ceil_div(g.N, nc_);
+    weights_resident_ = g.K * g.N * b <= hw.buf[kWeights].usable_bytes();
+    ifmap_resident_ = io.ifmap_bytes <= hw.buf[kIfmap].usable_bytes();
+  }
+  int64_t num_folds() const override { return mt_ * nch_ * kt_; }
+  int64_t preload_cycles() const override { return R_; }
+  std::string tiling() const override {
+    return fmt::format("is: {} m-tiles x {} chunks of {} filters x {} k-tiles; weights {}, ifmap {}", mt_,
+                       nch_, nc_, kt_, weights_resident_ ? "kept" : "re-read per m-tile",
+                       ifmap_resident_ ? "kept" : "re-read per tile (no window reuse)");
+  }
+  FoldWork fold(int64_t i) const override {
+    int64_t kt = i % kt_, nc = (i / kt_) % nch_, mt = i / (kt_ * nch_);
+    FoldWork w;
+    w.rows_used = std::min(R_, g_.K - kt * R_);
+    w.cols_used = std::min(C_, g_.M - mt * C_);
+    w.stream = std::min(nc_, g_.N - nc * nc_);
+    w.first_k = kt == 0, w.last_k = kt == kt_ - 1;
+    const int64_t T = w.stream, rows = w.rows_used, cols = w.cols_used;
+    w.mac_slots = rows * cols * T;
+    w.reg_read = 2 * w.mac_slots;
+    w.reg_write = w.mac_slots + rows * cols;
+    w.psum_add = w.first_k ? 0 : T * cols;
+    w.sram_rd[kIfmap] = rows * words(cols, bits_, hw_.buf[kIfmap].word_bits);
+    w.sram_rd[kWeights] = T * words(rows, bits_, hw_.buf[kWeights].word_bits);
+    w.sram_rd[kPsum] = w.first_k ? 0 : T * words(cols, kPsumBits, hw_.buf[kPsum].word_bits);
+    w.sram_wr[kPsum] = T * words(cols, w.last_k ? bits_ : kPsumBits, hw_.buf[kPsum].word_bits);
+    if (ifmap_resident_) {
+      if (nc == 0)
+        w.dram_rd[kIfmap] = share(io_.ifmap_bytes, mt * C_ * g_.K + kt * R_ * cols, rows * cols, g_.M * g_.K);
+    } else {
+      w.dram_rd[kIfmap] = rows * cols * hw_.elem_bytes();
+    }
+    if (mt == 0 || !weights_resident_)
+      w.dram_rd[kWeights] = share(io_.weight_bytes, nc * nc_ * g_.K + kt * R_ * T, rows * T, g_.K * g_.N);
+    if (w.last_k) {
+      int64_t at = mt * C_ * g_.N + nc * nc_ * cols, len = T * cols;
+      w.dram_rd[kPsum] = share(io_.residual_bytes, at, len, g_.M * g_.N);
+      w.dram_wr = share(io_.out_bytes, at, len, g_.M * g_.N);
+    }
+    add_fill_drain(hw_, w);
+    return w;
+  }
+
+ private:
+  const HwConfig& hw_;
+  GemmShape g_;
+  LayerIo io_;
+  int64_t R_, C_;
+  int bits_;
+  int64_t kt_, mt_, nc_, nch_;
+  bool weights_resident_, ifmap_resident_;
+};
+
+}  // namespace
+
+std::unique_ptr<DataflowPlan> make_is(const HwConfig& hw, const GemmShape& g, const LayerIo& io) {
+  return std::make_unique<IsPlan>(hw, g, io);
+}
+
+}  // namespace eatsim::sim::detail

@@ -1,0 +1,74 @@
+// Output stationary: M output pixels on the rows, N on the columns, K streamed; each PE keeps its
+// output until the fold ends. Loop order n-tile (outer), m-tile (inner), so one column of weights
+// (K x C) serves every m-tile.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "sim/dataflow.hpp"
+
+namespace eatsim::sim::detail {
+namespace {
+
+class OsPlan : public DataflowPlan {
+ public:
+  OsPlan(const HwConfig& hw, const GemmShape& g, const LayerIo& io) : hw_(hw), g_(g), io_(io) {
+    R_ = hw.array.rows, C_ = hw.array.cols;
+    bits_ = hw.elem_bits();
+    int64_t b = hw.elem_bytes(), cols = std::min(C_, g.N), rows = std::min(R_, g.M);
+    mt_ = ceil_div(g.M, R_), nt_ = ceil_div(g.N, C_);
+    int64_t out_tile = rows * cols * kPsumBits / 8;
+    if (hw.buf[kPsum].usable_bytes() < out_tile) too_small(hw, g, kPsum, out_tile, "one RxC tile of outputs");
+    if (hw.buf[kWeights].usable_bytes() < cols * b) too_small(hw, g, kWeights, cols * b, "one weight vector");
+    if (hw.buf[kIfmap].usable_bytes() < rows * b) too_small(hw, g, kIfmap, rows * b, "one input vector");
+    column_resident_ = g.K * cols * b <= hw.buf[kWeights].usable_bytes();
+    ifmap_resident_ = io.ifmap_bytes <= hw.buf[kIfmap].usable_bytes();
+  }
+  int64_t num_folds() const override { return nt_ * mt_; }
+  int64_t preload_cycles() const override { return 0; }
+  std::string tiling() const override {
+    return fmt::format("os: {} n-tiles x {} m-tiles, K={} streamed; weight column {}, ifmap {}", nt_, mt_,
+                       g_.K, column_resident_ ? "kept" : "re-read per m-tile",
+                       ifmap_resident_ ? "kept" : "re-read per n-tile");
+  }
+  FoldWork fold(int64_t i) const override {
+    int64_t mt = i % mt_, nt = i / mt_;
+    FoldWork w;
+    w.rows_used = std::min(R_, g_.M - mt * R_);
+    w.cols_used = std::min(C_, g_.N - nt * C_);
+    w.stream = g_.K;
+    const int64_t T = w.stream, rows = w.rows_used, cols = w.cols_used;
+    w.mac_slots = rows * cols * T;
+    w.reg_read = 2 * w.mac_slots;
+    w.reg_write = w.mac_slots;
+    w.sram_rd[kIfmap] = T * words(rows, bits_, hw_.buf[kIfmap].word_bits);
+    w.sram_rd[kWeights] = T * words(cols, bits_, hw_.buf[kWeights].word_bits);
+    w.sram_wr[kPsum] = rows * words(cols, bits_, hw_.buf[kPsum].word_bits);
+    if (mt == 0 || !column_resident_)
+      w.dram_rd[kWeights] = share(io_.weight_bytes, nt * C_ * g_.K, g_.K * cols, g_.K * g_.N);
+    if (nt == 0 || !ifmap_resident_)
+      w.dram_rd[kIfmap] = share(io_.ifmap_bytes, mt * R_ * g_.K, rows * g_.K, g_.M * g_.K);
+    int64_t at = nt * C_ * g_.M + mt * R_ * cols, len = rows * cols;
+    w.dram_rd[kPsum] = share(io_.residual_bytes, at, len, g_.M * g_.N);
+    w.dram_wr = share(io_.out_bytes, at, len, g_.M * g_.N);
+    add_fill_drain(hw_, w);
+    return w;
+  }
+
+ private:
+  const HwConfig& hw_;
+  GemmShape g_;
+  LayerIo io_;
+  int64_t R_, C_;
+  int bits_;
+  int64_t mt_, nt_;
+  bool column_resident_, ifmap_resident_;
+};
+
+}  // namespace
+
+std::unique_ptr<DataflowPlan> make_os(const HwConfig& hw, const GemmShape& g, const LayerIo& io) {
+  return std::make_unique<OsPlan>(hw, g, io);
+}
+
+}  // namespace eatsim::sim::detail

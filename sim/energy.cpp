@@ -1,0 +1,50 @@
+// Energy = Σ events × table entries.
+#include "sim/energy.hpp"
+
+namespace eatsim::sim {
+
+EnergyTable EnergyTable::from(const HwConfig& hw) {
+  EnergyTable t;
+  const DatatypeEnergy& d = hw.dt_energy();
+  t.mac = d.mac.pj, t.mac_gated = d.mac_gated.pj, t.psum_add = d.psum_add.pj;
+  t.reg_access = d.reg_access.pj, t.ppu_op = d.ppu_op.pj;
+  for (int b = 0; b < kNumBufs; ++b)
+    t.sram_access[b] = hw.energy.sram.access_pj(hw.buf[b].size_kb / hw.buf[b].banks, hw.buf[b].word_bits);
+  t.dram_byte = hw.energy.dram_per_byte.pj;
+  t.leak_per_cycle = double(hw.pe_count()) * hw.energy.leak_pe.pj + hw.sram_kb() * hw.energy.leak_sram_kb.pj;
+  return t;
+}
+
+double EnergyBreakdown::total() const {
+  double s = 0;
+  for (const auto& [n, v] : components()) s += v;
+  return s;
+}
+
+std::vector<std::pair<std::string, double>> EnergyBreakdown::components() const {
+  return {{"mac", mac},
+          {"mac_gated", mac_gated},
+          {"psum_add", psum_add},
+          {"reg", reg},
+          {"sram_ifmap", sram[kIfmap]},
+          {"sram_weights", sram[kWeights]},
+          {"sram_psum", sram[kPsum]},
+          {"dram", dram},
+          {"ppu", ppu},
+          {"leakage", leakage}};
+}
+
+EnergyBreakdown energy_of(const EnergyTable& t, const Counters& c) {
+  EnergyBreakdown e;
+  e.mac = double(c.mac_effective + c.mac_pad) * t.mac;
+  e.mac_gated = double(c.mac_gated) * t.mac_gated;
+  e.psum_add = double(c.psum_add) * t.psum_add;
+  e.reg = double(c.reg_read + c.reg_write) * t.reg_access;
+  for (int b = 0; b < kNumBufs; ++b) e.sram[b] = double(c.sram_rd(b) + c.sram_wr(b)) * t.sram_access[b];
+  e.dram = double(c.dram_rd_bytes() + c.dram_wr_bytes) * t.dram_byte;
+  e.ppu = double(c.ppu_ops) * t.ppu_op;
+  e.leakage = double(c.total_cycles()) * t.leak_per_cycle;
+  return e;
+}
+
+}  // namespace eatsim::sim

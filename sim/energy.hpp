@@ -1,0 +1,38 @@
+// Energy at report time: Σ events × the hwconfig's energy table (DRAMsim3/Accelergy style). The
+// per-event energies are resolved once from the config (EnergyTable), then applied to counters.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sim/counters.hpp"
+#include "sim/hwconfig.hpp"
+
+namespace eatsim::sim {
+
+// pJ per event for one hardware configuration.
+struct EnergyTable {
+  double mac = 0, mac_gated = 0, psum_add = 0, reg_access = 0, ppu_op = 0;
+  double sram_access[kNumBufs] = {0, 0, 0};  // one word access of each buffer (per bank size)
+  double dram_byte = 0;
+  double leak_per_cycle = 0;  // all PEs + all SRAM
+  static EnergyTable from(const HwConfig& hw);
+};
+
+// Energy of one run in pJ, per component.
+struct EnergyBreakdown {
+  double mac = 0;        // toggled MACs, padding taps included (they toggle unless gated)
+  double mac_gated = 0;  // gated MACs
+  double psum_add = 0;
+  double reg = 0;  // register reads + writes
+  double sram[kNumBufs] = {0, 0, 0};
+  double dram = 0;
+  double ppu = 0;
+  double leakage = 0;
+  double total() const;
+  // (name, pJ) in a fixed order, for reports.
+  std::vector<std::pair<std::string, double>> components() const;
+};
+
+EnergyBreakdown energy_of(const EnergyTable& t, const Counters& c);
+
+}  // namespace eatsim::sim

@@ -1,0 +1,106 @@
+// The fold engine: the one timing model of the array, its DMA and its buffers' double buffering.
+// step() advances exactly one clock (the clocked SystemC model calls it once per cycle); run()
+// jumps over whole phases whose length is known. Both update state through the same transitions,
+// so they give identical cycles and counters by construction (a test pins it).
+//
+// A fold goes through phases: wait_data (its DRAM data not yet in the buffers: stall) → preload
+// (stationary operand into the PEs) → stream (T vectors) → drain (R + C − 2 cycles of skew and
+// pipeline). After the last fold, writeback waits for the last DRAM write. Events of a fold are
+// counted when its compute starts; cycles are counted as they pass.
+//
+// The stream phase is a StreamModel: the dense one takes exactly T cycles; a lane-group stream
+// (issue 9: FIFOs, reader, ports) keeps state stepped per clock and jumps only spans it can compute.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "sim/counters.hpp"
+#include "sim/dataflow.hpp"
+#include "sim/hwconfig.hpp"
+
+namespace eatsim::sim {
+
+// One DRAM channel: integer bytes per cycle, fixed latency, transfers served in issue order.
+class DmaChannel {
+ public:
+  DmaChannel(int64_t bytes_per_cycle, int64_t latency) : bw_(bytes_per_cycle), latency_(latency) {}
+  // Queues a transfer issued at `now`; returns the cycle its last byte is available. Counts the
+  // cycles the channel is busy.
+  int64_t transfer(int64_t now, int64_t bytes);
+  int64_t busy_cycles() const { return busy_; }
+
+ private:
+  int64_t bw_, latency_;
+  int64_t free_at_ = 0, busy_ = 0;
+};
+
+// The stream phase of one fold. Contract: advance(n) must leave the same state and counters as n
+// calls of advance(1) — that is what makes jumping and stepping agree.
+class StreamModel {
+ public:
+  virtual ~StreamModel() = default;
+  // The fold's stream starts (fold index, its work); events known up front go to `c`.
+  virtual void begin(int64_t fold, const FoldWork& w, Counters& c) = 0;
+  virtual bool finished() const = 0;
+  // Advances at most max_cycles (>= 1) cycles, fewer where it cannot compute the outcome further;
+  // returns the cycles taken (>= 1 unless finished).
+  virtual int64_t advance(int64_t max_cycles, Counters& c) = 0;
+};
+
+// Dense stream: one vector per cycle, T cycles, nothing data-dependent.
+class DenseStream : public StreamModel {
+ public:
+  void begin(int64_t, const FoldWork& w, Counters&) override { left_ = w.stream; }
+  bool finished() const override { return left_ == 0; }
+  int64_t advance(int64_t max_cycles, Counters&) override {
+    int64_t n = max_cycles < left_ ? max_cycles : left_;
+    left_ -= n;
+    return n;
+  }
+
+ private:
+  int64_t left_ = 0;
+};
+
+class FoldEngine {
+ public:
+  enum class Phase { wait_data, preload, stream, drain, writeback, done };
+
+  // `stream`: the stream-phase model (dense when null).
+  FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream = nullptr);
+  bool done() const { return phase_ == Phase::done; }
+  int64_t now() const { return now_; }
+  Phase phase() const { return phase_; }
+  int64_t fold_index() const { return fold_; }
+  const Counters& counters() const { return c_; }
+
+  void step();                                  // one clock (nothing once done)
+  int64_t run(int64_t max_cycles = INT64_MAX);  // jumps phase by phase; returns cycles advanced
+
+ private:
+  const FoldWork& work(int64_t fold);  // cached: the engine looks at most two folds ahead
+  void issue_read(int64_t fold, int buf);
+  void begin_compute();
+  void end_fold();
+  void settle();  // takes every transition due now (transitions take no time)
+  int64_t consume(int64_t n);
+
+  const HwConfig& hw_;
+  const DataflowPlan& plan_;
+  DmaChannel dma_;
+  int64_t n_folds_, preload_, drain_;
+  bool overlap_, stalls_;
+  int depth_[kNumBufs];
+
+  Phase phase_ = Phase::wait_data;
+  std::unique_ptr<StreamModel> stream_;
+  int64_t now_ = 0, remaining_ = 0, fold_ = 0;  // remaining_: of every phase but stream
+  int64_t last_write_done_ = 0;
+  std::array<int64_t, 4> ready_{}, ready_owner_{};  // per fold (mod 4): when its data is in
+  std::array<FoldWork, 4> work_{};
+  std::array<int64_t, 4> work_owner_{};
+  Counters c_;
+};
+
+}  // namespace eatsim::sim

@@ -1,0 +1,349 @@
+// Hwconfig schema: reads the merged tree into HwConfig and validates every value, collecting all
+// errors as file:line:col: key: message. Unknown keys are errors; required values have no default.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <utility>
+
+#include "models/yaml_util.hpp"
+#include "sim/hwconfig_parse.hpp"
+
+namespace eatsim::sim {
+namespace {
+
+using yamlu::Map;
+const char* const kPlaceholder = "\x01";
+
+template <class E>
+using Names = std::vector<std::pair<const char*, E>>;
+const Names<Dataflow> kDataflows = {{"ws", Dataflow::ws}, {"os", Dataflow::os}, {"is", Dataflow::is}};
+const Names<DataType> kDatatypes = {
+    {"int8", DataType::int8}, {"int16", DataType::int16}, {"fp16", DataType::fp16}, {"fp32", DataType::fp32}};
+const Names<KOrder> kKOrders = {{"cin_inner", KOrder::cin_inner}, {"cin_outer", KOrder::cin_outer}};
+const Names<CompressFormat> kFormats = {
+    {"none", CompressFormat::none}, {"bitmap", CompressFormat::bitmap}, {"rle", CompressFormat::rle}};
+
+template <class E>
+std::string joined(const Names<E>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + std::string(n.first);
+  return s;
+}
+
+template <class E>
+bool lookup(const Names<E>& names, const std::string& s, E& out) {
+  for (const auto& n : names)
+    if (s == n.first) return out = n.second, true;
+  return false;
+}
+
+template <class E>
+E req_enum(Map& m, const std::string& key, const char* what, const Names<E>& names, E fallback) {
+  if (!m.has(key)) {
+    m.diag().error(m.self(), m.key_path(key),
+                   fmt::format("missing required key ({}: {})", what, joined(names)));
+    return fallback;
+  }
+  auto s = m.opt<std::string>(key);
+  E v = fallback;
+  if (s && !lookup(names, *s, v))
+    m.diag().error(m.node(key), m.key_path(key),
+                   fmt::format("unknown {} '{}' (one of {})", what, *s, joined(names)));
+  return v;
+}
+
+// Required integer that must be >= lo.
+int64_t req_int(Map& m, const std::string& key, int64_t lo) {
+  if (!m.has(key)) {
+    m.diag().error(m.self(), m.key_path(key), "missing required key (an integer)");
+    return lo;
+  }
+  auto v = m.opt<int64_t>(key);
+  if (!v) return lo;
+  if (*v < lo) {
+    m.diag().error(m.node(key), m.key_path(key),
+                   lo == 1 ? fmt::format("must be positive (got {})", *v)
+                           : fmt::format("must be at least {} (got {})", lo, *v));
+    return lo;
+  }
+  return *v;
+}
+
+double req_positive(Map& m, const std::string& key, bool allow_zero = false) {
+  if (!m.has(key)) {
+    m.diag().error(m.self(), m.key_path(key), "missing required key (a number)");
+    return 1;
+  }
+  auto v = m.opt<double>(key);
+  if (!v) return 1;
+  if (*v < 0 || (!allow_zero && *v == 0)) {
+    m.diag().error(m.node(key), m.key_path(key),
+                   fmt::format("must be {} (got {})", allow_zero ? "zero or positive" : "positive", *v));
+    return 1;
+  }
+  return *v;
+}
+
+// A sub-mapping that must exist; returns an undefined node (and records an error) when absent.
+YAML::Node section(Map& m, const std::string& key) {
+  if (!m.has(key)) {
+    m.diag().error(m.self(), m.key_path(key), "missing required section (a mapping)");
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  return m.node(key);
+}
+
+EnergyEntry read_entry(Map& parent, const std::string& key, bool required) {
+  EnergyEntry e;
+  if (!parent.has(key)) {
+    if (required)
+      parent.diag().error(parent.self(), parent.key_path(key),
+                          "missing energy entry ({pj: NUMBER, source: TEXT})");
+    return e;
+  }
+  Map m(parent.node(key), parent.key_path(key), parent.diag());
+  if (!m.ok()) return e;
+  e.pj = req_positive(m, "pj", true);
+  e.source = m.req<std::string>("source");
+  if (m.has("source") && e.source.empty())
+    m.diag().error(m.node("source"), m.key_path("source"), "must cite a source");
+  m.done();
+  return e;
+}
+
+void read_array(Map& m, HwConfig& hw) {
+  ArrayConfig& a = hw.array;
+  a.rows = static_cast<int>(req_int(m, "rows", 1));
+  a.cols = static_cast<int>(req_int(m, "cols", 1));
+  a.dataflow = req_enum(m, "dataflow", "dataflow", kDataflows, Dataflow::ws);
+  a.datatype = req_enum(m, "datatype", "datatype", kDatatypes, DataType::int8);
+  a.clock_mhz = req_positive(m, "clock_mhz");
+  a.preload_overlap = m.req<bool>("preload_overlap");
+  a.k_order = req_enum(m, "k_order", "K order", kKOrders, KOrder::cin_inner);
+  m.done();
+}
+
+void read_buffer(Map& m, BufferConfig& b, int elem_bits) {
+  b.size_kb = req_positive(m, "size_kb");
+  b.banks = static_cast<int>(req_int(m, "banks", 1));
+  b.word_bits = static_cast<int>(req_int(m, "word_bits", 8));
+  if (m.has("word_bits") && b.word_bits % 8 != 0)
+    m.diag().error(m.node("word_bits"), m.key_path("word_bits"),
+                   fmt::format("must be a multiple of 8 (got {})", b.word_bits));
+  if (m.has("word_bits") && b.word_bits < elem_bits)
+    m.diag().error(m.node("word_bits"), m.key_path("word_bits"),
+                   fmt::format("narrower than one element of the datatype ({} bits)", elem_bits));
+  b.double_buffered = m.req<bool>("double_buffered");
+  m.done();
+}
+
+void read_sparsity(Map& m, HwConfig& hw) {
+  SparsityConfig& s = hw.sparsity;
+  s.gate = m.req<bool>("gate");
+  YAML::Node skn = section(m, "skip");
+  if (skn.IsDefined()) {
+    Map k(skn, m.key_path("skip"), m.diag());
+    SkipConfig& sk = s.skip;
+    sk.enabled = k.req<bool>("enabled");
+    bool is = hw.array.dataflow == Dataflow::is;
+    auto want = [&](const char* key, bool needed) -> int {
+      if (sk.enabled && needed) return static_cast<int>(req_int(k, key, 1));
+      if (!k.has(key)) return 0;
+      if (sk.enabled && !needed) {
+        k.diag().error(k.node(key), k.key_path(key),
+                       fmt::format("does not apply to the {} dataflow", dataflow_name(hw.array.dataflow)));
+        return 0;
+      }
+      auto v = k.opt<int64_t>(key);
+      if (v && *v < 1)
+        k.diag().error(k.node(key), k.key_path(key), fmt::format("must be positive (got {})", *v));
+      return v ? static_cast<int>(*v) : 0;
+    };
+    sk.group = want("group", !is);
+    sk.fifo_depth = want("fifo_depth", !is);
+    sk.lookahead = want("lookahead", hw.array.dataflow == Dataflow::ws);
+    sk.acc_ports = want("acc_ports", hw.array.dataflow == Dataflow::ws);
+    sk.weight_feeds = want("weight_feeds", hw.array.dataflow == Dataflow::os);
+    if (sk.enabled && !is && sk.group > 0 && hw.array.rows > 0 && hw.array.rows % sk.group != 0)
+      k.diag().error(
+          k.node("group"), k.key_path("group"),
+          fmt::format("must divide array.rows ({} rows into groups of {})", hw.array.rows, sk.group));
+    k.done();
+  }
+  YAML::Node cn = section(m, "compress");
+  if (cn.IsDefined()) {
+    Map c(cn, m.key_path("compress"), m.diag());
+    s.compress.format = req_enum(c, "format", "compression format", kFormats, CompressFormat::none);
+    if (s.compress.format == CompressFormat::rle) {
+      s.compress.run_bits = static_cast<int>(req_int(c, "run_bits", 1));
+      if (s.compress.run_bits > 16) c.diag().error(c.node("run_bits"), c.key_path("run_bits"), "at most 16");
+    } else if (c.has("run_bits")) {  // kept for switching formats with --set; still checked
+      auto v = c.opt<int64_t>("run_bits");
+      if (v && (*v < 1 || *v > 16))
+        c.diag().error(c.node("run_bits"), c.key_path("run_bits"), "must be 1..16");
+    }
+    c.done();
+  }
+  m.done();
+}
+
+void read_energy(Map& m, HwConfig& hw) {
+  EnergyConfig& e = hw.energy;
+  YAML::Node pd = section(m, "per_datatype");
+  if (pd.IsDefined()) {
+    Map p(pd, m.key_path("per_datatype"), m.diag());
+    if (p.ok()) {
+      for (const auto& [name, dt] : kDatatypes) {
+        bool needed = dt == hw.array.datatype;
+        if (!p.has(name)) {
+          if (needed)
+            p.diag().error(p.self(), p.key_path(name),
+                           fmt::format("missing energy entries for the array's datatype {}", name));
+          continue;
+        }
+        Map d(p.node(name), p.key_path(name), p.diag());
+        if (!d.ok()) continue;
+        DatatypeEnergy de;
+        de.mac = read_entry(d, "mac", true);
+        de.mac_gated = read_entry(d, "mac_gated", true);
+        de.psum_add = read_entry(d, "psum_add", true);
+        de.reg_access = read_entry(d, "reg_access", true);
+        de.ppu_op = read_entry(d, "ppu_op", true);
+        d.done();
+        e.per_datatype[dt] = de;
+      }
+      p.done();
+    }
+  }
+  YAML::Node sn = section(m, "sram");
+  if (sn.IsDefined()) {
+    Map s(sn, m.key_path("sram"), m.diag());
+    e.sram.table_word_bits = static_cast<int>(req_int(s, "word_bits", 1));
+    e.sram.source = s.req<std::string>("source");
+    YAML::Node pts = s.node("points");
+    if (!pts) {
+      s.diag().error(s.self(), s.key_path("points"), "missing required key (a list of [size_kb, pJ])");
+    } else if (!pts.IsSequence() || pts.size() == 0) {
+      s.diag().error(pts, s.key_path("points"),
+                     "expected a non-empty list of [size_kb, pJ], got " + yamlu::describe(pts));
+    } else {
+      for (size_t i = 0; i < pts.size(); ++i) {
+        const YAML::Node& pt = pts[i];
+        std::optional<double> kb, pj;
+        if (pt.IsSequence() && pt.size() == 2)
+          kb = yamlu::convert<double>(pt[0]), pj = yamlu::convert<double>(pt[1]);
+        std::string key = fmt::format("{}[{}]", s.key_path("points"), i);
+        if (!kb || !pj || *kb <= 0 || *pj <= 0) {
+          s.diag().error(pt, key, "expected [size_kb, pJ] with both positive, got " + yamlu::describe(pt));
+          continue;
+        }
+        if (!e.sram.points.empty() && *kb <= e.sram.points.back().first)
+          s.diag().error(pt, key, "sizes must increase");
+        e.sram.points.emplace_back(*kb, *pj);
+      }
+    }
+    s.done();
+  }
+  e.dram_per_byte = read_entry(m, "dram_per_byte", true);
+  YAML::Node ln = section(m, "leakage");
+  if (ln.IsDefined()) {
+    Map l(ln, m.key_path("leakage"), m.diag());
+    e.leak_pe = read_entry(l, "pe_per_cycle", true);
+    e.leak_sram_kb = read_entry(l, "sram_kb_per_cycle", true);
+    l.done();
+  }
+  m.done();
+}
+
+// Longest key-path prefix with a recorded origin.
+std::string origin_of(const Origins& o, std::string key) {
+  auto br = key.find('[');
+  if (br != std::string::npos) key = key.substr(0, br);
+  for (;;) {
+    auto it = o.find(key);
+    if (it != o.end()) return it->second;
+    auto dot = key.rfind('.');
+    if (dot == std::string::npos) return "";
+    key = key.substr(0, dot);
+  }
+}
+
+// Errors were written with a placeholder file; name the file each key came from.
+std::vector<std::string> attribute(const std::vector<std::string>& errors, const std::string& file,
+                                   const Origins& o) {
+  std::vector<std::string> out;
+  for (const auto& e : errors) {
+    std::string rest = e.substr(1);  // after the placeholder
+    std::string pos;
+    size_t i = 0;
+    if (!rest.empty() && rest[0] == ':' && rest.size() > 1 && isdigit(static_cast<unsigned char>(rest[1]))) {
+      size_t j = rest.find(": ");
+      pos = rest.substr(0, j), i = j;
+    }
+    std::string body = rest.substr(i + 2);  // "key: message"
+    std::string key = body.substr(0, body.find(": "));
+    std::string src = origin_of(o, key);
+    if (src.empty()) src = file;
+    if (src.rfind("--set ", 0) == 0) pos.clear();  // a value from the command line has no line
+    out.push_back(src + pos + ": " + body);
+  }
+  return out;
+}
+
+}  // namespace
+
+HwConfig parse_tree(const YAML::Node& root, const std::string& file, const Origins& origins) {
+  yamlu::Diag diag;
+  diag.file = kPlaceholder;
+  HwConfig hw;
+  Map top(root, "", diag);
+  hw.name = top.req<std::string>("name");
+  hw.description = top.req<std::string>("description");
+  hw.scalesim_compat = top.req<bool>("scalesim_compat");
+  hw.batch = static_cast<int>(req_int(top, "batch", 1));
+  YAML::Node an = section(top, "array");
+  if (an.IsDefined()) {
+    Map a(an, "array", diag);
+    if (a.ok()) read_array(a, hw);
+  }
+  YAML::Node bn = section(top, "buffers");
+  if (bn.IsDefined()) {
+    Map b(bn, "buffers", diag);
+    for (int i = 0; i < kNumBufs; ++i) {
+      YAML::Node n = section(b, buffer_name(i));
+      if (!n.IsDefined()) continue;
+      Map bm(n, b.key_path(buffer_name(i)), diag);
+      if (bm.ok()) read_buffer(bm, hw.buf[i], hw.elem_bits());
+    }
+    b.done();
+  }
+  YAML::Node dn = section(top, "dram");
+  if (dn.IsDefined()) {
+    Map d(dn, "dram", diag);
+    hw.dram.bytes_per_cycle = req_int(d, "bytes_per_cycle", 1);
+    hw.dram.latency = req_int(d, "latency", 0);
+    d.done();
+  }
+  YAML::Node pn = section(top, "ppu");
+  if (pn.IsDefined()) {
+    Map p(pn, "ppu", diag);
+    hw.ppu.width = static_cast<int>(req_int(p, "width", 1));
+    hw.ppu.fold_bn = p.req<bool>("fold_bn");
+    p.done();
+  }
+  YAML::Node sn = section(top, "sparsity");
+  if (sn.IsDefined()) {
+    Map s(sn, "sparsity", diag);
+    if (s.ok()) read_sparsity(s, hw);
+  }
+  YAML::Node en = section(top, "energy");
+  if (en.IsDefined()) {
+    Map e(en, "energy", diag);
+    if (e.ok()) read_energy(e, hw);
+  }
+  top.done();
+  if (!diag.errors.empty()) throw ConfigError(attribute(diag.errors, file, origins));
+  return hw;
+}
+
+}  // namespace eatsim::sim

@@ -1,0 +1,58 @@
+// A whole network on the accelerator: graph nodes grouped into report rows (a conv/linear with the
+// PPU nodes fused on its output stream), what each row moves to and from DRAM, and the per-layer
+// simulation in either fidelity.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/graph.hpp"
+#include "sim/counters.hpp"
+#include "sim/dataflow.hpp"
+#include "sim/gemm.hpp"
+#include "sim/hwconfig.hpp"
+
+namespace eatsim::sim {
+
+enum class Fidelity { fast, step };  // fast: engine jumps; step: one engine step() per clock
+
+// One report row.
+struct LayerGroup {
+  std::string name;
+  int gemm = -1;               // conv2d/linear node index; -1 for a row of PPU work alone
+  std::vector<int> ppu;        // nodes fused on the output stream, in execution order
+  GemmShape shape;             // gemm >= 0 only
+  int64_t ppu_ops = 0;         // per sample (BN, ReLU, pooling, residual add, bias add)
+  int64_t in_elems = 0;        // input tensor read from DRAM
+  int64_t weight_elems = 0;    // weights + bias + unfolded BN scale/shift
+  int64_t residual_elems = 0;  // residual-add operands produced outside the row
+  int64_t out_elems = 0;       // tensors other rows (or the graph output) need
+  std::string kind() const;    // "conv", "linear" or "ppu"
+  std::string fused_names(const Graph& g) const;
+};
+
+std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw);
+
+// Operand values of one layer for one sample. The dense features do not read them; gate, skip and
+// compress (issue 9) do. Null pointers: values unknown.
+struct LayerData {
+  const float* ifmap = nullptr;    // (Cin, H, W)
+  const float* weights = nullptr;  // (Cout, Cin, kh, kw) or (out, in)
+};
+
+// Fails with ConfigError when the configuration turns on something this engine does not model.
+void check_supported(const HwConfig& hw);
+
+// One GEMM on the array; the counters of the array, buffers and DRAM (no PPU).
+Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io,
+                       Fidelity f = Fidelity::fast);
+
+// One row for one sample: the GEMM plus its PPU work. `sample_in_batch` decides whether the
+// weights are still resident (batch residency); ConfigError names the layer when it cannot run.
+Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch,
+                        Fidelity f = Fidelity::fast, const LayerData* data = nullptr);
+
+// Reported cycles of a row: SCALE-Sim's convention (index of the last cycle) in compatible mode.
+int64_t reported_cycles(const HwConfig& hw, const LayerGroup& grp, const Counters& c);
+
+}  // namespace eatsim::sim

@@ -1,0 +1,278 @@
+// Network simulation over samples and its reports: see report.hpp.
+#include "sim/report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace eatsim::sim {
+
+std::vector<Counters> SimResult::totals() const {
+  std::vector<Counters> t(static_cast<size_t>(num_samples));
+  for (const auto& l : layers)
+    for (size_t s = 0; s < t.size(); ++s) t[s] += l.samples[s];
+  return t;
+}
+
+SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f,
+                           const DataSource* data) {
+  check_supported(hw);
+  SimResult r;
+  r.hw = hw, r.model = g.name, r.num_samples = samples;
+  for (auto& grp : group_layers(g, r.hw)) {
+    LayerRecord rec;
+    rec.fused = grp.fused_names(g);
+    rec.group = std::move(grp);
+    r.layers.push_back(std::move(rec));
+  }
+  for (auto& rec : r.layers) {
+    const LayerGroup& grp = rec.group;
+    if (grp.gemm >= 0) {
+      LayerIo io;
+      io.ifmap_bytes = grp.in_elems * hw.elem_bytes();
+      rec.tiling = make_plan(r.hw, grp.shape, io)->tiling();
+    }
+    for (int64_t s = 0; s < samples; ++s) {
+      LayerData d;
+      if (data && grp.gemm >= 0) d = (*data)(grp.gemm, s);
+      rec.samples.push_back(simulate_group(r.hw, grp, s, f, data ? &d : nullptr));
+    }
+  }
+  return r;
+}
+
+Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles) {
+  Metrics m;
+  m.cycles = cycles;
+  double slots = double(hw.pe_count()) * double(std::max<int64_t>(cycles, 1));
+  m.util_effective = double(c.mac_effective) / slots;
+  m.util_dense = double(c.mac_dense) / slots;
+  m.energy = energy_of(EnergyTable::from(hw), c);
+  m.energy_pj = m.energy.total();
+  double us = double(cycles) / hw.array.clock_mhz;
+  m.power_mw = us > 0 ? m.energy_pj / us / 1000.0 : 0;  // pJ/us = uW
+  m.edp_pj_us = m.energy_pj * us;
+  m.dma_bound = c.dma_busy_cycles > c.compute_cycles();
+  // With no sparsity feature the run is its own dense reference: both ratios are exactly 1.
+  m.energy_ratio = 1, m.speedup = 1;
+  return m;
+}
+
+std::vector<Metrics> total_metrics(const SimResult& r) {
+  std::vector<Counters> t = r.totals();
+  std::vector<Metrics> out;
+  for (size_t s = 0; s < t.size(); ++s) {
+    int64_t cycles = 0;
+    for (const auto& l : r.layers) cycles += reported_cycles(r.hw, l.group, l.samples[s]);
+    out.push_back(metrics_of(r.hw, t[s], cycles));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> summary_columns(const SimResult& r) {
+  std::vector<Metrics> m = total_metrics(r);
+  std::vector<Counters> t = r.totals();
+  double n = double(std::max<size_t>(m.size(), 1));
+  auto mean = [&](auto f) {
+    double s = 0;
+    for (size_t i = 0; i < m.size(); ++i) s += f(i);
+    return s / n;
+  };
+  std::vector<std::pair<std::string, double>> out = {
+      {"energy_pj", mean([&](size_t i) { return m[i].energy_pj; })},
+      {"cycles", mean([&](size_t i) { return double(m[i].cycles); })},
+      {"util_effective", mean([&](size_t i) { return m[i].util_effective; })},
+      {"util_dense", mean([&](size_t i) { return m[i].util_dense; })},
+      {"power_mw", mean([&](size_t i) { return m[i].power_mw; })},
+      {"edp_pj_us", mean([&](size_t i) { return m[i].edp_pj_us; })},
+      {"dram_bytes", mean([&](size_t i) { return double(t[i].dram_rd_bytes() + t[i].dram_wr_bytes); })},
+      {"energy_ratio", mean([&](size_t i) { return m[i].energy_ratio; })},
+      {"speedup", mean([&](size_t i) { return m[i].speedup; })},
+      {"pe_count", double(r.hw.pe_count())},
+      {"sram_kb", r.hw.sram_kb()}};
+  EnergyBreakdown probe;
+  for (size_t k = 0; k < probe.components().size(); ++k)
+    out.push_back({"energy_" + probe.components()[k].first + "_pj",
+                   mean([&](size_t i) { return m[i].energy.components()[k].second; })});
+  return out;
+}
+
+namespace {
+
+struct Stat {
+  double min = 0, mean = 0, max = 0;
+};
+template <class F>
+Stat stat(size_t n, F f) {
+  Stat s;
+  for (size_t i = 0; i < n; ++i) {
+    double v = f(i);
+    if (i == 0 || v < s.min) s.min = v;
+    if (i == 0 || v > s.max) s.max = v;
+    s.mean += v;
+  }
+  if (n) s.mean /= double(n);
+  return s;
+}
+
+// One row of the report (a layer or the total) as metrics per sample.
+struct Row {
+  std::string name, kind, fused, tiling;
+  int64_t M = 0, K = 0, N = 0;
+  std::vector<Counters> c;
+  std::vector<Metrics> m;
+};
+
+std::vector<Row> rows_of(const SimResult& r) {
+  std::vector<Row> rows;
+  for (const auto& l : r.layers) {
+    Row row{l.group.name,    l.group.kind(),  l.fused,   l.tiling, l.group.shape.M,
+            l.group.shape.K, l.group.shape.N, l.samples, {}};
+    for (const auto& c : l.samples) row.m.push_back(metrics_of(r.hw, c, reported_cycles(r.hw, l.group, c)));
+    rows.push_back(std::move(row));
+  }
+  rows.push_back(Row{"total", "total", "", "", 0, 0, 0, r.totals(), total_metrics(r)});
+  return rows;
+}
+
+std::string num(double v) { return fmt::format("{}", v); }
+
+int64_t sram_bytes(const HwConfig& hw, const Counters& c, int b, bool rd) {
+  return (rd ? c.sram_rd(b) : c.sram_wr(b)) * hw.buf[b].word_bits / 8;
+}
+
+// Named per-sample values every report shows, beyond the raw counters.
+std::vector<std::pair<std::string, std::function<double(const Row&, size_t)>>> derived(const HwConfig& hw) {
+  std::vector<std::pair<std::string, std::function<double(const Row&, size_t)>>> d = {
+      {"cycles", [](const Row& r, size_t s) { return double(r.m[s].cycles); }},
+      {"cycles_compute", [](const Row& r, size_t s) { return double(r.c[s].compute_cycles()); }},
+      {"dma_bound", [](const Row& r, size_t s) { return r.m[s].dma_bound ? 1.0 : 0.0; }},
+      {"util_effective", [](const Row& r, size_t s) { return r.m[s].util_effective; }},
+      {"util_dense", [](const Row& r, size_t s) { return r.m[s].util_dense; }},
+  };
+  for (int b = 0; b < kNumBufs; ++b)
+    for (bool rd : {true, false})
+      d.push_back({fmt::format("sram_{}_{}_bytes", buffer_name(b), rd ? "rd" : "wr"),
+                   [&hw, b, rd](const Row& r, size_t s) { return double(sram_bytes(hw, r.c[s], b, rd)); }});
+  d.push_back({"dram_rd_bytes", [](const Row& r, size_t s) { return double(r.c[s].dram_rd_bytes()); }});
+  EnergyBreakdown probe;
+  for (size_t i = 0; i < probe.components().size(); ++i)
+    d.push_back({"energy_" + probe.components()[i].first + "_pj",
+                 [i](const Row& r, size_t s) { return r.m[s].energy.components()[i].second; }});
+  d.push_back({"energy_pj", [](const Row& r, size_t s) { return r.m[s].energy_pj; }});
+  d.push_back({"power_mw", [](const Row& r, size_t s) { return r.m[s].power_mw; }});
+  d.push_back({"edp_pj_us", [](const Row& r, size_t s) { return r.m[s].edp_pj_us; }});
+  d.push_back({"energy_ratio", [](const Row& r, size_t s) { return r.m[s].energy_ratio; }});
+  d.push_back({"speedup", [](const Row& r, size_t s) { return r.m[s].speedup; }});
+  return d;
+}
+
+std::string jstr(const std::string& s) {
+  std::string o = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') o += '\\';
+    o += ch;
+  }
+  return o + "\"";
+}
+
+}  // namespace
+
+std::string format_table(const SimResult& r) {
+  std::ostringstream o;
+  const HwConfig& hw = r.hw;
+  o << fmt::format("{} on {} ({}x{} {} {}, {} MHz), {} sample(s) from {}\n", r.model, hw.name, hw.array.rows,
+                   hw.array.cols, dataflow_name(hw.array.dataflow), datatype_name(hw.array.datatype),
+                   hw.array.clock_mhz, r.num_samples, r.source);
+  o << fmt::format("{:<22} {:>6} {:>6} {:>5} {:>12} {:>10} {:>10} {:>6} {:>6} {:>10} {:>11} {:>8}\n", "layer",
+                   "M", "K", "N", "MACs", "cycles", "stall", "util%", "dense%", "DRAM KB", "energy uJ", "mW");
+  for (const Row& row : rows_of(r)) {
+    size_t n = row.c.size();
+    auto mean = [&](auto f) { return stat(n, f).mean; };
+    o << fmt::format(
+        "{:<22} {:>6} {:>6} {:>5} {:>12.0f} {:>10.0f} {:>10.0f} {:>6.1f} {:>6.1f} {:>10.1f} {:>11.3f} "
+        "{:>8.1f}\n",
+        row.name.size() > 22 ? row.name.substr(0, 22) : row.name, row.M ? std::to_string(row.M) : "",
+        row.K ? std::to_string(row.K) : "", row.N ? std::to_string(row.N) : "",
+        mean([&](size_t s) { return double(row.c[s].mac_dense); }),
+        mean([&](size_t s) { return double(row.m[s].cycles); }),
+        mean([&](size_t s) { return double(row.c[s].cycles_stall); }),
+        100 * mean([&](size_t s) { return row.m[s].util_effective; }),
+        100 * mean([&](size_t s) { return row.m[s].util_dense; }),
+        mean([&](size_t s) { return double(row.c[s].dram_rd_bytes() + row.c[s].dram_wr_bytes); }) / 1024,
+        mean([&](size_t s) { return row.m[s].energy_pj; }) / 1e6,
+        mean([&](size_t s) { return row.m[s].power_mw; }));
+  }
+  o << fmt::format(
+      "area proxies: {} PEs, {} KB SRAM{}\n", hw.pe_count(), hw.sram_kb(),
+      hw.scalesim_compat ? "; SCALE-Sim compatible: cycles are the index of each layer's last cycle" : "");
+  return o.str();
+}
+
+std::string to_csv(const SimResult& r) {
+  std::ostringstream o;
+  auto d = derived(r.hw);
+  o << "layer,kind,fused,M,K,N";
+  for (const auto& i : counter_infos()) o << "," << i.name;
+  for (const auto& [name, f] : d) o << "," << name;
+  o << ",cycles_min,cycles_max,energy_pj_min,energy_pj_max\n";
+  for (const Row& row : rows_of(r)) {
+    size_t n = row.c.size();
+    o << row.name << "," << row.kind << ",\"" << row.fused << "\"," << row.M << "," << row.K << "," << row.N;
+    for (const auto& i : counter_infos())
+      o << "," << num(stat(n, [&](size_t s) { return double(row.c[s].*i.field); }).mean);
+    for (const auto& [name, f] : d) o << "," << num(stat(n, [&](size_t s) { return f(row, s); }).mean);
+    Stat cy = stat(n, [&](size_t s) { return double(row.m[s].cycles); });
+    Stat en = stat(n, [&](size_t s) { return row.m[s].energy_pj; });
+    o << "," << num(cy.min) << "," << num(cy.max) << "," << num(en.min) << "," << num(en.max) << "\n";
+  }
+  return o.str();
+}
+
+std::string to_json(const SimResult& r) {
+  std::ostringstream o;
+  const HwConfig& hw = r.hw;
+  auto d = derived(hw);
+  o << "{\n  \"model\": " << jstr(r.model) << ",\n  \"source\": " << jstr(r.source)
+    << ",\n  \"samples\": " << r.num_samples << ",\n";
+  o << "  \"hw\": {\"name\": " << jstr(hw.name) << ", \"file\": " << jstr(hw.file)
+    << ", \"rows\": " << hw.array.rows << ", \"cols\": " << hw.array.cols
+    << ", \"dataflow\": " << jstr(dataflow_name(hw.array.dataflow))
+    << ", \"datatype\": " << jstr(datatype_name(hw.array.datatype))
+    << ", \"clock_mhz\": " << num(hw.array.clock_mhz)
+    << ", \"scalesim_compat\": " << (hw.scalesim_compat ? "true" : "false")
+    << ", \"pe_count\": " << hw.pe_count() << ", \"sram_kb\": " << num(hw.sram_kb()) << "},\n";
+  o << "  \"counter_descriptions\": {";
+  bool first = true;
+  for (const auto& i : counter_infos())
+    o << (first ? "" : ", ") << jstr(i.name) << ": " << jstr(i.description), first = false;
+  o << "},\n  \"layers\": [\n";
+  auto rows = rows_of(r);
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const Row& row = rows[k];
+    size_t n = row.c.size();
+    auto st = [&](auto f) {
+      Stat s = stat(n, f);
+      return fmt::format("{{\"min\": {}, \"mean\": {}, \"max\": {}}}", num(s.min), num(s.mean), num(s.max));
+    };
+    o << "    {\"name\": " << jstr(row.name) << ", \"kind\": " << jstr(row.kind)
+      << ", \"fused\": " << jstr(row.fused) << ", \"tiling\": " << jstr(row.tiling) << ", \"M\": " << row.M
+      << ", \"K\": " << row.K << ", \"N\": " << row.N << ",\n     \"counters\": {";
+    first = true;
+    for (const auto& i : counter_infos())
+      o << (first ? "" : ", ") << jstr(i.name) << ": "
+        << st([&](size_t s) { return double(row.c[s].*i.field); }),
+          first = false;
+    o << "},\n     \"derived\": {";
+    first = true;
+    for (const auto& [name, f] : d)
+      o << (first ? "" : ", ") << jstr(name) << ": " << st([&, &f = f](size_t s) { return f(row, s); }),
+          first = false;
+    o << "}}" << (k + 1 < rows.size() ? "," : "") << "\n";
+  }
+  o << "  ]\n}\n";
+  return o.str();
+}
+
+}  // namespace eatsim::sim

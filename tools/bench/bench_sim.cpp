@@ -1,0 +1,74 @@
+// Simulator speed on a full-width ResNet18 sample on the 32x32 WS preset, single thread: the fast
+// engine (jumps whole phases), the per-clock step() path, and fast plus streaming every conv/linear
+// input of the sample from a trace (what value-driven features will read).
+//   build/bench_sim [--dir DIR]   (plus Google Benchmark flags)
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+
+#include "sim/report.hpp"
+#include "traces/synth.hpp"
+#include "traces/trace.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+using namespace eatsim;
+
+std::string g_dir = (fs::temp_directory_path() / "eatsim-bench-sim").string();
+
+const Graph& graph() {
+  static Graph g = load_graph("resnet18");
+  return g;
+}
+const sim::HwConfig& hw() {
+  static sim::HwConfig h = sim::load_hwconfig("tpu_ws32");
+  return h;
+}
+
+void BM_SimFast(benchmark::State& st) {
+  for (auto _ : st) benchmark::DoNotOptimize(sim::simulate_network(hw(), graph(), 1, sim::Fidelity::fast));
+  st.SetLabel("ResNet18 full width, tpu_ws32, per sample");
+}
+BENCHMARK(BM_SimFast)->Unit(benchmark::kMillisecond);
+
+void BM_SimStep(benchmark::State& st) {
+  int64_t cycles = 0;
+  for (auto _ : st) {
+    auto r = sim::simulate_network(hw(), graph(), 1, sim::Fidelity::step);
+    cycles = r.totals()[0].total_cycles();
+  }
+  st.counters["cycles"] = double(cycles);
+}
+BENCHMARK(BM_SimStep)->Unit(benchmark::kMillisecond);
+
+void BM_SimFastWithTraceReads(benchmark::State& st) {
+  static bool written = [] {
+    SynthOptions o;
+    o.samples = 2;
+    write_synthetic_trace(graph(), o, g_dir, true, "bench_sim");
+    return true;
+  }();
+  (void)written;
+  TraceReader tr(g_dir);
+  sim::DataSource src = [&](int node, int64_t s) {
+    static thread_local std::vector<float> buf;
+    buf = tr.load_node_sample(graph().nodes[node].in[0], s);
+    sim::LayerData d;
+    d.ifmap = buf.data();
+    return d;
+  };
+  for (auto _ : st)
+    benchmark::DoNotOptimize(sim::simulate_network(hw(), graph(), 1, sim::Fidelity::fast, &src));
+}
+BENCHMARK(BM_SimFastWithTraceReads)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--dir" && i + 1 < argc) g_dir = argv[i + 1];
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  fs::remove_all(g_dir);
+  return 0;
+}
