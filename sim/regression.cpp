@@ -1,0 +1,156 @@
+// Energy regression check; see regression.hpp and docs/regression.md.
+#include "sim/regression.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "models/errors.hpp"
+#include "models/yaml_util.hpp"
+#include "traces/fsutil.hpp"
+
+namespace eatsim::sim {
+
+Tolerance Tolerances::of(const std::string& metric, bool is_float) const {
+  auto it = per.find(metric);
+  if (it != per.end()) return it->second;
+  return is_float ? floats : counters;
+}
+
+namespace {
+Tolerance read_tol(yamlu::Map& parent, const std::string& key, Tolerance fallback) {
+  YAML::Node n = parent.node(key);
+  if (!n) return fallback;
+  yamlu::Map m(n, parent.key_path(key), parent.diag());
+  Tolerance t = fallback;
+  t.rel = m.get<double>("rel", t.rel);
+  t.abs = m.get<double>("abs", t.abs);
+  if (t.rel < 0 || t.abs < 0) parent.diag().error(n, parent.key_path(key), "tolerances must be zero or positive");
+  m.done();
+  return t;
+}
+}  // namespace
+
+Tolerances load_tolerances(const std::string& path, const std::vector<std::string>& known) {
+  std::string text;
+  try {
+    text = read_text(path);
+  } catch (const TraceError& e) {
+    throw ConfigError(e.what());
+  }
+  YAML::Node root = yamlu::parse<ConfigError>(text, path);
+  yamlu::Diag d{path, {}};
+  Tolerances t;
+  t.source = path;
+  yamlu::Map top(root, "", d);
+  d.throw_if_any<ConfigError>();
+  t.counters = read_tol(top, "counters", t.counters);
+  t.floats = read_tol(top, "floats", t.floats);
+  if (YAML::Node ms = top.node("metrics")) {
+    yamlu::Map m(ms, "metrics", d);
+    if (m.ok())
+      for (auto it = ms.begin(); it != ms.end(); ++it) {
+        std::string name = it->first.Scalar();
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+          d.error(it->first, "metrics." + name, "unknown metric (a report has: counters such as cycles_stall, "
+                                                 "mac_effective, dram_wr_bytes; derived ones such as cycles, energy_pj, energy_dram_pj)");
+          m.node(name);
+          continue;
+        }
+        t.per[name] = read_tol(m, name, t.counters);
+      }
+    m.done();
+  }
+  top.done();
+  d.throw_if_any<ConfigError>();
+  return t;
+}
+
+Report read_report(const std::string& path) {
+  std::string text = read_text(path);
+  YAML::Node j = yamlu::parse<TraceError>(text, path);
+  Report r;
+  r.file = path;
+  try {
+    if (!j.IsMap() || !j["layers"]) throw TraceError(fmt::format("{}: not an eatsim simulation report (no layers)", path));
+    r.format = j["report_format"] ? j["report_format"].as<int>() : 0;
+    r.model = j["model"].as<std::string>();
+    r.samples = j["samples"].as<int64_t>();
+    r.hw_name = j["hw"]["name"].as<std::string>();
+    r.hw_hash = j["hw_hash"] ? j["hw_hash"].as<std::string>() : "";
+    r.trace_hash = j["trace_hash"] ? j["trace_hash"].as<std::string>() : "";
+    for (const auto& l : j["layers"]) {
+      std::string name = l["name"].as<std::string>();
+      r.layers.push_back(name);
+      auto& vals = r.values[name];
+      for (const char* group : {"counters", "derived"}) {
+        bool f = std::string(group) == "derived";
+        for (auto it = l[group].begin(); it != l[group].end(); ++it) {
+          std::string m = it->first.Scalar();
+          vals[m] = it->second["mean"].as<double>();
+          if (!r.is_float.count(m)) {
+            r.metrics.push_back(m);
+            r.is_float[m] = f && m != "cycles" && m != "cycles_compute" && m.find("bytes") == std::string::npos;
+          }
+        }
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    throw TraceError(fmt::format("{}: not a complete eatsim simulation report ({}; truncated?)", path, e.what()));
+  }
+  if (r.layers.empty() || r.layers.back() != "total")
+    throw TraceError(fmt::format("{}: the report has no total row (truncated?)", path));
+  return r;
+}
+
+CheckOutcome compare(const Report& rep, const Report& gold, const Tolerances& tol) {
+  auto refuse = [&](const std::string& what, const std::string& a, const std::string& b) {
+    throw ConfigError(fmt::format("{}: the golden {} has {} '{}' but the report {} has '{}' (compare like with like, or "
+                                  "--update on purpose)",
+                                  gold.file, gold.file, what, b, rep.file, a));
+  };
+  if (rep.format != gold.format) refuse("report format", std::to_string(rep.format), std::to_string(gold.format));
+  if (rep.model != gold.model) refuse("network", rep.model, gold.model);
+  if (rep.hw_hash != gold.hw_hash) refuse("hwconfig hash", rep.hw_hash, gold.hw_hash);
+  if (rep.trace_hash != gold.trace_hash) refuse("trace hash", rep.trace_hash, gold.trace_hash);
+  if (rep.samples != gold.samples) refuse("sample count", std::to_string(rep.samples), std::to_string(gold.samples));
+  if (rep.layers != gold.layers) refuse("layer list", fmt::format("{} layers", rep.layers.size()), fmt::format("{} layers", gold.layers.size()));
+  CheckOutcome o;
+  for (const auto& layer : gold.layers) {
+    const auto& gv = gold.values.at(layer);
+    const auto& rv = rep.values.at(layer);
+    for (const auto& m : gold.metrics) {
+      auto gi = gv.find(m);
+      if (gi == gv.end()) continue;
+      auto ri = rv.find(m);
+      if (ri == rv.end()) refuse("metric", "(none)", m);
+      ++o.compared;
+      double g = gi->second, r = ri->second;
+      if (g == r) continue;
+      Moved mv{layer, m, g, r, tol.of(m, gold.is_float.at(m)), false};
+      mv.fail = !(std::fabs(r - g) <= mv.tol.abs + mv.tol.rel * std::fabs(g));
+      o.failures += mv.fail;
+      o.moved.push_back(mv);
+    }
+  }
+  return o;
+}
+
+std::string format_outcome(const CheckOutcome& o, size_t max_rows) {
+  std::string s = fmt::format("{:<24} {:<26} {:>16} {:>16} {:>10}  {}\n", "layer", "metric", "golden", "report",
+                              "change", "verdict");
+  std::vector<const Moved*> rows;
+  for (const auto& m : o.moved) rows.push_back(&m);
+  std::stable_sort(rows.begin(), rows.end(), [](const Moved* a, const Moved* b) { return a->fail > b->fail; });
+  for (size_t i = 0; i < rows.size() && i < max_rows; ++i) {
+    const Moved& m = *rows[i];
+    double rel = m.golden != 0 ? (m.report - m.golden) / std::fabs(m.golden) : INFINITY;
+    s += fmt::format("{:<24} {:<26} {:>16.10g} {:>16.10g} {:>+9.3f}%  {} (tolerance rel {:g}, abs {:g})\n", m.layer,
+                     m.metric, m.golden, m.report, 100 * rel, m.fail ? "REGRESSION" : "within tolerance", m.tol.rel,
+                     m.tol.abs);
+  }
+  if (rows.size() > max_rows) s += fmt::format("... and {} more\n", rows.size() - max_rows);
+  return s;
+}
+
+}  // namespace eatsim::sim
