@@ -1,0 +1,92 @@
+// tools/torch2trace.py: traces of kuangliu ResNet18 / VGG16-BN at reduced widths are valid v1 traces
+// whose tensors follow the graph (functional ReLU and add found, in-place ReLU not leaking into the
+// stored BN output), and bad input is refused with exit code 2 and no partial trace.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "tests/helpers.hpp"
+#include "traces/trace.hpp"
+
+namespace eatsim {
+namespace {
+namespace fs = std::filesystem;
+
+std::string tool() { return test::python() + " " + test::source_dir() + "/tools/torch2trace.py"; }
+
+int sh(const std::string& cmd) {
+  int st = std::system(("EATSIM=" + std::string(EATSIM_BIN) + " " + cmd).c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+// Writes a random-weight case for ARCH at width W into d and returns the torch2trace arguments.
+std::string make_case(const test::TempDir& d, const std::string& arch, const std::string& width, int cin,
+                      int size) {
+  EXPECT_TRUE(test::python_has("torch")) << test::python() << " lacks torch (this test does not skip)";
+  EXPECT_EQ(sh(test::python() + " " + test::source_dir() + "/tests/energy/make_torch_case.py " + arch + " " +
+               width + " " + std::to_string(cin) + " " + std::to_string(size) + " 3 " + d.path()),
+            0);
+  return " --arch " + arch + " --width " + width + " --in-channels " + std::to_string(cin) +
+         " --state-dict " + (d / "model.pt") + " --inputs " + (d / "inputs.npy");
+}
+
+TEST(Torch2Trace, ResNet18AtQuarterWidthFollowsTheGraph) {
+  test::TempDir d("t2t-resnet");
+  std::string args = make_case(d, "resnet18", "0.25", 1, 16);
+  ASSERT_EQ(sh(tool() + args + " --out " + (d / "t") + " >/dev/null"), 0);
+  TraceReader r(d / "t");  // validates every tensor against the graph
+  EXPECT_EQ(r.graph().name, "resnet18");
+  EXPECT_EQ(r.graph().nodes[r.graph().find("conv1")].out_shape, (Shape{16, 16, 16}));
+  EXPECT_EQ(r.manifest().producer, "torch2trace.py");
+  EXPECT_EQ(r.manifest().predictions.size(), 3u);
+  // Functional nodes were found in the fx trace: relu = max(bn, 0), add = bn2 + shortcut exactly.
+  auto bn = r.load("layer1.0.bn1"), relu = r.load("layer1.0.relu1");
+  ASSERT_EQ(bn.size(), relu.size());
+  for (size_t i = 0; i < bn.size(); ++i) ASSERT_EQ(relu[i], std::max(bn[i], 0.0f)) << i;
+  auto bn2 = r.load("layer2.0.bn2"), sc = r.load("layer2.0.shortcut.1"), add = r.load("layer2.0.add");
+  for (size_t i = 0; i < add.size(); ++i) ASSERT_EQ(add[i], bn2[i] + sc[i]) << i;
+  EXPECT_TRUE(std::any_of(bn2.begin(), bn2.end(), [](float x) { return x < 0; }));  // stored before `out +=`
+  auto x = r.load("layer1.0.shortcut"), in = r.load("relu1");
+  EXPECT_EQ(x, in);  // the empty Sequential shortcut is the identity
+}
+
+TEST(Torch2Trace, Vgg16AtEighthWidthKeepsBatchNormOutputBeforeTheInPlaceReLU) {
+  test::TempDir d("t2t-vgg");
+  std::string args = make_case(d, "vgg16", "0.125", 3, 32);
+  ASSERT_EQ(sh(tool() + args + " --dtype float16 --out " + (d / "t") + " >/dev/null"), 0);
+  TraceReader r(d / "t");
+  EXPECT_EQ(r.manifest().find("features.1")->dtype, DType::f16);
+  auto bn = r.load("features.1"), relu = r.load("features.2");
+  EXPECT_TRUE(std::any_of(bn.begin(), bn.end(), [](float v) { return v < 0; }));
+  for (size_t i = 0; i < bn.size(); ++i) ASSERT_EQ(relu[i], std::max(bn[i], 0.0f)) << i;
+}
+
+TEST(Torch2Trace, RefusesExistingOutputMismatchedWeightsAndWrongGraph) {
+  test::TempDir d("t2t-bad");
+  std::string args = make_case(d, "resnet18", "0.125", 1, 16);
+  fs::create_directory(d / "exists");
+  test::write_file(d / "exists/keep", "x");
+  EXPECT_EQ(sh(tool() + args + " --out " + (d / "exists") + " 2>/dev/null"), 2);
+  EXPECT_TRUE(fs::exists(d / "exists/keep"));
+  ASSERT_EQ(sh(tool() + args + " --out " + (d / "exists") + " --force >/dev/null"), 0);
+  EXPECT_TRUE(fs::exists(d / "exists/trace.yaml"));
+  EXPECT_FALSE(fs::exists(d / "exists/keep"));
+  // Weights of another width.
+  std::string wrong = args;
+  wrong.replace(wrong.find("--width 0.125"), 13, "--width 0.25");
+  EXPECT_EQ(sh(tool() + wrong + " --out " + (d / "w") + " 2>/dev/null"), 2);
+  // A graph the model does not match (VGG's graph for a ResNet).
+  test::write_file(d / "vgg.yaml", "");
+  ASSERT_EQ(sh(std::string(EATSIM_BIN) +
+               " model show vgg16 --width 0.125 --in-channels 1 --input-size 32 --yaml >" + (d / "vgg.yaml")),
+            0);
+  EXPECT_EQ(sh(tool() + args + " --graph " + (d / "vgg.yaml") + " --out " + (d / "g") + " 2>/dev/null"), 2);
+  EXPECT_FALSE(fs::exists(d / "w"));
+  EXPECT_FALSE(fs::exists(d / "g"));
+  for (const auto& e : fs::directory_iterator(d.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();  // no staging left
+}
+
+}  // namespace
+}  // namespace eatsim
