@@ -309,7 +309,8 @@ def load_weights(model, weights_dir=None, state_dict=None):
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
-        raise Torch2TraceError(f"the weights do not match the model: {str(e).splitlines()[0]}")
+        detail = ' '.join(line.strip() for line in str(e).splitlines()[1:3])
+        raise Torch2TraceError(f"the weights do not match the model: {detail[:300]}")
     return model
 
 
