@@ -48,6 +48,21 @@ TEST(EnergyCli, ReportsTheLibrarysRatioAndWritesJsonAndCsv) {
   EXPECT_EQ(r.out.find("layer1.0.relu1"), std::string::npos);
 }
 
+TEST(EnergyCli, TwoTracesGiveTheDecreaseAsInTable1) {
+  test::TempDir d("energy-two");
+  std::string a = synth(d, "a", "resnet8", "0.5"), b = synth(d, "b", "resnet8", "0.1");
+  auto r = test::run_cli("energy " + a + " " + b);
+  ASSERT_EQ(r.code, 0) << r.err;
+  double ra = sponge::energy_ratio(sponge::census_from_trace(TraceReader(a), 32));
+  double rb = sponge::energy_ratio(sponge::census_from_trace(TraceReader(b), 32));
+  EXPECT_LT(rb, ra);
+  EXPECT_NE(r.out.find(fmt::format("decrease (A - B) / A: {:.2f} %", 100 * (ra - rb) / ra)),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(test::run_cli("energy " + a + " " + b + " --csv " + (d / "x.csv")).code, 2);
+  EXPECT_EQ(test::run_cli("energy " + a + " " + synth(d, "c", "smallcnn", "0.5")).code, 2);
+}
+
 TEST(EnergyCli, BadInputExitsTwoWithOneLine) {
   test::TempDir d("energy-bad");
   std::string t = synth(d, "t", "resnet8", "0.5");
