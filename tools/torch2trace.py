@@ -182,12 +182,13 @@ def _num(v):
     return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
 
 
-def _save(staging, fname, array):
+def _save(staging, fname, array, durable):
     tmp = os.path.join(staging, fname + '.tmp')
     with open(tmp, 'wb') as f:
         np.save(f, np.asarray(array, order="C"))  # (ascontiguousarray would make a 0-d array 1-d)
         f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            os.fsync(f.fileno())
     os.rename(tmp, os.path.join(staging, fname))
 
 
@@ -200,14 +201,15 @@ def _fsync_dir(path):
 
 
 def write_trace(model, graph_text, inputs, out_dir, labels=None, ids=None, force=False, dtype='float32',
-                model_params=None, meta=None, producer=PRODUCER, forward_batch=0):
+                model_params=None, meta=None, producer=PRODUCER, forward_batch=0, durable=True):
     """Runs `model` on `inputs` ([N, C, H, W]) and writes a v1 trace to `out_dir`.
 
     graph_text: the resolved graph (`eatsim model show NAME --yaml`); labels/ids: N integers (labels
     default to -1 = unknown, ids to 0..N-1); dtype: 'float32' (exact) or 'float16' for activations;
     model_params: the informational manifest params (width, ...); meta: dataset, split, lambda, sigma,
     accuracy, checkpoint, extra (a dict of strings); forward_batch: run the forward pass on chunks
-    of this many samples (0: all at once; 1 reproduces per-image scoring exactly).
+    of this many samples (0: all at once; 1 reproduces per-image scoring exactly); durable=False
+    skips the fsyncs (tests: the manifest is still written last and the directory renamed into place).
     """
     graph = parse_graph(graph_text)
     inputs = np.ascontiguousarray(np.asarray(inputs, dtype=np.float32))
@@ -239,7 +241,7 @@ def write_trace(model, graph_text, inputs, out_dir, labels=None, ids=None, force
             elif array.dtype != np.int64:
                 array = array.astype(np.float32)
             fname = file_prefix + _file_name(name) + '.npy'
-            _save(staging, fname, array)
+            _save(staging, fname, array, durable)
             dt = {np.dtype('float32'): 'float32', np.dtype('float16'): 'float16', np.dtype('int64'): 'int64'}[array.dtype]
             entries.append(f'  - {{name: {_quote(name)}, kind: {kind}, file: {_quote(fname)}, dtype: {dt}, '
                            f'shape: [{", ".join(str(d) for d in array.shape)}]}}')
@@ -276,10 +278,12 @@ def write_trace(model, graph_text, inputs, out_dir, labels=None, ids=None, force
         with open(tmp, 'w') as f:
             f.write('\n'.join(lines) + '\n')
             f.flush()
-            os.fsync(f.fileno())
-        _fsync_dir(staging)
+            if durable:
+                os.fsync(f.fileno())
+                _fsync_dir(staging)
         os.rename(tmp, os.path.join(staging, 'trace.yaml'))
-        _fsync_dir(staging)
+        if durable:
+            _fsync_dir(staging)
         if os.path.exists(out_dir):  # --force: swap directories, then drop the old one
             old = f"{out_dir.rstrip('/')}.tmp-{os.getpid()}-old"
             os.rename(out_dir, old)
@@ -287,7 +291,8 @@ def write_trace(model, graph_text, inputs, out_dir, labels=None, ids=None, force
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(staging, out_dir)
-        _fsync_dir(parent)
+        if durable:
+            _fsync_dir(parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -21,14 +21,12 @@ void sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 // original's one-pass `analyse` saw) and one image at a time (what its per-image scoring saw;
 // PyTorch's kernels round differently at batch 1, and a few values near zero flip).
 void make_traces(const std::string& arch, const test::TempDir& d) {
-  ASSERT_TRUE(test::python_has("torch") && test::python_has("numpy"))
-      << test::python() << " lacks torch or numpy: the fixture test needs python3-torch (it does not skip)";
   sh(test::python() + " " + fixture("make_case.py") + " --arch " + arch + " --out " + d.path());
-  for (int fb : {0, 1})
-    sh("EATSIM=" + std::string(EATSIM_BIN) + " " + test::python() + " " + test::source_dir() +
-       "/tools/torch2trace.py --arch " + arch + " --weights " + (d / "weights") + " --inputs " +
-       (d / "inputs.npy") + " --forward-batch " + std::to_string(fb) + " --out " +
-       (d / ("trace" + std::to_string(fb))) + " >/dev/null");
+  std::string cmd = test::python() + " " + test::source_dir() + "/tests/energy/fixture_traces.py " + arch +
+                    " " + d.path() + " " + EATSIM_BIN;
+  ASSERT_EQ(std::system(cmd.c_str()), 0)
+      << cmd << "\nfailed: the fixture test needs numpy and torch in " << test::python()
+      << " (Debian python3-torch); it does not skip without them";
 }
 
 void expect_rel(double got, double want, double tol, const std::string& what) {
