@@ -129,7 +129,11 @@ def run_graph(model, graph, inputs, forward_batch=0):
     modules = dict(gm.named_modules())
     rec = _Recorder(gm)
     with torch.no_grad():
-        final = rec.run(torch.as_tensor(inputs))
+        try:
+            final = rec.run(torch.as_tensor(inputs))
+        except RuntimeError as e:
+            raise Torch2TraceError(f"the forward pass failed on inputs of shape {tuple(inputs.shape)}: "
+                                   f"{str(e).splitlines()[0]}")
     fxnodes = [n for n in gm.graph.nodes if n in rec.values]
     by_module = {n.target: n for n in fxnodes if n.op == 'call_module'}
     placeholder = next(n for n in gm.graph.nodes if n.op == 'placeholder')

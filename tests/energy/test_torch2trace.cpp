@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <regex>
 
 #include "tests/helpers.hpp"
 #include "traces/trace.hpp"
@@ -49,6 +50,16 @@ TEST(Torch2Trace, ResNet18AtQuarterWidthFollowsTheGraph) {
   EXPECT_TRUE(std::any_of(bn2.begin(), bn2.end(), [](float x) { return x < 0; }));  // stored before `out +=`
   auto x = r.load("layer1.0.shortcut"), in = r.load("relu1");
   EXPECT_EQ(x, in);  // the empty Sequential shortcut is the identity
+  // The numpy-only reader example of traces/FORMAT.md reads the manifest torch2trace wrote.
+  std::string md = test::read_file(test::source_dir() + "/traces/FORMAT.md");
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(md, m, std::regex("<!-- python-reader-begin -->\\n```python\\n([\\s\\S]*?)```")));
+  test::write_file(d / "read_trace.py", m[1]);
+  ASSERT_EQ(sh(test::python() + " " + (d / "read_trace.py") + " " + (d / "t") + " > " + (d / "out.txt")), 0);
+  std::string out = test::read_file(d / "out.txt");
+  EXPECT_NE(out.find("3 samples, input (3, 1, 16, 16)"), std::string::npos) << out;
+  EXPECT_NE(out.find("layer4.1.relu2"), std::string::npos) << out;
 }
 
 TEST(Torch2Trace, Vgg16AtEighthWidthKeepsBatchNormOutputBeforeTheInPlaceReLU) {
@@ -72,6 +83,14 @@ TEST(Torch2Trace, RefusesExistingOutputMismatchedWeightsAndWrongGraph) {
   ASSERT_EQ(sh(tool() + args + " --out " + (d / "exists") + " --force >/dev/null"), 0);
   EXPECT_TRUE(fs::exists(d / "exists/trace.yaml"));
   EXPECT_FALSE(fs::exists(d / "exists/keep"));
+  // Inputs with the wrong channel count: the forward pass fails with a clear error, not a traceback.
+  std::vector<float> x3(2 * 3 * 16 * 16, 0.5f);
+  npy_save_f32(d / "x3.npy", {2, 3, 16, 16}, x3.data());
+  std::string three = args;
+  three.replace(three.find("--inputs"), std::string::npos, "--inputs " + (d / "x3.npy"));
+  EXPECT_EQ(sh(tool() + three + " --out " + (d / "w") + " 2>" + (d / "err.txt")), 2);
+  EXPECT_NE(test::read_file(d / "err.txt").find("error: the forward pass failed"), std::string::npos)
+      << test::read_file(d / "err.txt");
   // Weights of another width.
   std::string wrong = args;
   wrong.replace(wrong.find("--width 0.125"), 13, "--width 0.25");
