@@ -60,7 +60,7 @@ void print_report(const std::string& dir, const Census& c, const Report& r, cons
 int run(const Args& args) {
   po::options_description opts("options");
   opts.add_options()("trace", po::value<std::string>()->required(), "trace directory")(
-      "b", po::value<std::string>(),
+      "trace-b", po::value<std::string>(),
       "a second trace of the same model (e.g. EAT): both reports and the decrease")(
       "convention", po::value<std::string>()->default_value("reference"),
       "reference (the original estimator on the kuangliu PyTorch models) | graph (every node)")(
@@ -72,7 +72,7 @@ int run(const Args& args) {
       "csv", po::value<std::string>(), "write the per-layer table to this CSV file")(
       "json", po::value<std::string>(), "write the full report (totals, layers, chunks) to this JSON file");
   po::positional_options_description pos;
-  pos.add("trace", 1).add("b", 1);
+  pos.add("trace", 1).add("trace-b", 1);
   po::variables_map vm;
   if (!parse(
           "energy",
@@ -93,14 +93,14 @@ int run(const Args& args) {
   int bits = vm["bits"].as<int>();
   nonzero_threshold(bits);  // reject a bad width before reading the trace
   std::string dir = vm["trace"].as<std::string>();
-  bool two = vm.count("b") > 0;
+  bool two = vm.count("trace-b") > 0;
   if (two && (vm.count("csv") || vm.count("json")))
     throw UsageError("--csv and --json take one trace; run eatsim energy once per trace to write files");
   Census c = census_from_trace(TraceReader(dir), bits);
   Report r = analyse(c, o);
   print_report(dir, c, r, o, bits);
   if (two) {
-    std::string db = vm["b"].as<std::string>();
+    std::string db = vm["trace-b"].as<std::string>();
     Census cb = census_from_trace(TraceReader(db), bits);
     if (cb.graph.name != c.graph.name)
       throw UsageError(

@@ -18,14 +18,15 @@ using namespace eatsim::sponge;
 
 int run(const Args& args) {
   po::options_description opts("options");
-  opts.add_options()("a", po::value<std::string>()->required(), "trace (e.g. standard training)")(
-      "b", po::value<std::string>(), "second trace of the same model (e.g. EAT), shown beside the first")(
+  opts.add_options()("trace-a", po::value<std::string>()->required(), "trace (e.g. standard training)")(
+      "trace-b", po::value<std::string>(),
+      "second trace of the same model (e.g. EAT), shown beside the first")(
       "convention", po::value<std::string>()->default_value("graph"),
       "graph (every node, functional ReLUs included) | reference (module nodes only, as the paper's hooks)")(
       "bits", po::value<int>()->default_value(32), "non-zero threshold: 32 | 16 | 8")(
       "csv", po::value<std::string>(), "write the table to this CSV file");
   po::positional_options_description pos;
-  pos.add("a", 1).add("b", 1);
+  pos.add("trace-a", 1).add("trace-b", 1);
   po::variables_map vm;
   if (!parse("firing", "TRACE_A [TRACE_B] [--convention graph|reference] [--bits 32|16|8] [--csv FILE]", args,
              opts, pos, vm))
@@ -33,11 +34,11 @@ int run(const Args& args) {
   Convention conv = convention_from_name(vm["convention"].as<std::string>());
   int bits = vm["bits"].as<int>();
   nonzero_threshold(bits);
-  std::string da = vm["a"].as<std::string>();
+  std::string da = vm["trace-a"].as<std::string>();
   Firing fa = firing(census_from_trace(TraceReader(da), bits), conv);
   Firing fb;
-  bool two = vm.count("b") > 0;
-  std::string db = two ? vm["b"].as<std::string>() : "";
+  bool two = vm.count("trace-b") > 0;
+  std::string db = two ? vm["trace-b"].as<std::string>() : "";
   if (two) {
     fb = firing(census_from_trace(TraceReader(db), bits), conv);
     std::vector<std::string> errs;
