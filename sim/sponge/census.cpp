@@ -32,12 +32,21 @@ int64_t ActCounts::nnz_sum(int64_t first, int64_t count) const {
 namespace {
 
 int64_t count_nnz(const float* x, int64_t n, double thr, double scale = 1.0) {
+  if (scale == 1.0) return count_nonzero(x, n, thr);
   int64_t k = 0;
   for (int64_t i = 0; i < n; ++i) k += std::fabs(static_cast<double>(x[i]) * scale) > thr;
   return k;
 }
 
 }  // namespace
+
+int64_t count_nonzero(const float* x, int64_t n, double threshold) {
+  // Every threshold is a power of two >= 2^-126, exactly representable in float.
+  const float t = static_cast<float>(threshold);
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; ++i) k += std::fabs(x[i]) > t;
+  return k;
+}
 
 CensusBuilder::CensusBuilder(const Graph& g, int bits) : thr_(nonzero_threshold(bits)) {
   c_.graph = g;
@@ -52,6 +61,17 @@ void CensusBuilder::add_activation(int node, const float* data, int64_t samples)
     throw UsageError(fmt::format("sponge: node index {} is not in graph {}", node, c_.graph.name));
   ActCounts& a = node < 0 ? c_.input : c_.nodes[node];
   for (int64_t s = 0; s < samples; ++s) a.nnz.push_back(count_nnz(data + s * a.numel, a.numel, thr_));
+}
+
+void CensusBuilder::add_counts(int node, const int64_t* nnz, int64_t samples) {
+  if (node < -1 || node >= static_cast<int>(c_.nodes.size()))
+    throw UsageError(fmt::format("sponge: node index {} is not in graph {}", node, c_.graph.name));
+  ActCounts& a = node < 0 ? c_.input : c_.nodes[node];
+  for (int64_t s = 0; s < samples; ++s) {
+    if (nnz[s] < 0 || nnz[s] > a.numel)
+      throw UsageError(fmt::format("sponge: {} non-zeros in a tensor of {} elements", nnz[s], a.numel));
+    a.nnz.push_back(nnz[s]);
+  }
 }
 
 void CensusBuilder::add_activation(const std::string& name, const float* data, int64_t samples) {
@@ -82,6 +102,12 @@ void CensusBuilder::set_param_i64(const std::string& key, const int64_t* data, i
   int64_t k = 0;
   for (int64_t i = 0; i < n; ++i) k += std::fabs(static_cast<double>(data[i])) > thr_;
   c_.params[key] = {n, k};
+}
+
+void CensusBuilder::set_param_counts(const std::string& key, int64_t n, int64_t nnz) {
+  check_param(key, n);
+  if (nnz < 0 || nnz > n) throw UsageError(fmt::format("sponge: '{}': {} non-zeros of {}", key, nnz, n));
+  c_.params[key] = {n, nnz};
 }
 
 Census CensusBuilder::finish() const {

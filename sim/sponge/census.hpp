@@ -39,18 +39,27 @@ struct Census {
   const ActCounts& act(int node) const { return node < 0 ? input : nodes[node]; }
 };
 
+// Non-zeros among n values under a threshold from nonzero_threshold().
+int64_t count_nonzero(const float* x, int64_t n, double threshold);
+
 // Collects counts from tensors in memory. Activations may arrive in several batches (they are
 // appended in order); parameters are set once. finish() checks that every tensor of the graph is
 // there with the same number of samples.
 class CensusBuilder {
  public:
   CensusBuilder(const Graph& g, int bits);
-  // `samples` samples of node `node` (-1: the graph input), contiguous, per-sample shape as in the graph.
+  double threshold() const { return thr_; }
+  // `samples` samples of node `node` (-1: the graph input), samples outermost, each sample's
+  // numel(shape) values contiguous without padding (NCHW or NHWC alike: only counts are taken).
   void add_activation(int node, const float* data, int64_t samples);
   void add_activation(const std::string& name, const float* data, int64_t samples);  // "input" or a node name
+  // Counts taken elsewhere (e.g. in a pass that already reads the tensor): one non-zero count per
+  // sample, each made with threshold().
+  void add_counts(int node, const int64_t* nnz_per_sample, int64_t samples);
   // A parameter or buffer by state_dict key; its element count must match the graph's.
   void set_param(const std::string& key, const float* data, int64_t n);
   void set_param_i64(const std::string& key, const int64_t* data, int64_t n);  // num_batches_tracked
+  void set_param_counts(const std::string& key, int64_t numel, int64_t nnz);
   Census finish() const;
 
  private:

@@ -264,6 +264,20 @@ TEST(SpongeEstimator, ReductionsChargeParametersOncePerPassAndAverageRatios) {
   EXPECT_DOUBLE_EQ(energy_ratio(c), whole.ratio);
 }
 
+TEST(SpongeEstimator, CountsGivenDirectlyEqualCountsTakenFromTensors) {
+  Census a = tiny_census();
+  CensusBuilder b(a.graph, 32);
+  b.add_counts(-1, a.input.nnz.data(), 1);
+  for (size_t i = 0; i < a.nodes.size(); ++i) b.add_counts(static_cast<int>(i), a.nodes[i].nnz.data(), 1);
+  for (const auto& [k, p] : a.params) b.set_param_counts(k, p.numel, p.nnz);
+  Census c = b.finish();
+  EXPECT_DOUBLE_EQ(estimate(c, Convention::reference, 0, 1).ratio,
+                   estimate(a, Convention::reference, 0, 1).ratio);
+  int64_t too_many = 33;
+  EXPECT_THROW(b.add_counts(a.graph.find("conv"), &too_many, 1), UsageError);
+  EXPECT_THROW(b.set_param_counts("conv.weight", 18, 19), UsageError);
+}
+
 TEST(SpongeEstimator, BuilderRefusesIncompleteOrMisshapenInput) {
   Graph g = graph_of(kTiny);
   CensusBuilder b(g, 32);
