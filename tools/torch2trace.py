@@ -13,7 +13,6 @@ the BatchNorm output stored before it). Needs numpy and torch only. See docs/tor
 Library use (e.g. from a notebook):  from torch2trace import write_trace, resolved_graph
 """
 import argparse
-import operator
 import os
 import re
 import shutil
@@ -22,36 +21,11 @@ import sys
 
 import numpy as np
 import torch
-import torch.fx as fx
-import torch.nn as nn
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from fxgraph import Torch2TraceError, graph_from_fx, parse_graph, run_graph  # noqa: E402,F401
 PRODUCER = "torch2trace.py"
-
-
-class Torch2TraceError(Exception):
-    """Bad input: the model, the graph or the arguments do not fit."""
-
-
-# --- the resolved model graph (as printed by `eatsim model show NAME --yaml`) -------------------
-
-def parse_graph(text):
-    """Nodes of a resolved graph: [{name, op, inputs, module, inplace}], plus its params line."""
-    nodes = []
-    for m in re.finditer(r'^\s*- \{name: ([^,]+), op: (\w+), inputs: \[([^\]]*)\], module: (true|false)(.*)\}\s*$',
-                         text, re.M):
-        nodes.append({'name': m.group(1).strip(), 'op': m.group(2),
-                      'inputs': [s.strip() for s in m.group(3).split(',') if s.strip()],
-                      'module': m.group(4) == 'true', 'inplace': 'inplace: true' in m.group(5)})
-    if not nodes:
-        raise Torch2TraceError("the graph text has no nodes (expected the output of `eatsim model show NAME --yaml`)")
-    p = re.search(r'^params: \{(.*)\}', text, re.M)
-    params = dict(kv.split(': ') for kv in p.group(1).split(', ')) if p else {}
-    name = re.search(r'^name: (.*)$', text, re.M)
-    out = re.search(r'^output: (.*)$', text, re.M)
-    return {'name': name.group(1).strip() if name else 'model', 'params': params, 'nodes': nodes,
-            'output': out.group(1).strip() if out else nodes[-1]['name']}
 
 
 def find_eatsim():
@@ -69,106 +43,6 @@ def resolved_graph(arch, width=1.0, in_channels=3, input_size=32, classes=10, ea
     if r.returncode != 0:
         raise Torch2TraceError(f"{' '.join(cmd)} failed: {r.stderr.strip()}")
     return r.stdout
-
-
-# --- running the model and finding every graph node's output ------------------------------------
-
-class _Tracer(fx.Tracer):
-    # An empty nn.Sequential (kuangliu's identity shortcut) is a module node of its own.
-    def is_leaf_module(self, m, qualname):
-        return super().is_leaf_module(m, qualname) or (isinstance(m, nn.Sequential) and len(m) == 0)
-
-
-class _Recorder(fx.Interpreter):
-    def __init__(self, gm):
-        super().__init__(gm)
-        self.values = {}
-
-    def run_node(self, n):
-        out = super().run_node(n)
-        if isinstance(out, torch.Tensor):
-            self.values[n] = out.detach().clone()  # before any later in-place op changes it
-        return out
-
-
-_FUNCTIONAL = {
-    'relu': ({F.relu, torch.relu, torch.relu_, F.relu_}, {'relu', 'relu_'}, (nn.ReLU,)),
-    'add': ({operator.add, operator.iadd, torch.add}, {'add', 'add_', '__add__', '__iadd__'}, ()),
-    'global_avgpool': ({F.avg_pool2d, F.adaptive_avg_pool2d, torch.mean}, {'mean'}, (nn.AdaptiveAvgPool2d,)),
-    'avgpool2d': ({F.avg_pool2d}, set(), (nn.AvgPool2d,)),
-    'maxpool2d': ({F.max_pool2d}, set(), (nn.MaxPool2d,)),
-    'flatten': ({torch.flatten, torch.reshape}, {'view', 'reshape', 'flatten'}, (nn.Flatten,)),
-    'identity': (set(), set(), (nn.Identity,)),
-}
-
-
-def _is_op(n, op, modules):
-    fns, methods, mods = _FUNCTIONAL.get(op, (set(), set(), ()))
-    if n.op == 'call_function':
-        return n.target in fns
-    if n.op == 'call_method':
-        return n.target in methods
-    if n.op == 'call_module':
-        return isinstance(modules[n.target], mods)
-    return False
-
-
-def run_graph(model, graph, inputs, forward_batch=0):
-    """Runs `model` on `inputs` in eval mode; returns {graph node name or 'input': numpy array}.
-    forward_batch > 0 runs the inputs in chunks of that many samples (PyTorch's kernels can round
-    differently for other batch sizes, so a value near zero can flip between runs)."""
-    n = inputs.shape[0]
-    if 0 < forward_batch < n:
-        parts = [run_graph(model, graph, inputs[s:s + forward_batch]) for s in range(0, n, forward_batch)]
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    model = model.eval()
-    try:
-        gm = fx.GraphModule(model, _Tracer().trace(model))
-    except Exception as e:  # noqa: BLE001 - any tracing failure means the model is not traceable
-        raise Torch2TraceError(f"torch.fx cannot trace the model ({e}); torch2trace needs an fx-traceable model")
-    modules = dict(gm.named_modules())
-    rec = _Recorder(gm)
-    with torch.no_grad():
-        try:
-            final = rec.run(torch.as_tensor(inputs))
-        except RuntimeError as e:
-            raise Torch2TraceError(f"the forward pass failed on inputs of shape {tuple(inputs.shape)}: "
-                                   f"{str(e).splitlines()[0]}")
-    fxnodes = [n for n in gm.graph.nodes if n in rec.values]
-    by_module = {n.target: n for n in fxnodes if n.op == 'call_module'}
-    placeholder = next(n for n in gm.graph.nodes if n.op == 'placeholder')
-    where = {'input': placeholder}
-    used = set()
-    for node in graph['nodes']:
-        name, op = node['name'], node['op']
-        ins = [where.get(i) for i in node['inputs']]
-        if None in ins:
-            raise Torch2TraceError(f"graph node '{name}': an input was not found before it")
-        if node['module']:
-            n = by_module.get(name)
-            if n is None:
-                raise Torch2TraceError(f"graph node '{name}' is a module node, but the model has no module called "
-                                       f"'{name}' (or it is never called)")
-        elif op == 'identity' and not any(_is_op(n, op, modules) for n in fxnodes):
-            n = ins[0]  # a functional identity leaves no trace of its own
-        else:
-            n = None
-            for cand in fxnodes:
-                if cand in used or not _is_op(cand, op, modules):
-                    continue
-                targs = [a for a in cand.args if isinstance(a, fx.Node) and a in rec.values]
-                if set(targs) == set(ins) and len(targs) == len(ins):
-                    n = cand
-                    break
-            if n is None:
-                raise Torch2TraceError(f"graph node '{name}' ({op} of {', '.join(node['inputs'])}) has no matching "
-                                       f"operation in the model's forward pass")
-        used.add(n)
-        where[name] = n
-    out = {k: rec.values[n].cpu().numpy() for k, n in where.items()}
-    if graph['output'] in out and not np.array_equal(out[graph['output']], final.detach().cpu().numpy()):
-        raise Torch2TraceError(f"the graph's output '{graph['output']}' is not the model's output")
-    return out
 
 
 # --- writing the trace (atomically, manifest last) ----------------------------------------------
@@ -323,9 +197,26 @@ def load_weights(model, weights_dir=None, state_dict=None):
     return model
 
 
+def _load_factory(spec):
+    path, _, func = spec.rpartition(':')
+    if not path or not func:
+        raise Torch2TraceError(f"--model-py {spec}: expected FILE.py:FACTORY")
+    import importlib.util
+    loader = importlib.util.spec_from_file_location('user_model', path)
+    if loader is None:
+        raise Torch2TraceError(f"{path}: cannot load it as a Python module")
+    mod = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(mod)
+    if not callable(getattr(mod, func, None)):
+        raise Torch2TraceError(f"{path}: has no function '{func}'")
+    return getattr(mod, func)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--arch', required=True, help='resnet18 | vgg16 (tools/kuangliu_models.py)')
+    m = ap.add_mutually_exclusive_group(required=True)
+    m.add_argument('--arch', help='resnet18 | vgg16 (tools/kuangliu_models.py)')
+    m.add_argument('--model-py', help='FILE.py:FACTORY, a function returning your nn.Module (graph from torch.fx)')
     ap.add_argument('--width', type=float, default=1.0)
     ap.add_argument('--in-channels', type=int, default=3)
     ap.add_argument('--input-size', type=int, default=None, help='default: the inputs\' size')
@@ -338,6 +229,8 @@ def main(argv=None):
     ap.add_argument('--out', required=True, help='trace directory to write')
     ap.add_argument('--force', action='store_true', help='replace an existing trace')
     ap.add_argument('--graph', help='resolved graph file (default: ask `eatsim model show ... --yaml`)')
+    ap.add_argument('--graph-from-fx', action='store_true',
+                    help='derive the graph from the model\'s torch.fx trace (default with --model-py)')
     ap.add_argument('--eatsim', help='path of the eatsim binary (default: $EATSIM, build/eatsim, PATH)')
     ap.add_argument('--dtype', default='float32', choices=['float32', 'float16'])
     ap.add_argument('--forward-batch', type=int, default=0,
@@ -355,16 +248,25 @@ def main(argv=None):
         if x.ndim != 4:
             raise Torch2TraceError(f"{a.inputs}: expected [N, C, H, W], got shape {x.shape}")
         size = a.input_size or x.shape[-1]
-        model = kuangliu_models.build(a.arch, a.width, a.in_channels, size, a.classes)
+        if a.model_py:
+            model = _load_factory(a.model_py)()
+            name = a.model_py.rsplit(':', 1)[-1]
+        else:
+            model = kuangliu_models.build(a.arch, a.width, a.in_channels, size, a.classes)
+            name = a.arch
         load_weights(model, a.weights, a.state_dict)
-        text = open(a.graph).read() if a.graph else resolved_graph(a.arch, a.width, a.in_channels, size, a.classes,
-                                                                     a.eatsim)
+        if a.graph:
+            text = open(a.graph).read()
+        elif a.graph_from_fx or a.model_py:
+            text = graph_from_fx(model, torch.from_numpy(x[:1].astype(np.float32)), name)
+        else:
+            text = resolved_graph(a.arch, a.width, a.in_channels, size, a.classes, a.eatsim)
         labels = np.load(a.labels).reshape(-1) if a.labels else None
         write_trace(model, text, x, a.out, labels=labels, force=a.force, dtype=a.dtype,
                     model_params={'width': a.width}, forward_batch=a.forward_batch,
                     meta={'dataset': a.dataset, 'split': a.split, 'lambda': a.lam, 'sigma': a.sigma,
                           'accuracy': a.accuracy, 'checkpoint': a.weights or a.state_dict})
-        print(f"wrote {a.out} ({x.shape[0]} samples of {a.arch}, width {a.width})")
+        print(f"wrote {a.out} ({x.shape[0]} samples of {name}, width {a.width})")
         return 0
     except (Torch2TraceError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

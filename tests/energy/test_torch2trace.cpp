@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "sim/sponge/estimator.hpp"
 #include "tests/helpers.hpp"
 #include "traces/trace.hpp"
 
@@ -50,6 +51,21 @@ TEST(Torch2Trace, ResNet18AtQuarterWidthFollowsTheGraph) {
   EXPECT_TRUE(std::any_of(bn2.begin(), bn2.end(), [](float x) { return x < 0; }));  // stored before `out +=`
   auto x = r.load("layer1.0.shortcut"), in = r.load("relu1");
   EXPECT_EQ(x, in);  // the empty Sequential shortcut is the identity
+  // A graph derived from the model's torch.fx trace (functional nodes named by fx) gives the same
+  // trace content and the same estimates in both conventions.
+  ASSERT_EQ(sh(tool() + args + " --graph-from-fx --out " + (d / "fx") + " >/dev/null"), 0);
+  TraceReader f(d / "fx");
+  EXPECT_EQ(f.graph().nodes.size(), r.graph().nodes.size());
+  EXPECT_EQ(f.load("layer2.0.bn2"), bn2);
+  for (auto conv : {sponge::Convention::reference, sponge::Convention::graph}) {
+    sponge::Estimate a = sponge::estimate(sponge::census_from_trace(r, 32), conv, 0, 3);
+    sponge::Estimate b = sponge::estimate(sponge::census_from_trace(f, 32), conv, 0, 3);
+    EXPECT_EQ(a.layers.size(), b.layers.size());
+    EXPECT_EQ(a.totals.in_nnz, b.totals.in_nnz);
+    EXPECT_EQ(a.totals.param_total, b.totals.param_total);
+    EXPECT_EQ(a.totals.ops, b.totals.ops);
+    EXPECT_EQ(a.ratio, b.ratio);
+  }
   // The numpy-only reader example of traces/FORMAT.md reads the manifest torch2trace wrote.
   std::string md = test::read_file(test::source_dir() + "/traces/FORMAT.md");
   std::smatch m;
@@ -71,6 +87,29 @@ TEST(Torch2Trace, Vgg16AtEighthWidthKeepsBatchNormOutputBeforeTheInPlaceReLU) {
   auto bn = r.load("features.1"), relu = r.load("features.2");
   EXPECT_TRUE(std::any_of(bn.begin(), bn.end(), [](float v) { return v < 0; }));
   for (size_t i = 0; i < bn.size(); ++i) ASSERT_EQ(relu[i], std::max(bn[i], 0.0f)) << i;
+}
+
+TEST(Torch2Trace, ModelOutsideModelsGetsItsGraphFromFxOrAClearRefusal) {
+  test::TempDir d("t2t-custom");
+  std::string net = test::source_dir() + "/tests/energy/custom_net.py";
+  ASSERT_EQ(sh(test::python() + " " + net + " " + d.path()), 0);
+  ASSERT_EQ(sh(tool() + " --model-py " + net + ":make --state-dict " + (d / "net.pt") + " --inputs " +
+               (d / "x.npy") + " --out " + (d / "t") + " >/dev/null"),
+            0);
+  TraceReader r(d / "t");
+  std::vector<std::string> names;
+  for (const auto& n : r.graph().nodes)
+    names.push_back(n.name + ":" + op_name(n.op) + (n.module ? "" : "(f)"));
+  EXPECT_EQ(names, (std::vector<std::string>{"c1:conv2d", "b1:batchnorm2d", "relu:relu(f)", "p:maxpool2d",
+                                             "c2:conv2d", "relu_1:relu(f)", "gap:global_avgpool",
+                                             "flatten:flatten(f)", "drop:identity", "fc:linear"}));
+  EXPECT_EQ(r.graph().nodes.back().out_shape, (Shape{3}));
+  EXPECT_EQ(sh(tool() + " --model-py " + net + ":make_cat --state-dict " + (d / "empty.pt") + " --inputs " +
+               (d / "x.npy") + " --out " + (d / "c") + " 2>" + (d / "err.txt")),
+            2);
+  EXPECT_NE(test::read_file(d / "err.txt").find("'cat' (cat) has no eatsim graph op"), std::string::npos)
+      << test::read_file(d / "err.txt");
+  EXPECT_FALSE(fs::exists(d / "c"));
 }
 
 TEST(Torch2Trace, RefusesExistingOutputMismatchedWeightsAndWrongGraph) {
