@@ -10,7 +10,10 @@ the BatchNorm output stored before it). Needs numpy and torch only. See docs/tor
   /usr/bin/python3 tools/torch2trace.py --arch resnet18 --width 0.25 --in-channels 1 \\
       --weights DIR | --state-dict FILE.pt  --inputs X.npy [--labels Y.npy] --out TRACE [--force]
 
-Library use (e.g. from a notebook):  from torch2trace import write_trace, resolved_graph
+  /usr/bin/python3 tools/torch2trace.py --model-py mynet.py:make --state-dict mynet.pt --inputs X.npy --out T
+      (any net: the graph is derived from its torch.fx trace, tools/fxgraph.py)
+
+Library use (e.g. from a notebook):  from torch2trace import write_trace, resolved_graph, graph_from_fx
 """
 import argparse
 import os
@@ -25,6 +28,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from fxgraph import Torch2TraceError, graph_from_fx, parse_graph, run_graph  # noqa: E402,F401
+
 PRODUCER = "torch2trace.py"
 
 
