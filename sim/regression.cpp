@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "models/errors.hpp"
 #include "models/yaml_util.hpp"
@@ -141,7 +143,10 @@ std::string format_outcome(const CheckOutcome& o, size_t max_rows) {
                               "change", "verdict");
   std::vector<const Moved*> rows;
   for (const auto& m : o.moved) rows.push_back(&m);
-  std::stable_sort(rows.begin(), rows.end(), [](const Moved* a, const Moved* b) { return a->fail > b->fail; });
+  // Regressions first, the network total first among them.
+  std::stable_sort(rows.begin(), rows.end(), [](const Moved* a, const Moved* b) {
+    return std::make_pair(a->fail, a->layer == "total") > std::make_pair(b->fail, b->layer == "total");
+  });
   for (size_t i = 0; i < rows.size() && i < max_rows; ++i) {
     const Moved& m = *rows[i];
     double rel = m.golden != 0 ? (m.report - m.golden) / std::fabs(m.golden) : INFINITY;

@@ -1,6 +1,8 @@
 // Network simulation over samples and its reports: see report.hpp.
 #include "sim/report.hpp"
 
+#include "traces/trace.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -230,12 +232,22 @@ std::string to_csv(const SimResult& r) {
   return o.str();
 }
 
+// The architecture only: energy tables are left out so that a changed energy entry shows up in
+// `eatsim check` as the energy regression it is, not as a comparison across different hardware.
+std::string hw_hash(const HwConfig& hw) {
+  HwConfig arch = hw;
+  arch.energy = EnergyConfig{};
+  arch.name = arch.description = arch.file = "";
+  return content_hash(hwconfig_to_yaml(arch));
+}
+
 std::string to_json(const SimResult& r) {
   std::ostringstream o;
   const HwConfig& hw = r.hw;
   auto d = derived(hw);
-  o << "{\n  \"model\": " << jstr(r.model) << ",\n  \"source\": " << jstr(r.source)
-    << ",\n  \"samples\": " << r.num_samples << ",\n";
+  o << "{\n  \"report_format\": " << kReportFormat << ",\n  \"model\": " << jstr(r.model)
+    << ",\n  \"source\": " << jstr(r.source) << ",\n  \"samples\": " << r.num_samples
+    << ",\n  \"hw_hash\": " << jstr(hw_hash(hw)) << ",\n  \"trace_hash\": " << jstr(r.trace_hash) << ",\n";
   o << "  \"hw\": {\"name\": " << jstr(hw.name) << ", \"file\": " << jstr(hw.file)
     << ", \"rows\": " << hw.array.rows << ", \"cols\": " << hw.array.cols
     << ", \"dataflow\": " << jstr(dataflow_name(hw.array.dataflow))

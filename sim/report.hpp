@@ -26,6 +26,7 @@ struct SimResult {
   HwConfig hw;
   std::string model;   // graph name
   std::string source;  // trace directory, or "shapes only"
+  std::string trace_hash;  // content hash of the trace (traces/trace.hpp trace_hash), "" for shapes
   std::vector<LayerRecord> layers;
   int64_t num_samples = 0;
   std::vector<Counters> totals() const;  // per sample, summed over layers
@@ -59,6 +60,9 @@ std::vector<std::pair<std::string, double>> summary_columns(const SimResult& r);
 
 std::string format_table(const SimResult& r);
 std::string to_csv(const SimResult& r);
+// Version of the JSON report layout; `eatsim check` refuses to compare across versions.
+constexpr int kReportFormat = 1;
+std::string hw_hash(const HwConfig& hw);  // hash of the resolved architecture (energy table excluded)
 std::string to_json(const SimResult& r);
 
 }  // namespace eatsim::sim

@@ -31,6 +31,37 @@ const TensorEntry* Manifest::find(const std::string& name) const {
   return nullptr;
 }
 
+namespace {
+struct Fnv {
+  uint64_t h = 1469598103934665603ull;
+  void add(const char* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * 1099511628211ull;
+  }
+  std::string hex() const { return fmt::format("{:016x}", h); }
+};
+}  // namespace
+
+std::string content_hash(const std::string& bytes) {
+  Fnv f;
+  f.add(bytes.data(), bytes.size());
+  return f.hex();
+}
+
+std::string trace_hash(const TraceReader& r) {
+  Fnv f;
+  std::string manifest = read_text(r.dir() + "/trace.yaml");
+  f.add(manifest.data(), manifest.size());
+  std::vector<char> buf(1 << 20);
+  for (const auto& e : r.manifest().tensors) {
+    FILE* fp = std::fopen(r.path_of(e).c_str(), "rb");
+    if (!fp) throw TraceError(fmt::format("{}: cannot open", r.path_of(e)));
+    size_t k;
+    while ((k = std::fread(buf.data(), 1, buf.size(), fp)) > 0) f.add(buf.data(), k);
+    std::fclose(fp);
+  }
+  return f.hex();
+}
+
 std::string tensor_file_name(const std::string& name) {
   std::string s = name;
   for (auto& c : s)

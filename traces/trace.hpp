@@ -101,6 +101,11 @@ class TraceWriter {
 double quant_scale(float max_abs, bool unsigned_);
 int quantise(float x, double scale, bool unsigned_);
 
+// 64-bit FNV-1a of a string, as 16 hex digits.
+std::string content_hash(const std::string& bytes);
+// Hash of a trace's manifest and every tensor's bytes: equal hashes mean the same trace.
+std::string trace_hash(const TraceReader& r);
+
 // File name used for a tensor: the name with characters outside [A-Za-z0-9._-] replaced.
 std::string tensor_file_name(const std::string& name);
 

@@ -45,12 +45,13 @@ int run(const Args& args) {
 
   Graph g;
   int64_t samples = 1;
-  std::string source = "shapes only";
+  std::string source = "shapes only", thash;
   if (vm.count("trace")) {
     TraceReader tr(vm["trace"].as<std::string>());
     g = tr.graph();
     samples = tr.manifest().num_samples();
     source = tr.dir();
+    thash = trace_hash(tr);
   } else {
     g = load_graph(vm["model"].as<std::string>(), model_overrides(vm));
   }
@@ -66,6 +67,7 @@ int run(const Args& args) {
       sim::simulate_network(hw, g, samples, fid == "fast" ? sim::Fidelity::fast : sim::Fidelity::step);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.source = source;
+  r.trace_hash = thash;
   std::cout << sim::format_table(r);
   std::cerr << fmt::format("simulated {} sample(s) in {:.3f} s ({:.2f} ms per sample, {} fidelity)\n",
                            samples, secs, 1000 * secs / double(samples), fid);
