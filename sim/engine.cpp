@@ -21,7 +21,7 @@ int prefetch_depth(const BufferConfig& b, int64_t max_fold_bytes) {
 }
 
 FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream)
-    : hw_(hw), plan_(plan), dma_(hw.dram.bytes_per_cycle, hw.dram.latency), stream_(std::move(stream)) {
+    : plan_(plan), dma_(hw.dram.bytes_per_cycle, hw.dram.latency), stream_(std::move(stream)) {
   if (!stream_) stream_ = std::make_unique<DenseStream>();
   n_folds_ = plan.num_folds();
   preload_ = plan.preload_cycles();

@@ -92,7 +92,6 @@ class FoldEngine {
   void settle();  // takes every transition due now (transitions take no time)
   int64_t consume(int64_t n);
 
-  const HwConfig& hw_;
   const DataflowPlan& plan_;
   DmaChannel dma_;
   int64_t n_folds_, preload_, drain_;
