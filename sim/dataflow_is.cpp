@@ -34,7 +34,8 @@ class IsPlan : public DataflowPlan {
     int64_t rows = std::min(R_, g_.K), cols = std::min(C_, g_.M);
     if (buf == kWeights) return max_share(io_.weight_bytes, rows * nc_, g_.K * g_.N);
     if (buf == kIfmap)
-      return ifmap_resident_ ? max_share(io_.ifmap_bytes, rows * cols, g_.M * g_.K) : rows * cols * hw_.elem_bytes();
+      return ifmap_resident_ ? max_share(io_.ifmap_bytes, rows * cols, g_.M * g_.K)
+                             : rows * cols * hw_.elem_bytes();
     return max_share(io_.residual_bytes, nc_ * cols, g_.M * g_.N);
   }
   std::string tiling() const override {

@@ -102,7 +102,7 @@ class FoldEngine {
   std::unique_ptr<StreamModel> stream_;
   int64_t now_ = 0, remaining_ = 0, fold_ = 0;  // remaining_: of every phase but stream
   int64_t last_write_done_ = 0;
-  static constexpr int kRing = 16;  // > the deepest prefetch
+  static constexpr int kRing = 16;                      // > the deepest prefetch
   std::array<int64_t, kRing> ready_{}, ready_owner_{};  // per fold (mod kRing): when its data is in
   std::array<FoldWork, kRing> work_{};
   std::array<int64_t, kRing> work_owner_{};

@@ -151,8 +151,8 @@ TEST(DmaTiming, DoubleBufferedReadsRunAheadAsFarAsHalfTheBufferHolds) {
   EXPECT_EQ(prefetch_depth(b, 1), 1);
   // Latency-bound layer: 64-byte weight tiles at 64 B/cycle, latency 100, 18-cycle folds. With
   // reads 8 folds ahead only the first fold waits; single-buffered, every fold waits.
-  std::vector<std::string> sets = {"dram.bytes_per_cycle=64", "dram.latency=100", "array.preload_overlap=true",
-                                   "buffers.weights.double_buffered=true"};
+  std::vector<std::string> sets = {"dram.bytes_per_cycle=64", "dram.latency=100",
+                                   "array.preload_overlap=true", "buffers.weights.double_buffered=true"};
   LayerIo io;
   io.weight_bytes = 64 * 64;
   Counters deep = simulate_gemm(config("ws", 8, 8, false, sets), gemm(4, 64, 64), io);
