@@ -324,7 +324,23 @@ TraceWriter::~TraceWriter() {
   }
 }
 
-void TraceWriter::add(const std::string& name, TensorKind kind, const Shape& shape, const float* data, DType dtype) {
+double quant_scale(float max_abs, bool unsigned_) { return max_abs > 0 ? max_abs / (unsigned_ ? 255.0 : 127.0) : 1.0; }
+
+int quantise(float x, double scale, bool unsigned_) {
+  double v = std::nearbyint(x / scale);  // the default rounding mode: half to even
+  return static_cast<int>(std::min(std::max(v, unsigned_ ? 0.0 : -127.0), unsigned_ ? 255.0 : 127.0));
+}
+
+struct TraceWriter::Stream {
+  size_t entry;
+  std::unique_ptr<NpyWriter> w;
+  int64_t left;
+  bool quant = false, unsigned_ = false;
+  double scale = 0;
+  std::vector<int8_t> q;
+};
+
+TensorEntry TraceWriter::make_entry(const std::string& name, TensorKind kind, const Shape& shape) {
   if (m_.find(name)) throw TraceError(fmt::format("{}: tensor '{}' written twice", dir_, name));
   TensorEntry e;
   e.name = name;
@@ -332,46 +348,78 @@ void TraceWriter::add(const std::string& name, TensorKind kind, const Shape& sha
   e.shape = shape;
   e.file = (kind == TensorKind::param ? "param." : kind == TensorKind::activation ? "act." : "") +
            tensor_file_name(name) + ".npy";
-  int64_t n = numel(shape);
-  std::string path = staging_ + "/" + e.file;
+  for (const auto& t : m_.tensors)
+    if (t.file == e.file) throw TraceError(fmt::format("{}: tensors '{}' and '{}' map to one file name", dir_, t.name, name));
+  return e;
+}
+
+int TraceWriter::begin(const std::string& name, TensorKind kind, const Shape& shape, DType dtype, double scale,
+                       bool unsigned_) {
+  TensorEntry e = make_entry(name, kind, shape);
+  auto st = std::make_unique<Stream>();
+  st->left = numel(shape);
   if (dtype == DType::i8 || dtype == DType::u8) {
-    // Symmetric per-tensor quantisation; non-negative tensors use the unsigned range.
-    float maxabs = 0, minv = 0;
-    for (int64_t i = 0; i < n; ++i) maxabs = std::max(maxabs, std::fabs(data[i])), minv = std::min(minv, data[i]);
-    dtype = minv >= 0 ? DType::u8 : DType::i8;
-    double qmax = dtype == DType::u8 ? 255.0 : 127.0;
-    e.scale = maxabs > 0 ? maxabs / qmax : 1.0;
-    std::vector<int8_t> q(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      double v = std::nearbyint(data[i] / e.scale);  // default rounding: half to even
-      v = std::min(std::max(v, dtype == DType::u8 ? 0.0 : -127.0), qmax);
-      q[i] = dtype == DType::u8 ? static_cast<int8_t>(static_cast<uint8_t>(v)) : static_cast<int8_t>(v);
-    }
-    e.dtype = dtype;
-    npy_save(path, dtype, shape, q.data());
+    st->quant = true, st->unsigned_ = unsigned_ || dtype == DType::u8;
+    st->scale = scale > 0 ? scale : 1.0;
+    e.dtype = st->unsigned_ ? DType::u8 : DType::i8;
+    e.scale = st->scale;
   } else if (dtype == DType::f32 || dtype == DType::f16) {
     e.dtype = dtype;
-    NpyWriter w(path, dtype, shape);
-    w.write_f32(data, n);
-    w.commit();
   } else {
     throw TraceError(fmt::format("{}: tensors are stored as float32, float16, int8 or uint8, not {}", dir_, dtype_name(dtype)));
   }
+  st->w = std::make_unique<NpyWriter>(staging_ + "/" + e.file, e.dtype, shape);
+  st->entry = m_.tensors.size();
   m_.tensors.push_back(std::move(e));
+  streams_.push_back(std::move(st));
+  int id = static_cast<int>(streams_.size() - 1);
+  if (streams_[id]->left == 0) append(id, nullptr, 0);
+  return id;
+}
+
+void TraceWriter::append(int id, const float* data, int64_t n) {
+  Stream& st = *streams_.at(id);
+  if (n > st.left) throw TraceError(fmt::format("{}: more data than tensor '{}' holds", dir_, m_.tensors[st.entry].name));
+  if (st.quant) {
+    st.q.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) st.q[i] = static_cast<int8_t>(quantise(data[i], st.scale, st.unsigned_));
+    st.w->write_raw(st.q.data(), n);
+  } else if (n > 0) {
+    st.w->write_f32(data, n);
+  }
+  st.left -= n;
+  if (st.left == 0 && st.w) {
+    st.w->commit();
+    st.w.reset();
+  }
+}
+
+void TraceWriter::add(const std::string& name, TensorKind kind, const Shape& shape, const float* data, DType dtype) {
+  int64_t n = numel(shape);
+  double scale = 0;
+  bool uns = false;
+  if (dtype == DType::i8 || dtype == DType::u8) {
+    // Non-negative tensors use the unsigned range.
+    float maxabs = 0, minv = 0;
+    for (int64_t i = 0; i < n; ++i) maxabs = std::max(maxabs, std::fabs(data[i])), minv = std::min(minv, data[i]);
+    uns = minv >= 0;
+    scale = quant_scale(maxabs, uns);
+  }
+  int id = begin(name, kind, shape, dtype, scale, uns);
+  append(id, data, n);
 }
 
 void TraceWriter::add_i64(const std::string& name, const Shape& shape, const int64_t* data) {
-  TensorEntry e;
-  e.name = name;
-  e.kind = TensorKind::param;
-  e.shape = shape;
+  TensorEntry e = make_entry(name, TensorKind::param, shape);
   e.dtype = DType::i64;
-  e.file = "param." + tensor_file_name(name) + ".npy";
   npy_save(staging_ + "/" + e.file, DType::i64, shape, data);
   m_.tensors.push_back(std::move(e));
 }
 
 void TraceWriter::commit() {
+  for (const auto& st : streams_)
+    if (st->left != 0)
+      throw TraceError(fmt::format("{}: tensor '{}' is missing {} values", dir_, m_.tensors[st->entry].name, st->left));
   // Manifest order: the input, activations in execution order, parameters in state_dict order.
   std::map<std::string, size_t> rank;
   rank["input"] = 0;

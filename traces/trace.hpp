@@ -81,13 +81,25 @@ class TraceWriter {
   // (f32 exact; f16; i8/u8 symmetric per-tensor quantised, the scale recorded).
   void add(const std::string& name, TensorKind kind, const Shape& shape, const float* data, DType dtype = DType::f32);
   void add_i64(const std::string& name, const Shape& shape, const int64_t* data);  // num_batches_tracked
-  void commit();
+  // Streaming: begin a tensor, append its data in order (any chunk sizes), and it is finished when
+  // the shape is full. int8 storage needs the scale up front (max|x| / 127; uint8 when `unsigned_`).
+  int begin(const std::string& name, TensorKind kind, const Shape& shape, DType dtype, double scale = 0,
+            bool unsigned_ = false);
+  void append(int stream, const float* data, int64_t n);
+  void commit();  // every begun tensor must be complete
 
  private:
+  struct Stream;
   std::string dir_, staging_;
   bool replace_ = false, committed_ = false;
   Manifest m_;
+  std::vector<std::unique_ptr<Stream>> streams_;
+  TensorEntry make_entry(const std::string& name, TensorKind kind, const Shape& shape);
 };
+
+// Symmetric per-tensor quantisation used for int8/uint8 storage (round half to even).
+double quant_scale(float max_abs, bool unsigned_);
+int quantise(float x, double scale, bool unsigned_);
 
 // File name used for a tensor: the name with characters outside [A-Za-z0-9._-] replaced.
 std::string tensor_file_name(const std::string& name);

@@ -349,6 +349,10 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
     atomic_write(meta_path, meta);
   }
 
+  // Temporary files of a run that was killed mid-write are debris: results are renamed into place
+  // only when complete. (One run per output directory at a time.)
+  for (auto& e : fs::directory_iterator(o.out_dir + "/points"))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(e.path(), ec);
   // What is already done (a present file is complete: results are renamed into place).
   struct Job {
     const Point* p;

@@ -1,0 +1,60 @@
+// The simulator as a sweep evaluator; see sim_evaluator.hpp.
+#include "sim/sweep/sim_evaluator.hpp"
+
+#include <fmt/format.h>
+
+#include "models/errors.hpp"
+#include "sim/hwconfig.hpp"
+#include "sim/report.hpp"
+#include "traces/trace.hpp"
+
+namespace eatsim::sweep {
+
+struct SimEvaluator::Impl {
+  const Spec& spec;
+  std::vector<std::unique_ptr<TraceReader>> traces;
+};
+
+SimEvaluator::SimEvaluator(const Spec& s) : p_(new Impl{s, {}}) {
+  for (const auto& t : s.traces) p_->traces.push_back(std::make_unique<TraceReader>(t.path));
+  sim::load_hwconfig(s.base);  // a bad base config fails here, once, not at every point
+  // An unknown or mistyped key fails here too, naming the sweep file.
+  for (const auto& g : s.groups)
+    for (const auto& prm : g) {
+      try {
+        sim::load_hwconfig(s.base, {prm.key + "=" + prm.values.front()});
+      } catch (const ConfigError& e) {
+        std::string first = e.lines().empty() ? e.what() : e.lines().front();
+        if (first.find(prm.key) != std::string::npos && first.find("unknown") != std::string::npos)
+          throw ConfigError(fmt::format("{}: params: '{}' is not a hwconfig key ({})", s.file, prm.key, first));
+      }
+    }
+}
+
+SimEvaluator::~SimEvaluator() = default;
+
+std::vector<std::pair<std::string, double>> SimEvaluator::evaluate(const Point& p, size_t t) const {
+  std::vector<std::string> overrides;
+  for (const auto& [k, v] : p.assign) overrides.push_back(k + "=" + v);
+  sim::HwConfig hw = sim::load_hwconfig(p_->spec.base, overrides);
+  const TraceReader& tr = *p_->traces[t];
+  sim::SimResult r = sim::simulate_network(hw, tr.graph(), tr.manifest().num_samples(), sim::Fidelity::fast);
+  auto cols = sim::summary_columns(r);
+  double e = 0;
+  for (const auto& [k, v] : cols)
+    if (k == "energy_pj") e = v;
+  cols.insert(cols.begin(), {"energy_uj", e / 1e6});
+  return cols;
+}
+
+std::vector<std::pair<std::string, std::string>> SimEvaluator::trace_columns(size_t t) const {
+  const Manifest& m = p_->traces[t]->manifest();
+  return {{"model", m.graph.name},
+          {"dataset", m.meta.dataset},
+          {"samples", std::to_string(m.num_samples())},
+          {"accuracy", fmt::format("{}", m.meta.accuracy)},
+          {"lambda", fmt::format("{}", m.meta.lambda)},
+          {"sigma", fmt::format("{}", m.meta.sigma)}};
+}
+
+}  // namespace eatsim::sweep

@@ -1,0 +1,142 @@
+// Trace export; see export.hpp. Tensors are streamed batch by batch into the trace, so the
+// number of samples is bounded by disk, not memory (int8 storage runs inference twice: once for
+// the per-tensor scales, once to write).
+#include "trainer/export.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <cmath>
+#include <filesystem>
+
+#include "models/errors.hpp"
+#include "traces/fsutil.hpp"
+#include "traces/trace.hpp"
+#include "trainer/checkpoint.hpp"
+#include "trainer/data/batcher.hpp"
+#include "trainer/data/dataset.hpp"
+#include "trainer/net.hpp"
+
+namespace eatsim {
+namespace fs = std::filesystem;
+
+std::string resolve_checkpoint_dir(const std::string& path) {
+  std::error_code ec;
+  if (fs::exists(path + "/checkpoint.yaml", ec)) return path;
+  if (fs::exists(path + "/checkpoint/checkpoint.yaml", ec)) return path + "/checkpoint";
+  throw DataError(fmt::format("{}: not a checkpoint (no checkpoint.yaml here or in checkpoint/)", path));
+}
+
+ExportSummary export_trace(const ExportOptions& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (o.samples < 1) throw UsageError("--samples must be at least 1");
+  if (o.first < 0) throw UsageError("--first must be zero or positive");
+  std::string dir = resolve_checkpoint_dir(o.checkpoint);
+  CheckpointMeta meta = read_checkpoint_meta(dir);
+  std::error_code ec;
+  Graph g = fs::exists(dir + "/model.yaml", ec) ? parse_graph(read_text(dir + "/model.yaml"), dir + "/model.yaml")
+                                               : [&] {
+                                                   ParamOverrides ov;
+                                                   ov.has_width = ov.has_in_channels = ov.has_input_size = ov.has_classes = true;
+                                                   ov.p = meta.params;
+                                                   return load_graph(meta.model, ov);
+                                                 }();
+  Net net(g);
+  load_checkpoint(dir, net);
+  TraceWriter w(o.out, o.force);  // refuses an existing --out before any work
+  std::string data = o.dataset;
+  if (data.empty()) {
+    auto it = meta.info.find("dataset");
+    if (it == meta.info.end()) throw UsageError(fmt::format("{}: the checkpoint does not say its dataset; give --data", dir));
+    data = it->second;
+  }
+  Dataset ds = load_dataset(data, o.split);
+  if (o.first + o.samples > ds.n)
+    throw UsageError(fmt::format("--samples {} from --first {}: the {} split of {} has only {} samples", o.samples, o.first,
+                                 o.split, data, ds.n));
+  const int C = static_cast<int>(g.input_shape[0]), S = static_cast<int>(g.input_shape[1]);
+  Batcher b(ds, o.batch, C, S, false, false, {}, 0);
+  b.seek(o.first);
+  const int64_t N = o.samples;
+  std::vector<float> x(static_cast<size_t>(o.batch * b.sample_floats()));
+  std::vector<int32_t> y(static_cast<size_t>(o.batch));
+
+  // Runs the samples in batches; `sink` gets every batch's edges ([0] = input, [1 + i] = node i).
+  auto pass = [&](const std::function<void(const std::vector<Tensor>&, const int32_t*, int)>& sink) {
+    b.seek(o.first);
+    int64_t left = N;
+    while (left > 0) {
+      int n = b.next(x.data(), y.data());
+      n = static_cast<int>(std::min<int64_t>(n, left));
+      sink(net.infer_edges(x.data(), n), y.data(), n);
+      left -= n;
+    }
+  };
+  size_t E = g.nodes.size() + 1;
+  std::vector<float> maxabs(E, 0.f), minv(E, 0.f);
+  if (o.dtype == DType::i8 || o.dtype == DType::u8)
+    pass([&](const std::vector<Tensor>& edges, const int32_t*, int) {
+      for (size_t e = 0; e < E; ++e)
+        for (float v : edges[e].data) maxabs[e] = std::max(maxabs[e], std::fabs(v)), minv[e] = std::min(minv[e], v);
+    });
+
+  Manifest& m = w.manifest();
+  m.producer = o.producer;
+  m.graph = g;
+  m.meta.dataset = data;
+  m.meta.split = o.split;
+  m.meta.checkpoint = fs::absolute(dir).lexically_normal().string();
+  auto num = [&](const char* k, double def) {
+    auto it = meta.info.find(k);
+    return it == meta.info.end() ? def : std::stod(it->second);
+  };
+  m.meta.lambda = num("lambda", 0), m.meta.sigma = num("sigma", 0), m.meta.accuracy = num("test_acc", -1);
+  m.meta.extra = {{"epoch", std::to_string(meta.epoch)}};
+  std::vector<int> streams(E);
+  auto batched = [&](const Shape& s) {
+    Shape r{N};
+    r.insert(r.end(), s.begin(), s.end());
+    return r;
+  };
+  for (size_t e = 0; e < E; ++e) {
+    bool uns = minv[e] >= 0;
+    double scale = quant_scale(maxabs[e], uns);
+    streams[e] = e == 0 ? w.begin("input", TensorKind::input, batched(g.input_shape), o.dtype, scale, uns)
+                        : w.begin(g.nodes[e - 1].name, TensorKind::activation, batched(g.nodes[e - 1].out_shape), o.dtype,
+                                  scale, uns);
+  }
+  ExportSummary sum;
+  int64_t id = o.first;
+  pass([&](const std::vector<Tensor>& edges, const int32_t* labels, int n) {
+    for (size_t e = 0; e < E; ++e) w.append(streams[e], edges[e].data.data(), static_cast<int64_t>(edges[e].data.size()));
+    const Tensor& out = edges[1 + g.output];
+    int64_t k = out.numel() / n;
+    for (int i = 0; i < n; ++i) {
+      const float* row = out.data.data() + i * k;
+      int64_t pred = std::max_element(row, row + k) - row;
+      m.sample_ids.push_back(id++);
+      m.labels.push_back(labels[i]);
+      m.predictions.push_back(pred);
+      sum.correct += pred == labels[i];
+    }
+  });
+  for (const auto& p : g.parameters()) {
+    Tensor t = net.get(p.key);
+    if (p.is_int64) {
+      std::vector<int64_t> v(t.data.size());
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int64_t>(std::llround(t.data[i]));
+      w.add_i64(p.key, p.shape, v.data());
+    } else {
+      w.add(p.key, TensorKind::param, p.shape, t.data.data(), o.dtype);
+    }
+  }
+  w.commit();
+  sum.samples = N;
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (auto& f : fs::directory_iterator(o.out)) sum.bytes += static_cast<int64_t>(f.file_size());
+  return sum;
+}
+
+}  // namespace eatsim
