@@ -15,6 +15,12 @@ int64_t share(int64_t total, int64_t start, int64_t len, int64_t denom) {
   return static_cast<int64_t>(b - a);
 }
 
+int64_t max_share(int64_t total, int64_t len, int64_t denom) {
+  if (total == 0 || denom == 0) return 0;
+  using i128 = __int128;
+  return static_cast<int64_t>((i128(total) * len + denom - 1) / denom);
+}
+
 void add_fill_drain(const HwConfig& hw, FoldWork& w) {
   for (int b = 0; b < kNumBufs; ++b) w.sram_wr[b] += words(w.dram_rd[b], 8, hw.buf[b].word_bits);
   w.sram_rd[kPsum] += words(w.dram_wr, 8, hw.buf[kPsum].word_bits);

@@ -37,6 +37,8 @@ class DataflowPlan {
   virtual ~DataflowPlan() = default;
   virtual int64_t num_folds() const = 0;
   virtual FoldWork fold(int64_t index) const = 0;
+  // An upper bound of FoldWork::dram_rd[buf] over the folds (sizes the prefetch depth).
+  virtual int64_t max_fold_read_bytes(int buf) const = 0;
   // Cycles to load the stationary operand of one fold (0 for OS).
   virtual int64_t preload_cycles() const = 0;
   // One line on how the layer was tiled (chunks, what stays resident), for reports.
@@ -55,6 +57,8 @@ inline int64_t words(int64_t elems, int bits, int word_bits) { return ceil_div(e
 // The part of `total` that falls on the span [start, start+len) of a running count out of
 // `denom`; the parts of consecutive spans add up to `total` exactly.
 int64_t share(int64_t total, int64_t start, int64_t len, int64_t denom);
+// The largest share() of a span of at most `len`: ceil(total * len / denom).
+int64_t max_share(int64_t total, int64_t len, int64_t denom);
 // Adds the buffer fills (DRAM reads land in SRAM) and drains (DRAM writes leave the psum buffer).
 void add_fill_drain(const HwConfig& hw, FoldWork& w);
 std::unique_ptr<DataflowPlan> make_ws(const HwConfig& hw, const GemmShape& g, const LayerIo& io);

@@ -30,6 +30,14 @@ class IsPlan : public DataflowPlan {
   }
   int64_t num_folds() const override { return mt_ * nch_ * kt_; }
   int64_t preload_cycles() const override { return R_; }
+  int64_t max_fold_read_bytes(int buf) const override {
+    int64_t rows = std::min(R_, g_.K), cols = std::min(C_, g_.M);
+    if (buf == kWeights) return max_share(io_.weight_bytes, rows * nc_, g_.K * g_.N);
+    if (buf == kIfmap)
+      return ifmap_resident_ ? max_share(io_.ifmap_bytes, rows * cols, g_.M * g_.K)
+                             : rows * cols * hw_.elem_bytes();
+    return max_share(io_.residual_bytes, nc_ * cols, g_.M * g_.N);
+  }
   std::string tiling() const override {
     return fmt::format("is: {} m-tiles x {} chunks of {} filters x {} k-tiles; weights {}, ifmap {}", mt_,
                        nch_, nc_, kt_, weights_resident_ ? "kept" : "re-read per m-tile",

@@ -26,6 +26,12 @@ class OsPlan : public DataflowPlan {
   }
   int64_t num_folds() const override { return nt_ * mt_; }
   int64_t preload_cycles() const override { return 0; }
+  int64_t max_fold_read_bytes(int buf) const override {
+    int64_t rows = std::min(R_, g_.M), cols = std::min(C_, g_.N);
+    if (buf == kWeights) return max_share(io_.weight_bytes, g_.K * cols, g_.K * g_.N);
+    if (buf == kIfmap) return max_share(io_.ifmap_bytes, rows * g_.K, g_.M * g_.K);
+    return max_share(io_.residual_bytes, rows * cols, g_.M * g_.N);
+  }
   std::string tiling() const override {
     return fmt::format("os: {} n-tiles x {} m-tiles, K={} streamed; weight column {}, ifmap {}", nt_, mt_,
                        g_.K, column_resident_ ? "kept" : "re-read per m-tile",

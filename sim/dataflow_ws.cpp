@@ -33,6 +33,12 @@ class WsPlan : public DataflowPlan {
   }
   int64_t num_folds() const override { return nt_ * mch_ * kt_; }
   int64_t preload_cycles() const override { return R_; }
+  int64_t max_fold_read_bytes(int buf) const override {
+    int64_t rows = std::min(R_, g_.K), cols = std::min(C_, g_.N);
+    if (buf == kWeights) return max_share(io_.weight_bytes, rows * cols, g_.K * g_.N);
+    if (buf == kIfmap) return max_share(io_.ifmap_bytes, mc_ * rows, g_.M * g_.K);
+    return max_share(io_.residual_bytes, mc_ * cols, g_.M * g_.N);
+  }
   std::string tiling() const override {
     return fmt::format("ws: {} n-tiles x {} chunks of {} pixels x {} k-tiles; weight column {}, ifmap {}",
                        nt_, mch_, mc_, kt_, column_resident_ ? "kept" : "re-read per chunk",

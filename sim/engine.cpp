@@ -14,8 +14,14 @@ int64_t DmaChannel::transfer(int64_t now, int64_t bytes) {
   return start + t + latency_;
 }
 
+int prefetch_depth(const BufferConfig& b, int64_t max_fold_bytes) {
+  if (!b.double_buffered) return 1;
+  int64_t per_half = b.usable_bytes() / std::max<int64_t>(1, max_fold_bytes);
+  return 1 + static_cast<int>(std::clamp<int64_t>(per_half, 1, kMaxPrefetch - 1));
+}
+
 FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream)
-    : hw_(hw), plan_(plan), dma_(hw.dram.bytes_per_cycle, hw.dram.latency), stream_(std::move(stream)) {
+    : plan_(plan), dma_(hw.dram.bytes_per_cycle, hw.dram.latency), stream_(std::move(stream)) {
   if (!stream_) stream_ = std::make_unique<DenseStream>();
   n_folds_ = plan.num_folds();
   preload_ = plan.preload_cycles();
@@ -23,14 +29,18 @@ FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique
   // SCALE-Sim's compute model preloads every fold in full and never waits for DRAM.
   overlap_ = hw.array.preload_overlap && !hw.scalesim_compat;
   stalls_ = !hw.scalesim_compat;
-  for (int b = 0; b < kNumBufs; ++b) depth_[b] = hw.buf[b].double_buffered ? 2 : 1;
+  int max_depth = 1;
+  for (int b = 0; b < kNumBufs; ++b) {
+    depth_[b] = prefetch_depth(hw.buf[b], plan.max_fold_read_bytes(b));
+    max_depth = std::max(max_depth, depth_[b]);
+  }
   ready_owner_.fill(-1), work_owner_.fill(-1);
   if (n_folds_ == 0) {
     phase_ = Phase::done;
     return;
   }
-  // Before the first fold: each buffer prefetches as many folds as it has halves.
-  for (int64_t g = 0; g < 2 && g < n_folds_; ++g)
+  // Before the first fold: each buffer prefetches as deep as it may.
+  for (int64_t g = 0; g < max_depth && g < n_folds_; ++g)
     for (int b = 0; b < kNumBufs; ++b)
       if (g < depth_[b]) issue_read(g, b);
   phase_ = Phase::wait_data;
@@ -38,13 +48,13 @@ FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique
 }
 
 const FoldWork& FoldEngine::work(int64_t fold) {
-  size_t s = static_cast<size_t>(fold % 4);
+  size_t s = static_cast<size_t>(fold % kRing);
   if (work_owner_[s] != fold) work_[s] = plan_.fold(fold), work_owner_[s] = fold;
   return work_[s];
 }
 
 void FoldEngine::issue_read(int64_t fold, int buf) {
-  size_t s = static_cast<size_t>(fold % 4);
+  size_t s = static_cast<size_t>(fold % kRing);
   if (ready_owner_[s] != fold) ready_[s] = 0, ready_owner_[s] = fold;
   int64_t bytes = work(fold).dram_rd[buf];
   if (bytes <= 0) return;
@@ -76,7 +86,7 @@ void FoldEngine::end_fold() {
   ++fold_;
   if (fold_ < n_folds_) {
     phase_ = Phase::wait_data;
-    remaining_ = stalls_ ? std::max<int64_t>(0, ready_[fold_ % 4] - now_) : 0;
+    remaining_ = stalls_ ? std::max<int64_t>(0, ready_[fold_ % kRing] - now_) : 0;
   } else {
     phase_ = Phase::writeback;
     remaining_ = stalls_ ? std::max<int64_t>(0, last_write_done_ - now_) : 0;

@@ -63,6 +63,12 @@ class DenseStream : public StreamModel {
   int64_t left_ = 0;
 };
 
+// How many folds ahead of compute a buffer's DRAM reads are issued: 1 when single-buffered (the
+// next fold's data may only arrive once the current fold is done); when double-buffered, 1 + the
+// folds whose data fit in the half not being computed on (at least 1, at most kMaxPrefetch - 1).
+constexpr int kMaxPrefetch = 8;
+int prefetch_depth(const BufferConfig& b, int64_t max_fold_bytes);
+
 class FoldEngine {
  public:
   enum class Phase { wait_data, preload, stream, drain, writeback, done };
@@ -86,20 +92,20 @@ class FoldEngine {
   void settle();  // takes every transition due now (transitions take no time)
   int64_t consume(int64_t n);
 
-  const HwConfig& hw_;
   const DataflowPlan& plan_;
   DmaChannel dma_;
   int64_t n_folds_, preload_, drain_;
   bool overlap_, stalls_;
-  int depth_[kNumBufs];
+  int depth_[kNumBufs];  // folds a buffer's reads run ahead of compute (see prefetch_depth)
 
   Phase phase_ = Phase::wait_data;
   std::unique_ptr<StreamModel> stream_;
   int64_t now_ = 0, remaining_ = 0, fold_ = 0;  // remaining_: of every phase but stream
   int64_t last_write_done_ = 0;
-  std::array<int64_t, 4> ready_{}, ready_owner_{};  // per fold (mod 4): when its data is in
-  std::array<FoldWork, 4> work_{};
-  std::array<int64_t, 4> work_owner_{};
+  static constexpr int kRing = 16;                      // > the deepest prefetch
+  std::array<int64_t, kRing> ready_{}, ready_owner_{};  // per fold (mod kRing): when its data is in
+  std::array<FoldWork, kRing> work_{};
+  std::array<int64_t, kRing> work_owner_{};
   Counters c_;
 };
 

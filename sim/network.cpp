@@ -43,7 +43,7 @@ int alias_root(const Graph& g, int x) {
 
 std::string LayerGroup::kind() const {
   if (gemm < 0) return "ppu";
-  return shape.kh == 1 && shape.kw == 1 && shape.h == 1 && shape.w == 1 ? "linear" : "conv";
+  return linear ? "linear" : "conv";
 }
 
 std::string LayerGroup::fused_names(const Graph& g) const {
@@ -59,7 +59,7 @@ std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw) {
     const Node& n = g.nodes[i];
     if (is_gemm(n.op)) {
       LayerGroup grp;
-      grp.name = n.name, grp.gemm = i, grp.shape = gemm_of(g, i);
+      grp.name = n.name, grp.gemm = i, grp.shape = gemm_of(g, i), grp.linear = n.op == Op::linear;
       grp.in_elems = numel(g.in_shape(n, 0));
       grp.weight_elems = grp.shape.weight_elems() + (n.bias ? n.out_channels : 0);
       if (n.bias) grp.ppu_ops += grp.shape.out_elems();

@@ -20,6 +20,7 @@ enum class Fidelity { fast, step };  // fast: engine jumps; step: one engine ste
 struct LayerGroup {
   std::string name;
   int gemm = -1;               // conv2d/linear node index; -1 for a row of PPU work alone
+  bool linear = false;         // the GEMM is a linear layer (else conv2d)
   std::vector<int> ppu;        // nodes fused on the output stream, in execution order
   GemmShape shape;             // gemm >= 0 only
   int64_t ppu_ops = 0;         // per sample (BN, ReLU, pooling, residual add, bias add)

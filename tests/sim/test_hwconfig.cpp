@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 #include <regex>
 
 #include "models/embedded.hpp"
@@ -260,6 +261,45 @@ TEST(HwConfig, SramEnergyInterpolatesTheCitedTable) {
   EXPECT_NEAR(t.access_pj(16, 64), 10 * std::sqrt(2.0), 1e-9);  // power law between points
   EXPECT_NEAR(t.access_pj(2, 64), 5, 1e-9);                     // extended below with the first segment
   EXPECT_DOUBLE_EQ(t.access_pj(8, 128), 20);                    // linear in word width
+}
+
+TEST(HwConfig, RandomlyDamagedConfigsGiveConfigErrorsNeverACrash) {
+  std::string text = inline_config();
+  std::vector<std::string> lines;
+  for (size_t p = 0, e; p < text.size(); p = e + 1) {
+    e = text.find('\n', p);
+    if (e == std::string::npos) e = text.size();
+    lines.push_back(text.substr(p, e - p));
+  }
+  const std::vector<std::string> junk = {"-1", "0",     "abc",  "[1, 2]", "{}",
+                                         "",   "1e400", "true", "\"\"",   "{pj: x}"};
+  std::mt19937 rng(11);
+  int errors = 0;
+  for (int t = 0; t < 300; ++t) {
+    std::vector<std::string> l = lines;
+    size_t i = rng() % l.size();
+    switch (rng() % 3) {
+      case 0:
+        l.erase(l.begin() + static_cast<long>(i));
+        break;   // a missing line
+      case 1: {  // a value replaced
+        auto c = l[i].rfind(": ");
+        if (c != std::string::npos) l[i] = l[i].substr(0, c + 2) + junk[rng() % junk.size()];
+        break;
+      }
+      default:
+        l.insert(l.begin() + static_cast<long>(i), l[rng() % l.size()]);  // a line repeated
+    }
+    std::string damaged;
+    for (const auto& x : l) damaged += x + "\n";
+    try {
+      parse_hwconfig(damaged, "cfg.yaml");
+    } catch (const ConfigError& e) {
+      ++errors;
+      for (const auto& line : e.lines()) EXPECT_EQ(line.rfind("cfg.yaml", 0), 0u) << line;
+    }
+  }
+  EXPECT_GT(errors, 100);
 }
 
 TEST(HwCheckCli, PrintsTheResolvedConfigAndExitsTwoOnBadInput) {

@@ -140,6 +140,29 @@ TEST(DmaTiming, BandwidthBoundLayerTakesAsLongAsItsTransfers) {
   EXPECT_EQ(w.compute_cycles(), c.compute_cycles());
 }
 
+TEST(DmaTiming, DoubleBufferedReadsRunAheadAsFarAsHalfTheBufferHolds) {
+  BufferConfig b;
+  b.size_kb = 1, b.double_buffered = true;  // 512 B per half
+  EXPECT_EQ(prefetch_depth(b, 512), 2);     // classic double buffering: one fold per half
+  EXPECT_EQ(prefetch_depth(b, 600), 2);     // at least one fold ahead
+  EXPECT_EQ(prefetch_depth(b, 128), 5);     // four folds fit in the half being filled
+  EXPECT_EQ(prefetch_depth(b, 1), kMaxPrefetch);
+  b.double_buffered = false;
+  EXPECT_EQ(prefetch_depth(b, 1), 1);
+  // Latency-bound layer: 64-byte weight tiles at 64 B/cycle, latency 100, 18-cycle folds. With
+  // reads 8 folds ahead only the first fold waits; single-buffered, every fold waits.
+  std::vector<std::string> sets = {"dram.bytes_per_cycle=64", "dram.latency=100",
+                                   "array.preload_overlap=true", "buffers.weights.double_buffered=true"};
+  LayerIo io;
+  io.weight_bytes = 64 * 64;
+  Counters deep = simulate_gemm(config("ws", 8, 8, false, sets), gemm(4, 64, 64), io);
+  EXPECT_EQ(deep.cycles_stall, 1 + 100);
+  sets[3] = "buffers.weights.double_buffered=false";
+  Counters single = simulate_gemm(config("ws", 8, 8, false, sets), gemm(4, 64, 64), io);
+  EXPECT_EQ(single.cycles_stall, 64 * (1 + 100));
+  EXPECT_EQ(deep.compute_cycles(), single.compute_cycles());
+}
+
 TEST(DmaTiming, CompatibleModeNeverStalls) {
   HwConfig hw = config("ws", 8, 8, true, {"dram.bytes_per_cycle=1", "dram.latency=1000"});
   LayerIo io;
