@@ -50,6 +50,8 @@ struct Net::Impl {
   PenaltyConfig pen;
   std::vector<int> pen_nodes;
   std::vector<double> pen_sums;  // per penalised node, last forward
+  std::vector<PenSlot> slots;    // per node: penalty state shared with fusing layers
+  std::vector<int> fused_by;     // per node: the ReLU computing its penalty in its own passes, or -1
   mutable std::vector<float> probs;
 
   Param* find(const std::string& key) {
@@ -95,18 +97,31 @@ struct Net::Impl {
       const Node& node = g.nodes[i];
       std::vector<Act*> ins;
       std::vector<memory> diff_in;
+      // add and identity hand dy on unchanged: where the layouts agree their input's gradient can
+      // be the output's gradient buffer itself (one edge per node) or be accumulated straight from it.
+      int alias_edge = -1;
+      std::vector<size_t> accum_from_out;
+      bool twice = node.in.size() == 2 && node.in[0] == node.in[1];
       for (size_t s = 0; s < node.in.size(); ++s) {
         int e = node.in[s] + 1;
         Act& a = p->acts[e];
         ins.push_back(&a);
+        bool pass = !twice && (node.op == Op::identity ||
+                               (node.op == Op::add && (s == 0 || a.desc == p->acts[node.in[0] + 1].desc)));
         if (!a.diff) {
           diff_in.emplace_back();
         } else if (first[e] == std::make_pair(pos[i], static_cast<int>(s))) {
-          diff_in.push_back(a.diff);
+          if (pass && alias_edge < 0) {
+            alias_edge = e;
+            diff_in.emplace_back();
+          } else {
+            diff_in.push_back(a.diff);
+          }
         } else {
-          Accum acc{e, memory(a.desc, env.eng), {}};
+          Accum acc{e, pass ? memory() : memory(a.desc, env.eng), {}};
           acc.add = dnnl::binary(
               dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, a.desc, a.desc, a.desc}, env.eng));
+          if (pass) accum_from_out.push_back(p->accum[i].size());
           diff_in.push_back(acc.scratch);
           p->accum[i].push_back(std::move(acc));
         }
@@ -124,10 +139,16 @@ struct Net::Impl {
                        return q;
                      },
                      this};
+      if (node.op == Op::relu) {
+        args.pen_self = &slots[i];
+        if (node.in[0] >= 0 && fused_by[node.in[0]] == i) args.pen_in = &slots[node.in[0]];
+      }
       p->layers[i] = make_layer(args);
       if (!out.data) out.data = memory(out.desc, env.eng);
       out.diff = memory(out.desc, env.eng);
       std::memset(out.diff.get_data_handle(), 0, out.desc.get_size());
+      if (alias_edge >= 0) p->acts[alias_edge].diff = out.diff;
+      for (size_t k : accum_from_out) p->accum[i][k].scratch = out.diff;
     }
     return p;
   }
@@ -143,18 +164,19 @@ struct Net::Impl {
     Act& in = cur->acts[0];
     std::memcpy(ptr(in.data), x, sizeof(float) * in.numel());
     bool pen_on = pen.lambda > 0;
-    pen_sums.assign(pen_nodes.size(), 0.0);
-    std::vector<int> pen_slot(g.nodes.size(), -1);
-    for (size_t k = 0; k < pen_nodes.size(); ++k) pen_slot[pen_nodes[k]] = static_cast<int>(k);
+    for (PenSlot& sl : slots) sl = PenSlot{};
+    for (int i : pen_nodes) slots[i].on = pen_on, slots[i].sigma = static_cast<float>(pen.sigma);
     for (int i : g.order) {
       cur->layers[i]->forward(env, train);
-      if (pen_on && pen_slot[i] >= 0) {
+      if (slots[i].on && fused_by[i] < 0) {
         env.s.wait();
         const Act& a = cur->acts[i + 1];
-        pen_sums[pen_slot[i]] = penalty_sum(ptr(a.data), buf_elems(a), static_cast<float>(pen.sigma));
+        slots[i].sum = penalty_sum(ptr(a.data), buf_elems(a), slots[i].sigma);
       }
     }
     env.s.wait();
+    pen_sums.assign(pen_nodes.size(), 0.0);
+    for (size_t k = 0; k < pen_nodes.size(); ++k) pen_sums[k] = slots[pen_nodes[k]].sum;
   }
 
   // P and the per-element gradient scale of each penalised node.
@@ -195,18 +217,15 @@ struct Net::Impl {
   }
 
   void backward_core() {
-    bool pen_on = pen.lambda > 0;
     std::vector<float> scales;
     penalty_value(&scales);
-    std::vector<int> pen_slot(g.nodes.size(), -1);
-    for (size_t k = 0; k < pen_nodes.size(); ++k) pen_slot[pen_nodes[k]] = static_cast<int>(k);
+    for (size_t k = 0; k < scales.size(); ++k) slots[pen_nodes[k]].scale = scales[k];
     for (auto it = g.order.rbegin(); it != g.order.rend(); ++it) {
       int i = *it;
-      if (pen_on && pen_slot[i] >= 0) {
+      if (slots[i].on && fused_by[i] < 0) {
         env.s.wait();
         Act& a = cur->acts[i + 1];
-        penalty_grad_add(ptr(a.data), ptr(a.diff), buf_elems(a), static_cast<float>(pen.sigma),
-                         scales[pen_slot[i]]);
+        penalty_grad_add(ptr(a.data), ptr(a.diff), buf_elems(a), slots[i].sigma, slots[i].scale);
       }
       cur->layers[i]->backward(env);
       for (Accum& acc : cur->accum[i]) {
@@ -268,6 +287,20 @@ Net::Net(Graph g, uint64_t seed) : p_(std::make_unique<Impl>()) {
     p_->params.push_back(std::move(q));
   }
   p_->init_params(seed);
+  const Graph& gr = p_->g;
+  size_t nn = gr.nodes.size();
+  p_->slots.assign(nn, PenSlot{});
+  p_->fused_by.assign(nn, -1);
+  std::vector<int> consumers(nn, 0), consumer(nn, -1);
+  for (size_t i = 0; i < nn; ++i)
+    for (int j : gr.nodes[i].in)
+      if (j >= 0) consumers[j] += 1, consumer[j] = static_cast<int>(i);
+  for (size_t i = 0; i < nn; ++i) {
+    if (gr.nodes[i].op == Op::relu)
+      p_->fused_by[i] = static_cast<int>(i);
+    else if (consumers[i] == 1 && gr.nodes[consumer[i]].op == Op::relu && static_cast<int>(i) != gr.output)
+      p_->fused_by[i] = consumer[i];
+  }
   set_penalty(PenaltyConfig{});
 }
 
