@@ -30,6 +30,7 @@ struct Accum {
 
 struct Plan {
   int batch = 0;
+  bool backward = false;                       // gradient buffers and backward primitives built
   std::vector<Act> acts;                       // [0] = graph input, [1 + i] = output of node i
   std::vector<std::unique_ptr<Layer>> layers;  // by node index
   std::vector<std::vector<Accum>> accum;       // by node index, run after its backward
@@ -52,6 +53,7 @@ struct Net::Impl {
   std::vector<double> pen_sums;  // per penalised node, last forward
   std::vector<PenSlot> slots;    // per node: penalty state shared with fusing layers
   std::vector<int> fused_by;     // per node: the ReLU computing its penalty in its own passes, or -1
+  std::vector<int> ncons;        // per node: how many inputs of other nodes read its output
   mutable std::vector<float> probs;
 
   Param* find(const std::string& key) {
@@ -59,20 +61,27 @@ struct Net::Impl {
     return it == by_key.end() ? nullptr : &params[it->second];
   }
 
-  Plan& plan_for(int n) {
+  // A training plan serves eval forwards too; an eval-only plan has no gradient buffers.
+  Plan& plan_for(int n, bool backward) {
     for (size_t i = 0; i < plans.size(); ++i)
-      if (plans[i]->batch == n) {
+      if (plans[i]->batch == n && (plans[i]->backward || !backward)) {
         std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());
         return *plans.back();
       }
     if (plans.size() >= 2) plans.erase(plans.begin());  // a training batch and one other size
-    plans.push_back(build(n));
+    for (size_t i = 0; i < plans.size(); ++i)
+      if (plans[i]->batch == n) {  // an eval-only plan of this size is superseded
+        plans.erase(plans.begin() + i);
+        break;
+      }
+    plans.push_back(build(n, backward));
     return *plans.back();
   }
 
-  std::unique_ptr<Plan> build(int n) {
+  std::unique_ptr<Plan> build(int n, bool backward) {
     auto p = std::make_unique<Plan>();
     p->batch = n;
+    p->backward = backward;
     size_t nn = g.nodes.size();
     p->acts.resize(nn + 1);
     p->layers.resize(nn);
@@ -82,7 +91,7 @@ struct Net::Impl {
     in.dims.insert(in.dims.end(), g.input_shape.begin(), g.input_shape.end());
     in.desc = plain_desc(in.dims);
     in.data = memory(in.desc, env.eng);
-    if (input_grad) in.diff = memory(in.desc, env.eng);
+    if (input_grad && backward) in.diff = memory(in.desc, env.eng);
     // The consumer that runs backward first (last in execution order) writes an edge's gradient.
     std::vector<int> pos(nn);
     for (size_t k = 0; k < g.order.size(); ++k) pos[g.order[k]] = static_cast<int>(k);
@@ -138,13 +147,15 @@ struct Net::Impl {
                        if (!q) throw std::logic_error("missing parameter " + key);
                        return q;
                      },
-                     this};
+                     this,
+                     backward};
       if (node.op == Op::relu) {
         args.pen_self = &slots[i];
         if (node.in[0] >= 0 && fused_by[node.in[0]] == i) args.pen_in = &slots[node.in[0]];
       }
       p->layers[i] = make_layer(args);
       if (!out.data) out.data = memory(out.desc, env.eng);
+      if (!backward) continue;
       out.diff = memory(out.desc, env.eng);
       std::memset(out.diff.get_data_handle(), 0, out.desc.get_size());
       if (alias_edge >= 0) p->acts[alias_edge].diff = out.diff;
@@ -159,7 +170,7 @@ struct Net::Impl {
 
   void forward(const float* x, int n, bool train) {
     if (n <= 0) throw UsageError(fmt::format("batch size must be positive, got {}", n));
-    cur = &plan_for(n);
+    cur = &plan_for(n, train);
     last_train = train;
     Act& in = cur->acts[0];
     std::memcpy(ptr(in.data), x, sizeof(float) * in.numel());
@@ -216,12 +227,14 @@ struct Net::Impl {
     return r;
   }
 
-  void backward_core() {
+  void backward_core(const float* d_output) {
+    seed_gradients(d_output);
     std::vector<float> scales;
     penalty_value(&scales);
     for (size_t k = 0; k < scales.size(); ++k) slots[pen_nodes[k]].scale = scales[k];
     for (auto it = g.order.rbegin(); it != g.order.rend(); ++it) {
       int i = *it;
+      if (i == g.output && ncons[i] > 0) write_output_diff(d_output, true);
       if (slots[i].on && fused_by[i] < 0) {
         env.s.wait();
         Act& a = cur->acts[i + 1];
@@ -236,11 +249,28 @@ struct Net::Impl {
     env.s.wait();
   }
 
-  void set_output_diff(const float* d) {
+  // The loss gradient enters at the output node. Usually nothing consumes the output and it is
+  // written before backward starts; when something does (an `output:` that is not the last node),
+  // it is added once those consumers have written their part. Other unconsumed nodes start at 0.
+  void seed_gradients(const float* d) {
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      if (ncons[i] == 0 && static_cast<int>(i) != g.output) {
+        const Act& a = cur->acts[i + 1];
+        std::memset(a.diff.get_data_handle(), 0, a.desc.get_size());
+      }
+    if (ncons[g.output] == 0) write_output_diff(d, false);
+  }
+
+  void write_output_diff(const float* d, bool add) {
     Act& o = cur->acts[g.output + 1];
     md plain = plain_desc(o.dims);
     memory src(plain, env.eng, const_cast<float*>(d));
-    make_reorder(env, plain, o.desc).execute(env.s, src, o.diff);
+    memory dst = add ? memory(o.desc, env.eng) : o.diff;
+    make_reorder(env, plain, o.desc).execute(env.s, src, dst);
+    if (add)
+      dnnl::binary(
+          dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, o.desc, o.desc, o.desc}, env.eng))
+          .execute(env.s, {{DNNL_ARG_SRC_0, o.diff}, {DNNL_ARG_SRC_1, dst}, {DNNL_ARG_DST, o.diff}});
     env.s.wait();
   }
 
@@ -295,6 +325,7 @@ Net::Net(Graph g, uint64_t seed) : p_(std::make_unique<Impl>()) {
   for (size_t i = 0; i < nn; ++i)
     for (int j : gr.nodes[i].in)
       if (j >= 0) consumers[j] += 1, consumer[j] = static_cast<int>(i);
+  p_->ncons = consumers;
   for (size_t i = 0; i < nn; ++i) {
     if (gr.nodes[i].op == Op::relu)
       p_->fused_by[i] = static_cast<int>(i);
@@ -346,8 +377,7 @@ LossParts Net::backward(const int64_t* labels) {
 void Net::backward_from(const float* d_output) {
   p_->need_forward("backward");
   if (!p_->last_train) throw std::logic_error("backward after an eval-mode forward");
-  p_->set_output_diff(d_output);
-  p_->backward_core();
+  p_->backward_core(d_output);
 }
 
 LossParts Net::train_step(const float* x, const int64_t* labels, int n) {

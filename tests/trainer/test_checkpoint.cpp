@@ -191,6 +191,55 @@ TEST(Net, BatchSizesCanChangeBetweenCalls) {
   Tensor again = net.output();
   for (int k = 0; k < 10; ++k) EXPECT_NEAR(again.data[k], one.data[k], 1e-5);
   EXPECT_EQ(full.shape, again.shape);
+  // An eval-only plan (no gradient buffers) is replaced when the same size is trained.
+  Net fresh(g, 1);
+  fresh.forward(x.data(), 7, false);
+  EXPECT_THROW(fresh.backward(y.data()), std::logic_error);
+  LossParts lp = fresh.train_step(x.data(), y.data(), 7);
+  EXPECT_GT(lp.ce, 0);
+  EXPECT_NE(fresh.grad("conv1.weight")[0], 0.0f);
+  fresh.forward(x.data(), 7, false);
+  EXPECT_EQ(fresh.output().shape, full.shape);
+}
+
+}  // namespace
+}  // namespace eatsim
+
+namespace eatsim {
+namespace {
+
+// An `output:` that is not the last node: the loss gradient must survive its consumers' backward,
+// and unconsumed side nodes must not leak gradient from one step into the next.
+TEST(Net, OutputWithConsumersAndSideBranchesKeepsTheLossGradient) {
+  const char* head = "name: t\nparams: {width: 1, in_channels: 2, input_size: 3, classes: 4}\n";
+  Graph a = parse_graph(std::string(head) +
+                            "output: fc\nnodes:\n"
+                            "  - {name: flat, op: flatten, inputs: [input]}\n"
+                            "  - {name: fc, op: linear, inputs: [flat], out_features: 4}\n"
+                            "  - {name: extra, op: relu, inputs: [fc]}\n"
+                            "  - {name: side, op: identity, inputs: [fc]}\n",
+                        "a.yaml");
+  Graph b = parse_graph(std::string(head) +
+                            "nodes:\n"
+                            "  - {name: flat, op: flatten, inputs: [input]}\n"
+                            "  - {name: fc, op: linear, inputs: [flat], out_features: 4}\n",
+                        "b.yaml");
+  Net na(a, 1), nb(b, 1);
+  PenaltyConfig pc{0.7, 1e-2, "fc", PenaltyNorm::layer_mean};
+  na.set_penalty(pc);
+  nb.set_penalty(pc);
+  std::vector<float> x = inputs(b, 5, 9);
+  x.resize(5 * 18);
+  std::vector<int64_t> y{0, 1, 2, 3, 0};
+  for (int step = 0; step < 2; ++step) {
+    LossParts la = na.train_step(x.data(), y.data(), 5), lb = nb.train_step(x.data(), y.data(), 5);
+    EXPECT_DOUBLE_EQ(la.loss, lb.loss);
+    for (const char* k : {"fc.weight", "fc.bias"}) {
+      std::vector<float> ga(na.grad(k), na.grad(k) + (k[3] == 'w' ? 72 : 4)),
+          gb(nb.grad(k), nb.grad(k) + (k[3] == 'w' ? 72 : 4));
+      EXPECT_EQ(ga, gb) << k << " at step " << step;
+    }
+  }
 }
 
 }  // namespace

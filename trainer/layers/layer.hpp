@@ -56,6 +56,7 @@ struct BuildArgs {
   std::vector<memory> diff_in;  // where backward writes d(input i); empty memory = not needed
   Param* (*find)(void* ctx, const std::string& key);
   void* ctx;
+  bool backward;                // false: an eval-only plan (no gradient buffers, no backward primitives)
   PenSlot* pen_self = nullptr;  // this node's penalty (fusing layers only)
   PenSlot* pen_in = nullptr;    // input 0's penalty, when this layer is its only consumer
   Param& param(const std::string& leaf) const { return *find(ctx, node.name + "." + leaf); }
