@@ -416,6 +416,25 @@ std::vector<double> Net::layer_penalties() const {
   return out;
 }
 
+std::vector<int64_t> Net::nonzero_counts(float threshold) const {
+  p_->need_forward("nonzero_counts");
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < p_->g.nodes.size(); ++i) {
+    const Act& a = p_->cur->acts[i + 1];
+    const float* x = Impl::ptr(a.data);
+    int64_t n = Impl::buf_elems(a), c = 0;
+#pragma omp parallel for simd reduction(+ : c) schedule(static)
+    for (int64_t k = 0; k < n; ++k) c += std::fabs(x[k]) > threshold;  // padding holds zeros
+    out.push_back(c);
+  }
+  return out;
+}
+
+int64_t Net::edge_numel(int node) const {
+  p_->need_forward("edge_numel");
+  return p_->cur->acts.at(node + 1).numel();
+}
+
 const std::vector<ParamInfo>& Net::param_info() const { return p_->infos; }
 
 Tensor Net::get(const std::string& key) const {

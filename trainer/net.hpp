@@ -66,6 +66,10 @@ class Net {
   std::vector<Tensor> infer_edges(const float* x, int n);
   // Per penalised node (penalised_nodes() order): mean of x²/(x²+σ) in the last forward.
   std::vector<double> layer_penalties() const;
+  // Per node (graph order): elements of its output in the last forward with |x| > threshold, and
+  // the element count (batch included). Firing % = nonzeros / numel; the sponge model uses 2^-126.
+  std::vector<int64_t> nonzero_counts(float threshold = 0.0f) const;
+  int64_t edge_numel(int node) const;
 
   // Parameters and buffers by state_dict key (plain layouts; num_batches_tracked as a float).
   const std::vector<ParamInfo>& param_info() const;

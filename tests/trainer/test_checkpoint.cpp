@@ -149,6 +149,16 @@ TEST(Inference, HandsBackEveryEdgeInEvalMode) {
   // relu1's output is max(bn1, 0).
   for (size_t i = 0; i < bn.data.size(); ++i) ASSERT_EQ(edges[3].data[i], std::max(bn.data[i], 0.0f));
   EXPECT_EQ(edges.back().data, net.output().data);
+  // Non-zero counts agree with the edges (relu1 about half, conv1 dense), layout padding excluded.
+  std::vector<int64_t> nnz = net.nonzero_counts();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    int64_t c = 0;
+    for (float v : edges[i + 1].data) c += v != 0;
+    EXPECT_EQ(nnz[i], c) << g.nodes[i].name;
+    EXPECT_EQ(net.edge_numel(static_cast<int>(i)), edges[i + 1].numel());
+  }
+  EXPECT_LT(nnz[2], edges[3].numel() * 3 / 4);
+  EXPECT_GT(nnz[2], edges[3].numel() / 4);
 }
 
 TEST(Sgd, StepFollowsTorchOptimSgd) {
