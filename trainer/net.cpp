@@ -34,6 +34,7 @@ struct Plan {
   std::vector<Act> acts;                       // [0] = graph input, [1 + i] = output of node i
   std::vector<std::unique_ptr<Layer>> layers;  // by node index
   std::vector<std::vector<Accum>> accum;       // by node index, run after its backward
+  std::vector<std::shared_ptr<void>> slabs;    // shared gradient memory (see share_diffs)
 };
 
 }  // namespace
@@ -46,7 +47,7 @@ struct Net::Impl {
   std::unordered_map<std::string, size_t> by_key;
   std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
   Plan* cur = nullptr;
-  bool input_grad = false;
+  bool debug_grads = false;
   bool last_train = false;
   PenaltyConfig pen;
   std::vector<int> pen_nodes;
@@ -91,7 +92,7 @@ struct Net::Impl {
     in.dims.insert(in.dims.end(), g.input_shape.begin(), g.input_shape.end());
     in.desc = plain_desc(in.dims);
     in.data = memory(in.desc, env.eng);
-    if (input_grad && backward) in.diff = memory(in.desc, env.eng);
+    if (debug_grads && backward) in.diff = memory(in.desc, env.eng);
     // The consumer that runs backward first (last in execution order) writes an edge's gradient.
     std::vector<int> pos(nn);
     for (size_t k = 0; k < g.order.size(); ++k) pos[g.order[k]] = static_cast<int>(k);
@@ -127,7 +128,7 @@ struct Net::Impl {
             diff_in.push_back(a.diff);
           }
         } else {
-          Accum acc{e, pass ? memory() : memory(a.desc, env.eng), {}};
+          Accum acc{e, pass ? memory() : new_diff(a.desc), {}};
           acc.add = dnnl::binary(
               dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, a.desc, a.desc, a.desc}, env.eng));
           if (pass) accum_from_out.push_back(p->accum[i].size());
@@ -156,12 +157,73 @@ struct Net::Impl {
       p->layers[i] = make_layer(args);
       if (!out.data) out.data = memory(out.desc, env.eng);
       if (!backward) continue;
-      out.diff = memory(out.desc, env.eng);
-      std::memset(out.diff.get_data_handle(), 0, out.desc.get_size());
+      out.diff = new_diff(out.desc);
       if (alias_edge >= 0) p->acts[alias_edge].diff = out.diff;
       for (size_t k : accum_from_out) p->accum[i][k].scratch = out.diff;
     }
+    if (backward && !debug_grads) share_diffs(*p, pos, first);
     return p;
+  }
+
+  // Gradient buffers: allocated here (zeroed) in debug mode, else bound later by share_diffs.
+  memory new_diff(const md& d) {
+    if (!debug_grads) return memory(d, env.eng, DNNL_MEMORY_NONE);
+    memory m(d, env.eng);
+    std::memset(m.get_data_handle(), 0, d.get_size());
+    return m;
+  }
+
+  // Backward runs the nodes in reverse order; an edge's gradient lives from its first writer (or
+  // the start) to its producer's backward, a scratch buffer only during its consumer's backward.
+  // Buffers whose lifetimes do not overlap share memory (first fit by start time, best size).
+  void share_diffs(Plan& p, const std::vector<int>& pos, const std::vector<std::pair<int, int>>& first) {
+    int nn = static_cast<int>(g.nodes.size());
+    auto r = [&](int node) { return nn - 1 - pos[node]; };
+    struct Use {
+      memory m;
+      size_t bytes;
+      int from, to;
+    };
+    std::vector<Use> uses;
+    auto note = [&](const memory& m, int from, int to) {
+      for (Use& u : uses)
+        if (u.m.get() == m.get()) {
+          u.from = std::min(u.from, from), u.to = std::max(u.to, to);
+          return;
+        }
+      uses.push_back({m, m.get_desc().get_size(), from, to});
+    };
+    for (int j = 0; j < nn; ++j) {
+      const Act& a = p.acts[j + 1];
+      int w = first[j + 1].first >= 0 ? nn - 1 - first[j + 1].first : -1;
+      note(a.diff, w, r(j));
+    }
+    for (int i = 0; i < nn; ++i)
+      for (const Accum& acc : p.accum[i])
+        if (acc.scratch.get() != p.acts[i + 1].diff.get()) note(acc.scratch, r(i), r(i));
+    std::sort(uses.begin(), uses.end(), [](const Use& a, const Use& b) { return a.from < b.from; });
+    struct Slab {
+      std::shared_ptr<void> mem;
+      size_t bytes;
+      int busy_to;
+    };
+    std::vector<Slab> slabs;
+    for (Use& u : uses) {
+      Slab* best = nullptr;
+      for (Slab& s : slabs)
+        if (s.busy_to < u.from && s.bytes >= u.bytes && (!best || s.bytes < best->bytes)) best = &s;
+      if (!best) {
+        size_t bytes = (u.bytes + 63) / 64 * 64;
+        void* raw = std::aligned_alloc(64, bytes);
+        if (!raw) throw std::bad_alloc();
+        std::memset(raw, 0, bytes);
+        slabs.push_back({std::shared_ptr<void>(raw, std::free), bytes, -2});
+        best = &slabs.back();
+      }
+      best->busy_to = u.to;
+      u.m.set_data_handle(best->mem.get());
+    }
+    for (Slab& s : slabs) p.slabs.push_back(s.mem);
   }
 
   static float* ptr(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
@@ -350,9 +412,9 @@ void Net::set_penalty(const PenaltyConfig& c) {
 const PenaltyConfig& Net::penalty() const { return p_->pen; }
 const std::vector<int>& Net::penalised_nodes() const { return p_->pen_nodes; }
 
-void Net::set_input_grad(bool on) {
-  if (on == p_->input_grad) return;
-  p_->input_grad = on;
+void Net::set_debug_grads(bool on) {
+  if (on == p_->debug_grads) return;
+  p_->debug_grads = on;
   p_->plans.clear();
   p_->cur = nullptr;
 }
@@ -396,7 +458,8 @@ Tensor Net::edge(int node) const {
 Tensor Net::edge_grad(int node) const {
   p_->need_forward("edge_grad");
   const Act& a = p_->cur->acts.at(node + 1);
-  if (!a.diff) throw std::logic_error("edge_grad of the input needs set_input_grad(true)");
+  if (!a.diff || !p_->debug_grads)
+    throw std::logic_error("edge_grad needs set_debug_grads(true) before the forward");
   return p_->to_plain(a, a.diff);
 }
 
@@ -428,6 +491,34 @@ std::vector<int64_t> Net::nonzero_counts(float threshold) const {
     out.push_back(c);
   }
   return out;
+}
+
+int64_t Net::activation_bytes() const {
+  p_->need_forward("activation_bytes");
+  int64_t b = 0;
+  std::vector<void*> seen;
+  for (const Act& a : p_->cur->acts) {
+    void* h = a.data.get_data_handle();
+    if (std::find(seen.begin(), seen.end(), h) == seen.end()) seen.push_back(h), b += a.desc.get_size();
+  }
+  return b;
+}
+
+int64_t Net::gradient_bytes() const {
+  p_->need_forward("gradient_bytes");
+  const Plan& p = *p_->cur;
+  std::map<void*, int64_t> size;  // buffers shared by several edges count once, at their largest use
+  auto add = [&](const memory& m) {
+    if (!m) return;
+    int64_t& b = size[m.get_data_handle()];
+    b = std::max<int64_t>(b, m.get_desc().get_size());
+  };
+  for (const Act& a : p.acts) add(a.diff);
+  for (const auto& acc : p.accum)
+    for (const Accum& x : acc) add(x.scratch);
+  int64_t total = 0;
+  for (const auto& [h, b] : size) total += b;
+  return total;
 }
 
 int64_t Net::edge_numel(int node) const {

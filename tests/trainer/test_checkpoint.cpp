@@ -212,6 +212,26 @@ TEST(Net, BatchSizesCanChangeBetweenCalls) {
   EXPECT_EQ(fresh.output().shape, full.shape);
 }
 
+TEST(Net, GradientBuffersAreSharedUnlessDebugging) {
+  ParamOverrides o;
+  o.has_width = true;
+  o.p.width = 0.125;
+  Graph g = load_graph("resnet18", o);
+  std::vector<float> x = inputs(g, 2, 1);
+  std::vector<int64_t> y{1, 2};
+  Net shared(g, 1), debug(g, 1);
+  debug.set_debug_grads(true);
+  LossParts a = shared.train_step(x.data(), y.data(), 2), b = debug.train_step(x.data(), y.data(), 2);
+  EXPECT_EQ(a.loss, b.loss);
+  EXPECT_EQ(std::vector<float>(shared.grad("conv1.weight"), shared.grad("conv1.weight") + 8 * 27),
+            std::vector<float>(debug.grad("conv1.weight"), debug.grad("conv1.weight") + 8 * 27));
+  EXPECT_LT(shared.gradient_bytes() * 4, shared.activation_bytes());
+  EXPECT_GT(debug.gradient_bytes() * 2, debug.activation_bytes());
+  EXPECT_THROW(shared.edge_grad(0), std::logic_error);
+  shared.forward(x.data(), 2, false);  // eval reuses the training plan
+  EXPECT_GT(shared.gradient_bytes(), 0);
+}
+
 }  // namespace
 }  // namespace eatsim
 
