@@ -183,6 +183,27 @@ TEST(Sgd, StepFollowsTorchOptimSgd) {
   }
 }
 
+TEST(Sgd, FewStepsFitAFixedBatchAndEatLowersThePenalty) {
+  Graph g = small(0.5);
+  std::vector<float> x = inputs(g, 16, 8);
+  std::vector<int64_t> y(16);
+  for (int i = 0; i < 16; ++i) y[i] = i % 10;
+  for (double lambda : {0.0, 1.0}) {
+    Net net(g, 2);
+    net.set_penalty(PenaltyConfig{lambda, 1e-4, "relu", PenaltyNorm::layer_mean});
+    Sgd opt({0.05, 0.9, 5e-4, false});
+    LossParts first = net.train_step(x.data(), y.data(), 16), last;
+    for (int step = 0; step < 40; ++step) {
+      opt.step(net);
+      last = net.train_step(x.data(), y.data(), 16);
+    }
+    EXPECT_LT(last.ce, 0.5 * first.ce) << "λ = " << lambda;
+    if (lambda > 0) {
+      EXPECT_LT(last.penalty, 0.8 * first.penalty);
+    }
+  }
+}
+
 TEST(Net, BatchSizesCanChangeBetweenCalls) {
   Graph g = small();
   Net net(g, 1);
