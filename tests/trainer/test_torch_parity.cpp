@@ -15,11 +15,12 @@
 namespace eatsim {
 namespace {
 
+// One model and the EAT settings of its training steps (run one after another without an update,
+// so each step checks one setting and the BN running statistics see every step). A `reference`
+// selection is recomputed in the script with forward hooks on leaf modules, others by node name.
 struct ParityCase {
   const char* model;
-  const char* select;  // "reference" (hooks in the script) or a Net selection checked by name
-  PenaltyNorm norm;
-  double lambda, sigma;
+  std::vector<PenaltyConfig> steps;
 };
 
 std::string run(const std::string& cmd, int& code) {
@@ -73,48 +74,54 @@ TEST_P(TorchParity, LogitsLossGradientsAndRunningStatsMatch) {
   save_checkpoint(tmp / "ckpt", net, {});
   npy_save_f32(tmp / "x.npy", {N, g.input_shape[0], g.input_shape[1], g.input_shape[2]}, x.data());
   npy_save(tmp / "y.npy", DType::i64, {N}, y.data());
-  fs::create_directories(tmp / "cxx/grad");
+  fs::create_directories(tmp / "cxx");
 
   net.forward(x.data(), N, false);
   Tensor logits = net.output();
   npy_save_f32(tmp / "cxx/logits_eval.npy", logits.shape, logits.data.data());
 
-  std::string sel = c.select;
-  net.set_penalty(PenaltyConfig{c.lambda, c.sigma, sel, c.norm});
-  std::ofstream(tmp / "penalised.txt") << [&] {
-    std::string s;
-    for (int i : net.penalised_nodes()) s += g.nodes[i].name + "\n";
-    return s;
-  }();
-  LossParts lp = net.train_step(x.data(), y.data(), N);
-  std::ofstream(tmp / "cxx/loss.txt")
-      << fmt::format("ce {:.9g}\npenalty {:.9g}\nloss {:.9g}\n", lp.ce, lp.penalty, lp.loss);
-  for (const ParamRef& p : net.trainable())
-    npy_save_f32(tmp / ("cxx/grad/" + p.info->key + ".npy"), p.info->shape, p.grad);
+  std::string steps;
+  for (size_t k = 0; k < c.steps.size(); ++k) {
+    const PenaltyConfig& pc = c.steps[k];
+    std::string sd = tmp / ("cxx/" + std::to_string(k));
+    fs::create_directories(sd + "/grad");
+    net.set_penalty(pc);
+    std::string names;
+    for (int i : net.penalised_nodes()) names += g.nodes[i].name + "\n";
+    std::ofstream(sd + "/penalised.txt") << names;
+    LossParts lp = net.train_step(x.data(), y.data(), N);
+    std::ofstream(sd + "/loss.txt") << fmt::format("ce {:.9g}\npenalty {:.9g}\nloss {:.9g}\n", lp.ce,
+                                                   lp.penalty, lp.loss);
+    for (const ParamRef& p : net.trainable())
+      npy_save_f32(sd + "/grad/" + p.info->key + ".npy", p.info->shape, p.grad);
+    steps += fmt::format(" --step {}:{}:{}:{}", pc.layers == "reference" ? "reference" : "names",
+                         penalty_norm_name(pc.norm), pc.lambda, pc.sigma);
+  }
   save_checkpoint(tmp / "after", net, {});
 
-  std::string cmd = fmt::format(
-      "{} {}/tests/trainer/torch_parity.py --model {} --width 0.125 --dir {} --lam {} "
-      "--sigma {} --norm {} --select {}",
-      test::python(), test::source_dir(), c.model, tmp.path(), c.lambda, c.sigma, penalty_norm_name(c.norm),
-      sel == "reference" ? "reference" : "names");
+  std::string cmd = fmt::format("{} {}/tests/trainer/torch_parity.py --model {} --width 0.125 --dir {}{}",
+                                test::python(), test::source_dir(), c.model, tmp.path(), steps);
   int code = -1;
   std::string out = run("OMP_NUM_THREADS=2 " + cmd, code);
   EXPECT_EQ(code, 0) << cmd << "\n" << out;
   if (getenv("EATSIM_VERBOSE")) std::printf("%s", out.c_str());
-  EXPECT_NE(out.find("ok   every weight gradient"), std::string::npos) << out;
+  EXPECT_EQ(out.find("FAIL"), std::string::npos) << out;
+  for (size_t k = 0; k < c.steps.size(); ++k)
+    EXPECT_NE(out.find(fmt::format("ok   step {} every weight gradient", k)), std::string::npos) << out;
+  EXPECT_NE(out.find("ok   BN running statistics after the steps"), std::string::npos) << out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, TorchParity,
-                         ::testing::Values(ParityCase{"resnet18", "reference", PenaltyNorm::layer_mean, 2.0,
-                                                      1e-4},
-                                           ParityCase{"vgg16", "relu", PenaltyNorm::element, 5.0, 1e-4},
-                                           ParityCase{"resnet18", "relu", PenaltyNorm::element, 1.0, 1e-3}),
-                         [](const auto& info) {
-                           return fmt::format(
-                               "{}_{}_{}", info.param.model, info.param.select,
-                               info.param.norm == PenaltyNorm::element ? "element" : "layermean");
-                         });
+                         ::testing::Values(ParityCase{"resnet18",
+                                                      {{2.0, 1e-4, "reference", PenaltyNorm::layer_mean},
+                                                       {1.0, 1e-3, "relu", PenaltyNorm::element},
+                                                       {0.5, 1e-2,
+                                                        "layer1.0.add,layer2.0.shortcut.1,pool,linear",
+                                                        PenaltyNorm::layer_mean}}},
+                                           ParityCase{"vgg16",
+                                                      {{5.0, 1e-4, "relu", PenaltyNorm::element},
+                                                       {1.0, 1e-4, "reference", PenaltyNorm::layer_mean}}}),
+                         [](const auto& info) { return std::string(info.param.model); });
 
 }  // namespace
 }  // namespace eatsim

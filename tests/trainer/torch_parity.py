@@ -4,8 +4,9 @@
 Defines the kuangliu-style CIFAR ResNet18 and VGG16-BN at a width multiplier, loads the weights the
 C++ test saved (a checkpoint directory of .npy files named by state_dict keys), runs the same batch,
 and compares with what the C++ trainer wrote:
-  eval-mode logits (relative 1e-4); training-mode CE, EAT penalty and loss (relative 1e-4);
-  every weight gradient (relative 1e-3); BN running statistics after the step (relative 1e-4).
+  eval-mode logits (relative 1e-4); then, per training step (one per --step penalty setting, no
+  weight update in between), CE, EAT penalty and loss (relative 1e-4) and every weight gradient
+  (relative 1e-3); BN running statistics after the steps (relative 1e-4).
 Relative error = max|a - b| / max|b|. Exit 0 when all agree, 1 on a mismatch, 3 without torch.
 
 The penalty is computed either like the public reference code (forward hooks on every leaf module,
@@ -123,10 +124,9 @@ def main():
     ap.add_argument("--width", type=float, required=True)
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--dir", required=True)
-    ap.add_argument("--lam", type=float, required=True)
-    ap.add_argument("--sigma", type=float, required=True)
-    ap.add_argument("--norm", choices=["layer-mean", "element"], required=True)
-    ap.add_argument("--select", choices=["reference", "names"], required=True)
+    ap.add_argument("--step", action="append", required=True,
+                    help="SELECT:NORM:LAMBDA:SIGMA, one per training step in order; SELECT is reference (hooks) "
+                    "or names (DIR/K/penalised.txt for step K)")
     a = ap.parse_args()
     torch.manual_seed(0)
     d = a.dir
@@ -149,43 +149,48 @@ def main():
         z = model(x)
     check("eval logits", rel(np.load(os.path.join(d, "cxx", "logits_eval.npy")), z.numpy()), 1e-4)
 
-    acts = []
-    if a.select == "reference":
-        for m in model.modules():
-            if len(list(m.children())) == 0:
-                m.register_forward_hook(lambda mod, inp, out: acts.append(out))
-    names = open(os.path.join(d, "penalised.txt")).read().split() if a.select == "names" else []
-    model.train()
-    REC.clear()
-    z = model(x)
-    if a.select == "names":
-        acts = [REC[n] for n in names]
-    ce = F.cross_entropy(z, y)
-    sums = [(t * t / (t * t + a.sigma)).sum() for t in acts]
-    if a.norm == "layer-mean":
-        pen = sum(s / t.numel() for s, t in zip(sums, acts)) / len(acts)
-    else:
-        pen = sum(sums) / sum(t.numel() for t in acts)
-    loss = ce + a.lam * pen
-    loss.backward()
-    print(f"     {len(acts)} penalised outputs; torch: ce {ce.item():.7g} penalty {pen.item():.7g} loss {loss.item():.7g}")
-    got = dict(l.split() for l in open(os.path.join(d, "cxx", "loss.txt")).read().strip().splitlines())
-    check("cross-entropy", rel(float(got["ce"]), ce.item()), 1e-4)
-    check("penalty", rel(float(got["penalty"]), pen.item()), 1e-4)
-    check("loss", rel(float(got["loss"]), loss.item()), 1e-4)
-    worst = ("", 0.0)
+    hooked = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: hooked.append(out))
+             for m in model.modules() if len(list(m.children())) == 0]
     grads = dict(model.named_parameters())
-    for k, p in grads.items():
-        # A conv bias right before a training-mode BN has an exact gradient of 0 (BN removes any shift):
-        # both sides hold round-off, so measure it against the scale of the same layer's weight gradient.
-        w = k[: -len("bias")] + "weight"
-        floor = float(grads[w].grad.abs().max()) if k.endswith(".bias") and w in grads else 1e-12
-        e = rel(np.load(os.path.join(d, "cxx", "grad", k + ".npy")), p.grad.numpy(), floor)
-        if e > 1e-3:
-            check(f"gradient {k}", e, 1e-3)
-        if e > worst[1]:
-            worst = (k, e)
-    check(f"every weight gradient (worst {worst[0]})", worst[1], 1e-3)
+    for k, spec in enumerate(a.step):
+        select, norm, lam, sigma = spec.split(":")
+        lam, sigma = float(lam), float(sigma)
+        sd = os.path.join(d, "cxx", str(k))
+        model.train()
+        model.zero_grad()
+        REC.clear()
+        hooked.clear()
+        z = model(x)
+        acts = hooked if select == "reference" else [REC[n] for n in open(os.path.join(sd, "penalised.txt")).read().split()]
+        ce = F.cross_entropy(z, y)
+        sums = [(t * t / (t * t + sigma)).sum() for t in acts]
+        if norm == "layer-mean":
+            pen = sum(s / t.numel() for s, t in zip(sums, acts)) / len(acts)
+        else:
+            pen = sum(sums) / sum(t.numel() for t in acts)
+        loss = ce + lam * pen
+        loss.backward()
+        print(f"step {k} ({spec}): {len(acts)} penalised outputs; torch: ce {ce.item():.7g} penalty {pen.item():.7g} "
+              f"loss {loss.item():.7g}")
+        got = dict(l.split() for l in open(os.path.join(sd, "loss.txt")).read().strip().splitlines())
+        check(f"step {k} cross-entropy", rel(float(got["ce"]), ce.item()), 1e-4)
+        check(f"step {k} penalty", rel(float(got["penalty"]), pen.item()), 1e-4)
+        check(f"step {k} loss", rel(float(got["loss"]), loss.item()), 1e-4)
+        worst = ("", 0.0)
+        for key, p in grads.items():
+            # A conv bias right before a training-mode BN has an exact gradient of 0 (BN removes any
+            # shift): both sides hold round-off, so measure it against the layer's weight gradient.
+            w = key[: -len("bias")] + "weight"
+            floor = float(grads[w].grad.abs().max()) if key.endswith(".bias") and w in grads else 1e-12
+            e = rel(np.load(os.path.join(sd, "grad", key + ".npy")), p.grad.numpy(), floor)
+            if e > 1e-3:
+                check(f"step {k} gradient {key}", e, 1e-3)
+            if e > worst[1]:
+                worst = (key, e)
+        check(f"step {k} every weight gradient (worst {worst[0]})", worst[1], 1e-3)
+    for h in hooks:
+        h.remove()
     worst = ("", 0.0)
     after = model.state_dict()
     for k in keys:
@@ -196,7 +201,7 @@ def main():
             e = rel(np.load(os.path.join(d, "after", k + ".npy")), after[k].numpy())
             if e > worst[1]:
                 worst = (k, e)
-    check(f"BN running statistics after the step (worst {worst[0]})", worst[1], 1e-4)
+    check(f"BN running statistics after the steps (worst {worst[0]})", worst[1], 1e-4)
     if failures:
         print(f"{len(failures)} mismatch(es): " + ", ".join(failures))
         return 1
