@@ -1,6 +1,8 @@
 // eatsim train: standard (λ = 0) or energy-aware training of a model on a dataset.
 #include <fmt/format.h>
 
+#include <omp.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -52,7 +54,7 @@ int run(const Args& args) {
   if (vm.count("threads")) {
     int t = vm["threads"].as<int>();
     if (t < 1) throw UsageError("--threads must be at least 1");
-    setenv("OMP_NUM_THREADS", std::to_string(t).c_str(), 1);
+    omp_set_num_threads(t);
   }
   TrainConfig c;
   c.model = vm["model"].as<std::string>();

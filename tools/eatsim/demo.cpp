@@ -2,6 +2,7 @@
 #include "tools/eatsim/demo.hpp"
 
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <chrono>
 #include <cmath>
@@ -83,7 +84,7 @@ double total_cycles(const sim::SimResult& r) {
 
 void run(const Options& o) {
   auto t_start = Clock::now();
-  if (o.threads > 0) setenv("OMP_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
+  if (o.threads > 0) omp_set_num_threads(o.threads);
   fs::create_directories(o.out + "/runs");
   fs::create_directories(o.out + "/traces");
   fs::create_directories(o.out + "/sim");
