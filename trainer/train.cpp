@@ -136,8 +136,8 @@ TrainResult train(const TrainConfig& cfg) {
   if (!(cfg.lr > 0)) throw UsageError("--lr must be positive");
   Graph g = load_graph(cfg.model, cfg.model_params);
   Dataset tr = load_dataset(cfg.dataset, "train"), te = load_dataset(cfg.dataset, "test");
-  truncate(tr, cfg.train_limit);
-  truncate(te, cfg.test_limit);
+  if (cfg.train_limit > 0) truncate(tr, cfg.train_limit);
+  if (cfg.test_limit > 0) truncate(te, cfg.test_limit);
   if (g.params.classes < tr.classes)
     throw DataError(fmt::format("{}: {} classes, but the model has {} outputs (use --classes {})", tr.source, tr.classes,
                                 g.params.classes, tr.classes));
