@@ -69,12 +69,21 @@ struct Net::Impl {
         std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());
         return *plans.back();
       }
-    if (plans.size() >= 2) plans.erase(plans.begin());  // a training batch and one other size
     for (size_t i = 0; i < plans.size(); ++i)
       if (plans[i]->batch == n) {  // an eval-only plan of this size is superseded
         plans.erase(plans.begin() + i);
         break;
       }
+    // Up to two plans of each kind (a full and a last partial batch, for training and for eval):
+    // the least recently used of the same kind goes.
+    int same = 0;
+    for (const auto& q : plans) same += q->backward == backward;
+    if (same >= 2)
+      for (size_t i = 0; i < plans.size(); ++i)
+        if (plans[i]->backward == backward) {
+          plans.erase(plans.begin() + i);
+          break;
+        }
     plans.push_back(build(n, backward));
     return *plans.back();
   }

@@ -212,7 +212,9 @@ TEST(Net, BatchSizesCanChangeBetweenCalls) {
   net.forward(x.data(), 7, false);
   Tensor full = net.output();
   net.train_step(x.data(), y.data(), 4);  // another plan
-  net.forward(x.data(), 1, false);        // a third: the oldest is dropped
+  net.forward(x.data(), 1, false);        // eval-only plans of other sizes
+  net.forward(x.data(), 3, false);
+  net.forward(x.data(), 2, false);  // the least recently used eval plan is dropped
   net.forward(x.data(), 7, false);
   // Eval results per sample do not depend on the batch; the train step changed only BN stats.
   Net ref(g, 1);
