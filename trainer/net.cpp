@@ -48,6 +48,7 @@ struct Net::Impl {
   std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
   Plan* cur = nullptr;
   bool debug_grads = false;
+  bool fast_conv = false;
   bool last_train = false;
   PenaltyConfig pen;
   std::vector<int> pen_nodes;
@@ -158,7 +159,8 @@ struct Net::Impl {
                        return q;
                      },
                      this,
-                     backward};
+                     backward,
+                     fast_conv};
       if (node.op == Op::relu) {
         args.pen_self = &slots[i];
         if (node.in[0] >= 0 && fused_by[node.in[0]] == i) args.pen_in = &slots[node.in[0]];
@@ -424,6 +426,13 @@ const std::vector<int>& Net::penalised_nodes() const { return p_->pen_nodes; }
 void Net::set_debug_grads(bool on) {
   if (on == p_->debug_grads) return;
   p_->debug_grads = on;
+  p_->plans.clear();
+  p_->cur = nullptr;
+}
+
+void Net::set_fast_conv(bool on) {
+  if (on == p_->fast_conv) return;
+  p_->fast_conv = on;
   p_->plans.clear();
   p_->cur = nullptr;
 }
