@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -57,6 +58,18 @@ struct Net::Impl {
   std::vector<int> fused_by;     // per node: the ReLU computing its penalty in its own passes, or -1
   std::vector<int> ncons;        // per node: how many inputs of other nodes read its output
   mutable std::vector<float> probs;
+  bool profiling = false;
+  mutable std::map<std::string, double> prof;  // seconds by layer type (set_profile)
+
+  // Runs f, adding its wall time to prof[what] when profiling.
+  template <class F>
+  void timed(const char* what, F&& f) {
+    if (!profiling) return f();
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    env.s.wait();
+    prof[what] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
 
   Param* find(const std::string& key) {
     auto it = by_key.find(key);
@@ -251,11 +264,11 @@ struct Net::Impl {
     for (PenSlot& sl : slots) sl = PenSlot{};
     for (int i : pen_nodes) slots[i].on = pen_on, slots[i].sigma = static_cast<float>(pen.sigma);
     for (int i : g.order) {
-      cur->layers[i]->forward(env, train);
+      timed(op_name(g.nodes[i].op), [&] { cur->layers[i]->forward(env, train); });
       if (slots[i].on && fused_by[i] < 0) {
         env.s.wait();
         const Act& a = cur->acts[i + 1];
-        slots[i].sum = penalty_sum(ptr(a.data), buf_elems(a), slots[i].sigma);
+        timed("penalty", [&] { slots[i].sum = penalty_sum(ptr(a.data), buf_elems(a), slots[i].sigma); });
       }
     }
     env.s.wait();
@@ -311,12 +324,16 @@ struct Net::Impl {
       if (slots[i].on && fused_by[i] < 0) {
         env.s.wait();
         Act& a = cur->acts[i + 1];
-        penalty_grad_add(ptr(a.data), ptr(a.diff), buf_elems(a), slots[i].sigma, slots[i].scale);
+        timed("penalty", [&] {
+          penalty_grad_add(ptr(a.data), ptr(a.diff), buf_elems(a), slots[i].sigma, slots[i].scale);
+        });
       }
-      cur->layers[i]->backward(env);
+      timed(op_name(g.nodes[i].op), [&] { cur->layers[i]->backward(env); });
       for (Accum& acc : cur->accum[i]) {
         const memory& d = cur->acts[acc.edge].diff;
-        acc.add.execute(env.s, {{DNNL_ARG_SRC_0, d}, {DNNL_ARG_SRC_1, acc.scratch}, {DNNL_ARG_DST, d}});
+        timed("grad-accum", [&] {
+          acc.add.execute(env.s, {{DNNL_ARG_SRC_0, d}, {DNNL_ARG_SRC_1, acc.scratch}, {DNNL_ARG_DST, d}});
+        });
       }
     }
     env.s.wait();
@@ -437,12 +454,20 @@ void Net::set_fast_conv(bool on) {
   p_->cur = nullptr;
 }
 
+void Net::set_profile(bool on) {
+  p_->profiling = on;
+  if (on) p_->prof.clear();
+}
+
+std::map<std::string, double> Net::profile() const { return p_->prof; }
+
 void Net::forward(const float* x, int n, bool train) { p_->forward(x, n, train); }
 
 LossParts Net::loss(const int64_t* labels) const { return p_->loss(labels); }
 
 LossParts Net::backward(const int64_t* labels) {
-  LossParts r = p_->loss(labels);
+  LossParts r;
+  p_->timed("loss", [&] { r = p_->loss(labels); });
   if (!std::isfinite(r.loss))
     throw NumericError(
         fmt::format("loss is {} (ce {}, penalty {}): training diverged (lower the learning rate or λ)",

@@ -52,6 +52,13 @@ class Net {
   // Off by default: gradient buffers are then shared between edges whose lifetimes do not overlap.
   void set_debug_grads(bool on);
 
+  // Opt-in wall-clock timing by layer type (benchmarks): seconds summed over forwards and
+  // backwards per op name ("conv2d", ...), plus "penalty" (passes not fused into a ReLU),
+  // "grad-accum" (residual gradient sums) and "loss". Switching it on resets the sums; it
+  // adds one stream wait per layer.
+  void set_profile(bool on);
+  std::map<std::string, double> profile() const;
+
   // x: (n, C, H, W) plain. train: batch statistics, BN running statistics updated; eval: running
   // statistics. Primitives and buffers are built once per batch size and reused.
   void forward(const float* x, int n, bool train);

@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""Issue 6 benchmark: in one run on this machine, times (a) PyTorch training the kuangliu-style
+ResNet18, standard and with the EAT penalty via hooks; (b) eatsim on the same model, batch and
+threads, standard and EAT (reference and relu selections); (c) the net's convolutions alone as oneDNN
+primitives (the ceiling). Each configuration runs in its own process (peak RSS per process).
+    /usr/bin/python3 tools/bench/trainer_vs_pytorch.py [--build build] [--width 1] [--batch 128]
+        [--threads 2] [--warmup 1] [--steps 3] [--fast]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(cmd, threads):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def loadavg():
+    return open("/proc/loadavg").read().split()[:3]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--width", type=float, default=1.0)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--conv-reps", type=int, default=3)
+    ap.add_argument("--fast", action="store_true", help="eatsim with --fast-conv (Winograd where it pays)")
+    a = ap.parse_args()
+    b, w, T = a.batch, a.width, a.threads
+    print(f"ResNet18 (kuangliu) width {w:g}, batch {b}, fp32, {T} threads; warm-up {a.warmup}, "
+          f"timed steps {a.steps}; load average at start {' '.join(loadavg())}")
+    res = {}
+    torch = [sys.executable, os.path.join(HERE, "torch_step.py")]
+    res["pytorch std"] = run(torch + [str(w), str(b), str(T), "0", str(a.warmup), str(a.steps)], T)
+    res["pytorch EAT (hooks)"] = run(torch + [str(w), str(b), str(T), "1", str(a.warmup), str(a.steps)], T)
+    step = [os.path.join(a.build, "bench_step"), "resnet18", str(w), str(b)]
+    fast = ["fast"] if a.fast else []
+    for name, lam, sel in (("eatsim std", 0, "reference"), ("eatsim EAT reference", 1, "reference"),
+                           ("eatsim EAT relu", 1, "relu")):
+        res[name] = run(step + [str(lam), sel, str(a.warmup), str(a.steps)] + fast, T)
+    conv = run([os.path.join(a.build, "bench_conv"), "resnet18", str(w), str(b), str(a.conv_reps)] + fast, T)
+    load_end = loadavg()
+
+    gflop_img = (conv["fwd_gflop"] + conv["bwd_data_gflop"] + conv["bwd_w_gflop"]) / b  # convs only
+    print(f"\nconvolution FLOPs per training image: {gflop_img:.2f} GFLOP (fwd + bwd-data + bwd-weights)")
+    print(f"\n{'configuration':24} {'wall s/step':>11} {'img/s':>7} {'GFLOP/s':>8} {'CPU s/step':>10} "
+          f"{'img/CPU-s':>9} {'peak RSS MB':>11}")
+    for k, r in res.items():
+        print(f"{k:24} {r['wall_s']:11.3f} {b / r['wall_s']:7.1f} {gflop_img * b / r['wall_s']:8.1f} "
+              f"{r['cpu_s']:10.3f} {b / r['cpu_s']:9.1f} {r['peak_rss_mb']:11.0f}")
+    ceil = conv["fwd_s"] + conv["bwd_data_s"] + conv["bwd_w_s"]
+    print(f"{'conv-only ceiling':24} {ceil:11.3f} {b / ceil:7.1f} {gflop_img * b / ceil:8.1f}")
+    for p in ("fwd", "bwd_data", "bwd_w"):
+        print(f"  {p:22} {conv[p + '_s']:11.3f} s  {conv[p + '_gflop'] / conv[p + '_s']:7.1f} GFLOP/s")
+
+    pt, es = res["pytorch std"], res["eatsim std"]
+    print("\nratios (wall; CPU time in brackets)")
+    print(f"  eatsim std / PyTorch std throughput:   {pt['wall_s'] / es['wall_s']:.2f}x "
+          f"[{pt['cpu_s'] / es['cpu_s']:.2f}x]")
+    for k in ("eatsim EAT reference", "eatsim EAT relu"):
+        print(f"  {k} / PyTorch std throughput: {pt['wall_s'] / res[k]['wall_s']:.2f}x "
+              f"[{pt['cpu_s'] / res[k]['cpu_s']:.2f}x]")
+    pe = res["pytorch EAT (hooks)"]
+    print(f"  EAT step / standard step: PyTorch hooks {pe['wall_s'] / pt['wall_s']:.2f}x "
+          f"[{pe['cpu_s'] / pt['cpu_s']:.2f}x]", end="")
+    for k, tag in (("eatsim EAT reference", "reference"), ("eatsim EAT relu", "relu")):
+        print(f", eatsim {tag} {res[k]['wall_s'] / es['wall_s']:.2f}x [{res[k]['cpu_s'] / es['cpu_s']:.2f}x]",
+              end="")
+    print(f"\n  eatsim std step / conv-only ceiling: {es['wall_s'] / ceil:.2f}x")
+    print(f"  peak RSS eatsim std / PyTorch std: {es['peak_rss_mb'] / pt['peak_rss_mb']:.2f}")
+
+    print("\neatsim time by layer type (one profiled step, wall s; a stream wait after each layer)")
+    keys = sorted({k for n in ("eatsim std", "eatsim EAT reference", "eatsim EAT relu") for k in res[n]["profile"]},
+                  key=lambda k: -res["eatsim std"]["profile"].get(k, 0))
+    print(f"  {'layer type':14} {'std':>8} {'EAT ref':>8} {'EAT relu':>8}")
+    for k in keys:
+        print(f"  {k:14}" + "".join(f" {res[n]['profile'].get(k, 0):8.3f}"
+                                    for n in ("eatsim std", "eatsim EAT reference", "eatsim EAT relu")))
+    print(f"  {'total step':14}" + "".join(f" {res[n]['profile_step_s']:8.3f}"
+                                          for n in ("eatsim std", "eatsim EAT reference", "eatsim EAT relu")))
+    print(f"\nload average at end {' '.join(load_end)}; torch {pt['torch']}")
+    print("per-step wall times: " + "; ".join(f"{k} " + ",".join(f"{t:.2f}" for t in r["steps_wall_s"])
+                                              for k, r in res.items()))
+
+
+if __name__ == "__main__":
+    main()
