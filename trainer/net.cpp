@@ -36,6 +36,8 @@ struct Plan {
   std::vector<std::unique_ptr<Layer>> layers;  // by node index
   std::vector<std::vector<Accum>> accum;       // by node index, run after its backward
   std::vector<std::shared_ptr<void>> slabs;    // shared gradient memory (see share_diffs)
+  std::vector<char> clobbered;                 // by node: output overwritten in place by its ReLU
+  bool inplace = false;                        // some node is clobbered
 };
 
 }  // namespace
@@ -77,14 +79,15 @@ struct Net::Impl {
   }
 
   // A training plan serves eval forwards too; an eval-only plan has no gradient buffers.
-  Plan& plan_for(int n, bool backward) {
+  // all_edges: every edge must survive the forward (no in-place ReLU).
+  Plan& plan_for(int n, bool backward, bool all_edges = false) {
     for (size_t i = 0; i < plans.size(); ++i)
-      if (plans[i]->batch == n && (plans[i]->backward || !backward)) {
+      if (plans[i]->batch == n && (plans[i]->backward || !backward) && !(all_edges && plans[i]->inplace)) {
         std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());
         return *plans.back();
       }
     for (size_t i = 0; i < plans.size(); ++i)
-      if (plans[i]->batch == n) {  // an eval-only plan of this size is superseded
+      if (backward && plans[i]->batch == n && !plans[i]->backward) {  // an eval-only plan is superseded
         plans.erase(plans.begin() + i);
         break;
       }
@@ -110,6 +113,8 @@ struct Net::Impl {
     p->acts.resize(nn + 1);
     p->layers.resize(nn);
     p->accum.resize(nn);
+    p->clobbered.assign(nn, 0);
+    std::vector<memory> scratch;  // transient conversion buffers sharing one allocation
     Act& in = p->acts[0];
     in.dims = Shape{n};
     in.dims.insert(in.dims.end(), g.input_shape.begin(), g.input_shape.end());
@@ -174,9 +179,20 @@ struct Net::Impl {
                      this,
                      backward,
                      fast_conv};
+      args.scratch = &scratch;
       if (node.op == Op::relu) {
         args.pen_self = &slots[i];
-        if (node.in[0] >= 0 && fused_by[node.in[0]] == i) args.pen_in = &slots[node.in[0]];
+        int j = node.in[0];
+        if (j >= 0 && fused_by[j] == i) args.pen_in = &slots[j];
+        // Like PyTorch, which frees a BN output once ReLU has read it: in a training plan the ReLU
+        // overwrites an input nobody else reads (no penalty on it, not the output, its own buffer).
+        Op jop = j >= 0 ? g.nodes[j].op : Op::identity;
+        if (backward && !debug_grads && j >= 0 && fused_by[j] == i && !input_penalised(j) && j != g.output &&
+            (jop == Op::batchnorm2d || jop == Op::add || jop == Op::conv2d)) {
+          args.inplace = true;
+          p->clobbered[j] = 1;
+          p->inplace = true;
+        }
       }
       p->layers[i] = make_layer(args);
       if (!out.data) out.data = memory(out.desc, env.eng);
@@ -186,6 +202,14 @@ struct Net::Impl {
       for (size_t k : accum_from_out) p->accum[i][k].scratch = out.diff;
     }
     if (backward && !debug_grads) share_diffs(*p, pos, first);
+    size_t most = 0;
+    for (const memory& m : scratch) most = std::max(most, m.get_desc().get_size());
+    if (most) {
+      void* raw = std::aligned_alloc(64, (most + 63) / 64 * 64);
+      if (!raw) throw std::bad_alloc();
+      p->slabs.emplace_back(raw, std::free);
+      for (memory& m : scratch) m.set_data_handle(raw);
+    }
     return p;
   }
 
@@ -254,9 +278,14 @@ struct Net::Impl {
   // Elements in the buffer, padding of blocked layouts included (it holds zeros, which add 0).
   static int64_t buf_elems(const Act& a) { return static_cast<int64_t>(a.desc.get_size() / sizeof(float)); }
 
-  void forward(const float* x, int n, bool train) {
+  // Whether node j's output is penalised in the current configuration.
+  bool input_penalised(int j) const {
+    return pen.lambda > 0 && std::find(pen_nodes.begin(), pen_nodes.end(), j) != pen_nodes.end();
+  }
+
+  void forward(const float* x, int n, bool train, bool all_edges = false) {
     if (n <= 0) throw UsageError(fmt::format("batch size must be positive, got {}", n));
-    cur = &plan_for(n, train);
+    cur = &plan_for(n, train, all_edges);
     last_train = train;
     Act& in = cur->acts[0];
     std::memcpy(ptr(in.data), x, sizeof(float) * in.numel());
@@ -433,6 +462,9 @@ const Graph& Net::graph() const { return p_->g; }
 
 void Net::set_penalty(const PenaltyConfig& c) {
   std::vector<int> nodes = resolve_penalty(p_->g, c);
+  // Plans decide which ReLUs run in place from what is penalised: rebuild them when that changes.
+  bool was_on = p_->pen.lambda > 0, on = c.lambda > 0;
+  if (was_on != on || (on && nodes != p_->pen_nodes)) p_->plans.clear(), p_->cur = nullptr;
   p_->pen = c;
   p_->pen_nodes = std::move(nodes);
   p_->pen_sums.assign(p_->pen_nodes.size(), 0.0);
@@ -495,6 +527,9 @@ Tensor Net::output() const { return edge(p_->g.output); }
 Tensor Net::edge(int node) const {
   p_->need_forward("edge");
   const Act& a = p_->cur->acts.at(node + 1);
+  if (node >= 0 && p_->cur->clobbered[node])
+    throw std::logic_error("edge: the output of '" + p_->g.nodes[node].name +
+                           "' was overwritten in place by its ReLU in training (use infer_edges)");
   return p_->to_plain(a, a.data);
 }
 
@@ -507,7 +542,7 @@ Tensor Net::edge_grad(int node) const {
 }
 
 std::vector<Tensor> Net::infer_edges(const float* x, int n) {
-  forward(x, n, false);
+  p_->forward(x, n, false, true);
   std::vector<Tensor> out;
   out.reserve(p_->g.nodes.size() + 1);
   for (int i = -1; i < static_cast<int>(p_->g.nodes.size()); ++i) out.push_back(edge(i));
@@ -527,6 +562,10 @@ std::vector<int64_t> Net::nonzero_counts(float threshold) const {
   std::vector<int64_t> out;
   for (size_t i = 0; i < p_->g.nodes.size(); ++i) {
     const Act& a = p_->cur->acts[i + 1];
+    if (p_->cur->clobbered[i]) {
+      out.push_back(-1);
+      continue;
+    }
     const float* x = Impl::ptr(a.data);
     int64_t n = Impl::buf_elems(a), c = 0;
 #pragma omp parallel for simd reduction(+ : c) schedule(static)

@@ -71,7 +71,9 @@ class Net {
   // forward(train) + backward(labels).
   LossParts train_step(const float* x, const int64_t* labels, int n);
 
-  // Results of the last forward, plain layouts. node = -1 is the graph input.
+  // Results of the last forward, plain layouts. node = -1 is the graph input. In training plans
+  // (unless set_debug_grads) a ReLU overwrites its input in place when nothing else reads it and
+  // it is not penalised; edge() of such a node throws std::logic_error (infer_edges keeps all).
   Tensor output() const;
   Tensor edge(int node) const;
   Tensor edge_grad(int node) const;  // after a backward; needs set_debug_grads(true)
@@ -81,6 +83,7 @@ class Net {
   std::vector<double> layer_penalties() const;
   // Per node (graph order): elements of its output in the last forward with |x| > threshold, and
   // the element count (batch included). Firing % = nonzeros / numel; the sponge model uses 2^-126.
+  // -1 for a node whose output its ReLU overwrote in place (see edge()).
   std::vector<int64_t> nonzero_counts(float threshold = 0.0f) const;
   int64_t edge_numel(int node) const;
   // Bytes held by the current batch size's plan: activations (every edge) and gradient buffers.

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   int64_t N = std::atoi(argv[3]);
   int reps = std::atoi(argv[4]);
   auto algo = argc > 5 && std::string(argv[5]) == "fast" ? dnnl::algorithm::convolution_auto
-                                                          : dnnl::algorithm::convolution_direct;
+                                                         : dnnl::algorithm::convolution_direct;
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
   double t_fwd = 0, t_bd = 0, t_bw = 0, f_fwd = 0, f_bd = 0, f_bw = 0;
@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
     t_fwd += tf, t_bd += td, t_bw += tw;
     f_fwd += flops, f_bd += needs_bd ? flops : 0, f_bw += flops;
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%s{\"name\":\"%s\",\"gflop\":%.3f,\"fwd_s\":%.6f,\"bwd_data_s\":%.6f,\"bwd_w_s\":%.6f}",
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"name\":\"%s\",\"gflop\":%.3f,\"fwd_s\":%.6f,\"bwd_data_s\":%.6f,\"bwd_w_s\":%.6f}",
                   layers.empty() ? "" : ",", n.name.c_str(), flops * 1e-9, tf, td, tw);
     layers += buf;
   }

@@ -23,7 +23,9 @@ double cpu_seconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"wall_s\":%.6f,\"cpu_s\":%.6f,\"steps_wall_s\":[%s],\"profile_step_s\":%.6f,\"profile\":{%s},"
       "\"peak_rss_mb\":%.1f,\"activation_mb\":%.1f,\"gradient_mb\":%.1f}\n",
-      wall, cpu, walls.c_str(), prof_total, prof.c_str(), u.ru_maxrss / 1024.0, net.activation_bytes() / 1048576.0,
-      net.gradient_bytes() / 1048576.0);
+      wall, cpu, walls.c_str(), prof_total, prof.c_str(), u.ru_maxrss / 1024.0,
+      net.activation_bytes() / 1048576.0, net.gradient_bytes() / 1048576.0);
   return 0;
 }

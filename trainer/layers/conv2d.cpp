@@ -44,14 +44,14 @@ class Conv2d : public Layer {
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     a.out.desc = fwd_pd_.dst_desc();
     src_.init(e, in_->desc, fwd_pd_.src_desc());
-    w_.init(e, w_user, fwd_pd_.weights_desc());
+    w_.init(e, w_user, fwd_pd_.weights_desc(), a.scratch);
 
     // d(input): (N, O, OH, OW) -> (N, C, H, W); skipped when nobody needs it (the graph input).
     if (diff_src_) {
       bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
           {algo_, src_any, w_any, dst_any, strides, pl, pr}, e.eng, fwd_pd_);
       bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
-      bd_w_.init(e, w_user, bwd_data_pd_.weights_desc());
+      bd_w_.init(e, w_user, bwd_data_pd_.weights_desc(), a.scratch);
       bd_ddst_.init(e, a.out.desc, bwd_data_pd_.diff_dst_desc());
       bd_dsrc_.init(e, diff_src_.get_desc(), bwd_data_pd_.diff_src_desc());
     }
@@ -62,7 +62,7 @@ class Conv2d : public Layer {
     bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
     bw_src_.init(e, in_->desc, bwd_w_pd_.src_desc());
     bw_ddst_.init(e, a.out.desc, bwd_w_pd_.diff_dst_desc());
-    bw_dw_.init(e, w_user, bwd_w_pd_.diff_weights_desc());
+    bw_dw_.init(e, w_user, bwd_w_pd_.diff_weights_desc(), a.scratch);
   }
 
   void forward(Env& e, bool) override {

@@ -15,10 +15,15 @@ dnnl::reorder make_reorder(Env& e, const md& from, const md& to) {
   return dnnl::reorder(dnnl::reorder::primitive_desc(e.eng, from, e.eng, to));
 }
 
-void Port::init(Env& e, const md& user, const md& prim) {
+void Port::init(Env& e, const md& user, const md& prim, std::vector<memory>* shared) {
   convert_ = !(user == prim);
   if (!convert_) return;
-  buf_ = memory(prim, e.eng);
+  if (shared) {
+    buf_ = memory(prim, e.eng, DNNL_MEMORY_NONE);
+    shared->push_back(buf_);
+  } else {
+    buf_ = memory(prim, e.eng);
+  }
   to_prim_ = make_reorder(e, user, prim);
   from_prim_ = make_reorder(e, prim, user);
 }

@@ -60,6 +60,8 @@ struct BuildArgs {
   bool fast_conv = false;       // let oneDNN pick Winograd for 3x3 stride-1 convolutions
   PenSlot* pen_self = nullptr;  // this node's penalty (fusing layers only)
   PenSlot* pen_in = nullptr;    // input 0's penalty, when this layer is its only consumer
+  bool inplace = false;         // relu: write the output over input 0 (its only consumer, unpenalised)
+  std::vector<memory>* scratch = nullptr;  // transient buffers that may share one allocation (Port)
   Param& param(const std::string& leaf) const { return *find(ctx, node.name + "." + leaf); }
 };
 
@@ -88,7 +90,9 @@ inline memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.e
 // parameter) layout a buffer and a reorder convert; otherwise the user's memory is used as is.
 class Port {
  public:
-  void init(Env& e, const md& user, const md& prim);
+  // shared: the buffer lives only while one primitive runs (weights, weight gradients), so it
+  // is registered in `shared` and bound later to memory all such buffers of the plan share.
+  void init(Env& e, const md& user, const md& prim, std::vector<memory>* shared = nullptr);
   bool converts() const { return convert_; }
   // Input: returns memory in the primitive's layout holding `user`'s values.
   memory in(Env& e, memory user);

@@ -2,7 +2,8 @@
 // than a oneDNN eltwise so the EAT penalty rides along: forward sums x²/(x²+σ) of its output (and
 // of its input when it is that input's only consumer, e.g. BN → ReLU), backward adds the penalty
 // gradients in the same pass, so a penalised ReLU costs no extra pass over memory. Element-wise,
-// so any layout works (padding of blocked layouts holds zeros, which add nothing).
+// so any layout works (padding of blocked layouts holds zeros, which add nothing). In training
+// plans it may run in place over its input (as PyTorch frees a BN output once ReLU has read it).
 #include <algorithm>
 
 #include "trainer/layers/layer.hpp"
@@ -57,6 +58,9 @@ class Relu : public Layer {
       : in_(a.in[0]), out_(&a.out), diff_src_(a.diff_in[0]), self_(a.pen_self), pin_(a.pen_in) {
     a.out.dims = in_->dims;
     a.out.desc = in_->desc;
+    // In place, backward reads the output: y > 0 exactly where x > 0, and the output penalty's
+    // gradient only matters there. The input's penalty (which needs x ≤ 0 too) must be off.
+    if (a.inplace) a.out.data = in_->data, x_ = out_;
     n_ = static_cast<int64_t>(in_->desc.get_size() / sizeof(float));
   }
 
@@ -82,7 +86,7 @@ class Relu : public Layer {
   void backward(Env& e) override {
     if (!diff_src_) return;
     e.s.wait();
-    const float *x = ptr(in_->data), *dy = ptr(out_->diff);
+    const float *x = ptr(x_->data), *dy = ptr(out_->diff);
     float* dx = ptr(diff_src_);
     bool po = self_ && self_->on, pi = pin_ && pin_->on;
     float so = self_ ? self_->sigma : 1, si = pin_ ? pin_->sigma : 1;
@@ -101,6 +105,7 @@ class Relu : public Layer {
   static float* ptr(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
   Act* in_;
   Act* out_;
+  Act* x_ = in_;  // what backward reads as x: the input, or the output when in place
   memory diff_src_;
   PenSlot *self_, *pin_;
   int64_t n_;  // buffer elements, padding included
