@@ -48,8 +48,8 @@ namespace eatsim::sim {
     "sparse front end (WS skip): lane-cycles a group with work waited for an accumulator port")             \
   X(fe_feed_wait, "sparse front end (OS skip): group-cycles a group with work waited for a weight feed")    \
   X(realign_add, "re-alignment (WS skip): element adds merging a pixel's per-group partial sums")           \
-  X(realign_acc_rd, "re-alignment (WS skip): accumulator reads (psum-buffer words) beyond the dense ones")  \
-  X(realign_acc_wr, "re-alignment (WS skip): accumulator writes (psum-buffer words) beyond the dense ones") \
+  X(realign_acc_rd, "re-alignment (WS skip): accumulator-register element reads beyond the dense ones")     \
+  X(realign_acc_wr, "re-alignment (WS skip): accumulator-register element writes beyond the dense ones")    \
   X(meta_sram_bits, "metadata bits read or written in SRAM: IS weight-feed indices, compression metadata")  \
   X(meta_dram_bytes,                                                                                        \
     "compression metadata bytes moved to/from DRAM (already inside the DRAM byte counters)")                \

@@ -61,8 +61,7 @@ EnergyBreakdown energy_of(const EnergyTable& t, const Counters& c) {
   e.leakage = double(c.total_cycles()) * t.leak_per_cycle;
   e.frontend = double(c.fe_zero_detect) * t.zero_detect + double(c.fe_bitmap_ops) * t.bitmap_op +
                double(c.fe_fifo_push + c.fe_fifo_pop) * t.fifo_access;
-  e.realign =
-      double(c.realign_add) * t.psum_add + double(c.realign_acc_rd + c.realign_acc_wr) * t.sram_access[kPsum];
+  e.realign = double(c.realign_add) * t.psum_add + double(c.realign_acc_rd + c.realign_acc_wr) * t.reg_access;
   e.metadata = double(c.meta_sram_bits) * t.meta_bit;
   return e;
 }

@@ -173,7 +173,7 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
                       "(run with --trace, or turn the features off)",
                       hw.file, grp.name));
     std::unique_ptr<SparseLayer> sp;
-    if (values && (hw.sparsity.any() || check)) sp = analyse_layer(hw, grp.shape, *data);
+    if (values && (hw.sparsity.any() || check)) sp = analyse_layer(hw, grp.shape, *data, check != nullptr);
     Compressed cin;
     if (values && hw.sparsity.compress.format != CompressFormat::none) {
       cin = compressed_size(data->ifmap, grp.in_elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);

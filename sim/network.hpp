@@ -44,6 +44,9 @@ struct LayerData {
   // Quantisation scales come from max|x| over all samples of the trace; < 0: this sample's.
   double ifmap_max_abs = -1, weight_max_abs = -1;
   bool ifmap_nonneg = false, weights_nonneg = false;
+  // Non-zero: the weights never change under this id (TraceData gives each layer one, never
+  // reused), so their zero counts may be cached between samples. 0: no caching.
+  uint64_t weights_id = 0;
 };
 
 // What the functional check found for one layer and sample.

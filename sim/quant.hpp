@@ -2,6 +2,7 @@
 // scale is max|x| over all samples of the trace, unsigned for non-negative tensors, round half to
 // even; fp16 rounds to the nearest half value; fp32 keeps the exact values.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "sim/hwconfig.hpp"
@@ -20,5 +21,16 @@ struct Quant {
 Quant make_quant(DataType t, double max_abs, bool nonneg);
 // The dequantised value x takes on the datapath (x itself for fp32).
 float quantise_value(const Quant& q, float x);
+// quantise_value(q, x) == 0, without computing the value.
+inline bool quantises_to_zero(const Quant& q, float x) {
+  switch (q.type) {
+    case DataType::fp32:
+      return x == 0;
+    case DataType::fp16:
+      return !(x > 2.98023223876953125e-08f || x < -2.98023223876953125e-08f);  // |x| <= 2^-25
+    default:
+      return q.step == 0 || (q.unsigned_ && x < 0) || !(std::fabs(double(x) / q.step) > 0.5);
+  }
+}
 
 }  // namespace eatsim::sim

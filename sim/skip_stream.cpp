@@ -82,8 +82,7 @@ class WsSkipStream : public CachedStream {
         G_(s.G),
         D_(hw.sparsity.skip.fifo_depth),
         L_(hw.sparsity.skip.lookahead),
-        P_(hw.sparsity.skip.acc_ports),
-        psum_word_bits_(hw.buf[kPsum].word_bits) {
+        P_(hw.sparsity.skip.acc_ports) {
     tag_.assign(size_t(64 * D_), 0);
   }
   void begin(int64_t, const FoldWork& w, Counters& c) override {
@@ -100,9 +99,8 @@ class WsSkipStream : public CachedStream {
     c.fe_zero_detect += T_ * w.rows_used;
     c.fe_bitmap_ops += T_ * ng_;
     c.realign_add += extra * w.cols_used;
-    int64_t words = detail::words(w.cols_used, kPsumBits, psum_word_bits_);
-    c.realign_acc_rd += extra * words;
-    c.realign_acc_wr += extra * words;
+    c.realign_acc_rd += extra * w.cols_used;
+    c.realign_acc_wr += extra * w.cols_used;
     start(kt * s_.g.M + w.m0);
   }
 
@@ -163,7 +161,7 @@ class WsSkipStream : public CachedStream {
   }
 
   const SparseLayer& s_;
-  int G_, D_, L_, P_, psum_word_bits_;
+  int G_, D_, L_, P_;
   const uint64_t* mask_ = nullptr;
   int64_t T_ = 0, r_ = 0;
   int ng_ = 0;

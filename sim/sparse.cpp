@@ -15,7 +15,10 @@ namespace eatsim::sim {
 namespace testing {
 namespace {
 std::atomic<bool> g_perturbed{false};
-}
+std::atomic<bool> g_generic{false};
+}  // namespace
+void set_generic_scan(bool on) { g_generic = on; }
+bool generic_scan() { return g_generic; }
 void set_skip_rule_perturbed(bool on) { g_perturbed = on; }
 bool skip_rule_perturbed() { return g_perturbed; }
 }  // namespace testing
@@ -35,9 +38,69 @@ double max_abs_of(const float* x, int64_t n, bool& nonneg) {
 // Entry flags of one im2col row: 0 zero activation, 1 non-zero, 2 padding tap.
 enum : uint8_t { kZero = 0, kNz = 1, kPad = 2 };
 
+// WS with K = (kh, kw, Cin), Cin a multiple of G and R a multiple of G: every G-slice is one tap's
+// run of G channels, so one bit per (input pixel, channel group) answers every slice.
+void scan_ws_fast(SparseLayer& s, const std::vector<uint8_t>& anz, const std::vector<int64_t>& zw) {
+  const GemmShape& g = s.g;
+  const int64_t M = g.M, K = g.K, N = g.N, cin = g.cin, H = g.h, W = g.w, G = s.G;
+  const int64_t cg_n = cin / G, gpt = s.R / G, kt_n = (K + s.R - 1) / s.R;
+  const bool perturbed = testing::skip_rule_perturbed();
+  bool weights_dense = true;
+  for (int64_t v : zw) weights_dense &= v == 0;
+  // Per input pixel: non-zeros per channel group, and the total.
+  std::vector<uint8_t> gnz(size_t(H * W * cg_n));
+  std::vector<int64_t> pnz(size_t(H * W), 0);
+  for (int64_t p = 0; p < H * W; ++p)
+    for (int64_t cg = 0; cg < cg_n; ++cg) {
+      int n = 0;
+      for (int64_t j = 0; j < G; ++j) n += anz[size_t(p * cin + cg * G + j)];
+      gnz[size_t(p * cg_n + cg)] = uint8_t(std::min(n, 255));
+      pnz[size_t(p)] += n;
+    }
+  s.ws_mask.assign(size_t(kt_n * M), 0);
+  const int64_t slices = K / G;
+  std::vector<int64_t> base(size_t(g.kh * g.kw));  // per tap: input pixel index, or -1 on padding
+  for (int64_t m = 0; m < M; ++m) {
+    int64_t oy = m / g.wo, ox = m % g.wo;
+    for (int ky = 0; ky < g.kh; ++ky)
+      for (int kx = 0; kx < g.kw; ++kx) {
+        int64_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx, t = ky * g.kw + kx;
+        bool pad = iy < 0 || iy >= H || ix < 0 || ix >= W;
+        base[size_t(t)] = pad ? -1 : iy * W + ix;
+        if (pad) {
+          s.pad_entries += cin;
+          continue;
+        }
+        int64_t nz = pnz[size_t(iy * W + ix)];
+        s.zero_entries += cin - nz;
+        if (weights_dense) {
+          s.mac_nonzero += nz * N;
+        } else {
+          const uint8_t* a = &anz[size_t((iy * W + ix) * cin)];
+          for (int64_t c = 0; c < cin; ++c)
+            if (a[c])
+              s.zero_weight_macs += zw[size_t(t * cin + c)], s.mac_nonzero += N - zw[size_t(t * cin + c)];
+        }
+      }
+    for (int64_t sl = 0; sl < slices; ++sl) {
+      int64_t t = sl / cg_n, p = base[size_t(t)];
+      int n = p < 0 ? -1 : gnz[size_t(p * cg_n + sl % cg_n)];  // -1: padding, always work
+      bool work = n != 0;
+      if (perturbed && n == 1) work = false;  // test hook: a wrong skip rule
+      ++s.gslices;
+      if (!work) {
+        ++s.gslices_zero;
+        if (s.skip) s.skipped_entries += G;
+      }
+      if (work || !s.skip) s.ws_mask[size_t((sl / gpt) * M + m)] |= uint64_t(1) << (sl % gpt);
+    }
+  }
+}
+
 }  // namespace
 
-std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& g, const LayerData& d) {
+std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& g, const LayerData& d,
+                                           bool keep_values) {
   auto sp = std::make_unique<SparseLayer>();
   SparseLayer& s = *sp;
   s.g = g, s.df = hw.array.dataflow, s.R = hw.array.rows, s.C = hw.array.cols;
@@ -51,37 +114,59 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
   const int64_t M = g.M, K = g.K, N = g.N, cin = g.cin, H = g.h, W = g.w;
   const int64_t in_n = cin * H * W;
   // Quantisation: scales over all samples when the data source knows them, else this sample's.
-  bool nn_a, nn_w;
-  double ma = max_abs_of(d.ifmap, in_n, nn_a), mw = max_abs_of(d.weights, K * N, nn_w);
-  if (d.ifmap_max_abs >= 0) ma = d.ifmap_max_abs, nn_a = d.ifmap_nonneg;
-  if (d.weight_max_abs >= 0) mw = d.weight_max_abs, nn_w = d.weights_nonneg;
+  bool nn_a = d.ifmap_nonneg, nn_w = d.weights_nonneg;
+  double ma = d.ifmap_max_abs >= 0 ? d.ifmap_max_abs : max_abs_of(d.ifmap, in_n, nn_a);
+  double mw = d.weight_max_abs >= 0 ? d.weight_max_abs : max_abs_of(d.weights, K * N, nn_w);
   s.qa = make_quant(hw.array.datatype, ma, nn_a);
   s.qw = make_quant(hw.array.datatype, mw, nn_w);
   // Input in (H, W, Cin) so that a kernel tap's Cin run is contiguous.
-  s.a.resize(size_t(in_n));
+  if (keep_values) s.a.resize(size_t(in_n));
   std::vector<uint8_t> anz(static_cast<size_t>(in_n));
   s.act_elems = in_n;
   for (int64_t c = 0; c < cin; ++c)
     for (int64_t p = 0; p < H * W; ++p) {
-      float x = d.ifmap[c * H * W + p], q = quantise_value(s.qa, x);
-      s.a[size_t(p * cin + c)] = q;
-      anz[size_t(p * cin + c)] = q != 0;
+      float x = d.ifmap[c * H * W + p];
+      bool z = quantises_to_zero(s.qa, x);
+      if (keep_values) s.a[size_t(p * cin + c)] = quantise_value(s.qa, x);
+      anz[size_t(p * cin + c)] = !z;
       s.act_nonzero_fp32 += x != 0;
-      s.act_nonzero += q != 0;
+      s.act_nonzero += !z;
     }
-  // Weights as [N][K] in K order; zero weights per row k.
+  // Weights as [N][K] in K order (kept for the check only); zero weights per row k, which do not
+  // change between samples: cached per thread for the last weight tensor seen.
   const int taps = g.kh * g.kw;
   const bool cin_inner = hw.array.k_order == KOrder::cin_inner;
-  s.w.resize(size_t(K * N));
-  std::vector<int64_t> zw(size_t(K), 0);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < cin; ++c)
-      for (int t = 0; t < taps; ++t) {
-        int64_t k = cin_inner ? t * cin + c : c * taps + t;
-        float q = quantise_value(s.qw, d.weights[(n * cin + c) * taps + t]);
-        s.w[size_t(n * K + k)] = q;
-        zw[size_t(k)] += q == 0;
-      }
+  if (keep_values) s.w.resize(size_t(K * N));
+  struct ZwCache {
+    uint64_t id = 0;
+    int64_t n = 0;
+    double step = -1;
+    DataType t = DataType::fp32;
+    bool cin_inner = true, unsigned_ = false;
+    std::vector<int64_t> zw;
+  };
+  static thread_local ZwCache cache;
+  const bool hit = d.weights_id != 0 && cache.id == d.weights_id && cache.n == K * N &&
+                   cache.step == s.qw.step && cache.t == s.qw.type && cache.cin_inner == cin_inner &&
+                   cache.unsigned_ == s.qw.unsigned_;
+  if (!hit || keep_values) {
+    std::vector<int64_t> zw(size_t(K), 0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < cin; ++c)
+        for (int t = 0; t < taps; ++t) {
+          int64_t k = cin_inner ? t * cin + c : c * taps + t;
+          float x = d.weights[(n * cin + c) * taps + t];
+          if (keep_values) s.w[size_t(n * K + k)] = quantise_value(s.qw, x);
+          zw[size_t(k)] += quantises_to_zero(s.qw, x);
+        }
+    cache.id = d.weights_id, cache.n = K * N, cache.step = s.qw.step, cache.t = s.qw.type;
+    cache.cin_inner = cin_inner, cache.unsigned_ = s.qw.unsigned_, cache.zw = std::move(zw);
+  }
+  const std::vector<int64_t>& zw = cache.zw;
+  if (s.df == Dataflow::ws && cin_inner && cin % s.G == 0 && s.R % s.G == 0 && !testing::generic_scan()) {
+    scan_ws_fast(s, anz, zw);
+    return sp;
+  }
   // Per-dataflow summaries.
   const int64_t kt_n = (K + s.R - 1) / s.R;
   const bool perturbed = testing::skip_rule_perturbed();

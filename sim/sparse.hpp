@@ -44,9 +44,10 @@ struct SparseLayer {
   int64_t act_elems = 0, act_nonzero_fp32 = 0, act_nonzero = 0;
 };
 
-// Quantises the operands and scans them. Throws ConfigError when the layer needs more than 64
-// lane groups per k-tile (R / G > 64).
-std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& g, const LayerData& d);
+// Quantises the operands and scans them (`keep_values`: also keep the dequantised operands, for
+// the functional check). Throws ConfigError when a k-tile needs more than 64 lane groups.
+std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& g, const LayerData& d,
+                                           bool keep_values = false);
 
 // Stream models of the skip feature; each steps one clock per advance(1) and jumps a fold's stream
 // only when an identical stream (same bitmap) already ran, reusing its outcome — so step() and
@@ -64,6 +65,9 @@ namespace testing {
 // regression test can prove that the functional check and `eatsim check` catch a changed rule.
 void set_skip_rule_perturbed(bool on);
 bool skip_rule_perturbed();
+// Test-only: forces the generic per-entry scan where the WS fast path would run (to compare them).
+void set_generic_scan(bool on);
+bool generic_scan();
 }  // namespace testing
 
 }  // namespace eatsim::sim

@@ -29,6 +29,7 @@ class TraceData {
     const Tensor *in = nullptr, *w = nullptr, *b = nullptr, *out = nullptr;
   };
   std::map<int, Node> nodes_;
+  uint64_t id_;  // unique per object: layer weights get ids (id_ << 24) + node
 };
 
 }  // namespace eatsim::sim

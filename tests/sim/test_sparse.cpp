@@ -220,6 +220,32 @@ TEST(FunctionalCheck, PassesOnSynthResNet18AndVgg16AtSmallWidthAndCatchesAChange
   }
 }
 
+TEST(WsSkip, FastScanEqualsGenericScanOnPaddedConvsWithZeroWeights) {
+  std::mt19937 rng(13);
+  for (int trial = 0; trial < 12; ++trial) {
+    int G = 1 << (rng() % 3), cin = G * (1 + int(rng() % 4)), k = 1 + 2 * int(rng() % 2);
+    GemmShape g = conv_gemm("c", cin, 5 + rng() % 4, 4 + rng() % 5, 3 + rng() % 6, k, k, 1 + rng() % 2,
+                            1 + rng() % 2, k / 2, k / 2);
+    std::vector<float> in(size_t(g.ifmap_elems())), w(size_t(g.weight_elems()));
+    for (auto& v : in) v = rng() % 3 == 0 ? 1.0f : 0.0f;
+    for (auto& v : w) v = rng() % 4 == 0 ? 0.0f : 0.5f;
+    LayerData d;
+    d.ifmap = in.data(), d.weights = w.data();
+    HwConfig hw = hwc("ws", 8, 4, ws_skip(G, 2, 2, 2));
+    auto fast = analyse_layer(hw, g, d);
+    testing::set_generic_scan(true);
+    auto gen = analyse_layer(hw, g, d);
+    testing::set_generic_scan(false);
+    EXPECT_EQ(fast->ws_mask, gen->ws_mask) << trial;
+    EXPECT_EQ(fast->skipped_entries, gen->skipped_entries);
+    EXPECT_EQ(fast->zero_entries, gen->zero_entries);
+    EXPECT_EQ(fast->zero_weight_macs, gen->zero_weight_macs);
+    EXPECT_EQ(fast->mac_nonzero, gen->mac_nonzero);
+    EXPECT_EQ(fast->gslices_zero, gen->gslices_zero);
+    EXPECT_EQ(fast->pad_entries, gen->pad_entries);
+  }
+}
+
 TEST(SkipEngine, StepAndJumpAgreeOnRandomSparseLayersAndConfigs) {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 40; ++trial) {
