@@ -26,6 +26,9 @@ CheckStats functional_check(const HwConfig& hw, const SparseLayer& s, const Laye
   int64_t worst_m = 0, worst_n = 0;
   double worst_eng = 0, worst_ref = 0, worst_tol = 0;
   const double u = std::ldexp(1.0, -23);
+  std::vector<int32_t> nzk, kk, pos(static_cast<size_t>(K), -1);
+  std::vector<int64_t> keys;
+  int64_t pos_tile = -1;
   for (int64_t m = 0; m < M; ++m) {
     // im2col row of pixel m (padding taps are 0).
     int64_t oy = m / g.wo, ox = m % g.wo;
@@ -36,39 +39,51 @@ CheckStats functional_check(const HwConfig& hw, const SparseLayer& s, const Laye
         a[size_t(cin_inner ? t * cin + c : c * taps + t)] =
             pad ? 0.0f : s.a[size_t((iy * g.w + ix) * cin + c)];
     }
-    for (int64_t n = 0; n < N; ++n) {
-      const float* w = &s.w[size_t(n * K)];
-      float eng = 0;
+    // Zero operands add exact zeros to every sum, so both sides walk the row's non-zeros only.
+    nzk.clear();
+    for (int64_t k = 0; k < K; ++k)
+      if (a[size_t(k)] != 0) nzk.push_back(int32_t(k));
+    if (s.df == Dataflow::is && m / s.C != pos_tile) {
+      pos_tile = m / s.C;
+      std::fill(pos.begin(), pos.end(), -1);
+      const auto& rows = s.is_rows[size_t(pos_tile)];
+      for (size_t r = 0; r < rows.size(); ++r) pos[size_t(rows[r])] = int32_t(r);
+    }
+    // Each kept non-zero's accumulation group: WS (k-tile, lane group), IS compacted fold; the
+    // ones the schedule skipped are dropped here, as the hardware drops them.
+    keys.clear(), kk.clear();
+    for (int32_t k : nzk) {
+      int64_t key = 0;
       if (s.df == Dataflow::ws) {
-        // Down a k-tile's rows in groups of G (one chain of R when skip is off), groups merged in
-        // the accumulator, k-tiles added as partial sums.
-        for (int64_t k0 = 0, kt = 0; k0 < K; k0 += s.R, ++kt) {
-          int64_t rows = std::min<int64_t>(s.R, K - k0);
-          uint64_t mask = s.ws_mask[size_t(kt * M + m)];
-          for (int64_t g0 = 0, gi = 0; g0 < rows; g0 += s.G, ++gi) {
-            if (skip && !(mask >> gi & 1)) continue;
-            float p = 0;
-            for (int64_t k = k0 + g0; k < k0 + std::min<int64_t>(g0 + s.G, rows); ++k)
-              p += a[size_t(k)] * w[k];
-            eng += p;
-          }
-        }
+        int64_t kt = k / s.R, gi = (k % s.R) / s.G;
+        if (skip && !(s.ws_mask[size_t(kt * M + m)] >> gi & 1)) continue;
+        key = kt * 64 + gi;
       } else if (s.df == Dataflow::os) {
-        int64_t mt = m / s.R, gi = (m % s.R) / s.G;
-        const uint8_t* keep = &s.os_keep[size_t((mt * s.os_groups + gi) * K)];
-        for (int64_t k = 0; k < K; ++k)
-          if (keep[k]) eng += a[size_t(k)] * w[k];
+        if (!s.os_keep[size_t(((m / s.R) * s.os_groups + (m % s.R) / s.G) * K + k)]) continue;
       } else {
-        const auto& rows = s.is_rows[size_t(m / s.C)];
-        for (size_t r0 = 0; r0 < rows.size(); r0 += size_t(s.R)) {
-          float p = 0;
-          for (size_t r = r0; r < std::min(rows.size(), r0 + size_t(s.R)); ++r)
-            p += a[size_t(rows[r])] * w[rows[r]];
-          eng += p;
+        if (pos[size_t(k)] < 0) continue;
+        key = pos[size_t(k)] / s.R;
+      }
+      kk.push_back(k), keys.push_back(key);
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      const float* w = &(*s.w)[size_t(n * K)];
+      float eng = 0;
+      if (s.df == Dataflow::os) {
+        for (int32_t k : kk) eng += a[size_t(k)] * w[k];  // one PE accumulates every kept k
+      } else {
+        // Partial sums per group (a WS lane group down a k-tile, one chain of R when skip is off;
+        // an IS compacted fold down a PE column), merged in the accumulator in arrival order.
+        float p = 0;
+        int64_t cur = -1;
+        for (size_t i = 0; i < kk.size(); ++i) {
+          if (keys[i] != cur) eng += p, p = 0, cur = keys[i];
+          p += a[size_t(kk[i])] * w[kk[i]];
         }
+        eng += p;
       }
       double ref = 0, mag = 0;
-      for (int64_t k = 0; k < K; ++k) {
+      for (int32_t k : nzk) {
         double p = double(a[size_t(k)]) * double(w[k]);
         ref += p, mag += std::fabs(p);
       }

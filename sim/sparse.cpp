@@ -136,7 +136,6 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
   // change between samples: cached per thread for the last weight tensor seen.
   const int taps = g.kh * g.kw;
   const bool cin_inner = hw.array.k_order == KOrder::cin_inner;
-  if (keep_values) s.w.resize(size_t(K * N));
   struct ZwCache {
     uint64_t id = 0;
     int64_t n = 0;
@@ -144,24 +143,29 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
     DataType t = DataType::fp32;
     bool cin_inner = true, unsigned_ = false;
     std::vector<int64_t> zw;
+    std::shared_ptr<const std::vector<float>> w;  // dequantised [N][K], when a check asked for it
   };
   static thread_local ZwCache cache;
+  if (d.weights_id == 0) cache = ZwCache{};
   const bool hit = d.weights_id != 0 && cache.id == d.weights_id && cache.n == K * N &&
                    cache.step == s.qw.step && cache.t == s.qw.type && cache.cin_inner == cin_inner &&
                    cache.unsigned_ == s.qw.unsigned_;
-  if (!hit || keep_values) {
+  if (!hit || (keep_values && !cache.w)) {
     std::vector<int64_t> zw(size_t(K), 0);
+    auto wq = keep_values ? std::make_shared<std::vector<float>>(size_t(K * N)) : nullptr;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < cin; ++c)
         for (int t = 0; t < taps; ++t) {
           int64_t k = cin_inner ? t * cin + c : c * taps + t;
           float x = d.weights[(n * cin + c) * taps + t];
-          if (keep_values) s.w[size_t(n * K + k)] = quantise_value(s.qw, x);
+          if (wq) (*wq)[size_t(n * K + k)] = quantise_value(s.qw, x);
           zw[size_t(k)] += quantises_to_zero(s.qw, x);
         }
     cache.id = d.weights_id, cache.n = K * N, cache.step = s.qw.step, cache.t = s.qw.type;
     cache.cin_inner = cin_inner, cache.unsigned_ = s.qw.unsigned_, cache.zw = std::move(zw);
+    cache.w = std::move(wq);
   }
+  if (keep_values) s.w = cache.w;
   const std::vector<int64_t>& zw = cache.zw;
   if (s.df == Dataflow::ws && cin_inner && cin % s.G == 0 && s.R % s.G == 0 && !testing::generic_scan()) {
     scan_ws_fast(s, anz, zw);
