@@ -345,7 +345,23 @@ std::string to_json(const SimResult& r) {
     for (const auto& [name, f] : d)
       o << (first ? "" : ", ") << jstr(name) << ": " << st([&, &f = f](size_t s) { return f(row, s); }),
           first = false;
-    o << "}}" << (k + 1 < rows.size() ? "," : "") << "\n";
+    o << "}";
+    // The functional check of this row, when it ran: worst |engine - reference| / tolerance, the
+    // quantisation error against the recorded output, and the scales (max|x| over all samples).
+    if (k < r.layers.size() && !r.layers[k].checks.empty()) {
+      CheckStats m;
+      for (const auto& c : r.layers[k].checks) {
+        m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
+        m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);
+        m.quant_err_rel = std::max(m.quant_err_rel, c.quant_err_rel);
+        m.ifmap_scale = c.ifmap_scale, m.weight_scale = c.weight_scale;
+      }
+      o << ",\n     \"check\": {\"worst_over_tolerance\": " << num(m.worst_ratio)
+        << ", \"quant_err_max\": " << num(m.quant_err_max) << ", \"quant_err_rel\": " << num(m.quant_err_rel)
+        << ", \"ifmap_max_abs\": " << num(m.ifmap_scale) << ", \"weight_max_abs\": " << num(m.weight_scale)
+        << "}";
+    }
+    o << "}" << (k + 1 < rows.size() ? "," : "") << "\n";
   }
   o << "  ]\n}\n";
   return o.str();

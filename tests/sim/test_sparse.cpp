@@ -2,13 +2,17 @@
 // hand-built patterns with known answers; step() == run() on random sparse layers and configs.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 #include "models/errors.hpp"
 #include "models/graph.hpp"
 #include "sim/network.hpp"
 #include "sim/quant.hpp"
+#include "sim/regression.hpp"
+#include "sim/report.hpp"
 #include "sim/sparse.hpp"
+#include "tests/helpers.hpp"
 
 namespace eatsim::sim {
 namespace {
@@ -268,6 +272,53 @@ TEST(SkipEngine, StepAndJumpAgreeOnRandomSparseLayersAndConfigs) {
     ASSERT_EQ(a, b) << "trial " << trial << " " << df;
     ASSERT_EQ(a.mac_dense, a.mac_effective + a.mac_gated + a.mac_skipped + a.mac_pad);
   }
+}
+
+}  // namespace
+}  // namespace eatsim::sim
+
+namespace eatsim::sim {
+namespace {
+
+// The regression check sees a changed skip rule: the same trace on the same hardware, once with the
+// rule as built and once with the test hook's perturbed rule, compared like `eatsim check` does.
+TEST(SkipRegression, EatsimCheckCatchesAChangedSkipRule) {
+  ParamOverrides o;
+  o.has_width = true, o.p.width = 0.125;
+  Graph g = load_graph("resnet8", o);
+  HwConfig hw = load_hwconfig(
+      "tpu_ws32", {"sparsity.skip.enabled=true", "sparsity.skip.group=4", "sparsity.skip.fifo_depth=4",
+                   "sparsity.skip.lookahead=4", "sparsity.skip.acc_ports=8"});
+  std::mt19937 rng(21);
+  std::map<int, std::vector<float>> in, w;
+  for (int i : g.order) {
+    const Node& n = g.nodes[size_t(i)];
+    if (n.op != Op::conv2d && n.op != Op::linear) continue;
+    GemmShape s = gemm_of(g, i);
+    for (int64_t k = 0; k < s.ifmap_elems(); ++k) in[i].push_back(rng() % 4 == 0 ? 1.0f : 0.0f);
+    for (int64_t k = 0; k < s.weight_elems(); ++k) w[i].push_back(0.5f);
+  }
+  DataSource src = [&](int node, int64_t) {
+    LayerData d;
+    d.ifmap = in[node].data(), d.weights = w[node].data();
+    return d;
+  };
+  test::TempDir dir("skipreg");
+  auto report = [&](const std::string& name) {
+    std::string p = dir / name;
+    test::write_file(p, to_json(simulate_network(hw, g, 1, Fidelity::fast, &src)));
+    return read_report(p);
+  };
+  Report golden = report("golden.json");
+  EXPECT_EQ(compare(report("same.json"), golden, Tolerances{}).failures, 0);
+  testing::set_skip_rule_perturbed(true);
+  Report changed = report("changed.json");
+  testing::set_skip_rule_perturbed(false);
+  CheckOutcome c = compare(changed, golden, Tolerances{});
+  EXPECT_GT(c.failures, 0);
+  bool skipped_moved = false;
+  for (const auto& m : c.moved) skipped_moved |= m.layer == "total" && m.metric == "mac_skipped" && m.fail;
+  EXPECT_TRUE(skipped_moved) << format_outcome(c);
 }
 
 }  // namespace
