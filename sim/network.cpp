@@ -103,7 +103,10 @@ std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw) {
   };
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (g.nodes[i].op == Op::identity || owner[i] < 0) continue;
-    if (needed(static_cast<int>(i))) groups[owner[i]].out_elems += numel(g.nodes[i].out_shape);
+    if (needed(static_cast<int>(i))) {
+      groups[owner[i]].out_elems += numel(g.nodes[i].out_shape);
+      groups[owner[i]].out_nodes.push_back(static_cast<int>(i));
+    }
   }
   return groups;
 }
@@ -175,9 +178,20 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     std::unique_ptr<SparseLayer> sp;
     if (values && (hw.sparsity.any() || check)) sp = analyse_layer(hw, grp.shape, *data, check != nullptr);
     Compressed cin;
+    int64_t out_meta_bits = 0;
     if (values && hw.sparsity.compress.format != CompressFormat::none) {
       cin = compressed_size(data->ifmap, grp.in_elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
       io.ifmap_bytes = (cin.bits + 7) / 8;
+      // Tensors written back leave compressed too, each quantised with its own scale.
+      if (!data->written.empty()) {
+        int64_t bits = 0;
+        for (const WrittenTensor& t : data->written) {
+          Quant q = make_quant(hw.array.datatype, t.max_abs, t.nonneg);
+          Compressed c = compressed_size(t.data, t.elems, q, hw.elem_bits(), hw.sparsity.compress);
+          bits += c.bits, out_meta_bits += c.meta_bits;
+        }
+        io.out_bytes = (bits + 7) / 8;
+      }
     }
     c = simulate_gemm(hw, grp.shape, io, f, sp.get());
     if (cin.bits > 0) {
@@ -190,6 +204,8 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
       c.meta_sram_bits += static_cast<int64_t>(std::ceil(passes * double(cin.meta_bits)));
       c.meta_dram_bytes +=
           (cin.meta_bits + 7) / 8 * (c.dram_ifmap_rd_bytes / std::max<int64_t>(1, io.ifmap_bytes));
+      c.meta_dram_bytes += (out_meta_bits + 7) / 8;
+      c.meta_sram_bits += out_meta_bits;  // written into the psum/ofmap buffer with the values
     }
     if (check && sp) *check = functional_check(hw, *sp, *data);
     if (!hw.scalesim_compat) c.cycles_ppu_tail = std::max<int64_t>(0, ppu_cycles - c.compute_cycles());

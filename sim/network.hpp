@@ -28,11 +28,20 @@ struct LayerGroup {
   int64_t weight_elems = 0;    // weights + bias + unfolded BN scale/shift
   int64_t residual_elems = 0;  // residual-add operands produced outside the row
   int64_t out_elems = 0;       // tensors other rows (or the graph output) need
+  std::vector<int> out_nodes;  // the nodes whose outputs those are
   std::string kind() const;    // "conv", "linear" or "ppu"
   std::string fused_names(const Graph& g) const;
 };
 
 std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw);
+
+// A tensor a row writes back (compress sizes it from its values).
+struct WrittenTensor {
+  const float* data = nullptr;
+  int64_t elems = 0;
+  double max_abs = 0;  // over all samples
+  bool nonneg = false;
+};
 
 // Operand values of one layer for one sample, read by gate, skip, compress and the functional
 // check. Null pointers: values unknown.
@@ -47,6 +56,7 @@ struct LayerData {
   // Non-zero: the weights never change under this id (TraceData gives each layer one, never
   // reused), so their zero counts may be cached between samples. 0: no caching.
   uint64_t weights_id = 0;
+  std::vector<WrittenTensor> written;  // the row's written-back tensors (LayerGroup::out_nodes)
 };
 
 // What the functional check found for one layer and sample.

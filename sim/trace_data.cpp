@@ -32,6 +32,12 @@ TraceData::TraceData(const TraceReader& tr, int64_t samples) : id_(g_next_id++) 
     return &t_.emplace(name, std::move(t)).first->second;
   };
   std::vector<ParamInfo> params = g.parameters();
+  // Which tensors each GEMM row writes back does not depend on the hardware.
+  std::map<int, std::vector<int>> written;
+  HwConfig any;
+  any.ppu.width = 1;
+  for (const LayerGroup& grp : group_layers(g, any))
+    if (grp.gemm >= 0) written[grp.gemm] = grp.out_nodes;
   for (int i : g.order) {
     const eatsim::Node& n = g.nodes[size_t(i)];
     if (n.op != Op::conv2d && n.op != Op::linear) continue;
@@ -43,6 +49,8 @@ TraceData::TraceData(const TraceReader& tr, int64_t samples) : id_(g_next_id++) 
       if (p.kind == ParamKind::weight) nd.w = load(p.key, false);
       if (p.kind == ParamKind::bias) nd.b = load(p.key, false);
     }
+    for (int o : written[i])
+      if (const Tensor* t = load(g.nodes[size_t(o)].name, true)) nd.written.push_back(t);
     if (!nd.in || !nd.w)
       throw TraceError(tr.dir() + ": layer " + n.name + ": the trace lacks its input or weights");
     nodes_[i] = nd;
@@ -61,6 +69,8 @@ LayerData TraceData::layer(int node, int64_t sample) const {
   d.weights_id = (id_ << 24) + uint64_t(node) + 1;
   if (n.b) d.bias = n.b->data.data();
   if (n.out) d.output = n.out->data.data() + sample * n.out->per_sample;
+  for (const Tensor* t : n.written)
+    d.written.push_back({t->data.data() + sample * t->per_sample, t->per_sample, t->max_abs, t->nonneg});
   return d;
 }
 

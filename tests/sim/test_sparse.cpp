@@ -167,6 +167,24 @@ TEST(Compress, KnownBitmapsGiveKnownSizes) {
   EXPECT_EQ(r.meta_bits, 3 * 2);
 }
 
+TEST(Compress, InputsAndWrittenTensorsTravelCompressedWithTheirMetadata) {
+  Gemm x(64, 16, 8);
+  for (int64_t m = 0; m < 64; m += 8) x.set(m, 0, 1);  // 8 non-zeros of 1024
+  std::vector<float> out(64 * 8, 0.0f);
+  out[0] = out[100] = 3;
+  LayerGroup grp;
+  grp.name = "g", grp.gemm = 0, grp.shape = x.g;
+  grp.in_elems = 64 * 16, grp.weight_elems = 16 * 8, grp.out_elems = 64 * 8;
+  LayerData d = x.data();
+  d.written.push_back({out.data(), 64 * 8, 3, true});
+  HwConfig hw = hwc("ws", 8, 4, {"sparsity.compress.format=bitmap", "scalesim_compat=false"});
+  Counters c = simulate_group(hw, grp, 0, Fidelity::fast, &d);
+  // fp32 (32-bit) values: input 8·32 + 1024 bitmap bits = 160 bytes; output 2·32 + 512 bits = 72 bytes.
+  EXPECT_EQ(c.dram_ifmap_rd_bytes, 160);
+  EXPECT_EQ(c.dram_wr_bytes, 72);
+  EXPECT_EQ(c.meta_dram_bytes, 1024 / 8 + 512 / 8);
+}
+
 TEST(Quant, AllZeroTensorQuantisesToZeroWithoutError) {
   Quant q = make_quant(DataType::int8, 0, true);
   EXPECT_EQ(quantise_value(q, 0.0f), 0.0f);
