@@ -29,6 +29,9 @@ CheckStats functional_check(const HwConfig& hw, const SparseLayer& s, const Laye
   std::vector<int32_t> nzk, kk, pos(static_cast<size_t>(K), -1);
   std::vector<int64_t> keys;
   int64_t pos_tile = -1;
+  const std::vector<float>& W = *s.w;  // [K][N]
+  std::vector<float> eng(static_cast<size_t>(N)), p(static_cast<size_t>(N));
+  std::vector<double> ref(static_cast<size_t>(N)), mag(static_cast<size_t>(N));
   for (int64_t m = 0; m < M; ++m) {
     // im2col row of pixel m (padding taps are 0).
     int64_t oy = m / g.wo, ox = m % g.wo;
@@ -66,33 +69,45 @@ CheckStats functional_check(const HwConfig& hw, const SparseLayer& s, const Laye
       }
       kk.push_back(k), keys.push_back(key);
     }
-    for (int64_t n = 0; n < N; ++n) {
-      const float* w = &(*s.w)[size_t(n * K)];
-      float eng = 0;
-      if (s.df == Dataflow::os) {
-        for (int32_t k : kk) eng += a[size_t(k)] * w[k];  // one PE accumulates every kept k
-      } else {
-        // Partial sums per group (a WS lane group down a k-tile, one chain of R when skip is off;
-        // an IS compacted fold down a PE column), merged in the accumulator in arrival order.
-        float p = 0;
-        int64_t cur = -1;
-        for (size_t i = 0; i < kk.size(); ++i) {
-          if (keys[i] != cur) eng += p, p = 0, cur = keys[i];
-          p += a[size_t(kk[i])] * w[kk[i]];
+    // All N outputs of the pixel at once (weights are [K][N]): per output the same order of
+    // operations as one PE column would take.
+    std::fill(eng.begin(), eng.end(), 0.0f), std::fill(p.begin(), p.end(), 0.0f);
+    std::fill(ref.begin(), ref.end(), 0.0), std::fill(mag.begin(), mag.end(), 0.0);
+    if (s.df == Dataflow::os) {
+      for (int32_t k : kk) {  // one PE accumulates every kept k
+        const float av = a[size_t(k)], *wr = &W[size_t(k) * size_t(N)];
+        for (int64_t n = 0; n < N; ++n) eng[size_t(n)] += av * wr[n];
+      }
+    } else {
+      // Partial sums per group (a WS lane group down a k-tile, one chain of R when skip is off;
+      // an IS compacted fold down a PE column), merged in the accumulator in arrival order.
+      int64_t cur = -1;
+      for (size_t i = 0; i < kk.size(); ++i) {
+        if (keys[i] != cur) {
+          for (int64_t n = 0; n < N; ++n) eng[size_t(n)] += p[size_t(n)], p[size_t(n)] = 0;
+          cur = keys[i];
         }
-        eng += p;
+        const float av = a[size_t(kk[i])], *wr = &W[size_t(kk[i]) * size_t(N)];
+        for (int64_t n = 0; n < N; ++n) p[size_t(n)] += av * wr[n];
       }
-      double ref = 0, mag = 0;
-      for (int32_t k : nzk) {
-        double p = double(a[size_t(k)]) * double(w[k]);
-        ref += p, mag += std::fabs(p);
+      for (int64_t n = 0; n < N; ++n) eng[size_t(n)] += p[size_t(n)];
+    }
+    for (int32_t k : nzk) {
+      const double av = a[size_t(k)];
+      const float* wr = &W[size_t(k) * size_t(N)];
+      for (int64_t n = 0; n < N; ++n) {
+        double pr = av * double(wr[n]);
+        ref[size_t(n)] += pr, mag[size_t(n)] += std::fabs(pr);
       }
-      double tol = double(K + 2) * u * mag + 1e-30;
-      double ratio = std::fabs(double(eng) - ref) / tol;
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      double tol = double(K + 2) * u * mag[size_t(n)] + 1e-30;
+      double ratio = std::fabs(double(eng[size_t(n)]) - ref[size_t(n)]) / tol;
       if (ratio > worst)
-        worst = ratio, worst_m = m, worst_n = n, worst_eng = eng, worst_ref = ref, worst_tol = tol;
+        worst = ratio, worst_m = m, worst_n = n, worst_eng = eng[size_t(n)], worst_ref = ref[size_t(n)],
+        worst_tol = tol;
       if (d.output) {
-        double v = double(eng) + (d.bias ? d.bias[n] : 0.0f);
+        double v = double(eng[size_t(n)]) + (d.bias ? d.bias[n] : 0.0f);
         st.quant_err_max = std::max(st.quant_err_max, std::fabs(v - double(d.output[n * M + m])));
       }
     }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <unordered_map>
 
 #include "models/errors.hpp"
 #include "sim/network.hpp"
@@ -132,8 +133,9 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
       s.act_nonzero_fp32 += x != 0;
       s.act_nonzero += !z;
     }
-  // Weights as [N][K] in K order (kept for the check only); zero weights per row k, which do not
-  // change between samples: cached per thread for the last weight tensor seen.
+  // Dequantised weights as [K][N] (kept for the check only) and zero weights per row k: they do
+  // not change between samples, so they are cached per thread by the data source's weights id
+  // (every layer of a trace, up to 256 tensors; a hardware change re-keys by step and type).
   const int taps = g.kh * g.kw;
   const bool cin_inner = hw.array.k_order == KOrder::cin_inner;
   struct ZwCache {
@@ -143,9 +145,11 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
     DataType t = DataType::fp32;
     bool cin_inner = true, unsigned_ = false;
     std::vector<int64_t> zw;
-    std::shared_ptr<const std::vector<float>> w;  // dequantised [N][K], when a check asked for it
+    std::shared_ptr<const std::vector<float>> w;  // dequantised [K][N], when a check asked for it
   };
-  static thread_local ZwCache cache;
+  static thread_local std::unordered_map<uint64_t, ZwCache> caches;
+  if (caches.size() > 256) caches.clear();
+  ZwCache& cache = caches[d.weights_id];
   if (d.weights_id == 0) cache = ZwCache{};
   const bool hit = d.weights_id != 0 && cache.id == d.weights_id && cache.n == K * N &&
                    cache.step == s.qw.step && cache.t == s.qw.type && cache.cin_inner == cin_inner &&
@@ -158,7 +162,7 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
         for (int t = 0; t < taps; ++t) {
           int64_t k = cin_inner ? t * cin + c : c * taps + t;
           float x = d.weights[(n * cin + c) * taps + t];
-          if (wq) (*wq)[size_t(n * K + k)] = quantise_value(s.qw, x);
+          if (wq) (*wq)[size_t(k * N + n)] = quantise_value(s.qw, x);
           zw[size_t(k)] += quantises_to_zero(s.qw, x);
         }
     cache.id = d.weights_id, cache.n = K * N, cache.step = s.qw.step, cache.t = s.qw.type;

@@ -26,7 +26,7 @@ struct SparseLayer {
   bool skip = false;     // skip on: zero groups leave the stream
   Quant qa, qw;          // the input's and the weights' quantisation
   std::vector<float> a;  // dequantised input, (H, W, Cin)
-  std::shared_ptr<const std::vector<float>> w;  // dequantised weights, [N][K] in K order (check only)
+  std::shared_ptr<const std::vector<float>> w;  // dequantised weights, [K][N], K in K order (check only)
   // WS: bit g of ws_mask[kt * M + m] = group g of k-tile kt has work for pixel m.
   std::vector<uint64_t> ws_mask;
   // OS: os_keep[(mt * ngroups + g) * K + k] = group g of m-tile mt has work at k; os_count its sum.
