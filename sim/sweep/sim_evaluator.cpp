@@ -18,10 +18,15 @@ struct SimEvaluator::Impl {
 };
 
 SimEvaluator::SimEvaluator(const Spec& s) : p_(new Impl{s, {}, {}}) {
+  // The traces' values are loaded only when some point can turn a sparsity feature on.
+  bool values = sim::load_hwconfig(s.base).sparsity.any();
+  for (const auto& g : s.groups)
+    for (const auto& prm : g) values |= prm.key.rfind("sparsity.", 0) == 0;
   for (const auto& t : s.traces) {
     p_->traces.push_back(std::make_unique<TraceReader>(t.path));
     const TraceReader& tr = *p_->traces.back();
-    p_->values.push_back(std::make_unique<sim::TraceData>(tr, tr.manifest().num_samples()));
+    p_->values.push_back(values ? std::make_unique<sim::TraceData>(tr, tr.manifest().num_samples())
+                                : nullptr);
   }
   sim::load_hwconfig(s.base);  // a bad base config fails here, once, not at every point
   // An unknown or mistyped key fails here too, naming the sweep file.
@@ -45,9 +50,10 @@ std::vector<std::pair<std::string, double>> SimEvaluator::evaluate(const Point& 
   for (const auto& [k, v] : p.assign) overrides.push_back(k + "=" + v);
   sim::HwConfig hw = sim::load_hwconfig(p_->spec.base, overrides);
   const TraceReader& tr = *p_->traces[t];
-  sim::DataSource src = p_->values[t]->source();
-  sim::SimResult r =
-      sim::simulate_network(hw, tr.graph(), tr.manifest().num_samples(), sim::Fidelity::fast, &src);
+  sim::DataSource src;
+  if (p_->values[t]) src = p_->values[t]->source();
+  sim::SimResult r = sim::simulate_network(hw, tr.graph(), tr.manifest().num_samples(), sim::Fidelity::fast,
+                                           p_->values[t] ? &src : nullptr);
   auto cols = sim::summary_columns(r);
   double e = 0;
   for (const auto& [k, v] : cols)

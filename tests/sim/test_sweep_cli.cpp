@@ -23,12 +23,19 @@ class SweepCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new test::TempDir("sweepcli");
-    ASSERT_EQ(test::run_cli("trace synth resnet8 --width 0.5 --samples 1 --density 0.4 --out " + (*dir_ / "a")).code, 0);
-    ASSERT_EQ(test::run_cli("trace synth resnet8 --width 0.5 --samples 1 --density 0.2 --seed 2 --out " + (*dir_ / "b")).code, 0);
-    test::write_file(*dir_ / "grid.yaml", "name: grid\nbase: tpu_ws32\nparams:\n  array.rows: [8, 16, 32, 64]\n"
-                                          "  array.cols: [8, 16, 32, 64]\n  dram.bytes_per_cycle: [8, 16, 64]\n"
-                                          "constraints: [\"array.rows * array.cols <= 2048\"]\n"
-                                          "traces:\n  - {name: dense, path: a}\n  - {name: sparse, path: b}\n");
+    ASSERT_EQ(
+        test::run_cli("trace synth resnet8 --width 0.5 --samples 1 --density 0.4 --out " + (*dir_ / "a"))
+            .code,
+        0);
+    ASSERT_EQ(test::run_cli("trace synth resnet8 --width 0.5 --samples 1 --density 0.2 --seed 2 --out " +
+                            (*dir_ / "b"))
+                  .code,
+              0);
+    test::write_file(*dir_ / "grid.yaml",
+                     "name: grid\nbase: tpu_ws32\nparams:\n  array.rows: [8, 16, 32, 64]\n"
+                     "  array.cols: [8, 16, 32, 64]\n  dram.bytes_per_cycle: [8, 16, 64]\n"
+                     "constraints: [\"array.rows * array.cols <= 2048\"]\n"
+                     "traces:\n  - {name: dense, path: a}\n  - {name: sparse, path: b}\n");
   }
   static void TearDownTestSuite() { delete dir_; }
   static test::TempDir* dir_;
@@ -58,7 +65,8 @@ TEST_F(SweepCli, SurvivesRepeatedSigkill) {
       int devnull = ::open("/dev/null", O_WRONLY);
       dup2(devnull, 1), dup2(devnull, 2);
       std::string sweep = *dir_ / "grid.yaml";
-      execl(EATSIM_BIN, EATSIM_BIN, "sweep", sweep.c_str(), "-q", "--jobs", "2", "--out", out.c_str(), (char*)nullptr);
+      execl(EATSIM_BIN, EATSIM_BIN, "sweep", sweep.c_str(), "-q", "--jobs", "2", "--out", out.c_str(),
+            (char*)nullptr);
       _exit(127);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 120)(rng)));
@@ -79,13 +87,17 @@ TEST_F(SweepCli, ShardsMergeIntoTheWhole) {
   std::string dirs;
   for (int k = 1; k <= 3; ++k) {
     std::string d = *dir_ / ("s" + std::to_string(k));
-    ASSERT_EQ(test::run_cli("sweep " + (*dir_ / "grid.yaml") + " -q --shard " + std::to_string(k) + "/3 --out " + d).code, 0);
+    ASSERT_EQ(
+        test::run_cli("sweep " + (*dir_ / "grid.yaml") + " -q --shard " + std::to_string(k) + "/3 --out " + d)
+            .code,
+        0);
     dirs += " " + d;
   }
   auto m = test::run_cli("sweep merge --out " + (*dir_ / "merged") + dirs);
   ASSERT_EQ(m.code, 0) << m.err;
   EXPECT_EQ(test::read_file(*dir_ / "merged/results.csv"), test::read_file(*dir_ / "whole/results.csv"));
-  auto gap = test::run_cli("sweep merge --out " + (*dir_ / "gap") + " " + (*dir_ / "s1") + " " + (*dir_ / "s2"));
+  auto gap =
+      test::run_cli("sweep merge --out " + (*dir_ / "gap") + " " + (*dir_ / "s1") + " " + (*dir_ / "s2"));
   EXPECT_EQ(gap.code, 1);
   EXPECT_NE(gap.out.find("missing"), std::string::npos);
 }
@@ -100,13 +112,15 @@ TEST_F(SweepCli, BadSweepsExit2) {
   const std::string tr = "traces:\n  - {name: dense, path: a}\n";
   bad("base: tpu_ws32\nparams:\n  array.rowz: [8]\n" + tr, "", "'array.rowz' is not a hwconfig key");
   bad("base: tpu_ws32\nparams:\n  array.rows: {from: 8, to: 4}\n" + tr, "", "empty");
-  bad("base: tpu_ws32\nparams:\n  array.rows: [8]\nconstraints: [\"array.rows > 8\"]\n" + tr, "", "remove every");
+  bad("base: tpu_ws32\nparams:\n  array.rows: [8]\nconstraints: [\"array.rows > 8\"]\n" + tr, "",
+      "remove every");
   bad("base: tpu_ws32\nparams:\n  array.rows: [8]\n" + tr, " --shard 4/3", "--shard");
   bad("base: tpu_ws32\nparams:\n  array.rows: [8]\ntraces:\n  - {name: x, path: nothere}\n", "", "nothere");
   // Shards of two different sweep files do not merge.
   test::write_file(*dir_ / "other.yaml", "base: tpu_ws32\nparams:\n  array.rows: [8, 16]\n" + tr);
   ASSERT_EQ(test::run_cli("sweep " + (*dir_ / "other.yaml") + " -q --out " + (*dir_ / "o1")).code, 0);
-  ASSERT_EQ(test::run_cli("sweep " + (*dir_ / "grid.yaml") + " -q --shard 1/2 --out " + (*dir_ / "g1")).code, 0);
+  ASSERT_EQ(test::run_cli("sweep " + (*dir_ / "grid.yaml") + " -q --shard 1/2 --out " + (*dir_ / "g1")).code,
+            0);
   auto m = test::run_cli("sweep merge --out " + (*dir_ / "mm") + " " + (*dir_ / "o1") + " " + (*dir_ / "g1"));
   EXPECT_EQ(m.code, 2);
   EXPECT_NE(m.err.find("another sweep file"), std::string::npos) << m.err;
@@ -117,9 +131,61 @@ TEST_F(SweepCli, ParetoPlotFromTheResults) {
   auto r = test::run_cli("plot pareto " + (*dir_ / "p/results.csv") + " --out " + (*dir_ / "pareto"));
   ASSERT_EQ(r.code, 0) << r.err;
   std::string svg = test::read_file(*dir_ / "pareto.svg");
-  for (const char* s : {"dense (Pareto front)", "sparse (all points)", "cycles per sample", "energy per sample"})
+  for (const char* s :
+       {"dense (Pareto front)", "sparse (all points)", "cycles per sample", "energy per sample"})
     EXPECT_NE(svg.find(s), std::string::npos) << s;
   EXPECT_GT(fs::file_size(*dir_ / "pareto.png"), 10000u);
+}
+
+}  // namespace
+}  // namespace eatsim
+
+namespace eatsim {
+namespace {
+
+// Sweeps read the traces' values when a point can turn a sparsity feature on: gating and skipping
+// lower the energy of the sparse trace, and the dense point keeps its energy ratio of exactly 1.
+TEST(SweepSparse, SparsityParametersUseTheTracesValues) {
+  test::TempDir d("sweepsp");
+  ASSERT_EQ(
+      test::run_cli("trace synth resnet8 --width 0.25 --samples 1 --density 0.1 --out " + (d / "t")).code, 0);
+  test::write_file(d / "sp.yaml",
+                   "name: sp\nbase: cnvlutin_ws16\nparams:\n  sparsity.gate: [false, true]\n"
+                   "  sparsity.skip.enabled: [false, true]\n  sparsity.compress.format: [none]\n"
+                   "traces:\n  - {name: eat, path: t}\n");
+  auto r = test::run_cli("sweep " + (d / "sp.yaml") + " -q --jobs 2 --out " + (d / "o"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string csv = test::read_file(d / "o/results.csv");
+  std::vector<std::string> lines;
+  for (size_t s = 0, e; s < csv.size(); s = e + 1)
+    lines.push_back(csv.substr(s, (e = csv.find('\n', s)) - s));
+  ASSERT_GE(lines.size(), 5u) << csv;
+  // energy_ratio column: 1 for the dense point, below 1 for every sparse one.
+  auto col = [&](const std::string& name) {
+    size_t i = 0, pos = 0;
+    const std::string& h = lines[0];
+    for (size_t e; (e = h.find(',', pos)) != std::string::npos || pos < h.size(); pos = e + 1, ++i) {
+      if (h.substr(pos, e == std::string::npos ? std::string::npos : e - pos) == name) return i;
+      if (e == std::string::npos) break;
+    }
+    return size_t(-1);
+  };
+  size_t ci = col("energy_ratio");
+  ASSERT_NE(ci, size_t(-1)) << lines[0];
+  int below = 0, one = 0;
+  for (size_t l = 1; l < lines.size(); ++l) {
+    if (lines[l].empty()) continue;
+    std::vector<std::string> f;
+    for (size_t s = 0, e; s <= lines[l].size(); s = e + 1) {
+      e = lines[l].find(',', s);
+      if (e == std::string::npos) e = lines[l].size();
+      f.push_back(lines[l].substr(s, e - s));
+    }
+    double v = std::stod(f[ci]);
+    one += v == 1.0, below += v < 1.0;
+  }
+  EXPECT_EQ(one, 1) << csv;
+  EXPECT_EQ(below, 3) << csv;
 }
 
 }  // namespace
