@@ -54,7 +54,8 @@ namespace eatsim::sim {
   X(meta_dram_bytes,                                                                                        \
     "compression metadata bytes moved to/from DRAM (already inside the DRAM byte counters)")                \
   X(mac_nonzero, "MACs whose two operands are both non-zero (padding excluded): the ideal-skip work")       \
-  X(gslices, "G-slices of the layer's operand stream (WS: pixel x k-tile x group, once per layer)")         \
+  X(gslices,                                                                                                \
+    "G-slices, once per layer: WS pixel x k-tile x lane group; OS pixel group x k; IS m-tile x K row")      \
   X(gslices_zero, "G-slices that are all zero (skippable by a perfect front end)")                          \
   X(act_elems, "activation elements of the layer input (per sample)")                                       \
   X(act_nonzero_fp32, "non-zero input activations before quantisation")                                     \
