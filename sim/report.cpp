@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 namespace eatsim::sim {
@@ -17,11 +18,19 @@ std::vector<Counters> SimResult::totals() const {
   return t;
 }
 
+HwConfig dense_twin(const HwConfig& hw) {
+  HwConfig d = hw;
+  d.sparsity = SparsityConfig{};
+  return d;
+}
+
 SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f,
-                           const DataSource* data) {
+                           const DataSource* data, bool check) {
   check_supported(hw);
   SimResult r;
   r.hw = hw, r.model = g.name, r.num_samples = samples;
+  const bool sparse = hw.sparsity.any();
+  const HwConfig dense = dense_twin(hw);
   for (auto& grp : group_layers(g, r.hw)) {
     LayerRecord rec;
     rec.fused = grp.fused_names(g);
@@ -38,13 +47,18 @@ SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, 
     for (int64_t s = 0; s < samples; ++s) {
       LayerData d;
       if (data && grp.gemm >= 0) d = (*data)(grp.gemm, s);
-      rec.samples.push_back(simulate_group(r.hw, grp, s, f, data ? &d : nullptr));
+      CheckStats cs;
+      bool want_check = check && grp.gemm >= 0 && d.ifmap && d.weights;
+      rec.samples.push_back(simulate_group(r.hw, grp, s, f, data ? &d : nullptr, want_check ? &cs : nullptr));
+      if (want_check) rec.checks.push_back(cs);
+      if (sparse) rec.dense.push_back(simulate_group(dense, grp, s, Fidelity::fast));
     }
   }
   return r;
 }
 
-Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles) {
+Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles, const Counters* dense,
+                   int64_t dense_cycles) {
   Metrics m;
   m.cycles = cycles;
   double slots = double(hw.pe_count()) * double(std::max<int64_t>(cycles, 1));
@@ -58,16 +72,26 @@ Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles) {
   m.dma_bound = c.dma_busy_cycles > c.compute_cycles();
   // With no sparsity feature the run is its own dense reference: both ratios are exactly 1.
   m.energy_ratio = 1, m.speedup = 1;
+  if (dense) {
+    double de = energy_of(EnergyTable::from(dense_twin(hw)), *dense).total();
+    m.energy_ratio = de > 0 ? m.energy_pj / de : 1;
+    m.speedup = cycles > 0 ? double(dense_cycles) / double(cycles) : 1;
+  }
   return m;
 }
 
 std::vector<Metrics> total_metrics(const SimResult& r) {
   std::vector<Counters> t = r.totals();
+  const bool sparse = !r.layers.empty() && !r.layers.front().dense.empty();
   std::vector<Metrics> out;
   for (size_t s = 0; s < t.size(); ++s) {
-    int64_t cycles = 0;
-    for (const auto& l : r.layers) cycles += reported_cycles(r.hw, l.group, l.samples[s]);
-    out.push_back(metrics_of(r.hw, t[s], cycles));
+    int64_t cycles = 0, dcycles = 0;
+    Counters dt;
+    for (const auto& l : r.layers) {
+      cycles += reported_cycles(r.hw, l.group, l.samples[s]);
+      if (sparse) dcycles += reported_cycles(r.hw, l.group, l.dense[s]), dt += l.dense[s];
+    }
+    out.push_back(metrics_of(r.hw, t[s], cycles, sparse ? &dt : nullptr, dcycles));
   }
   return out;
 }
@@ -131,7 +155,12 @@ std::vector<Row> rows_of(const SimResult& r) {
   for (const auto& l : r.layers) {
     Row row{l.group.name,    l.group.kind(),  l.fused,   l.tiling, l.group.shape.M,
             l.group.shape.K, l.group.shape.N, l.samples, {}};
-    for (const auto& c : l.samples) row.m.push_back(metrics_of(r.hw, c, reported_cycles(r.hw, l.group, c)));
+    for (size_t s = 0; s < l.samples.size(); ++s) {
+      const Counters& c = l.samples[s];
+      const Counters* d = l.dense.empty() ? nullptr : &l.dense[s];
+      row.m.push_back(metrics_of(r.hw, c, reported_cycles(r.hw, l.group, c), d,
+                                 d ? reported_cycles(r.hw, l.group, *d) : 0));
+    }
     rows.push_back(std::move(row));
   }
   rows.push_back(Row{"total", "total", "", "", 0, 0, 0, r.totals(), total_metrics(r)});
@@ -165,6 +194,18 @@ std::vector<std::pair<std::string, std::function<double(const Row&, size_t)>>> d
   d.push_back({"energy_pj", [](const Row& r, size_t s) { return r.m[s].energy_pj; }});
   d.push_back({"power_mw", [](const Row& r, size_t s) { return r.m[s].power_mw; }});
   d.push_back({"edp_pj_us", [](const Row& r, size_t s) { return r.m[s].edp_pj_us; }});
+  d.push_back({"ideal_skip_cycles", [&hw](const Row& r, size_t s) {
+                 return std::ceil(double(r.c[s].mac_nonzero) / double(hw.pe_count()));
+               }});
+  d.push_back({"zero_gslice_frac", [](const Row& r, size_t s) {
+                 return r.c[s].gslices ? double(r.c[s].gslices_zero) / double(r.c[s].gslices) : 0.0;
+               }});
+  d.push_back({"act_density_fp32", [](const Row& r, size_t s) {
+                 return r.c[s].act_elems ? double(r.c[s].act_nonzero_fp32) / double(r.c[s].act_elems) : 0.0;
+               }});
+  d.push_back({"act_density", [](const Row& r, size_t s) {
+                 return r.c[s].act_elems ? double(r.c[s].act_nonzero) / double(r.c[s].act_elems) : 0.0;
+               }});
   d.push_back({"energy_ratio", [](const Row& r, size_t s) { return r.m[s].energy_ratio; }});
   d.push_back({"speedup", [](const Row& r, size_t s) { return r.m[s].speedup; }});
   return d;
@@ -209,6 +250,29 @@ std::string format_table(const SimResult& r) {
   o << fmt::format(
       "area proxies: {} PEs, {} KB SRAM{}\n", hw.pe_count(), hw.sram_kb(),
       hw.scalesim_compat ? "; SCALE-Sim compatible: cycles are the index of each layer's last cycle" : "");
+  return o.str();
+}
+
+std::string format_check(const SimResult& r) {
+  std::ostringstream o;
+  o << fmt::format("functional check (engine schedule vs reference GEMM on {} operands)\n",
+                   datatype_name(r.hw.array.datatype));
+  o << fmt::format("{:<22} {:>12} {:>12} {:>12} {:>14} {:>10}\n", "layer", "in max|x|", "w max|x|",
+                   "worst/tol", "quant err max", "rel");
+  for (const auto& l : r.layers) {
+    if (l.checks.empty()) continue;
+    CheckStats m;
+    for (const auto& c : l.checks) {
+      m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
+      m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);
+      m.quant_err_rel = std::max(m.quant_err_rel, c.quant_err_rel);
+      m.ifmap_scale = c.ifmap_scale, m.weight_scale = c.weight_scale;
+    }
+    o << fmt::format("{:<22} {:>12.5g} {:>12.5g} {:>12.4f} {:>14.5g} {:>10.3g}\n",
+                     l.group.name.size() > 22 ? l.group.name.substr(0, 22) : l.group.name, m.ifmap_scale,
+                     m.weight_scale, m.worst_ratio, m.quant_err_max, m.quant_err_rel);
+  }
+  o << "all layers within tolerance\n";
   return o.str();
 }
 
@@ -281,7 +345,23 @@ std::string to_json(const SimResult& r) {
     for (const auto& [name, f] : d)
       o << (first ? "" : ", ") << jstr(name) << ": " << st([&, &f = f](size_t s) { return f(row, s); }),
           first = false;
-    o << "}}" << (k + 1 < rows.size() ? "," : "") << "\n";
+    o << "}";
+    // The functional check of this row, when it ran: worst |engine - reference| / tolerance, the
+    // quantisation error against the recorded output, and the scales (max|x| over all samples).
+    if (k < r.layers.size() && !r.layers[k].checks.empty()) {
+      CheckStats m;
+      for (const auto& c : r.layers[k].checks) {
+        m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
+        m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);
+        m.quant_err_rel = std::max(m.quant_err_rel, c.quant_err_rel);
+        m.ifmap_scale = c.ifmap_scale, m.weight_scale = c.weight_scale;
+      }
+      o << ",\n     \"check\": {\"worst_over_tolerance\": " << num(m.worst_ratio)
+        << ", \"quant_err_max\": " << num(m.quant_err_max) << ", \"quant_err_rel\": " << num(m.quant_err_rel)
+        << ", \"ifmap_max_abs\": " << num(m.ifmap_scale) << ", \"weight_max_abs\": " << num(m.weight_scale)
+        << "}";
+    }
+    o << "}" << (k + 1 < rows.size() ? "," : "") << "\n";
   }
   o << "  ]\n}\n";
   return o.str();

@@ -20,12 +20,14 @@ struct LayerRecord {
   std::string fused;   // names of the PPU nodes on its output stream
   std::string tiling;  // how the dataflow tiled it (sample 0)
   std::vector<Counters> samples;
+  std::vector<Counters> dense;     // the same hardware with the sparsity features off (energy ratio)
+  std::vector<CheckStats> checks;  // per sample when the functional check ran
 };
 
 struct SimResult {
   HwConfig hw;
-  std::string model;   // graph name
-  std::string source;  // trace directory, or "shapes only"
+  std::string model;       // graph name
+  std::string source;      // trace directory, or "shapes only"
   std::string trace_hash;  // content hash of the trace (traces/trace.hpp trace_hash), "" for shapes
   std::vector<LayerRecord> layers;
   int64_t num_samples = 0;
@@ -35,8 +37,10 @@ struct SimResult {
 // Operand values of a GEMM node for a sample (issue 9); not called by the dense features.
 using DataSource = std::function<LayerData(int node, int64_t sample)>;
 
+// With sparsity features on, every row is also simulated on the same hardware with them off, for
+// the energy ratio and speed-up. `check`: run the functional check on every GEMM row (needs data).
 SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f = Fidelity::fast,
-                           const DataSource* data = nullptr);
+                           const DataSource* data = nullptr, bool check = false);
 
 // Derived numbers of one run (a layer or the total, one sample).
 struct Metrics {
@@ -49,7 +53,10 @@ struct Metrics {
   double energy_ratio = 1, speedup = 1;  // sparse features on vs the same hardware dense
   bool dma_bound = false;                // the DRAM channel was busier than the array
 };
-Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t reported_cycles);
+// `dense` (and its cycles): the same run with the sparsity features off, for the ratios.
+Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t reported_cycles,
+                   const Counters* dense = nullptr, int64_t dense_cycles = 0);
+HwConfig dense_twin(const HwConfig& hw);  // the same hardware with every sparsity feature off
 // Whole-network metrics per sample (cycles: the sum of the rows' reported cycles) — what sweeps,
 // the demo and regression checks compare.
 std::vector<Metrics> total_metrics(const SimResult& r);
@@ -60,6 +67,9 @@ std::vector<std::pair<std::string, double>> summary_columns(const SimResult& r);
 
 std::string format_table(const SimResult& r);
 std::string to_csv(const SimResult& r);
+// Per layer: quantisation scales, the functional check's worst |engine - reference| / tolerance,
+// and the quantisation error against the trace's fp32 outputs (max over samples).
+std::string format_check(const SimResult& r);
 // Version of the JSON report layout; `eatsim check` refuses to compare across versions.
 constexpr int kReportFormat = 1;
 std::string hw_hash(const HwConfig& hw);  // hash of the resolved architecture (energy table excluded)
