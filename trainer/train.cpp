@@ -149,6 +149,7 @@ TrainResult train(const TrainConfig& cfg) {
 
   Net net(g, cfg.seed);
   net.set_penalty(cfg.penalty);
+  net.set_fast_conv(cfg.fast_conv);
   Sgd sgd({cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov});
   std::vector<int> relus;
   for (int i : g.order)
