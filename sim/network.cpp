@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <stdexcept>
 
 #include "models/errors.hpp"
 #include "sim/engine.hpp"
@@ -119,15 +120,45 @@ void check_supported(const HwConfig& hw) {
         hw.file, what));
 }
 
-Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io, Fidelity f) {
+const char* fidelity_name(Fidelity f) {
+  switch (f) {
+    case Fidelity::fast:
+      return "fast";
+    case Fidelity::step:
+      return "step";
+    case Fidelity::cycle:
+      return "cycle";
+  }
+  return "?";
+}
+
+namespace {
+ClockedModel* g_clocked = nullptr;
+}
+void install_clocked_model(ClockedModel* m) { g_clocked = m; }
+
+Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io, Fidelity f,
+                       int64_t ppu_cycles) {
+  if (f == Fidelity::cycle && !g_clocked)
+    throw std::logic_error("cycle fidelity: the SystemC model is not installed (sim/systemc/clocked.hpp)");
   auto plan = make_plan(hw, g, io);
-  FoldEngine e(hw, *plan);
-  if (f == Fidelity::fast) {
-    e.run();
+  FoldEngine e(hw, *plan, nullptr, f == Fidelity::cycle ? &g_clocked->memory(hw) : nullptr);
+  // The PPU consumes the output stream, which flows while the array computes; what is left runs after.
+  if (hw.scalesim_compat) ppu_cycles = 0;
+  int64_t ppu_tail = 0, busy = -1;
+  if (f == Fidelity::cycle) {
+    ClockedModel::RowResult r = g_clocked->run(e, ppu_cycles);
+    ppu_tail = r.ppu_tail, busy = r.dma_busy_cycles;
   } else {
-    while (!e.done()) e.step();
+    if (f == Fidelity::fast)
+      e.run();
+    else
+      while (!e.done()) e.step();
+    ppu_tail = std::max<int64_t>(0, ppu_cycles - e.counters().compute_cycles());
   }
   Counters c = e.counters();
+  c.cycles_ppu_tail = ppu_tail;
+  if (busy >= 0) c.dma_busy_cycles = busy;
   c.mac_pad = g.pad_macs();
   c.mac_effective = c.mac_dense - c.mac_pad;
   return c;
@@ -146,8 +177,7 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     io.weight_bytes = resident ? 0 : grp.weight_elems * b;
     io.residual_bytes = grp.residual_elems * b;
     io.out_bytes = grp.out_elems * b;
-    c = simulate_gemm(hw, grp.shape, io, f);
-    if (!hw.scalesim_compat) c.cycles_ppu_tail = std::max<int64_t>(0, ppu_cycles - c.compute_cycles());
+    c = simulate_gemm(hw, grp.shape, io, f, ppu_cycles);
   } else {
     // PPU work with no array layer upstream: it streams its input from DRAM and writes back.
     DmaChannel dma(hw.dram.bytes_per_cycle, hw.dram.latency);

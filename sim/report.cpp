@@ -5,8 +5,19 @@
 
 #include <fmt/format.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <mutex>
 #include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
 
 namespace eatsim::sim {
 
@@ -17,8 +28,149 @@ std::vector<Counters> SimResult::totals() const {
   return t;
 }
 
+namespace {
+
+// Every row of one sample: independent of every other sample (batch residency depends on the
+// sample's index only), which is what lets samples run in any order, on any worker.
+std::vector<Counters> simulate_sample(const SimResult& r, int64_t s, Fidelity f, const DataSource* data,
+                                      std::mutex* data_mu) {
+  std::vector<Counters> out;
+  for (const auto& rec : r.layers) {
+    const LayerGroup& grp = rec.group;
+    LayerData d;
+    std::vector<float> ifmap, weights;  // private copies when the source is shared between threads
+    if (data && grp.gemm >= 0) {
+      std::unique_lock<std::mutex> lock;
+      if (data_mu) lock = std::unique_lock<std::mutex>(*data_mu);
+      d = (*data)(grp.gemm, s);
+      if (data_mu) {
+        if (d.ifmap) ifmap.assign(d.ifmap, d.ifmap + grp.in_elems), d.ifmap = ifmap.data();
+        if (d.weights)
+          weights.assign(d.weights, d.weights + grp.shape.weight_elems()), d.weights = weights.data();
+      }
+    }
+    out.push_back(simulate_group(r.hw, grp, s, f, data ? &d : nullptr));
+  }
+  return out;
+}
+
+// Threads: each takes the next sample.
+void run_threads(SimResult& r, Fidelity f, const DataSource* data, int jobs,
+                 std::vector<std::vector<Counters>>& per_sample) {
+  std::atomic<int64_t> next{0};
+  std::mutex data_mu, err_mu;
+  std::exception_ptr err;
+  auto work = [&] {
+    for (int64_t s; (s = next++) < r.num_samples;) {
+      try {
+        per_sample[s] = simulate_sample(r, s, f, data, &data_mu);
+      } catch (...) {
+        std::lock_guard<std::mutex> l(err_mu);
+        if (!err) err = std::current_exception();
+        next = r.num_samples;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int j = 0; j < jobs; ++j) pool.emplace_back(work);
+  for (auto& t : pool) t.join();
+  if (err) std::rethrow_exception(err);
+}
+
+bool write_all(int fd, const void* p, size_t n) {
+  const char* c = static_cast<const char*>(p);
+  while (n > 0) {
+    ssize_t k = ::write(fd, c, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    c += k, n -= size_t(k);
+  }
+  return true;
+}
+bool read_all(int fd, void* p, size_t n) {
+  char* c = static_cast<char*>(p);
+  while (n > 0) {
+    ssize_t k = ::read(fd, c, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    c += k, n -= size_t(k);
+  }
+  return true;
+}
+
+static_assert(std::is_trivially_copyable_v<Counters>, "counters travel through pipes as bytes");
+
+// Worker processes (the SystemC kernel is one per process): worker w simulates samples w, w + jobs,
+// ... and sends (sample, counters of every row) through a pipe; an error travels as sample -1
+// and its message.
+void run_processes(SimResult& r, Fidelity f, const DataSource* data, int jobs,
+                   std::vector<std::vector<Counters>>& per_sample) {
+  std::fflush(stdout), std::fflush(stderr);
+  struct Worker {
+    pid_t pid;
+    int fd;
+  };
+  std::vector<Worker> workers;
+  const size_t rows = r.layers.size();
+  for (int w = 0; w < jobs; ++w) {
+    int p[2];
+    if (::pipe(p) != 0) throw std::runtime_error("simulate_network: pipe failed");
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("simulate_network: fork failed");
+    if (pid == 0) {
+      ::close(p[0]);
+      int code = 0;
+      try {
+        for (int64_t s = w; s < r.num_samples; s += jobs) {
+          std::vector<Counters> c = simulate_sample(r, s, f, data, nullptr);
+          if (!write_all(p[1], &s, sizeof s) || !write_all(p[1], c.data(), rows * sizeof(Counters))) {
+            code = 3;
+            break;
+          }
+        }
+      } catch (const std::exception& e) {
+        int64_t s = -1;
+        std::string m = e.what();
+        uint64_t n = m.size();
+        write_all(p[1], &s, sizeof s), write_all(p[1], &n, sizeof n), write_all(p[1], m.data(), n);
+        code = 2;
+      }
+      ::close(p[1]);
+      ::_exit(code);
+    }
+    ::close(p[1]);
+    workers.push_back({pid, p[0]});
+  }
+  std::string error;
+  for (const Worker& wk : workers) {
+    for (int64_t s; read_all(wk.fd, &s, sizeof s);) {
+      if (s < 0) {
+        uint64_t n = 0;
+        if (read_all(wk.fd, &n, sizeof n)) {
+          std::string m(n, '\0');
+          if (read_all(wk.fd, m.data(), n) && error.empty()) error = m;
+        }
+        break;
+      }
+      std::vector<Counters> c(rows);
+      if (s >= r.num_samples || !read_all(wk.fd, c.data(), rows * sizeof(Counters))) break;
+      per_sample[s] = std::move(c);
+    }
+    ::close(wk.fd);
+    int status = 0;
+    ::waitpid(wk.pid, &status, 0);
+    if (error.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+      error = fmt::format("simulate_network: worker {} died (status {})", wk.pid, status);
+  }
+  if (!error.empty()) throw std::runtime_error(error);
+  for (const auto& c : per_sample)
+    if (c.size() != rows) throw std::runtime_error("simulate_network: a worker lost a sample");
+}
+
+}  // namespace
+
 SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f,
-                           const DataSource* data) {
+                           const DataSource* data, int jobs) {
   check_supported(hw);
   SimResult r;
   r.hw = hw, r.model = g.name, r.num_samples = samples;
@@ -35,12 +187,18 @@ SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, 
       io.ifmap_bytes = grp.in_elems * hw.elem_bytes();
       rec.tiling = make_plan(r.hw, grp.shape, io)->tiling();
     }
-    for (int64_t s = 0; s < samples; ++s) {
-      LayerData d;
-      if (data && grp.gemm >= 0) d = (*data)(grp.gemm, s);
-      rec.samples.push_back(simulate_group(r.hw, grp, s, f, data ? &d : nullptr));
-    }
   }
+  jobs = static_cast<int>(std::clamp<int64_t>(jobs, 1, std::max<int64_t>(samples, 1)));
+  std::vector<std::vector<Counters>> per_sample(static_cast<size_t>(samples));
+  if (jobs == 1) {
+    for (int64_t s = 0; s < samples; ++s) per_sample[s] = simulate_sample(r, s, f, data, nullptr);
+  } else if (f == Fidelity::cycle) {
+    run_processes(r, f, data, jobs, per_sample);
+  } else {
+    run_threads(r, f, data, jobs, per_sample);
+  }
+  for (size_t l = 0; l < r.layers.size(); ++l)
+    for (int64_t s = 0; s < samples; ++s) r.layers[l].samples.push_back(per_sample[s][l]);
   return r;
 }
 

@@ -24,8 +24,8 @@ struct LayerRecord {
 
 struct SimResult {
   HwConfig hw;
-  std::string model;   // graph name
-  std::string source;  // trace directory, or "shapes only"
+  std::string model;       // graph name
+  std::string source;      // trace directory, or "shapes only"
   std::string trace_hash;  // content hash of the trace (traces/trace.hpp trace_hash), "" for shapes
   std::vector<LayerRecord> layers;
   int64_t num_samples = 0;
@@ -35,8 +35,11 @@ struct SimResult {
 // Operand values of a GEMM node for a sample (issue 9); not called by the dense features.
 using DataSource = std::function<LayerData(int node, int64_t sample)>;
 
+// `jobs` > 1 simulates samples on that many workers: threads for fast and step (calls to `data`
+// are serialised and their arrays copied), forked processes for cycle (one SystemC kernel per
+// process). Samples are independent, so the result never depends on `jobs`.
 SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f = Fidelity::fast,
-                           const DataSource* data = nullptr);
+                           const DataSource* data = nullptr, int jobs = 1);
 
 // Derived numbers of one run (a layer or the total, one sample).
 struct Metrics {

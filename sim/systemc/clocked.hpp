@@ -1,0 +1,34 @@
+// The clocked SystemC model (cycle fidelity) as seen from outside: no SystemC header here. The
+// design is elaborated once per process, on first use, and runs one row after another (sc_start /
+// sc_pause); rows of other processes (--jobs) run in forked workers.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+#include "sim/systemc/dram_model.hpp"
+
+namespace eatsim::sysc {
+
+// Installs the SystemC model as sim::Fidelity::cycle (idempotent; elaborates on the first row).
+void install();
+
+// What happens on the wires, for testbenches (a scoreboard): `cycle` is the absolute clock.
+struct WireEvent {
+  enum Kind {
+    request,     // the DMA took a transfer from the PE array
+    response,    // the DMA routed a DRAM completion (reads: to their buffer; writes: to the array)
+    fill,        // a buffer reported a read's data in to the PE array
+    fold_start,  // the PE array began computing a fold (`fold`)
+    row_end,     // the PE array finished its row
+  } kind;
+  int64_t cycle = 0;
+  MemRequest req;    // request
+  MemResponse resp;  // response, fill
+  int64_t fold = 0;  // fold_start
+};
+
+// Test hooks (default: none). Stalls change timing, never event counts.
+void set_dram_stalls(const DramStalls& s);
+void set_wire_observer(std::function<void(const WireEvent&)> f);
+
+}  // namespace eatsim::sysc
