@@ -34,6 +34,8 @@ if ((${#missing[@]})); then
 fi
 [[ "${1:-}" == "--deps" ]] && exit 0
 
+# ccache keyed on paths relative to the checkout, so another clone of the same sources hits the cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 BUILD=${EATSIM_BUILD_DIR:-build}
 JOBS=${EATSIM_JOBS:-$(nproc)}
 if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then

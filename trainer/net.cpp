@@ -30,9 +30,11 @@ struct Accum {
 
 struct Plan {
   int batch = 0;
+  bool backward = false;                       // gradient buffers and backward primitives built
   std::vector<Act> acts;                       // [0] = graph input, [1 + i] = output of node i
   std::vector<std::unique_ptr<Layer>> layers;  // by node index
   std::vector<std::vector<Accum>> accum;       // by node index, run after its backward
+  std::vector<std::shared_ptr<void>> slabs;    // shared gradient memory (see share_diffs)
 };
 
 }  // namespace
@@ -45,11 +47,14 @@ struct Net::Impl {
   std::unordered_map<std::string, size_t> by_key;
   std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
   Plan* cur = nullptr;
-  bool input_grad = false;
+  bool debug_grads = false;
   bool last_train = false;
   PenaltyConfig pen;
   std::vector<int> pen_nodes;
   std::vector<double> pen_sums;  // per penalised node, last forward
+  std::vector<PenSlot> slots;    // per node: penalty state shared with fusing layers
+  std::vector<int> fused_by;     // per node: the ReLU computing its penalty in its own passes, or -1
+  std::vector<int> ncons;        // per node: how many inputs of other nodes read its output
   mutable std::vector<float> probs;
 
   Param* find(const std::string& key) {
@@ -57,20 +62,27 @@ struct Net::Impl {
     return it == by_key.end() ? nullptr : &params[it->second];
   }
 
-  Plan& plan_for(int n) {
+  // A training plan serves eval forwards too; an eval-only plan has no gradient buffers.
+  Plan& plan_for(int n, bool backward) {
     for (size_t i = 0; i < plans.size(); ++i)
-      if (plans[i]->batch == n) {
+      if (plans[i]->batch == n && (plans[i]->backward || !backward)) {
         std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());
         return *plans.back();
       }
     if (plans.size() >= 2) plans.erase(plans.begin());  // a training batch and one other size
-    plans.push_back(build(n));
+    for (size_t i = 0; i < plans.size(); ++i)
+      if (plans[i]->batch == n) {  // an eval-only plan of this size is superseded
+        plans.erase(plans.begin() + i);
+        break;
+      }
+    plans.push_back(build(n, backward));
     return *plans.back();
   }
 
-  std::unique_ptr<Plan> build(int n) {
+  std::unique_ptr<Plan> build(int n, bool backward) {
     auto p = std::make_unique<Plan>();
     p->batch = n;
+    p->backward = backward;
     size_t nn = g.nodes.size();
     p->acts.resize(nn + 1);
     p->layers.resize(nn);
@@ -80,7 +92,7 @@ struct Net::Impl {
     in.dims.insert(in.dims.end(), g.input_shape.begin(), g.input_shape.end());
     in.desc = plain_desc(in.dims);
     in.data = memory(in.desc, env.eng);
-    if (input_grad) in.diff = memory(in.desc, env.eng);
+    if (debug_grads && backward) in.diff = memory(in.desc, env.eng);
     // The consumer that runs backward first (last in execution order) writes an edge's gradient.
     std::vector<int> pos(nn);
     for (size_t k = 0; k < g.order.size(); ++k) pos[g.order[k]] = static_cast<int>(k);
@@ -95,18 +107,31 @@ struct Net::Impl {
       const Node& node = g.nodes[i];
       std::vector<Act*> ins;
       std::vector<memory> diff_in;
+      // add and identity hand dy on unchanged: where the layouts agree their input's gradient can
+      // be the output's gradient buffer itself (one edge per node) or be accumulated straight from it.
+      int alias_edge = -1;
+      std::vector<size_t> accum_from_out;
+      bool twice = node.in.size() == 2 && node.in[0] == node.in[1];
       for (size_t s = 0; s < node.in.size(); ++s) {
         int e = node.in[s] + 1;
         Act& a = p->acts[e];
         ins.push_back(&a);
+        bool pass = !twice && (node.op == Op::identity ||
+                               (node.op == Op::add && (s == 0 || a.desc == p->acts[node.in[0] + 1].desc)));
         if (!a.diff) {
           diff_in.emplace_back();
         } else if (first[e] == std::make_pair(pos[i], static_cast<int>(s))) {
-          diff_in.push_back(a.diff);
+          if (pass && alias_edge < 0) {
+            alias_edge = e;
+            diff_in.emplace_back();
+          } else {
+            diff_in.push_back(a.diff);
+          }
         } else {
-          Accum acc{e, memory(a.desc, env.eng), {}};
+          Accum acc{e, pass ? memory() : new_diff(a.desc), {}};
           acc.add = dnnl::binary(
               dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, a.desc, a.desc, a.desc}, env.eng));
+          if (pass) accum_from_out.push_back(p->accum[i].size());
           diff_in.push_back(acc.scratch);
           p->accum[i].push_back(std::move(acc));
         }
@@ -123,13 +148,82 @@ struct Net::Impl {
                        if (!q) throw std::logic_error("missing parameter " + key);
                        return q;
                      },
-                     this};
+                     this,
+                     backward};
+      if (node.op == Op::relu) {
+        args.pen_self = &slots[i];
+        if (node.in[0] >= 0 && fused_by[node.in[0]] == i) args.pen_in = &slots[node.in[0]];
+      }
       p->layers[i] = make_layer(args);
       if (!out.data) out.data = memory(out.desc, env.eng);
-      out.diff = memory(out.desc, env.eng);
-      std::memset(out.diff.get_data_handle(), 0, out.desc.get_size());
+      if (!backward) continue;
+      out.diff = new_diff(out.desc);
+      if (alias_edge >= 0) p->acts[alias_edge].diff = out.diff;
+      for (size_t k : accum_from_out) p->accum[i][k].scratch = out.diff;
     }
+    if (backward && !debug_grads) share_diffs(*p, pos, first);
     return p;
+  }
+
+  // Gradient buffers: allocated here (zeroed) in debug mode, else bound later by share_diffs.
+  memory new_diff(const md& d) {
+    if (!debug_grads) return memory(d, env.eng, DNNL_MEMORY_NONE);
+    memory m(d, env.eng);
+    std::memset(m.get_data_handle(), 0, d.get_size());
+    return m;
+  }
+
+  // Backward runs the nodes in reverse order; an edge's gradient lives from its first writer (or
+  // the start) to its producer's backward, a scratch buffer only during its consumer's backward.
+  // Buffers whose lifetimes do not overlap share memory (first fit by start time, best size).
+  void share_diffs(Plan& p, const std::vector<int>& pos, const std::vector<std::pair<int, int>>& first) {
+    int nn = static_cast<int>(g.nodes.size());
+    auto r = [&](int node) { return nn - 1 - pos[node]; };
+    struct Use {
+      memory m;
+      size_t bytes;
+      int from, to;
+    };
+    std::vector<Use> uses;
+    auto note = [&](const memory& m, int from, int to) {
+      for (Use& u : uses)
+        if (u.m.get() == m.get()) {
+          u.from = std::min(u.from, from), u.to = std::max(u.to, to);
+          return;
+        }
+      uses.push_back({m, m.get_desc().get_size(), from, to});
+    };
+    for (int j = 0; j < nn; ++j) {
+      const Act& a = p.acts[j + 1];
+      int w = first[j + 1].first >= 0 ? nn - 1 - first[j + 1].first : -1;
+      note(a.diff, w, r(j));
+    }
+    for (int i = 0; i < nn; ++i)
+      for (const Accum& acc : p.accum[i])
+        if (acc.scratch.get() != p.acts[i + 1].diff.get()) note(acc.scratch, r(i), r(i));
+    std::sort(uses.begin(), uses.end(), [](const Use& a, const Use& b) { return a.from < b.from; });
+    struct Slab {
+      std::shared_ptr<void> mem;
+      size_t bytes;
+      int busy_to;
+    };
+    std::vector<Slab> slabs;
+    for (Use& u : uses) {
+      Slab* best = nullptr;
+      for (Slab& s : slabs)
+        if (s.busy_to < u.from && s.bytes >= u.bytes && (!best || s.bytes < best->bytes)) best = &s;
+      if (!best) {
+        size_t bytes = (u.bytes + 63) / 64 * 64;
+        void* raw = std::aligned_alloc(64, bytes);
+        if (!raw) throw std::bad_alloc();
+        std::memset(raw, 0, bytes);
+        slabs.push_back({std::shared_ptr<void>(raw, std::free), bytes, -2});
+        best = &slabs.back();
+      }
+      best->busy_to = u.to;
+      u.m.set_data_handle(best->mem.get());
+    }
+    for (Slab& s : slabs) p.slabs.push_back(s.mem);
   }
 
   static float* ptr(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
@@ -138,23 +232,24 @@ struct Net::Impl {
 
   void forward(const float* x, int n, bool train) {
     if (n <= 0) throw UsageError(fmt::format("batch size must be positive, got {}", n));
-    cur = &plan_for(n);
+    cur = &plan_for(n, train);
     last_train = train;
     Act& in = cur->acts[0];
     std::memcpy(ptr(in.data), x, sizeof(float) * in.numel());
     bool pen_on = pen.lambda > 0;
-    pen_sums.assign(pen_nodes.size(), 0.0);
-    std::vector<int> pen_slot(g.nodes.size(), -1);
-    for (size_t k = 0; k < pen_nodes.size(); ++k) pen_slot[pen_nodes[k]] = static_cast<int>(k);
+    for (PenSlot& sl : slots) sl = PenSlot{};
+    for (int i : pen_nodes) slots[i].on = pen_on, slots[i].sigma = static_cast<float>(pen.sigma);
     for (int i : g.order) {
       cur->layers[i]->forward(env, train);
-      if (pen_on && pen_slot[i] >= 0) {
+      if (slots[i].on && fused_by[i] < 0) {
         env.s.wait();
         const Act& a = cur->acts[i + 1];
-        pen_sums[pen_slot[i]] = penalty_sum(ptr(a.data), buf_elems(a), static_cast<float>(pen.sigma));
+        slots[i].sum = penalty_sum(ptr(a.data), buf_elems(a), slots[i].sigma);
       }
     }
     env.s.wait();
+    pen_sums.assign(pen_nodes.size(), 0.0);
+    for (size_t k = 0; k < pen_nodes.size(); ++k) pen_sums[k] = slots[pen_nodes[k]].sum;
   }
 
   // P and the per-element gradient scale of each penalised node.
@@ -194,19 +289,18 @@ struct Net::Impl {
     return r;
   }
 
-  void backward_core() {
-    bool pen_on = pen.lambda > 0;
+  void backward_core(const float* d_output) {
+    seed_gradients(d_output);
     std::vector<float> scales;
     penalty_value(&scales);
-    std::vector<int> pen_slot(g.nodes.size(), -1);
-    for (size_t k = 0; k < pen_nodes.size(); ++k) pen_slot[pen_nodes[k]] = static_cast<int>(k);
+    for (size_t k = 0; k < scales.size(); ++k) slots[pen_nodes[k]].scale = scales[k];
     for (auto it = g.order.rbegin(); it != g.order.rend(); ++it) {
       int i = *it;
-      if (pen_on && pen_slot[i] >= 0) {
+      if (i == g.output && ncons[i] > 0) write_output_diff(d_output, true);
+      if (slots[i].on && fused_by[i] < 0) {
         env.s.wait();
         Act& a = cur->acts[i + 1];
-        penalty_grad_add(ptr(a.data), ptr(a.diff), buf_elems(a), static_cast<float>(pen.sigma),
-                         scales[pen_slot[i]]);
+        penalty_grad_add(ptr(a.data), ptr(a.diff), buf_elems(a), slots[i].sigma, slots[i].scale);
       }
       cur->layers[i]->backward(env);
       for (Accum& acc : cur->accum[i]) {
@@ -217,11 +311,28 @@ struct Net::Impl {
     env.s.wait();
   }
 
-  void set_output_diff(const float* d) {
+  // The loss gradient enters at the output node. Usually nothing consumes the output and it is
+  // written before backward starts; when something does (an `output:` that is not the last node),
+  // it is added once those consumers have written their part. Other unconsumed nodes start at 0.
+  void seed_gradients(const float* d) {
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      if (ncons[i] == 0 && static_cast<int>(i) != g.output) {
+        const Act& a = cur->acts[i + 1];
+        std::memset(a.diff.get_data_handle(), 0, a.desc.get_size());
+      }
+    if (ncons[g.output] == 0) write_output_diff(d, false);
+  }
+
+  void write_output_diff(const float* d, bool add) {
     Act& o = cur->acts[g.output + 1];
     md plain = plain_desc(o.dims);
     memory src(plain, env.eng, const_cast<float*>(d));
-    make_reorder(env, plain, o.desc).execute(env.s, src, o.diff);
+    memory dst = add ? memory(o.desc, env.eng) : o.diff;
+    make_reorder(env, plain, o.desc).execute(env.s, src, dst);
+    if (add)
+      dnnl::binary(
+          dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, o.desc, o.desc, o.desc}, env.eng))
+          .execute(env.s, {{DNNL_ARG_SRC_0, o.diff}, {DNNL_ARG_SRC_1, dst}, {DNNL_ARG_DST, o.diff}});
     env.s.wait();
   }
 
@@ -268,6 +379,21 @@ Net::Net(Graph g, uint64_t seed) : p_(std::make_unique<Impl>()) {
     p_->params.push_back(std::move(q));
   }
   p_->init_params(seed);
+  const Graph& gr = p_->g;
+  size_t nn = gr.nodes.size();
+  p_->slots.assign(nn, PenSlot{});
+  p_->fused_by.assign(nn, -1);
+  std::vector<int> consumers(nn, 0), consumer(nn, -1);
+  for (size_t i = 0; i < nn; ++i)
+    for (int j : gr.nodes[i].in)
+      if (j >= 0) consumers[j] += 1, consumer[j] = static_cast<int>(i);
+  p_->ncons = consumers;
+  for (size_t i = 0; i < nn; ++i) {
+    if (gr.nodes[i].op == Op::relu)
+      p_->fused_by[i] = static_cast<int>(i);
+    else if (consumers[i] == 1 && gr.nodes[consumer[i]].op == Op::relu && static_cast<int>(i) != gr.output)
+      p_->fused_by[i] = consumer[i];
+  }
   set_penalty(PenaltyConfig{});
 }
 
@@ -286,9 +412,9 @@ void Net::set_penalty(const PenaltyConfig& c) {
 const PenaltyConfig& Net::penalty() const { return p_->pen; }
 const std::vector<int>& Net::penalised_nodes() const { return p_->pen_nodes; }
 
-void Net::set_input_grad(bool on) {
-  if (on == p_->input_grad) return;
-  p_->input_grad = on;
+void Net::set_debug_grads(bool on) {
+  if (on == p_->debug_grads) return;
+  p_->debug_grads = on;
   p_->plans.clear();
   p_->cur = nullptr;
 }
@@ -313,8 +439,7 @@ LossParts Net::backward(const int64_t* labels) {
 void Net::backward_from(const float* d_output) {
   p_->need_forward("backward");
   if (!p_->last_train) throw std::logic_error("backward after an eval-mode forward");
-  p_->set_output_diff(d_output);
-  p_->backward_core();
+  p_->backward_core(d_output);
 }
 
 LossParts Net::train_step(const float* x, const int64_t* labels, int n) {
@@ -333,7 +458,8 @@ Tensor Net::edge(int node) const {
 Tensor Net::edge_grad(int node) const {
   p_->need_forward("edge_grad");
   const Act& a = p_->cur->acts.at(node + 1);
-  if (!a.diff) throw std::logic_error("edge_grad of the input needs set_input_grad(true)");
+  if (!a.diff || !p_->debug_grads)
+    throw std::logic_error("edge_grad needs set_debug_grads(true) before the forward");
   return p_->to_plain(a, a.diff);
 }
 
@@ -351,6 +477,53 @@ std::vector<double> Net::layer_penalties() const {
   for (size_t k = 0; k < p_->pen_nodes.size(); ++k)
     out.push_back(p_->pen_sums[k] / static_cast<double>(p_->cur->acts[p_->pen_nodes[k] + 1].numel()));
   return out;
+}
+
+std::vector<int64_t> Net::nonzero_counts(float threshold) const {
+  p_->need_forward("nonzero_counts");
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < p_->g.nodes.size(); ++i) {
+    const Act& a = p_->cur->acts[i + 1];
+    const float* x = Impl::ptr(a.data);
+    int64_t n = Impl::buf_elems(a), c = 0;
+#pragma omp parallel for simd reduction(+ : c) schedule(static)
+    for (int64_t k = 0; k < n; ++k) c += std::fabs(x[k]) > threshold;  // padding holds zeros
+    out.push_back(c);
+  }
+  return out;
+}
+
+int64_t Net::activation_bytes() const {
+  p_->need_forward("activation_bytes");
+  int64_t b = 0;
+  std::vector<void*> seen;
+  for (const Act& a : p_->cur->acts) {
+    void* h = a.data.get_data_handle();
+    if (std::find(seen.begin(), seen.end(), h) == seen.end()) seen.push_back(h), b += a.desc.get_size();
+  }
+  return b;
+}
+
+int64_t Net::gradient_bytes() const {
+  p_->need_forward("gradient_bytes");
+  const Plan& p = *p_->cur;
+  std::map<void*, int64_t> size;  // buffers shared by several edges count once, at their largest use
+  auto add = [&](const memory& m) {
+    if (!m) return;
+    int64_t& b = size[m.get_data_handle()];
+    b = std::max<int64_t>(b, m.get_desc().get_size());
+  };
+  for (const Act& a : p.acts) add(a.diff);
+  for (const auto& acc : p.accum)
+    for (const Accum& x : acc) add(x.scratch);
+  int64_t total = 0;
+  for (const auto& [h, b] : size) total += b;
+  return total;
+}
+
+int64_t Net::edge_numel(int node) const {
+  p_->need_forward("edge_numel");
+  return p_->cur->acts.at(node + 1).numel();
 }
 
 const std::vector<ParamInfo>& Net::param_info() const { return p_->infos; }

@@ -43,8 +43,9 @@ class Net {
   void set_penalty(const PenaltyConfig& c);
   const PenaltyConfig& penalty() const;
   const std::vector<int>& penalised_nodes() const;  // node indices
-  // Also compute the gradient with respect to the graph input (tests; off by default).
-  void set_input_grad(bool on);
+  // Keep every edge's gradient after backward and compute the graph input's too (tests, debugging).
+  // Off by default: gradient buffers are then shared between edges whose lifetimes do not overlap.
+  void set_debug_grads(bool on);
 
   // x: (n, C, H, W) plain. train: batch statistics, BN running statistics updated; eval: running
   // statistics. Primitives and buffers are built once per batch size and reused.
@@ -61,11 +62,18 @@ class Net {
   // Results of the last forward, plain layouts. node = -1 is the graph input.
   Tensor output() const;
   Tensor edge(int node) const;
-  Tensor edge_grad(int node) const;  // after a backward; node = -1 needs set_input_grad(true)
+  Tensor edge_grad(int node) const;  // after a backward; needs set_debug_grads(true)
   // Eval-mode inference handing back every edge: [0] = input, [1 + i] = output of node i.
   std::vector<Tensor> infer_edges(const float* x, int n);
   // Per penalised node (penalised_nodes() order): mean of x²/(x²+σ) in the last forward.
   std::vector<double> layer_penalties() const;
+  // Per node (graph order): elements of its output in the last forward with |x| > threshold, and
+  // the element count (batch included). Firing % = nonzeros / numel; the sponge model uses 2^-126.
+  std::vector<int64_t> nonzero_counts(float threshold = 0.0f) const;
+  int64_t edge_numel(int node) const;
+  // Bytes held by the current batch size's plan: activations (every edge) and gradient buffers.
+  int64_t activation_bytes() const;
+  int64_t gradient_bytes() const;
 
   // Parameters and buffers by state_dict key (plain layouts; num_batches_tracked as a float).
   const std::vector<ParamInfo>& param_info() const;

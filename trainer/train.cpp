@@ -16,6 +16,8 @@
 
 #include "models/errors.hpp"
 #include "traces/fsutil.hpp"
+#include "sim/sponge/census.hpp"
+#include "sim/sponge/estimator.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/data/dataset.hpp"
 #include "trainer/net.hpp"
@@ -79,6 +81,26 @@ bool grads_finite(Net& net) {
   return true;
 }
 
+// The paper's estimator (reference convention, one pass) on the first `n` samples of the test set.
+double sponge_ratio(Net& net, const Graph& g, Batcher& test_b, int64_t n, std::vector<float>& x, std::vector<int32_t>& y) {
+  sponge::CensusBuilder cb(g, 32);
+  test_b.start_epoch(0);
+  int64_t left = n;
+  while (left > 0) {
+    int k = test_b.next(x.data(), y.data());
+    if (k == 0) break;
+    k = static_cast<int>(std::min<int64_t>(k, left));
+    auto edges = net.infer_edges(x.data(), k);
+    for (size_t e = 0; e < edges.size(); ++e) cb.add_activation(static_cast<int>(e) - 1, edges[e].data.data(), k);
+    left -= k;
+  }
+  for (const auto& p : g.parameters()) {
+    Tensor t = net.get(p.key);
+    cb.set_param(p.key, t.data.data(), t.numel());
+  }
+  return sponge::energy_ratio(cb.finish(), {});
+}
+
 }  // namespace
 
 void request_stop() { g_stop = true; }
@@ -114,8 +136,8 @@ TrainResult train(const TrainConfig& cfg) {
   if (!(cfg.lr > 0)) throw UsageError("--lr must be positive");
   Graph g = load_graph(cfg.model, cfg.model_params);
   Dataset tr = load_dataset(cfg.dataset, "train"), te = load_dataset(cfg.dataset, "test");
-  truncate(tr, cfg.train_limit);
-  truncate(te, cfg.test_limit);
+  if (cfg.train_limit > 0) truncate(tr, cfg.train_limit);
+  if (cfg.test_limit > 0) truncate(te, cfg.test_limit);
   if (g.params.classes < tr.classes)
     throw DataError(fmt::format("{}: {} classes, but the model has {} outputs (use --classes {})", tr.source, tr.classes,
                                 g.params.classes, tr.classes));
@@ -278,6 +300,7 @@ TrainResult train(const TrainConfig& cfg) {
       all_nnz += nnz[r], all_tot += tot[r];
     }
     m.firing = all_tot ? static_cast<double>(all_nnz) / all_tot : 0;
+    if (cfg.ratio_samples > 0) m.sponge_ratio = sponge_ratio(net, g, test_b, std::min(cfg.ratio_samples, te.n), x, y32);
     std::string row = fmt::format("{},{},{},{},{},{},{},{},{},{},{:.3f},{:.1f}", m.epoch, num(m.lr), num(m.loss), num(m.ce),
                                   num(m.penalty), num(m.train_acc), num(m.test_acc), num(m.test_loss), num(m.firing),
                                   num(m.sponge_ratio), m.seconds, m.images_per_s);
@@ -290,9 +313,9 @@ TrainResult train(const TrainConfig& cfg) {
     save(epoch + 1, 0);
     if (cfg.progress)
       std::cerr << fmt::format("epoch {}: loss {:.4f} (ce {:.4f}, penalty {:.4f})  train {:.2f}%  test {:.2f}%  ReLU "
-                               "firing {:.1f}%  {:.0f} img/s\n",
+                               "firing {:.1f}%  sponge ratio {:.4f}  {:.0f} img/s\n",
                                m.epoch, m.loss, m.ce, m.penalty, 100 * m.train_acc, 100 * m.test_acc, 100 * m.firing,
-                               m.images_per_s);
+                               m.sponge_ratio, m.images_per_s);
   }
   res.finished = true;
   if (res.checkpoint.empty()) res.checkpoint = ckpt;

@@ -143,6 +143,10 @@ TEST(EatLoss, SelectionsPickTheRightNodes) {
   net.set_penalty(PenaltyConfig{1, 1e-4, "linear,layer1.0.bn1", PenaltyNorm::layer_mean});
   ASSERT_EQ(net.penalised_nodes().size(), 2u);
   EXPECT_EQ(g.nodes[net.penalised_nodes()[0]].name, "layer1.0.bn1");
+  // VGG16-BN: 13 conv, 13 BN, 13 ReLU modules, 5 max-pools, the trailing AvgPool2d(1), 1 linear.
+  Net vgg(load_graph("vgg16"), 0);
+  vgg.set_penalty(PenaltyConfig{1, 1e-4, "reference", PenaltyNorm::layer_mean});
+  EXPECT_EQ(vgg.penalised_nodes().size(), 46u);
 }
 
 TEST(EatLoss, BadSettingsAreUsageErrorsNamingTheValue) {

@@ -48,7 +48,7 @@ TEST_P(ConvLayer, ForwardAndBackwardMatchNaive) {
                   "stride: [{}, {}], pad: [{}, {}], bias: {}}}\n",
                   c.O, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.bias ? "true" : "false"));
   Net net(g, 1);
-  net.set_input_grad(true);
+  net.set_debug_grads(true);
   Dims d{c.N, c.C, c.H, c.H};
   Window k{c.kh, c.kw, c.sh, c.sw, c.ph, c.pw};
   Vec x = random_vec(d.size(), 2), w = net.get("conv.weight").data;
@@ -85,7 +85,7 @@ TEST_P(BatchNormLayer, TrainEvalBackwardAndRunningStatsMatchPyTorchSemantics) {
   BnCase c = GetParam();
   Graph g = graph_of(c.C, c.H, "  - {name: bn, op: batchnorm2d, inputs: [input]}\n");
   Net net(g, 1);
-  net.set_input_grad(true);
+  net.set_debug_grads(true);
   Dims d{c.N, c.C, c.H, c.H};
   Vec x = random_vec(d.size(), 5, -2, 3), gm = random_vec(c.C, 6, 0.5, 1.5), bt = random_vec(c.C, 7);
   Vec rm0 = random_vec(c.C, 8), rv0 = random_vec(c.C, 9, 0.5, 2);
@@ -140,7 +140,7 @@ TEST_P(PoolLayer, ForwardAndBackwardMatchNaive) {
           : fmt::format("  - {{name: pool, op: {}, inputs: [input], kernel: {}, stride: {}, pad: {}}}\n", op,
                         c.k, c.s, c.p));
   Net net(g, 1);
-  net.set_input_grad(true);
+  net.set_debug_grads(true);
   Dims d{c.N, c.C, c.H, c.H};
   Window k{c.k, c.k, c.s, c.s, c.p, c.p};
   if (op == "global_avgpool") k = Window{c.H, c.H, 1, 1, 0, 0};
@@ -167,7 +167,7 @@ TEST(ReluLayer, ForwardAndBackwardMatchNaive) {
   for (int N : {1, 7}) {
     Graph g = graph_of(5, 7, "  - {name: r, op: relu, inputs: [input]}\n");
     Net net(g, 1);
-    net.set_input_grad(true);
+    net.set_debug_grads(true);
     Vec x = random_vec(N * 5 * 49, 13), dy = random_vec(N * 5 * 49, 14);
     net.forward(x.data(), N, true);
     net.backward_from(dy.data());
@@ -186,7 +186,7 @@ TEST(FlattenLinearLayers, MatchNaiveInPyTorchOrder) {
                        "  - {name: flat, op: flatten, inputs: [conv]}\n"
                        "  - {name: fc, op: linear, inputs: [flat], out_features: 7}\n");
     Net net(g, 1);
-    net.set_input_grad(true);
+    net.set_debug_grads(true);
     Dims d{N, 3, 5, 5};
     Vec x = random_vec(d.size(), 15), w = net.get("conv.weight").data;
     Vec fw = net.get("fc.weight").data, fb = net.get("fc.bias").data;
@@ -213,7 +213,7 @@ TEST(AddIdentityLayers, FanOutGradientsAccumulate) {
   {
     Graph g = graph_of(3, 5, "  - {name: a, op: add, inputs: [input, input]}\n");
     Net net(g, 1);
-    net.set_input_grad(true);
+    net.set_debug_grads(true);
     Vec x = random_vec(7 * 75, 17), dy = random_vec(7 * 75, 18);
     net.forward(x.data(), 7, true);
     net.backward_from(dy.data());
@@ -229,7 +229,7 @@ TEST(AddIdentityLayers, FanOutGradientsAccumulate) {
                        "  - {name: sc, op: identity, inputs: [input]}\n"
                        "  - {name: a, op: add, inputs: [conv, sc]}\n");
     Net net(g, 1);
-    net.set_input_grad(true);
+    net.set_debug_grads(true);
     Dims d{7, 16, 6, 6};
     Window k{3, 3, 1, 1, 1, 1};
     Vec x = random_vec(d.size(), 19), dy = random_vec(d.size(), 20), w = net.get("conv.weight").data;

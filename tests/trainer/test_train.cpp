@@ -2,6 +2,12 @@
 // bit for bit, it stops cleanly on divergence, and it refuses bad input with exit code 2.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 
 #include "tests/helpers.hpp"
@@ -83,6 +89,36 @@ TEST(Train, ResumeContinuesBitForBit) {
     return out;
   };
   EXPECT_EQ(strip(test::read_file(d / "whole/metrics.csv")), strip(test::read_file(d / "parts/metrics.csv")));
+}
+
+TEST(Train, CtrlCSavesAndResumeFinishes) {
+  test::TempDir d("train");
+  std::string out = d / "run";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    int log = ::open((d / "out.txt").c_str(), O_WRONLY | O_CREAT, 0644);
+    dup2(log, 1);
+    execl(EATSIM_BIN, EATSIM_BIN, "train", "--model", "smallcnn", "--width", "2", "--train-limit", "8192",
+          "--test-limit", "500", "--batch", "64", "--threads", "1", "-q", "--epochs", "20", "--out", out.c_str(),
+          (char*)nullptr);
+    _exit(127);
+  }
+  // Interrupt once the first epoch has been written.
+  for (int i = 0; i < 600 && !fs::exists(out + "/metrics.csv"); ++i) usleep(100000);
+  usleep(300000);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st)) << "killed by a signal instead of saving and exiting";
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+  EXPECT_NE(test::read_file(d / "out.txt").find("checkpoint saved"), std::string::npos) << test::read_file(d / "out.txt");
+  auto r = test::run_cli("train --model smallcnn --width 2 --train-limit 8192 --test-limit 500 --batch 64 --threads 1 -q "
+                         "--epochs 2 --resume --out " + out);
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::string csv = test::read_file(out + "/metrics.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;  // header + 2 epochs
 }
 
 TEST(Train, DivergenceStopsAndKeepsTheLastGoodCheckpoint) {

@@ -1,6 +1,8 @@
 // eatsim train: standard (λ = 0) or energy-aware training of a model on a dataset.
 #include <fmt/format.h>
 
+#include <omp.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -40,6 +42,8 @@ int run(const Args& args) {
       "seed", po::value<uint64_t>()->default_value(1), "seed for initialisation, order and augmentation")(
       "train-limit", po::value<int64_t>()->default_value(0), "use only the first N training samples")(
       "test-limit", po::value<int64_t>()->default_value(0), "use only the first N test samples")(
+      "ratio-samples", po::value<int64_t>()->default_value(256),
+      "the paper's energy estimator on the first N test samples each epoch (0: off)")(
       "threads", po::value<int>(), "CPU threads (default: all cores)")(
       "resume", po::bool_switch(), "continue the run in --out exactly where it stopped")(
       "max-steps", po::value<int64_t>()->default_value(0), "stop after N steps, saving a checkpoint (0: never)")(
@@ -50,7 +54,7 @@ int run(const Args& args) {
   if (vm.count("threads")) {
     int t = vm["threads"].as<int>();
     if (t < 1) throw UsageError("--threads must be at least 1");
-    setenv("OMP_NUM_THREADS", std::to_string(t).c_str(), 1);
+    omp_set_num_threads(t);
   }
   TrainConfig c;
   c.model = vm["model"].as<std::string>();
@@ -79,6 +83,8 @@ int run(const Args& args) {
   c.test_limit = vm["test-limit"].as<int64_t>();
   c.resume = vm["resume"].as<bool>();
   c.max_steps = vm["max-steps"].as<int64_t>();
+  c.ratio_samples = vm["ratio-samples"].as<int64_t>();
+  if (c.ratio_samples < 0) throw UsageError("--ratio-samples must be zero or positive");
   c.progress = !vm["quiet"].as<bool>();
   if (c.penalty.lambda < 0) throw UsageError(fmt::format("--lambda {}: must be zero or positive", c.penalty.lambda));
   if (!(c.penalty.sigma > 0)) throw UsageError(fmt::format("--sigma {}: must be positive", c.penalty.sigma));

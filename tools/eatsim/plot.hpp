@@ -27,3 +27,19 @@ std::string axis_label(const std::string& column);  // a column name with its un
 bool gnuplot_available();
 
 }  // namespace eatsim::plot
+
+namespace eatsim::plot {
+// The figures, shared by `eatsim plot ...` and `eatsim demo`. Each writes PREFIX.{png,svg,gp}.
+// Per-layer firing from `eatsim firing A [B] --csv` output (labels name series a and b).
+void firing_bars(const std::string& firing_csv, const std::string& label_a, const std::string& label_b,
+                 const std::string& prefix);
+// Per-layer energy stacked by component from `eatsim sim --out` CSVs, one panel per report.
+void energy_breakdown(const std::vector<std::string>& report_csvs, const std::vector<std::string>& labels,
+                      const std::string& prefix);
+// Test accuracy vs the estimator's energy ratio, one point per run (last epoch of metrics.csv),
+// labelled with the run's λ and σ (the paper's Figure 3).
+void accuracy_vs_ratio(const std::vector<std::string>& run_dirs, const std::string& prefix);
+// Per-epoch test accuracy and ReLU firing of several runs.
+void training_curves(const std::vector<std::string>& run_dirs, const std::vector<std::string>& labels,
+                     const std::string& prefix);
+}  // namespace eatsim::plot

@@ -30,7 +30,7 @@ Dataset load_idx(const std::string& dir, const std::string& split, const std::st
 Dataset load_cifar10(const std::string& dir, const std::string& split);
 Dataset load_gtsrb(const std::string& dir, const std::string& split, int size = 32);
 
-// Keeps the first n samples (n <= dataset size), for quick runs and tests.
+// Keeps the first n samples (n >= the size keeps all; n = 0 keeps none), for quick runs and tests.
 void truncate(Dataset& d, int64_t n);
 
 }  // namespace eatsim

@@ -24,11 +24,13 @@ class BatchNorm2d : public Layer {
     infer_pd_ = dnnl::batch_normalization_forward::primitive_desc(
         {dnnl::prop_kind::forward_inference, data, eps, flags | normalization_flags::use_global_stats},
         e.eng);
-    bwd_pd_ = dnnl::batch_normalization_backward::primitive_desc(
-        {dnnl::prop_kind::backward, data, data, eps, flags}, e.eng, train_pd_);
     train_ = dnnl::batch_normalization_forward(train_pd_);
     infer_ = dnnl::batch_normalization_forward(infer_pd_);
-    bwd_ = dnnl::batch_normalization_backward(bwd_pd_);
+    if (a.backward) {
+      bwd_pd_ = dnnl::batch_normalization_backward::primitive_desc(
+          {dnnl::prop_kind::backward, data, data, eps, flags}, e.eng, train_pd_);
+      bwd_ = dnnl::batch_normalization_backward(bwd_pd_);
+    }
     a.out.desc = train_pd_.dst_desc();
 
     md c_md({x[1]}, dt::f32, tag::x);
@@ -45,7 +47,7 @@ class BatchNorm2d : public Layer {
     rvar_mem_ = memory(c_md, e.eng, rvar_->value.data());
     mean_ = memory(train_pd_.mean_desc(), e.eng);
     var_ = memory(train_pd_.variance_desc(), e.eng);
-    if (!diff_src_) diff_src_ = memory(data, e.eng);  // d(γ), d(β) still need a d(x) buffer
+    if (!diff_src_ && a.backward) diff_src_ = memory(data, e.eng);  // d(γ), d(β) still need a d(x) buffer
   }
 
   void forward(Env& e, bool train) override {

@@ -56,6 +56,7 @@ class Conv2d : public Layer {
       bd_ddst_.init(e, a.out.desc, bwd_data_pd_.diff_dst_desc());
       bd_dsrc_.init(e, diff_src_.get_desc(), bwd_data_pd_.diff_src_desc());
     }
+    if (!a.backward) return;
     // d(weights), d(bias)
     bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(
         {dnnl::algorithm::convolution_direct, src_any, w_any, b_md, dst_any, strides, pl, pr}, e.eng,

@@ -37,6 +37,15 @@ struct Param {
   int64_t count = 0;               // num_batches_tracked
 };
 
+// The EAT penalty on one node's output, for a layer that computes it inside its own passes
+// (ReLU: on its output, and on its input when it is that input's only consumer).
+struct PenSlot {
+  bool on = false;  // penalised in the current configuration
+  float sigma = 1;
+  float scale = 0;  // d(λ·P)/d(Σ x²/(x²+σ)): set before backward
+  double sum = 0;   // Σ x²/(x²+σ) over the batch: set by forward
+};
+
 // What a layer needs from the Net when it is built.
 struct BuildArgs {
   Env& env;
@@ -47,6 +56,9 @@ struct BuildArgs {
   std::vector<memory> diff_in;  // where backward writes d(input i); empty memory = not needed
   Param* (*find)(void* ctx, const std::string& key);
   void* ctx;
+  bool backward;                // false: an eval-only plan (no gradient buffers, no backward primitives)
+  PenSlot* pen_self = nullptr;  // this node's penalty (fusing layers only)
+  PenSlot* pen_in = nullptr;    // input 0's penalty, when this layer is its only consumer
   Param& param(const std::string& leaf) const { return *find(ctx, node.name + "." + leaf); }
 };
 

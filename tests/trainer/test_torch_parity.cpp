@@ -1,0 +1,127 @@
+// PyTorch parity: kuangliu-style ResNet18 and VGG16-BN at width 0.125, same weights and batch, via
+// tests/trainer/torch_parity.py under Debian's python3 (torch must be there: a missing torch fails).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "tests/helpers.hpp"
+#include "traces/npy.hpp"
+#include "trainer/checkpoint.hpp"
+
+namespace eatsim {
+namespace {
+
+// One model and the EAT settings of its training steps (run one after another without an update,
+// so each step checks one setting and the BN running statistics see every step). A `reference`
+// selection is recomputed in the script with forward hooks on leaf modules, others by node name.
+struct ParityCase {
+  const char* model;
+  std::vector<PenaltyConfig> steps;
+};
+
+std::string run(const std::string& cmd, int& code) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return "popen failed";
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+class TorchParity : public ::testing::TestWithParam<ParityCase> {};
+
+TEST_P(TorchParity, LogitsLossGradientsAndRunningStatsMatch) {
+  ASSERT_TRUE(test::python_has("torch") && test::python_has("numpy"))
+      << test::python()
+      << " lacks torch or numpy: install Debian's python3-torch and python3-numpy (this test "
+      << "must not be skipped)";
+  ParityCase c = GetParam();
+  ParamOverrides o;
+  o.has_width = true;
+  o.p.width = 0.125;
+  Graph g = load_graph(c.model, o);
+  Net net(g, 11);
+  // Random BN affine parameters and running statistics, so eval mode is not a plain rescale.
+  std::mt19937_64 rng(12);
+  std::uniform_real_distribution<float> u(0, 1);
+  for (const ParamInfo& p : net.param_info()) {
+    if (g.nodes[p.node].op != Op::batchnorm2d || p.is_int64) continue;
+    float* v = net.param(p.key);
+    for (int64_t i = 0; i < numel(p.shape); ++i) {
+      float r = u(rng);
+      v[i] = p.kind == ParamKind::weight         ? 0.5f + r
+             : p.kind == ParamKind::bias         ? r - 0.5f
+             : p.kind == ParamKind::running_mean ? 0.4f * r - 0.2f
+                                                 : 0.5f + r;
+    }
+  }
+  const int N = 8;
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> x(N * numel(g.input_shape));
+  for (auto& v : x) v = nd(rng);
+  std::vector<int64_t> y(N);
+  for (auto& v : y) v = static_cast<int64_t>(rng() % 10);
+
+  test::TempDir tmp("parity");
+  namespace fs = std::filesystem;
+  save_checkpoint(tmp / "ckpt", net, {});
+  npy_save_f32(tmp / "x.npy", {N, g.input_shape[0], g.input_shape[1], g.input_shape[2]}, x.data());
+  npy_save(tmp / "y.npy", DType::i64, {N}, y.data());
+  fs::create_directories(tmp / "cxx");
+
+  net.forward(x.data(), N, false);
+  Tensor logits = net.output();
+  npy_save_f32(tmp / "cxx/logits_eval.npy", logits.shape, logits.data.data());
+
+  std::string steps;
+  for (size_t k = 0; k < c.steps.size(); ++k) {
+    const PenaltyConfig& pc = c.steps[k];
+    std::string sd = tmp / ("cxx/" + std::to_string(k));
+    fs::create_directories(sd + "/grad");
+    net.set_penalty(pc);
+    std::string names;
+    for (int i : net.penalised_nodes()) names += g.nodes[i].name + "\n";
+    std::ofstream(sd + "/penalised.txt") << names;
+    LossParts lp = net.train_step(x.data(), y.data(), N);
+    std::ofstream(sd + "/loss.txt") << fmt::format("ce {:.9g}\npenalty {:.9g}\nloss {:.9g}\n", lp.ce,
+                                                   lp.penalty, lp.loss);
+    for (const ParamRef& p : net.trainable())
+      npy_save_f32(sd + "/grad/" + p.info->key + ".npy", p.info->shape, p.grad);
+    steps += fmt::format(" --step {}:{}:{}:{}", pc.layers == "reference" ? "reference" : "names",
+                         penalty_norm_name(pc.norm), pc.lambda, pc.sigma);
+  }
+  save_checkpoint(tmp / "after", net, {});
+
+  std::string cmd = fmt::format("{} {}/tests/trainer/torch_parity.py --model {} --width 0.125 --dir {}{}",
+                                test::python(), test::source_dir(), c.model, tmp.path(), steps);
+  int code = -1;
+  std::string out = run("OMP_NUM_THREADS=2 " + cmd, code);
+  EXPECT_EQ(code, 0) << cmd << "\n" << out;
+  if (getenv("EATSIM_VERBOSE")) std::printf("%s", out.c_str());
+  EXPECT_EQ(out.find("FAIL"), std::string::npos) << out;
+  for (size_t k = 0; k < c.steps.size(); ++k)
+    EXPECT_NE(out.find(fmt::format("ok   step {} every weight gradient", k)), std::string::npos) << out;
+  EXPECT_NE(out.find("ok   BN running statistics after the steps"), std::string::npos) << out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, TorchParity,
+                         ::testing::Values(ParityCase{"resnet18",
+                                                      {{2.0, 1e-4, "reference", PenaltyNorm::layer_mean},
+                                                       {1.0, 1e-3, "relu", PenaltyNorm::element},
+                                                       {0.5, 1e-2,
+                                                        "layer1.0.add,layer2.0.shortcut.1,pool,linear",
+                                                        PenaltyNorm::layer_mean}}},
+                                           ParityCase{"vgg16",
+                                                      {{5.0, 1e-4, "relu", PenaltyNorm::element},
+                                                       {1.0, 1e-4, "reference", PenaltyNorm::layer_mean}}}),
+                         [](const auto& info) { return std::string(info.param.model); });
+
+}  // namespace
+}  // namespace eatsim
