@@ -38,16 +38,10 @@ std::vector<Counters> simulate_sample(const SimResult& r, int64_t s, Fidelity f,
   for (const auto& rec : r.layers) {
     const LayerGroup& grp = rec.group;
     LayerData d;
-    std::vector<float> ifmap, weights;  // private copies when the source is shared between threads
     if (data && grp.gemm >= 0) {
       std::unique_lock<std::mutex> lock;
       if (data_mu) lock = std::unique_lock<std::mutex>(*data_mu);
       d = (*data)(grp.gemm, s);
-      if (data_mu) {
-        if (d.ifmap) ifmap.assign(d.ifmap, d.ifmap + grp.in_elems), d.ifmap = ifmap.data();
-        if (d.weights)
-          weights.assign(d.weights, d.weights + grp.shape.weight_elems()), d.weights = weights.data();
-      }
     }
     out.push_back(simulate_group(r.hw, grp, s, f, data ? &d : nullptr));
   }

@@ -36,8 +36,9 @@ struct SimResult {
 using DataSource = std::function<LayerData(int node, int64_t sample)>;
 
 // `jobs` > 1 simulates samples on that many workers: threads for fast and step (calls to `data`
-// are serialised and their arrays copied), forked processes for cycle (one SystemC kernel per
-// process). Samples are independent, so the result never depends on `jobs`.
+// are serialised; the arrays a call returns must stay valid while its caller simulates the row, as
+// TraceData's do), forked processes for cycle (one SystemC kernel per process). Samples are
+// independent, so the result never depends on `jobs`.
 SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f = Fidelity::fast,
                            const DataSource* data = nullptr, int jobs = 1);
 

@@ -43,8 +43,9 @@ class Scoreboard {
         --unfilled_[e.resp.fold];
         break;
       case WireEvent::fold_start:
-        if (waits_for_data)
+        if (waits_for_data) {
           EXPECT_EQ(unfilled_[e.fold], 0) << "fold " << e.fold << " began before its data was in";
+        }
         ++folds;
         break;
       case WireEvent::row_end:
