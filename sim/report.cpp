@@ -1,6 +1,7 @@
 // Network simulation over samples and its reports: see report.hpp.
 #include "sim/report.hpp"
 
+#include "models/errors.hpp"
 #include "traces/trace.hpp"
 
 #include <fmt/format.h>
@@ -94,6 +95,29 @@ bool read_all(int fd, void* p, size_t n) {
 
 static_assert(std::is_trivially_copyable_v<Counters>, "counters travel through pipes as bytes");
 
+// A worker's error crosses the pipe as a kind and a message, so the CLI still maps it to its exit
+// code and hint.
+int error_kind(const std::exception& e) {
+  if (dynamic_cast<const ConfigError*>(&e)) return 1;
+  if (dynamic_cast<const NumericError*>(&e)) return 2;
+  if (dynamic_cast<const TraceError*>(&e)) return 3;
+  if (dynamic_cast<const ModelError*>(&e)) return 4;
+  return 0;
+}
+[[noreturn]] void rethrow_as(int kind, const std::string& m) {
+  switch (kind) {
+    case 1:
+      throw ConfigError(m);
+    case 2:
+      throw NumericError(m);
+    case 3:
+      throw TraceError(m);
+    case 4:
+      throw ModelError(m);
+  }
+  throw std::runtime_error(m);
+}
+
 // Worker processes (the SystemC kernel is one per process): worker w simulates samples w, w + jobs,
 // ... and sends (sample, counters of every row) through a pipe; an error travels as sample -1
 // and its message.
@@ -123,7 +147,7 @@ void run_processes(SimResult& r, Fidelity f, const DataSource* data, int jobs,
           }
         }
       } catch (const std::exception& e) {
-        int64_t s = -1;
+        int64_t s = -1 - error_kind(e);
         std::string m = e.what();
         uint64_t n = m.size();
         write_all(p[1], &s, sizeof s), write_all(p[1], &n, sizeof n), write_all(p[1], m.data(), n);
@@ -136,13 +160,14 @@ void run_processes(SimResult& r, Fidelity f, const DataSource* data, int jobs,
     workers.push_back({pid, p[0]});
   }
   std::string error;
+  int kind = 0;
   for (const Worker& wk : workers) {
     for (int64_t s; read_all(wk.fd, &s, sizeof s);) {
       if (s < 0) {
         uint64_t n = 0;
         if (read_all(wk.fd, &n, sizeof n)) {
           std::string m(n, '\0');
-          if (read_all(wk.fd, m.data(), n) && error.empty()) error = m;
+          if (read_all(wk.fd, m.data(), n) && error.empty()) error = m, kind = int(-1 - s);
         }
         break;
       }
@@ -156,7 +181,7 @@ void run_processes(SimResult& r, Fidelity f, const DataSource* data, int jobs,
     if (error.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
       error = fmt::format("simulate_network: worker {} died (status {})", wk.pid, status);
   }
-  if (!error.empty()) throw std::runtime_error(error);
+  if (!error.empty()) rethrow_as(kind, error);
   for (const auto& c : per_sample)
     if (c.size() != rows) throw std::runtime_error("simulate_network: a worker lost a sample");
 }

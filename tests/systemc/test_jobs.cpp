@@ -3,6 +3,7 @@
 // fast one does.
 #include <gtest/gtest.h>
 
+#include "models/errors.hpp"
 #include "sim/report.hpp"
 #include "sim/systemc/clocked.hpp"
 #include "tests/helpers.hpp"
@@ -34,19 +35,19 @@ TEST(Jobs, ReportsDoNotDependOnTheNumberOfWorkersInEitherFidelity) {
   EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::cycle, nullptr, 1)), one);
 }
 
-TEST(Jobs, AWorkerErrorReachesTheCaller) {
+TEST(Jobs, AWorkerErrorReachesTheCallerWithItsType) {
   sysc::install();
   Graph g = small_resnet();
   HwConfig hw = load_hwconfig("tpu_ws32", {"array.rows=8", "array.cols=8"});
   DataSource bad = [](int, int64_t s) -> LayerData {
-    if (s == 2) throw std::runtime_error("sample 2 is unreadable");
+    if (s == 2) throw TraceError("sample 2 is unreadable");
     return {};
   };
   for (Fidelity f : {Fidelity::fast, Fidelity::cycle}) {
     try {
       simulate_network(hw, g, 4, f, &bad, 3);
       ADD_FAILURE() << "no error with " << fidelity_name(f);
-    } catch (const std::exception& e) {
+    } catch (const TraceError& e) {  // the type survives the worker process: exit code and hint
       EXPECT_NE(std::string(e.what()).find("sample 2 is unreadable"), std::string::npos) << e.what();
     }
   }

@@ -80,13 +80,15 @@ TEST(ClockedTestbench, StalledDramResponsesChangeOnlyWaitingCyclesAndTheScoreboa
   sysc::install();
   std::mt19937 rng(99);
   int ran = 0, slower = 0;
-  for (int trial = 0; trial < 60; ++trial) {
+  for (int trial = 0; trial < 80; ++trial) {
     test::RandomHw h = test::random_hw(rng);
     if (h.hw.scalesim_compat) continue;  // SCALE-Sim's model never waits for DRAM
     LayerGroup row = test::random_row(rng, "row");
+    test::RowData data = test::random_data(rng, row);
+    LayerData view = data.view();
     Counters fast;
     try {
-      fast = simulate_group(h.hw, row, 0, Fidelity::fast);
+      fast = simulate_group(h.hw, row, 0, Fidelity::fast, &view);
     } catch (const ConfigError&) {
       continue;
     }
@@ -98,7 +100,7 @@ TEST(ClockedTestbench, StalledDramResponsesChangeOnlyWaitingCyclesAndTheScoreboa
     Counters stalled;
     {
       Hooks hooks(s, sb);
-      stalled = simulate_group(h.hw, row, 0, Fidelity::cycle);
+      stalled = simulate_group(h.hw, row, 0, Fidelity::cycle, &view);
     }
     SCOPED_TRACE(h.text);
     EXPECT_EQ(sb.rows, 1);
@@ -123,9 +125,11 @@ TEST(ClockedTestbench, UnstalledScoreboardSeesExactlyTheFastEnginesTransfers) {
   for (int trial = 0; trial < 20; ++trial) {
     test::RandomHw h = test::random_hw(rng);
     LayerGroup row = test::random_row(rng, "row");
+    test::RowData data = test::random_data(rng, row);
+    LayerData view = data.view();
     Counters fast;
     try {
-      fast = simulate_group(h.hw, row, 1, Fidelity::fast);
+      fast = simulate_group(h.hw, row, 1, Fidelity::fast, &view);
     } catch (const ConfigError&) {
       continue;
     }
@@ -134,7 +138,7 @@ TEST(ClockedTestbench, UnstalledScoreboardSeesExactlyTheFastEnginesTransfers) {
     Counters cyc;
     {
       Hooks hooks({}, sb);
-      cyc = simulate_group(h.hw, row, 1, Fidelity::cycle);
+      cyc = simulate_group(h.hw, row, 1, Fidelity::cycle, &view);
     }
     SCOPED_TRACE(h.text);
     EXPECT_EQ(test::counter_diff(fast, cyc), "");
