@@ -184,11 +184,20 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     c.dram_ifmap_rd_bytes = grp.in_elems * b;
     c.dram_psum_rd_bytes = grp.residual_elems * b;
     c.dram_wr_bytes = grp.out_elems * b;
-    int64_t in_done = dma.transfer(0, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes);
-    int64_t out_done = dma.transfer(std::max(in_done, ppu_cycles), c.dram_wr_bytes);
-    c.cycles_ppu_tail = ppu_cycles;
-    c.cycles_stall = hw.scalesim_compat ? 0 : std::max<int64_t>(0, out_done - ppu_cycles);
-    c.dma_busy_cycles = dma.busy_cycles();
+    if (f == Fidelity::cycle) {
+      if (!g_clocked) throw std::logic_error("cycle fidelity: the SystemC model is not installed");
+      ClockedModel::RowResult r = g_clocked->run_ppu_row(hw, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes,
+                                                         c.dram_wr_bytes, ppu_cycles);
+      c.cycles_ppu_tail = r.ppu_tail;
+      c.cycles_stall = hw.scalesim_compat ? 0 : r.stall;
+      c.dma_busy_cycles = r.dma_busy_cycles;
+    } else {
+      int64_t in_done = dma.transfer(0, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes);
+      int64_t out_done = dma.transfer(std::max(in_done, ppu_cycles), c.dram_wr_bytes);
+      c.cycles_ppu_tail = ppu_cycles;
+      c.cycles_stall = hw.scalesim_compat ? 0 : std::max<int64_t>(0, out_done - ppu_cycles);
+      c.dma_busy_cycles = dma.busy_cycles();
+    }
     c.sram_ifmap_wr = detail::words(c.dram_ifmap_rd_bytes, 8, hw.buf[kIfmap].word_bits);
     c.sram_ifmap_rd = c.sram_ifmap_wr;
     c.sram_psum_wr = detail::words(c.dram_psum_rd_bytes + c.dram_wr_bytes, 8, hw.buf[kPsum].word_bits);

@@ -27,7 +27,8 @@ class MemoryPort;
 class ClockedModel {
  public:
   struct RowResult {
-    int64_t ppu_tail = 0;         // cycles the PPU ran past the array
+    int64_t ppu_tail = 0;         // cycles the PPU ran past the array (a PPU-only row: all it ran)
+    int64_t stall = 0;            // PPU-only row: cycles it waited for DRAM after its own work
     int64_t dma_busy_cycles = 0;  // cycles the DRAM moved bytes, measured clock by clock
   };
   virtual ~ClockedModel() = default;
@@ -36,6 +37,10 @@ class ClockedModel {
   // Runs one GEMM row clock by clock: `e` on the PE array, the PPU working `ppu_cycles` of
   // ppu.width operations on its output stream.
   virtual RowResult run(FoldEngine& e, int64_t ppu_cycles) = 0;
+  // Runs a row of PPU work with no array layer: the PPU reads `read_bytes`, works `ppu_cycles`
+  // and writes `write_bytes` back once both are done.
+  virtual RowResult run_ppu_row(const HwConfig& hw, int64_t read_bytes, int64_t write_bytes,
+                                int64_t ppu_cycles) = 0;
 };
 void install_clocked_model(ClockedModel* m);  // null uninstalls
 

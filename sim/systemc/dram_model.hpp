@@ -18,7 +18,9 @@ struct MemRequest {
   int buf = 0;
   int64_t bytes = 0;
   int64_t issued = 0;
+  int src = 0;  // who asked: kFromArray or kFromPpu (the DMA routes the answer back there)
 };
+constexpr int kFromArray = 0, kFromPpu = 1;
 // Its completion as it travels DRAM -> DMA -> buffer -> PE array; `at`: absolute cycle its data is
 // in (reads) or its last byte is written (writes).
 struct MemResponse {
@@ -27,6 +29,7 @@ struct MemResponse {
   int buf = 0;
   int64_t bytes = 0;
   int64_t at = 0;
+  int src = 0;
 };
 inline std::ostream& operator<<(std::ostream& o, const MemRequest& r) {
   return o << "req#" << r.id << "(fold " << r.fold << ", buf " << r.buf << ", " << r.bytes << " B @"
@@ -67,7 +70,7 @@ class ClockedDram {
       if (left_ == 0) {
         int64_t due = x + latency_ + extra_delay();
         if (!line_.empty() && line_.back().first > due) due = line_.back().first;  // in order
-        line_.push_back({due, MemResponse{h.id, h.fold, h.buf, h.bytes, due + 1}});
+        line_.push_back({due, MemResponse{h.id, h.fold, h.buf, h.bytes, due + 1, h.src}});
         queue_.pop_front();
         left_ = -1;
       }

@@ -33,6 +33,9 @@ SC_MODULE(Top) {
 
   sc_fifo<RowStart> row_start{"row_start", kDepth};
   sc_fifo<PpuJob> ppu_job{"ppu_job", kDepth};
+  sc_fifo<PpuRowJob> ppu_row_job{"ppu_row_job", kDepth};
+  sc_fifo<MemRequest> ppu_to_dma{"ppu_to_dma", kDepth};
+  sc_fifo<MemResponse> dma_to_ppu{"dma_to_ppu", kDepth};
   sc_fifo<RowEnd> row_end{"row_end", kDepth};
   sc_fifo<PpuDone> ppu_done{"ppu_done", kDepth};
   sc_fifo<ArrayEnd> array_end{"array_end", kDepth};
@@ -55,6 +58,9 @@ SC_MODULE(Top) {
     ctrl.clk(clk), array.clk(clk), dram.clk(clk), ppu.clk(clk);
     ctrl.to_array(row_start), array.start(row_start);
     ctrl.to_ppu(ppu_job), ppu.job(ppu_job);
+    ctrl.to_ppu_row(ppu_row_job), ppu.row_job(ppu_row_job);
+    ppu.req(ppu_to_dma), dma.from_ppu(ppu_to_dma);
+    dma.to_ppu(dma_to_ppu), ppu.mem_done(dma_to_ppu);
     array.row_end(row_end), ctrl.from_array(row_end);
     ppu.done(ppu_done), ctrl.from_ppu(ppu_done);
     array.array_end(array_end), ppu.array_end(array_end);
@@ -101,7 +107,18 @@ class SystemcModel : public sim::ClockedModel {
     Top& t = top();
     t.dram.model.set_stalls(g_stalls);
     t.observer = g_observer;
-    t.ctrl.submit({&e, ppu_cycles});
+    t.ctrl.submit({&e, ppu_cycles, 0, 0});
+    while (!t.ctrl.finished) sc_start();
+    return t.ctrl.result;
+  }
+  RowResult run_ppu_row(const sim::HwConfig& hw, int64_t read_bytes, int64_t write_bytes,
+                        int64_t ppu_cycles) override {
+    std::lock_guard<std::mutex> lock(g_mu);
+    Top& t = top();
+    t.dram.model.configure(hw.dram.bytes_per_cycle, hw.dram.latency);
+    t.dram.model.set_stalls(g_stalls);
+    t.observer = g_observer;
+    t.ctrl.submit({nullptr, ppu_cycles, read_bytes, write_bytes});
     while (!t.ctrl.finished) sc_start();
     return t.ctrl.result;
   }

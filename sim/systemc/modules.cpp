@@ -8,9 +8,15 @@ namespace eatsim::sysc {
 
 std::ostream& operator<<(std::ostream& o, const RowStart& m) { return o << "RowStart(" << m.engine << ")"; }
 std::ostream& operator<<(std::ostream& o, const PpuJob& m) { return o << "PpuJob(" << m.cycles << ")"; }
+std::ostream& operator<<(std::ostream& o, const PpuRowJob& m) {
+  return o << "PpuRowJob(" << m.read_bytes << " B in, " << m.cycles << " cycles, " << m.write_bytes
+           << " B out)";
+}
 std::ostream& operator<<(std::ostream& o, const ArrayEnd& m) { return o << "ArrayEnd@" << m.cycle; }
 std::ostream& operator<<(std::ostream& o, const RowEnd& m) { return o << "RowEnd@" << m.cycle; }
-std::ostream& operator<<(std::ostream& o, const PpuDone& m) { return o << "PpuDone(" << m.tail << ")"; }
+std::ostream& operator<<(std::ostream& o, const PpuDone& m) {
+  return o << "PpuDone(" << m.tail << ", " << m.stall << ")";
+}
 
 int64_t clock_index() {
   return static_cast<int64_t>(sc_core::sc_time_stamp().value() / sc_core::sc_time(1, sc_core::SC_NS).value());
@@ -76,9 +82,14 @@ void PeArray::take(const MemResponse& r) {
   if (e_) e_->transfer_done(r.fold, r.buf, r.at - base_);
 }
 
+// The array's transfers first, then the PPU's (they never share a row).
 void Dma::forward() {
   MemRequest q;
   while (from_array.nb_read(q)) {
+    notify(observer, WireEvent{WireEvent::request, clock_index(), q, {}, 0});
+    put(to_dram, q);
+  }
+  while (from_ppu.nb_read(q)) {
     notify(observer, WireEvent{WireEvent::request, clock_index(), q, {}, 0});
     put(to_dram, q);
   }
@@ -88,7 +99,10 @@ void Dma::route() {
   MemResponse r;
   while (from_dram.nb_read(r)) {
     notify(observer, WireEvent{WireEvent::response, clock_index(), {}, r, 0});
-    put(r.buf == sim::MemoryPort::kWrite ? write_done : fill[r.buf], r);
+    if (r.src == kFromPpu)
+      put(to_ppu, r);
+    else
+      put(r.buf == sim::MemoryPort::kWrite ? write_done : fill[r.buf], r);
   }
 }
 
@@ -132,20 +146,62 @@ void Ppu::on_falling() {
   }
 }
 
+// A PPU-only row on the PE array's clock mapping: rising edge base_ takes the row and sends its
+// read (row cycle 0); rising edge base_ + 1 + t processes row cycle t. The PPU works its cycles
+// from cycle 0; the write-back leaves once the work is done and the input is in (DmaChannel
+// order: at max(input in, work done)); the row ends when the write is done.
+void Ppu::on_rising() {
+  MemResponse r;
+  while (mem_done.nb_read(r)) {
+    if (r.buf == sim::MemoryPort::kWrite)
+      write_in_ = true, write_at_ = r.at - base_;
+    else
+      read_in_ = true, read_at_ = r.at - base_;
+  }
+  if (!row_) {
+    if (!row_job.nb_read(rj_)) return;
+    row_ = true, base_ = clock_index(), t_ = 0, worked_ = waited_ = 0;
+    write_issued_ = write_in_ = false, read_in_ = rj_.read_bytes == 0, read_at_ = 0;
+    if (rj_.read_bytes > 0) put(req, MemRequest{next_id_++, 0, sim::kIfmap, rj_.read_bytes, base_, kFromPpu});
+  } else {
+    ++(t_ < rj_.cycles ? worked_ : waited_);
+    ++t_;
+  }
+  try_write();
+  if (write_in_ && t_ >= write_at_ && t_ >= rj_.cycles) {
+    put(done, PpuDone{worked_, waited_});
+    row_ = false;
+  }
+}
+
+void Ppu::try_write() {
+  if (write_issued_ || t_ < rj_.cycles || !read_in_ || read_at_ > t_) return;
+  write_issued_ = true;
+  if (rj_.write_bytes > 0)
+    put(req, MemRequest{next_id_++, 0, sim::MemoryPort::kWrite, rj_.write_bytes, base_ + t_, kFromPpu});
+  else
+    write_in_ = true, write_at_ = t_;
+}
+
 void Controller::on_rising() {
   if (pending_) {
-    put(to_array, RowStart{job_.engine});
-    put(to_ppu, PpuJob{job_.ppu_cycles});
+    if (job_.engine) {
+      put(to_array, RowStart{job_.engine});
+      put(to_ppu, PpuJob{job_.ppu_cycles});
+    } else {
+      put(to_ppu_row, PpuRowJob{job_.read_bytes, job_.write_bytes, job_.ppu_cycles});
+    }
     busy0_ = dram_busy.read();
-    pending_ = false, running_ = true, array_done_ = ppu_done_ = false;
+    pending_ = false, running_ = true, array_done_ = !job_.engine, ppu_done_ = false;
   }
   if (!running_) return;
   RowEnd re;
   PpuDone pd;
   if (from_array.nb_read(re)) array_done_ = true;
-  if (from_ppu.nb_read(pd)) ppu_done_ = true, tail_ = pd.tail;
+  if (from_ppu.nb_read(pd)) ppu_done_ = true, tail_ = pd.tail, stall_ = pd.stall;
   if (array_done_ && ppu_done_) {
     result.ppu_tail = tail_;
+    result.stall = stall_;
     result.dma_busy_cycles = dram_busy.read() - busy0_;
     running_ = false, finished = true;
     sc_core::sc_pause();

@@ -25,17 +25,22 @@ struct RowStart {  // controller -> PE array: run this engine (built on the mode
 struct PpuJob {  // controller -> PPU: cycles of ppu.width operations on the row's output stream
   int64_t cycles = 0;
 };
+struct PpuRowJob {  // controller -> PPU: a row of PPU work with no array layer upstream
+  int64_t read_bytes = 0, write_bytes = 0, cycles = 0;
+};
 struct ArrayEnd {  // PE array -> PPU: the array computed its last cycle of the row
   int64_t cycle = 0;
 };
 struct RowEnd {  // PE array -> controller: the row is over and no transfer is outstanding
   int64_t cycle = 0;
 };
-struct PpuDone {     // PPU -> controller
-  int64_t tail = 0;  // cycles it ran past the array
+struct PpuDone {      // PPU -> controller
+  int64_t tail = 0;   // cycles it ran past the array (a PPU-only row: the cycles it worked)
+  int64_t stall = 0;  // PPU-only row: cycles it then waited for DRAM
 };
 std::ostream& operator<<(std::ostream& o, const RowStart& m);
 std::ostream& operator<<(std::ostream& o, const PpuJob& m);
+std::ostream& operator<<(std::ostream& o, const PpuRowJob& m);
 std::ostream& operator<<(std::ostream& o, const ArrayEnd& m);
 std::ostream& operator<<(std::ostream& o, const RowEnd& m);
 std::ostream& operator<<(std::ostream& o, const PpuDone& m);
@@ -91,16 +96,16 @@ SC_MODULE(PeArray) {
 };
 
 SC_MODULE(Dma) {
-  sc_core::sc_fifo_in<MemRequest> from_array;
+  sc_core::sc_fifo_in<MemRequest> from_array, from_ppu;
   sc_core::sc_fifo_out<MemRequest> to_dram;
   sc_core::sc_fifo_in<MemResponse> from_dram;
   sc_core::sc_fifo_out<MemResponse> fill[sim::kNumBufs];
-  sc_core::sc_fifo_out<MemResponse> write_done;
+  sc_core::sc_fifo_out<MemResponse> write_done, to_ppu;
   const Observer* observer = nullptr;
 
   SC_CTOR(Dma) {
     SC_METHOD(forward);
-    sensitive << from_array.data_written();
+    sensitive << from_array.data_written() << from_ppu.data_written();
     dont_initialize();
     SC_METHOD(route);
     sensitive << from_dram.data_written();
@@ -149,31 +154,47 @@ SC_MODULE(Ppu) {
   sc_core::sc_in<int> cycle_kind;
   sc_core::sc_fifo_in<ArrayEnd> array_end;
   sc_core::sc_fifo_out<PpuDone> done;
+  // A PPU-only row: the PPU moves its own data through the DMA.
+  sc_core::sc_fifo_in<PpuRowJob> row_job;
+  sc_core::sc_fifo_out<MemRequest> req;
+  sc_core::sc_fifo_in<MemResponse> mem_done;
 
   SC_CTOR(Ppu) {
     SC_METHOD(on_falling);
     sensitive << clk.neg();
     dont_initialize();
+    SC_METHOD(on_rising);
+    sensitive << clk.pos();
+    dont_initialize();
   }
-  void on_falling();
+  void on_falling();  // on an array's output stream
+  void on_rising();   // a PPU-only row
 
  private:
+  void try_write();
   bool active_ = false, array_ended_ = false;
   int64_t left_ = 0, tail_ = 0;
+  // PPU-only row, in row cycles from its set-up edge base_ (the PE array's mapping).
+  bool row_ = false, read_in_ = false, write_issued_ = false, write_in_ = false;
+  PpuRowJob rj_;
+  int64_t base_ = 0, t_ = 0, read_at_ = 0, write_at_ = 0, worked_ = 0, waited_ = 0;
+  uint64_t next_id_ = 1;
 };
 
 SC_MODULE(Controller) {
   sc_core::sc_in<bool> clk;
   sc_core::sc_fifo_out<RowStart> to_array;
   sc_core::sc_fifo_out<PpuJob> to_ppu;
+  sc_core::sc_fifo_out<PpuRowJob> to_ppu_row;
   sc_core::sc_fifo_in<RowEnd> from_array;
   sc_core::sc_fifo_in<PpuDone> from_ppu;
   sc_core::sc_in<int64_t> dram_busy;
 
   // The row the host asked for (set between sc_start calls); `finished` once it is over.
   struct Job {
-    sim::FoldEngine* engine = nullptr;
+    sim::FoldEngine* engine = nullptr;  // null: a PPU-only row
     int64_t ppu_cycles = 0;
+    int64_t read_bytes = 0, write_bytes = 0;  // PPU-only row
   };
   void submit(const Job& j) { job_ = j, pending_ = true, finished = false; }
   bool finished = true;
@@ -189,7 +210,7 @@ SC_MODULE(Controller) {
  private:
   Job job_;
   bool pending_ = false, running_ = false, array_done_ = false, ppu_done_ = false;
-  int64_t busy0_ = 0, tail_ = 0;
+  int64_t busy0_ = 0, tail_ = 0, stall_ = 0;
 };
 
 }  // namespace eatsim::sysc

@@ -63,6 +63,28 @@ TEST_F(ClockedModel, EveryCounterEqualsTheFastEngineOnRandomRowsAndHardware) {
   RecordProperty("sparse_rows", sparse_ran);
 }
 
+TEST_F(ClockedModel, PpuOnlyRowsEqualTheFastEngineWithTheirOwnDramTraffic) {
+  std::mt19937 rng(11);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int waited = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    test::RandomHw h = test::random_hw(rng);
+    LayerGroup row;
+    row.name = fmt::format("pool{}", trial);
+    row.in_elems = pick(0, 3) == 0 ? 0 : pick(1, 5000);
+    row.residual_elems = pick(0, 1) ? pick(1, 3000) : 0;
+    row.out_elems = pick(0, 3) == 0 ? 0 : pick(1, 5000);
+    row.ppu_ops = pick(0, 3) == 0 ? 0 : pick(1, 20000);
+    Counters fast = simulate_group(h.hw, row, 0, Fidelity::fast);
+    Counters cycle = simulate_group(h.hw, row, 0, Fidelity::cycle);
+    EXPECT_EQ(test::counter_diff(fast, cycle), "")
+        << "PPU-only row " << row.name << " (in " << row.in_elems << ", residual " << row.residual_elems
+        << ", out " << row.out_elems << ", ops " << row.ppu_ops << ")\nconfig: " << h.text;
+    waited += fast.cycles_stall > 0;
+  }
+  EXPECT_GT(waited, 10) << "rows that wait for DRAM after their work";
+}
+
 // A whole network from a synthetic trace (random or clustered zeros), every row of every sample.
 void expect_network_equal(const std::string& model, const std::string& preset, Clustering cl,
                           const std::vector<std::string>& sets) {
