@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "models/errors.hpp"
 #include "sim/report.hpp"
@@ -28,7 +29,8 @@ class ClockedModel : public ::testing::Test {
 TEST_F(ClockedModel, EveryCounterEqualsTheFastEngineOnRandomRowsAndHardware) {
   std::mt19937 rng(2026);
   int ran = 0, sparse_ran = 0, dataflows[3] = {0, 0, 0};
-  for (int trial = 0; trial < 160; ++trial) {
+  std::map<std::string, int> features;
+  for (int trial = 0; trial < 240; ++trial) {
     test::RandomHw h = test::random_hw(rng);
     LayerGroup row = test::random_row(rng, fmt::format("layer{}", trial));
     test::RowData data = test::random_data(rng, row);
@@ -46,6 +48,10 @@ TEST_F(ClockedModel, EveryCounterEqualsTheFastEngineOnRandomRowsAndHardware) {
                         << " N=" << row.shape.N << ", sample " << sample << ", " << data.pattern
                         << ")\nconfig: " << h.text;
     ++ran, sparse_ran += h.sparse, ++dataflows[int(h.hw.array.dataflow)];
+    const SparsityConfig& sp = h.hw.sparsity;
+    features["gate"] += sp.gate;
+    features[std::string("skip ") + dataflow_name(h.hw.array.dataflow)] += sp.skip.enabled;
+    features["compress"] += sp.compress.format != CompressFormat::none;
   }
   EXPECT_GT(ran, 100);
   for (int d = 0; d < 3; ++d) EXPECT_GT(dataflows[d], 10) << dataflow_name(Dataflow(d));
@@ -58,6 +64,8 @@ TEST_F(ClockedModel, EveryCounterEqualsTheFastEngineOnRandomRowsAndHardware) {
   }
   if (sparse_supported) {
     EXPECT_GT(sparse_ran, 20);
+    for (const char* f : {"gate", "skip ws", "skip os", "skip is", "compress"})
+      EXPECT_GE(features[f], 5) << "too few random rows with " << f;
   }
   RecordProperty("rows", ran);
   RecordProperty("sparse_rows", sparse_ran);
