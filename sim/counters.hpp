@@ -38,7 +38,28 @@ namespace eatsim::sim {
   X(dram_psum_rd_bytes, "bytes read from DRAM into the psum/ofmap buffer (residual-add operands)")          \
   X(dram_wr_bytes, "bytes written to DRAM from the psum/ofmap buffer (the layer's output tensors)")         \
   X(dma_busy_cycles,                                                                                        \
-    "cycles the DRAM channel spent transferring (bytes / bytes_per_cycle, rounded up per transfer)")
+    "cycles the DRAM channel spent transferring (bytes / bytes_per_cycle, rounded up per transfer)")        \
+  X(fe_zero_detect, "sparse front end: activation elements passed through a zero detector (skip)")          \
+  X(fe_bitmap_ops, "sparse front end: G-slice OR-reductions of the zero bitmap (one per slice examined)")   \
+  X(fe_fifo_push, "sparse front end (WS skip): G-slices pushed into lane-group FIFOs")                      \
+  X(fe_fifo_pop, "sparse front end (WS skip): G-slices popped by lane groups")                              \
+  X(fe_reader_stall, "sparse front end (WS skip): cycles the reader waited on a full FIFO")                 \
+  X(fe_port_wait,                                                                                           \
+    "sparse front end (WS skip): lane-cycles a group with work waited for an accumulator port")             \
+  X(fe_feed_wait, "sparse front end (OS skip): group-cycles a group with work waited for a weight feed")    \
+  X(realign_add, "re-alignment (WS skip): element adds merging a pixel's per-group partial sums")           \
+  X(realign_acc_rd, "re-alignment (WS skip): accumulator-register element reads beyond the dense ones")     \
+  X(realign_acc_wr, "re-alignment (WS skip): accumulator-register element writes beyond the dense ones")    \
+  X(meta_sram_bits, "metadata bits read or written in SRAM: IS weight-feed indices, compression metadata")  \
+  X(meta_dram_bytes,                                                                                        \
+    "compression metadata bytes moved to/from DRAM (already inside the DRAM byte counters)")                \
+  X(mac_nonzero, "MACs whose two operands are both non-zero (padding excluded): the ideal-skip work")       \
+  X(gslices,                                                                                                \
+    "G-slices, once per layer: WS pixel x k-tile x lane group; OS pixel group x k; IS m-tile x K row")      \
+  X(gslices_zero, "G-slices that are all zero (skippable by a perfect front end)")                          \
+  X(act_elems, "activation elements of the layer input (per sample)")                                       \
+  X(act_nonzero_fp32, "non-zero input activations before quantisation")                                     \
+  X(act_nonzero, "non-zero input activations after quantisation to the array's datatype")
 
 struct Counters {
 #define EATSIM_FIELD(n, d) int64_t n = 0;

@@ -37,14 +37,15 @@ void too_small(const HwConfig& hw, const GemmShape& g, int buf, int64_t need, co
 
 }  // namespace detail
 
-std::unique_ptr<DataflowPlan> make_plan(const HwConfig& hw, const GemmShape& g, const LayerIo& io) {
+std::unique_ptr<DataflowPlan> make_plan(const HwConfig& hw, const GemmShape& g, const LayerIo& io,
+                                        const std::vector<std::vector<int32_t>>* is_rows) {
   switch (hw.array.dataflow) {
     case Dataflow::ws:
       return detail::make_ws(hw, g, io);
     case Dataflow::os:
       return detail::make_os(hw, g, io);
     case Dataflow::is:
-      return detail::make_is(hw, g, io);
+      return detail::make_is(hw, g, io, is_rows);
   }
   throw ConfigError("unknown dataflow");
 }

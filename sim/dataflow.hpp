@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sim/gemm.hpp"
 #include "sim/hwconfig.hpp"
@@ -24,12 +25,14 @@ struct LayerIo {
 struct FoldWork {
   int64_t rows_used = 0, cols_used = 0;  // occupied part of the array
   int64_t stream = 0;                    // T: vectors streamed through the array
+  int64_t m0 = 0, k0 = 0, n0 = 0;        // where the fold's tile starts in M, K (compacted under IS skip), N
   bool first_k = true, last_k = true;    // first / last fold of the reduction (accumulation)
   int64_t mac_slots = 0;                 // rows_used * cols_used * stream
   int64_t reg_read = 0, reg_write = 0, psum_add = 0;
   int64_t sram_rd[kNumBufs] = {0, 0, 0}, sram_wr[kNumBufs] = {0, 0, 0};  // words
   int64_t dram_rd[kNumBufs] = {0, 0, 0};  // bytes needed in the buffers before the fold starts
   int64_t dram_wr = 0;                    // bytes written back once the fold ends
+  int64_t meta_bits = 0;                  // metadata bits read (IS skip: the weight feed's index list)
 };
 
 class DataflowPlan {
@@ -47,7 +50,9 @@ class DataflowPlan {
 
 // Builds the plan for hw.array.dataflow. Throws ConfigError naming the layer when one tile does
 // not fit the buffers.
-std::unique_ptr<DataflowPlan> make_plan(const HwConfig& hw, const GemmShape& g, const LayerIo& io);
+// `is_rows` (IS skip only): per m-tile, the K rows that keep work; the folds compact them.
+std::unique_ptr<DataflowPlan> make_plan(const HwConfig& hw, const GemmShape& g, const LayerIo& io,
+                                        const std::vector<std::vector<int32_t>>* is_rows = nullptr);
 
 namespace detail {
 // Shared helpers for the implementations.
@@ -63,7 +68,8 @@ int64_t max_share(int64_t total, int64_t len, int64_t denom);
 void add_fill_drain(const HwConfig& hw, FoldWork& w);
 std::unique_ptr<DataflowPlan> make_ws(const HwConfig& hw, const GemmShape& g, const LayerIo& io);
 std::unique_ptr<DataflowPlan> make_os(const HwConfig& hw, const GemmShape& g, const LayerIo& io);
-std::unique_ptr<DataflowPlan> make_is(const HwConfig& hw, const GemmShape& g, const LayerIo& io);
+std::unique_ptr<DataflowPlan> make_is(const HwConfig& hw, const GemmShape& g, const LayerIo& io,
+                                      const std::vector<std::vector<int32_t>>* is_rows);
 [[noreturn]] void too_small(const HwConfig& hw, const GemmShape& g, int buf, int64_t need,
                             const std::string& what);
 }  // namespace detail

@@ -12,7 +12,9 @@ namespace {
 
 class IsPlan : public DataflowPlan {
  public:
-  IsPlan(const HwConfig& hw, const GemmShape& g, const LayerIo& io) : hw_(hw), g_(g), io_(io) {
+  IsPlan(const HwConfig& hw, const GemmShape& g, const LayerIo& io,
+         const std::vector<std::vector<int32_t>>* nz_rows)
+      : hw_(hw), g_(g), io_(io), rows_(nz_rows) {
     R_ = hw.array.rows, C_ = hw.array.cols;
     bits_ = hw.elem_bits();
     int64_t b = hw.elem_bytes(), cols = std::min(C_, g.M), rows = std::min(R_, g.K);
@@ -27,11 +29,24 @@ class IsPlan : public DataflowPlan {
     nch_ = ceil_div(g.N, nc_);
     weights_resident_ = g.K * g.N * b <= hw.buf[kWeights].usable_bytes();
     ifmap_resident_ = io.ifmap_bytes <= hw.buf[kIfmap].usable_bytes();
+    if (rows_) {  // skip: each m-tile runs ceil(nnz_rows / R) k-folds (at least one, to write its outputs)
+      start_.push_back(0);
+      for (int64_t mt = 0; mt < mt_; ++mt) {
+        ktc_.push_back(std::max<int64_t>(1, ceil_div(int64_t((*rows_)[size_t(mt)].size()), R_)));
+        start_.push_back(start_.back() + nch_ * ktc_.back());
+      }
+      idx_bits_ = 1;
+      while ((int64_t(1) << idx_bits_) < g.K) ++idx_bits_;
+    }
   }
-  int64_t num_folds() const override { return mt_ * nch_ * kt_; }
+  int64_t num_folds() const override { return rows_ ? start_.back() : mt_ * nch_ * kt_; }
   int64_t preload_cycles() const override { return R_; }
   int64_t max_fold_read_bytes(int buf) const override {
     int64_t rows = std::min(R_, g_.K), cols = std::min(C_, g_.M);
+    if (rows_ && buf == kWeights) return max_share(io_.weight_bytes, g_.K * nc_, g_.K * g_.N);
+    if (rows_ && buf == kIfmap)
+      return ifmap_resident_ ? max_share(io_.ifmap_bytes, g_.K * cols, g_.M * g_.K)
+                             : rows * cols * hw_.elem_bytes();
     if (buf == kWeights) return max_share(io_.weight_bytes, rows * nc_, g_.K * g_.N);
     if (buf == kIfmap)
       return ifmap_resident_ ? max_share(io_.ifmap_bytes, rows * cols, g_.M * g_.K)
@@ -44,12 +59,67 @@ class IsPlan : public DataflowPlan {
                        ifmap_resident_ ? "kept" : "re-read per tile (no window reuse)");
   }
   FoldWork fold(int64_t i) const override {
+    if (rows_) return compacted(i);
     int64_t kt = i % kt_, nc = (i / kt_) % nch_, mt = i / (kt_ * nch_);
     FoldWork w;
     w.rows_used = std::min(R_, g_.K - kt * R_);
     w.cols_used = std::min(C_, g_.M - mt * C_);
     w.stream = std::min(nc_, g_.N - nc * nc_);
     w.first_k = kt == 0, w.last_k = kt == kt_ - 1;
+    w.m0 = mt * C_, w.k0 = kt * R_, w.n0 = nc * nc_;
+    events(w);
+    if (ifmap_resident_) {
+      if (nc == 0)
+        w.dram_rd[kIfmap] = share(io_.ifmap_bytes, mt * C_ * g_.K + kt * R_ * w.cols_used,
+                                  w.rows_used * w.cols_used, g_.M * g_.K);
+    } else {
+      w.dram_rd[kIfmap] = w.rows_used * w.cols_used * hw_.elem_bytes();
+    }
+    if (mt == 0 || !weights_resident_)
+      w.dram_rd[kWeights] =
+          share(io_.weight_bytes, nc * nc_ * g_.K + kt * R_ * w.stream, w.rows_used * w.stream, g_.K * g_.N);
+    outputs(w, mt, nc);
+    add_fill_drain(hw_, w);
+    return w;
+  }
+
+ private:
+  // IS skip: fold j of an m-tile holds its non-zero K rows j*R .. j*R+R-1 (compacted order); the
+  // weight feed gathers the matching weight rows by index, reading the fold's index list once.
+  FoldWork compacted(int64_t i) const {
+    int64_t mt = std::upper_bound(start_.begin(), start_.end(), i) - start_.begin() - 1;
+    int64_t j = i - start_[size_t(mt)], ktc = ktc_[size_t(mt)];
+    int64_t kt = j % ktc, nc = j / ktc, nnz = int64_t((*rows_)[size_t(mt)].size());
+    FoldWork w;
+    w.rows_used = std::max<int64_t>(0, std::min(R_, nnz - kt * R_));
+    w.cols_used = std::min(C_, g_.M - mt * C_);
+    w.stream = std::min(nc_, g_.N - nc * nc_);
+    w.first_k = kt == 0, w.last_k = kt == ktc - 1;
+    w.m0 = mt * C_, w.k0 = kt * R_, w.n0 = nc * nc_;
+    w.meta_bits = w.rows_used * idx_bits_;
+    events(w);
+    if (ifmap_resident_) {
+      if (nc == 0)
+        w.dram_rd[kIfmap] =
+            share(share(io_.ifmap_bytes, mt * C_ * g_.K, w.cols_used * g_.K, g_.M * g_.K), kt, 1, ktc);
+    } else {
+      w.dram_rd[kIfmap] = w.rows_used * w.cols_used * hw_.elem_bytes();
+    }
+    if (mt == 0 || !weights_resident_)
+      w.dram_rd[kWeights] =
+          share(share(io_.weight_bytes, nc * nc_ * g_.K, g_.K * w.stream, g_.K * g_.N), kt, 1, ktc);
+    outputs(w, mt, nc);
+    add_fill_drain(hw_, w);
+    return w;
+  }
+  void outputs(FoldWork& w, int64_t mt, int64_t nc) const {
+    if (w.last_k) {
+      int64_t at = mt * C_ * g_.N + nc * nc_ * w.cols_used, len = w.stream * w.cols_used;
+      w.dram_rd[kPsum] = share(io_.residual_bytes, at, len, g_.M * g_.N);
+      w.dram_wr = share(io_.out_bytes, at, len, g_.M * g_.N);
+    }
+  }
+  void events(FoldWork& w) const {
     const int64_t T = w.stream, rows = w.rows_used, cols = w.cols_used;
     w.mac_slots = rows * cols * T;
     w.reg_read = 2 * w.mac_slots;
@@ -59,24 +129,8 @@ class IsPlan : public DataflowPlan {
     w.sram_rd[kWeights] = T * words(rows, bits_, hw_.buf[kWeights].word_bits);
     w.sram_rd[kPsum] = w.first_k ? 0 : T * words(cols, kPsumBits, hw_.buf[kPsum].word_bits);
     w.sram_wr[kPsum] = T * words(cols, w.last_k ? bits_ : kPsumBits, hw_.buf[kPsum].word_bits);
-    if (ifmap_resident_) {
-      if (nc == 0)
-        w.dram_rd[kIfmap] = share(io_.ifmap_bytes, mt * C_ * g_.K + kt * R_ * cols, rows * cols, g_.M * g_.K);
-    } else {
-      w.dram_rd[kIfmap] = rows * cols * hw_.elem_bytes();
-    }
-    if (mt == 0 || !weights_resident_)
-      w.dram_rd[kWeights] = share(io_.weight_bytes, nc * nc_ * g_.K + kt * R_ * T, rows * T, g_.K * g_.N);
-    if (w.last_k) {
-      int64_t at = mt * C_ * g_.N + nc * nc_ * cols, len = T * cols;
-      w.dram_rd[kPsum] = share(io_.residual_bytes, at, len, g_.M * g_.N);
-      w.dram_wr = share(io_.out_bytes, at, len, g_.M * g_.N);
-    }
-    add_fill_drain(hw_, w);
-    return w;
   }
 
- private:
   const HwConfig& hw_;
   GemmShape g_;
   LayerIo io_;
@@ -84,12 +138,16 @@ class IsPlan : public DataflowPlan {
   int bits_;
   int64_t kt_, mt_, nc_, nch_;
   bool weights_resident_, ifmap_resident_;
+  const std::vector<std::vector<int32_t>>* rows_;
+  std::vector<int64_t> ktc_, start_;  // IS skip: k-folds per m-tile, first fold of each m-tile
+  int64_t idx_bits_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<DataflowPlan> make_is(const HwConfig& hw, const GemmShape& g, const LayerIo& io) {
-  return std::make_unique<IsPlan>(hw, g, io);
+std::unique_ptr<DataflowPlan> make_is(const HwConfig& hw, const GemmShape& g, const LayerIo& io,
+                                      const std::vector<std::vector<int32_t>>* is_rows) {
+  return std::make_unique<IsPlan>(hw, g, io, is_rows);
 }
 
 }  // namespace eatsim::sim::detail

@@ -43,6 +43,7 @@ class OsPlan : public DataflowPlan {
     w.rows_used = std::min(R_, g_.M - mt * R_);
     w.cols_used = std::min(C_, g_.N - nt * C_);
     w.stream = g_.K;
+    w.m0 = mt * R_, w.n0 = nt * C_;
     const int64_t T = w.stream, rows = w.rows_used, cols = w.cols_used;
     w.mac_slots = rows * cols * T;
     w.reg_read = 2 * w.mac_slots;

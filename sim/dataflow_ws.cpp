@@ -51,6 +51,7 @@ class WsPlan : public DataflowPlan {
     w.cols_used = std::min(C_, g_.N - nt * C_);
     w.stream = std::min(mc_, g_.M - mc * mc_);
     w.first_k = kt == 0, w.last_k = kt == kt_ - 1;
+    w.m0 = mc * mc_, w.k0 = kt * R_, w.n0 = nt * C_;
     const int64_t T = w.stream, rows = w.rows_used, cols = w.cols_used;
     w.mac_slots = rows * cols * T;
     w.reg_read = 2 * w.mac_slots;

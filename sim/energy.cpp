@@ -1,6 +1,8 @@
 // Energy = Σ events × table entries.
 #include "sim/energy.hpp"
 
+#include <algorithm>
+
 namespace eatsim::sim {
 
 EnergyTable EnergyTable::from(const HwConfig& hw) {
@@ -12,6 +14,16 @@ EnergyTable EnergyTable::from(const HwConfig& hw) {
     t.sram_access[b] = hw.energy.sram.access_pj(hw.buf[b].size_kb / hw.buf[b].banks, hw.buf[b].word_bits);
   t.dram_byte = hw.energy.dram_per_byte.pj;
   t.leak_per_cycle = double(hw.pe_count()) * hw.energy.leak_pe.pj + hw.sram_kb() * hw.energy.leak_sram_kb.pj;
+  const EnergyConfig& e = hw.energy;
+  const SkipConfig& k = hw.sparsity.skip;
+  if (k.enabled) {
+    int groups = hw.array.dataflow == Dataflow::is ? 1 : (hw.array.rows + k.group - 1) / k.group;
+    int g = hw.array.dataflow == Dataflow::is ? 1 : k.group;
+    t.leak_per_cycle += groups * std::max(0.0, e.fe_leak_group.pj);
+    t.zero_detect = std::max(0.0, e.fe_zero_detect.pj), t.bitmap_op = std::max(0.0, e.fe_bitmap_op.pj);
+    t.fifo_access = g * std::max(0.0, e.fe_fifo_elem.pj);
+  }
+  t.meta_bit = t.sram_access[kIfmap] / hw.buf[kIfmap].word_bits;
   return t;
 }
 
@@ -31,7 +43,10 @@ std::vector<std::pair<std::string, double>> EnergyBreakdown::components() const 
           {"sram_psum", sram[kPsum]},
           {"dram", dram},
           {"ppu", ppu},
-          {"leakage", leakage}};
+          {"leakage", leakage},
+          {"frontend", frontend},
+          {"realign", realign},
+          {"metadata", metadata}};
 }
 
 EnergyBreakdown energy_of(const EnergyTable& t, const Counters& c) {
@@ -44,6 +59,10 @@ EnergyBreakdown energy_of(const EnergyTable& t, const Counters& c) {
   e.dram = double(c.dram_rd_bytes() + c.dram_wr_bytes) * t.dram_byte;
   e.ppu = double(c.ppu_ops) * t.ppu_op;
   e.leakage = double(c.total_cycles()) * t.leak_per_cycle;
+  e.frontend = double(c.fe_zero_detect) * t.zero_detect + double(c.fe_bitmap_ops) * t.bitmap_op +
+               double(c.fe_fifo_push + c.fe_fifo_pop) * t.fifo_access;
+  e.realign = double(c.realign_add) * t.psum_add + double(c.realign_acc_rd + c.realign_acc_wr) * t.reg_access;
+  e.metadata = double(c.meta_sram_bits) * t.meta_bit;
   return e;
 }
 

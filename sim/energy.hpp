@@ -14,7 +14,10 @@ struct EnergyTable {
   double mac = 0, mac_gated = 0, psum_add = 0, reg_access = 0, ppu_op = 0;
   double sram_access[kNumBufs] = {0, 0, 0};  // one word access of each buffer (per bank size)
   double dram_byte = 0;
-  double leak_per_cycle = 0;  // all PEs + all SRAM
+  double leak_per_cycle = 0;  // all PEs + all SRAM + the sparse front end's lane groups
+  // Sparse front end and metadata.
+  double zero_detect = 0, bitmap_op = 0, fifo_access = 0;  // fifo_access: one G-slice pushed or popped
+  double meta_bit = 0;  // one metadata bit in SRAM: an ifmap-buffer access / its word width
   static EnergyTable from(const HwConfig& hw);
 };
 
@@ -28,6 +31,9 @@ struct EnergyBreakdown {
   double dram = 0;
   double ppu = 0;
   double leakage = 0;
+  double frontend = 0;  // zero detection, bitmap logic, lane FIFOs
+  double realign = 0;   // re-alignment adds and accumulator accesses (WS skip)
+  double metadata = 0;  // metadata bits in SRAM (IS indices, compression)
   double total() const;
   // (name, pJ) in a fixed order, for reports.
   std::vector<std::pair<std::string, double>> components() const;

@@ -110,6 +110,7 @@ void FoldEngine::begin_compute() {
   c_.reg_read += w.reg_read;
   c_.reg_write += w.reg_write;
   c_.psum_add += w.psum_add;
+  c_.meta_sram_bits += w.meta_bits;
   for (int b = 0; b < kNumBufs; ++b) c_.sram_rd(b) += w.sram_rd[b], c_.sram_wr(b) += w.sram_wr[b];
   phase_ = Phase::preload;
   remaining_ = (fold_ == 0 || !overlap_) ? preload_ : 0;

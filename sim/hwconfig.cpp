@@ -133,6 +133,11 @@ std::string hwconfig_to_yaml(const HwConfig& hw) {
   o << "  dram_per_byte: " << entry(hw.energy.dram_per_byte) << "\n";
   o << "  leakage:\n    pe_per_cycle: " << entry(hw.energy.leak_pe)
     << "\n    sram_kb_per_cycle: " << entry(hw.energy.leak_sram_kb) << "\n";
+  const EnergyConfig& e = hw.energy;
+  if (e.fe_zero_detect.pj >= 0 && e.fe_bitmap_op.pj >= 0 && e.fe_fifo_elem.pj >= 0 && e.fe_leak_group.pj >= 0)
+    o << "  frontend:\n    zero_detect: " << entry(e.fe_zero_detect)
+      << "\n    bitmap_op: " << entry(e.fe_bitmap_op) << "\n    fifo_elem: " << entry(e.fe_fifo_elem)
+      << "\n    leak_group_per_cycle: " << entry(e.fe_leak_group) << "\n";
   return o.str();
 }
 

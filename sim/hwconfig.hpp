@@ -95,6 +95,10 @@ struct EnergyConfig {
   EnergyEntry dram_per_byte;
   EnergyEntry leak_pe;       // per PE per cycle
   EnergyEntry leak_sram_kb;  // per KB of SRAM per cycle
+  // Sparse front end (energy.frontend; required when skip is on): per element through a zero
+  // detector, per G-slice bitmap reduction, per element pushed or popped through a lane FIFO, and
+  // leakage per lane group per cycle.
+  EnergyEntry fe_zero_detect, fe_bitmap_op, fe_fifo_elem, fe_leak_group;
 };
 
 struct HwConfig {

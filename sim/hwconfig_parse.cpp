@@ -252,6 +252,18 @@ void read_energy(Map& m, HwConfig& hw) {
     e.leak_sram_kb = read_entry(l, "sram_kb_per_cycle", true);
     l.done();
   }
+  bool fe_needed = hw.sparsity.skip.enabled;
+  if (m.has("frontend") || fe_needed) {
+    YAML::Node fn = section(m, "frontend");
+    if (fn.IsDefined()) {
+      Map f(fn, m.key_path("frontend"), m.diag());
+      e.fe_zero_detect = read_entry(f, "zero_detect", fe_needed);
+      e.fe_bitmap_op = read_entry(f, "bitmap_op", fe_needed);
+      e.fe_fifo_elem = read_entry(f, "fifo_elem", fe_needed);
+      e.fe_leak_group = read_entry(f, "leak_group_per_cycle", fe_needed);
+      f.done();
+    }
+  }
   m.done();
 }
 

@@ -4,11 +4,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <stdexcept>
 
 #include "models/errors.hpp"
+#include "sim/check.hpp"
 #include "sim/engine.hpp"
+#include "sim/sparse.hpp"
 
 namespace eatsim::sim {
 namespace {
@@ -101,23 +104,25 @@ std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw) {
   };
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (g.nodes[i].op == Op::identity || owner[i] < 0) continue;
-    if (needed(static_cast<int>(i))) groups[owner[i]].out_elems += numel(g.nodes[i].out_shape);
+    if (needed(static_cast<int>(i))) {
+      groups[owner[i]].out_elems += numel(g.nodes[i].out_shape);
+      groups[owner[i]].out_nodes.push_back(static_cast<int>(i));
+    }
   }
   return groups;
 }
 
 void check_supported(const HwConfig& hw) {
-  const SparsityConfig& s = hw.sparsity;
-  std::string what = s.gate           ? "sparsity.gate"
-                     : s.skip.enabled ? "sparsity.skip.enabled"
-                                      : "sparsity.compress.format";
-  if (s.any())
-    throw ConfigError(fmt::format(
-        "{}: {}: this simulator models dense execution only so far (zero gating, skipping and compression "
-        "come "
-        "with the sparse engine); run with --set sparsity.gate=false --set sparsity.skip.enabled=false "
-        "--set sparsity.compress.format=none",
-        hw.file, what));
+  const SkipConfig& k = hw.sparsity.skip;
+  if (k.enabled && hw.array.dataflow == Dataflow::ws && (hw.array.rows + k.group - 1) / k.group > 64)
+    throw ConfigError(
+        fmt::format("{}: sparsity.skip.group: {} rows in groups of {} make more than 64 lane "
+                    "groups; this engine models at most 64",
+                    hw.file, hw.array.rows, k.group));
+  if (k.enabled && hw.array.dataflow == Dataflow::os && (hw.array.rows + k.group - 1) / k.group > 64)
+    throw ConfigError(
+        fmt::format("{}: sparsity.skip.group: at most 64 pixel-row groups ({} rows, groups of {})", hw.file,
+                    hw.array.rows, k.group));
 }
 
 const char* fidelity_name(Fidelity f) {
@@ -138,11 +143,13 @@ ClockedModel* g_clocked = nullptr;
 void install_clocked_model(ClockedModel* m) { g_clocked = m; }
 
 Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io, Fidelity f,
-                       int64_t ppu_cycles) {
+                       const SparseLayer* sp, int64_t ppu_cycles) {
   if (f == Fidelity::cycle && !g_clocked)
     throw std::logic_error("cycle fidelity: the SystemC model is not installed (sim/systemc/clocked.hpp)");
-  auto plan = make_plan(hw, g, io);
-  FoldEngine e(hw, *plan, nullptr, f == Fidelity::cycle ? &g_clocked->memory(hw) : nullptr);
+  const bool skip = sp && hw.sparsity.skip.enabled;
+  auto plan = make_plan(hw, g, io, skip && hw.array.dataflow == Dataflow::is ? &sp->is_rows : nullptr);
+  FoldEngine e(hw, *plan, skip ? make_skip_stream(hw, *sp) : nullptr,
+               f == Fidelity::cycle ? &g_clocked->memory(hw) : nullptr);
   // The PPU consumes the output stream, which flows while the array computes; what is left runs after.
   if (hw.scalesim_compat) ppu_cycles = 0;
   int64_t ppu_tail = 0, busy = -1;
@@ -159,13 +166,29 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
   Counters c = e.counters();
   c.cycles_ppu_tail = ppu_tail;
   if (busy >= 0) c.dma_busy_cycles = busy;
+  c.mac_dense = g.dense_macs();
   c.mac_pad = g.pad_macs();
-  c.mac_effective = c.mac_dense - c.mac_pad;
+  if (sp) {
+    const int64_t N = g.N;
+    c.mac_skipped = skip ? sp->skipped_entries * N : 0;
+    c.mac_gated = hw.sparsity.gate
+                      ? (sp->zero_entries - (skip ? sp->skipped_entries : 0)) * N + sp->zero_weight_macs
+                      : 0;
+    // Skipped slices still occupy MAC slots of WS/OS folds (their registers are not read); IS
+    // compaction removed them from the folds already.
+    int64_t quiet = c.mac_gated + (hw.array.dataflow == Dataflow::is ? 0 : c.mac_skipped);
+    c.reg_read -= 2 * quiet;
+    c.reg_write -= quiet;
+    c.mac_nonzero = sp->mac_nonzero;
+    c.gslices = sp->gslices, c.gslices_zero = sp->gslices_zero;
+    c.act_elems = sp->act_elems, c.act_nonzero_fp32 = sp->act_nonzero_fp32, c.act_nonzero = sp->act_nonzero;
+  }
+  c.mac_effective = c.mac_dense - c.mac_pad - c.mac_skipped - c.mac_gated;
   return c;
 }
 
 Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch, Fidelity f,
-                        const LayerData* /*data: read by the sparse features (issue 9)*/) {
+                        const LayerData* data, CheckStats* check) {
   const int64_t b = hw.elem_bytes();
   int64_t ppu_cycles = (grp.ppu_ops + hw.ppu.width - 1) / hw.ppu.width;
   Counters c;
@@ -177,7 +200,45 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     io.weight_bytes = resident ? 0 : grp.weight_elems * b;
     io.residual_bytes = grp.residual_elems * b;
     io.out_bytes = grp.out_elems * b;
-    c = simulate_gemm(hw, grp.shape, io, f, ppu_cycles);
+    const bool values = data && data->ifmap && data->weights;
+    if (hw.sparsity.any() && !values)
+      throw ConfigError(
+          fmt::format("{}: sparsity: layer {}: gate, skip and compress need the trace's values "
+                      "(run with --trace, or turn the features off)",
+                      hw.file, grp.name));
+    std::unique_ptr<SparseLayer> sp;
+    if (values && (hw.sparsity.any() || check)) sp = analyse_layer(hw, grp.shape, *data, check != nullptr);
+    Compressed cin;
+    int64_t out_meta_bits = 0;
+    if (values && hw.sparsity.compress.format != CompressFormat::none) {
+      cin = compressed_size(data->ifmap, grp.in_elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
+      io.ifmap_bytes = (cin.bits + 7) / 8;
+      // Tensors written back leave compressed too, each quantised with its own scale.
+      if (!data->written.empty()) {
+        int64_t bits = 0;
+        for (const WrittenTensor& t : data->written) {
+          Quant q = make_quant(hw.array.datatype, t.max_abs, t.nonneg);
+          Compressed c = compressed_size(t.data, t.elems, q, hw.elem_bits(), hw.sparsity.compress);
+          bits += c.bits, out_meta_bits += c.meta_bits;
+        }
+        io.out_bytes = (bits + 7) / 8;
+      }
+    }
+    c = simulate_gemm(hw, grp.shape, io, f, sp.get(), ppu_cycles);
+    if (cin.bits > 0) {
+      // The array reads the compressed input: ifmap-buffer reads shrink with it, and the metadata
+      // travels with the values (DRAM once per fetch, SRAM once per read pass).
+      double raw_bits = double(grp.in_elems) * hw.elem_bits();
+      double passes = double(c.sram_ifmap_rd) * hw.buf[kIfmap].word_bits / raw_bits;
+      c.sram_ifmap_rd =
+          static_cast<int64_t>(std::ceil(double(c.sram_ifmap_rd) * double(cin.bits) / raw_bits));
+      c.meta_sram_bits += static_cast<int64_t>(std::ceil(passes * double(cin.meta_bits)));
+      c.meta_dram_bytes +=
+          (cin.meta_bits + 7) / 8 * (c.dram_ifmap_rd_bytes / std::max<int64_t>(1, io.ifmap_bytes));
+      c.meta_dram_bytes += (out_meta_bits + 7) / 8;
+      c.meta_sram_bits += out_meta_bits;  // written into the psum/ofmap buffer with the values
+    }
+    if (check && sp) *check = functional_check(hw, *sp, *data);
   } else {
     // PPU work with no array layer upstream: it streams its input from DRAM and writes back.
     DmaChannel dma(hw.dram.bytes_per_cycle, hw.dram.latency);
@@ -186,8 +247,8 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     c.dram_wr_bytes = grp.out_elems * b;
     if (f == Fidelity::cycle) {
       if (!g_clocked) throw std::logic_error("cycle fidelity: the SystemC model is not installed");
-      ClockedModel::RowResult r = g_clocked->run_ppu_row(hw, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes,
-                                                         c.dram_wr_bytes, ppu_cycles);
+      ClockedModel::RowResult r =
+          g_clocked->run_ppu_row(hw, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes, c.dram_wr_bytes, ppu_cycles);
       c.cycles_ppu_tail = r.ppu_tail;
       c.cycles_stall = hw.scalesim_compat ? 0 : r.stall;
       c.dma_busy_cycles = r.dma_busy_cycles;

@@ -56,17 +56,44 @@ struct LayerGroup {
   int64_t weight_elems = 0;    // weights + bias + unfolded BN scale/shift
   int64_t residual_elems = 0;  // residual-add operands produced outside the row
   int64_t out_elems = 0;       // tensors other rows (or the graph output) need
+  std::vector<int> out_nodes;  // the nodes whose outputs those are
   std::string kind() const;    // "conv", "linear" or "ppu"
   std::string fused_names(const Graph& g) const;
 };
 
 std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw);
 
-// Operand values of one layer for one sample. The dense features do not read them; gate, skip and
-// compress (issue 9) do. Null pointers: values unknown.
+// A tensor a row writes back (compress sizes it from its values).
+struct WrittenTensor {
+  const float* data = nullptr;
+  int64_t elems = 0;
+  double max_abs = 0;  // over all samples
+  bool nonneg = false;
+};
+
+// Operand values of one layer for one sample, read by gate, skip, compress and the functional
+// check. Null pointers: values unknown.
 struct LayerData {
   const float* ifmap = nullptr;    // (Cin, H, W)
   const float* weights = nullptr;  // (Cout, Cin, kh, kw) or (out, in)
+  const float* bias = nullptr;     // (Cout), or null
+  const float* output = nullptr;   // the GEMM node's recorded fp32 output (Cout, Ho, Wo), or null
+  // Quantisation scales come from max|x| over all samples of the trace; < 0: this sample's.
+  double ifmap_max_abs = -1, weight_max_abs = -1;
+  bool ifmap_nonneg = false, weights_nonneg = false;
+  // Non-zero: the weights never change under this id (TraceData gives each layer one, never
+  // reused), so their zero counts may be cached between samples. 0: no caching.
+  uint64_t weights_id = 0;
+  std::vector<WrittenTensor> written;  // the row's written-back tensors (LayerGroup::out_nodes)
+};
+
+// What the functional check found for one layer and sample.
+struct CheckStats {
+  bool ran = false;
+  double worst_ratio = 0;    // max over outputs of |engine - reference| / tolerance (must be <= 1)
+  double quant_err_max = 0;  // max |engine + bias - recorded fp32 output|
+  double quant_err_rel = 0;  // quant_err_max / max |recorded output|
+  double ifmap_scale = 0, weight_scale = 0;  // max|x| each tensor was quantised with
 };
 
 // Fails with ConfigError when the configuration turns on something this engine does not model.
@@ -74,13 +101,18 @@ void check_supported(const HwConfig& hw);
 
 // One GEMM on the array; the counters of the array, buffers and DRAM, and the PPU tail of
 // `ppu_cycles` of work on its output stream (cycles_ppu_tail; ppu_ops is left to the caller).
+// `sp`: the layer's scanned operands (gate, skip), or null for the dense schedule.
+struct SparseLayer;
 Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io, Fidelity f = Fidelity::fast,
-                       int64_t ppu_cycles = 0);
+                       const SparseLayer* sp = nullptr, int64_t ppu_cycles = 0);
 
 // One row for one sample: the GEMM plus its PPU work. `sample_in_batch` decides whether the
 // weights are still resident (batch residency); ConfigError names the layer when it cannot run.
+// With `check`, the functional check runs (NumericError naming the layer and worst element on a
+// mismatch) and its figures land there.
 Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch,
-                        Fidelity f = Fidelity::fast, const LayerData* data = nullptr);
+                        Fidelity f = Fidelity::fast, const LayerData* data = nullptr,
+                        CheckStats* check = nullptr);
 
 // Reported cycles of a row: SCALE-Sim's convention (index of the last cycle) in compatible mode.
 int64_t reported_cycles(const HwConfig& hw, const LayerGroup& grp, const Counters& c);

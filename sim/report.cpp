@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <exception>
 #include <mutex>
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -29,13 +30,31 @@ std::vector<Counters> SimResult::totals() const {
   return t;
 }
 
+HwConfig dense_twin(const HwConfig& hw) {
+  HwConfig d = hw;
+  d.sparsity = SparsityConfig{};
+  return d;
+}
+
 namespace {
 
+// What one row of one sample produced: its counters, the same hardware's dense counters (sparse
+// features on) and the functional check's figures (when it ran). Plain bytes, for pipes.
+struct RowOut {
+  Counters c, dense;
+  CheckStats check;
+  bool checked = false;
+};
+static_assert(std::is_trivially_copyable_v<RowOut>, "rows travel through pipes as bytes");
+
 // Every row of one sample: independent of every other sample (batch residency depends on the
-// sample's index only), which is what lets samples run in any order, on any worker.
-std::vector<Counters> simulate_sample(const SimResult& r, int64_t s, Fidelity f, const DataSource* data,
-                                      std::mutex* data_mu) {
-  std::vector<Counters> out;
+// sample's index only), which is what lets samples run in any order, on any worker. The dense
+// twin always runs fast: it is the same numbers in every fidelity.
+std::vector<RowOut> simulate_sample(const SimResult& r, int64_t s, Fidelity f, const DataSource* data,
+                                    bool check, std::mutex* data_mu) {
+  std::vector<RowOut> out;
+  const bool sparse = r.hw.sparsity.any();
+  const HwConfig dense = sparse ? dense_twin(r.hw) : HwConfig{};
   for (const auto& rec : r.layers) {
     const LayerGroup& grp = rec.group;
     LayerData d;
@@ -44,21 +63,25 @@ std::vector<Counters> simulate_sample(const SimResult& r, int64_t s, Fidelity f,
       if (data_mu) lock = std::unique_lock<std::mutex>(*data_mu);
       d = (*data)(grp.gemm, s);
     }
-    out.push_back(simulate_group(r.hw, grp, s, f, data ? &d : nullptr));
+    RowOut o;
+    o.checked = check && grp.gemm >= 0 && d.ifmap && d.weights;
+    o.c = simulate_group(r.hw, grp, s, f, data ? &d : nullptr, o.checked ? &o.check : nullptr);
+    if (sparse) o.dense = simulate_group(dense, grp, s, Fidelity::fast);
+    out.push_back(o);
   }
   return out;
 }
 
 // Threads: each takes the next sample.
-void run_threads(SimResult& r, Fidelity f, const DataSource* data, int jobs,
-                 std::vector<std::vector<Counters>>& per_sample) {
+void run_threads(SimResult& r, Fidelity f, const DataSource* data, bool check, int jobs,
+                 std::vector<std::vector<RowOut>>& per_sample) {
   std::atomic<int64_t> next{0};
   std::mutex data_mu, err_mu;
   std::exception_ptr err;
   auto work = [&] {
     for (int64_t s; (s = next++) < r.num_samples;) {
       try {
-        per_sample[s] = simulate_sample(r, s, f, data, &data_mu);
+        per_sample[s] = simulate_sample(r, s, f, data, check, &data_mu);
       } catch (...) {
         std::lock_guard<std::mutex> l(err_mu);
         if (!err) err = std::current_exception();
@@ -93,8 +116,6 @@ bool read_all(int fd, void* p, size_t n) {
   return true;
 }
 
-static_assert(std::is_trivially_copyable_v<Counters>, "counters travel through pipes as bytes");
-
 // A worker's error crosses the pipe as a kind and a message, so the CLI still maps it to its exit
 // code and hint.
 int error_kind(const std::exception& e) {
@@ -121,8 +142,8 @@ int error_kind(const std::exception& e) {
 // Worker processes (the SystemC kernel is one per process): worker w simulates samples w, w + jobs,
 // ... and sends (sample, counters of every row) through a pipe; an error travels as sample -1
 // and its message.
-void run_processes(SimResult& r, Fidelity f, const DataSource* data, int jobs,
-                   std::vector<std::vector<Counters>>& per_sample) {
+void run_processes(SimResult& r, Fidelity f, const DataSource* data, bool check, int jobs,
+                   std::vector<std::vector<RowOut>>& per_sample) {
   std::fflush(stdout), std::fflush(stderr);
   struct Worker {
     pid_t pid;
@@ -140,8 +161,8 @@ void run_processes(SimResult& r, Fidelity f, const DataSource* data, int jobs,
       int code = 0;
       try {
         for (int64_t s = w; s < r.num_samples; s += jobs) {
-          std::vector<Counters> c = simulate_sample(r, s, f, data, nullptr);
-          if (!write_all(p[1], &s, sizeof s) || !write_all(p[1], c.data(), rows * sizeof(Counters))) {
+          std::vector<RowOut> c = simulate_sample(r, s, f, data, check, nullptr);
+          if (!write_all(p[1], &s, sizeof s) || !write_all(p[1], c.data(), rows * sizeof(RowOut))) {
             code = 3;
             break;
           }
@@ -171,8 +192,8 @@ void run_processes(SimResult& r, Fidelity f, const DataSource* data, int jobs,
         }
         break;
       }
-      std::vector<Counters> c(rows);
-      if (s >= r.num_samples || !read_all(wk.fd, c.data(), rows * sizeof(Counters))) break;
+      std::vector<RowOut> c(rows);
+      if (s >= r.num_samples || !read_all(wk.fd, c.data(), rows * sizeof(RowOut))) break;
       per_sample[s] = std::move(c);
     }
     ::close(wk.fd);
@@ -189,10 +210,11 @@ void run_processes(SimResult& r, Fidelity f, const DataSource* data, int jobs,
 }  // namespace
 
 SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f,
-                           const DataSource* data, int jobs) {
+                           const DataSource* data, bool check, int jobs) {
   check_supported(hw);
   SimResult r;
   r.hw = hw, r.model = g.name, r.num_samples = samples;
+  const bool sparse = hw.sparsity.any();
   for (auto& grp : group_layers(g, r.hw)) {
     LayerRecord rec;
     rec.fused = grp.fused_names(g);
@@ -208,20 +230,28 @@ SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, 
     }
   }
   jobs = static_cast<int>(std::clamp<int64_t>(jobs, 1, std::max<int64_t>(samples, 1)));
-  std::vector<std::vector<Counters>> per_sample(static_cast<size_t>(samples));
+  std::vector<std::vector<RowOut>> per_sample(static_cast<size_t>(samples));
   if (jobs == 1) {
-    for (int64_t s = 0; s < samples; ++s) per_sample[s] = simulate_sample(r, s, f, data, nullptr);
+    for (int64_t s = 0; s < samples; ++s) per_sample[s] = simulate_sample(r, s, f, data, check, nullptr);
   } else if (f == Fidelity::cycle) {
-    run_processes(r, f, data, jobs, per_sample);
+    run_processes(r, f, data, check, jobs, per_sample);
   } else {
-    run_threads(r, f, data, jobs, per_sample);
+    run_threads(r, f, data, check, jobs, per_sample);
   }
-  for (size_t l = 0; l < r.layers.size(); ++l)
-    for (int64_t s = 0; s < samples; ++s) r.layers[l].samples.push_back(per_sample[s][l]);
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    LayerRecord& rec = r.layers[l];
+    for (int64_t s = 0; s < samples; ++s) {
+      const RowOut& o = per_sample[s][l];
+      rec.samples.push_back(o.c);
+      if (sparse) rec.dense.push_back(o.dense);
+      if (o.checked) rec.checks.push_back(o.check);
+    }
+  }
   return r;
 }
 
-Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles) {
+Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles, const Counters* dense,
+                   int64_t dense_cycles) {
   Metrics m;
   m.cycles = cycles;
   double slots = double(hw.pe_count()) * double(std::max<int64_t>(cycles, 1));
@@ -235,16 +265,26 @@ Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles) {
   m.dma_bound = c.dma_busy_cycles > c.compute_cycles();
   // With no sparsity feature the run is its own dense reference: both ratios are exactly 1.
   m.energy_ratio = 1, m.speedup = 1;
+  if (dense) {
+    double de = energy_of(EnergyTable::from(dense_twin(hw)), *dense).total();
+    m.energy_ratio = de > 0 ? m.energy_pj / de : 1;
+    m.speedup = cycles > 0 ? double(dense_cycles) / double(cycles) : 1;
+  }
   return m;
 }
 
 std::vector<Metrics> total_metrics(const SimResult& r) {
   std::vector<Counters> t = r.totals();
+  const bool sparse = !r.layers.empty() && !r.layers.front().dense.empty();
   std::vector<Metrics> out;
   for (size_t s = 0; s < t.size(); ++s) {
-    int64_t cycles = 0;
-    for (const auto& l : r.layers) cycles += reported_cycles(r.hw, l.group, l.samples[s]);
-    out.push_back(metrics_of(r.hw, t[s], cycles));
+    int64_t cycles = 0, dcycles = 0;
+    Counters dt;
+    for (const auto& l : r.layers) {
+      cycles += reported_cycles(r.hw, l.group, l.samples[s]);
+      if (sparse) dcycles += reported_cycles(r.hw, l.group, l.dense[s]), dt += l.dense[s];
+    }
+    out.push_back(metrics_of(r.hw, t[s], cycles, sparse ? &dt : nullptr, dcycles));
   }
   return out;
 }
@@ -308,7 +348,12 @@ std::vector<Row> rows_of(const SimResult& r) {
   for (const auto& l : r.layers) {
     Row row{l.group.name,    l.group.kind(),  l.fused,   l.tiling, l.group.shape.M,
             l.group.shape.K, l.group.shape.N, l.samples, {}};
-    for (const auto& c : l.samples) row.m.push_back(metrics_of(r.hw, c, reported_cycles(r.hw, l.group, c)));
+    for (size_t s = 0; s < l.samples.size(); ++s) {
+      const Counters& c = l.samples[s];
+      const Counters* d = l.dense.empty() ? nullptr : &l.dense[s];
+      row.m.push_back(metrics_of(r.hw, c, reported_cycles(r.hw, l.group, c), d,
+                                 d ? reported_cycles(r.hw, l.group, *d) : 0));
+    }
     rows.push_back(std::move(row));
   }
   rows.push_back(Row{"total", "total", "", "", 0, 0, 0, r.totals(), total_metrics(r)});
@@ -342,6 +387,18 @@ std::vector<std::pair<std::string, std::function<double(const Row&, size_t)>>> d
   d.push_back({"energy_pj", [](const Row& r, size_t s) { return r.m[s].energy_pj; }});
   d.push_back({"power_mw", [](const Row& r, size_t s) { return r.m[s].power_mw; }});
   d.push_back({"edp_pj_us", [](const Row& r, size_t s) { return r.m[s].edp_pj_us; }});
+  d.push_back({"ideal_skip_cycles", [&hw](const Row& r, size_t s) {
+                 return std::ceil(double(r.c[s].mac_nonzero) / double(hw.pe_count()));
+               }});
+  d.push_back({"zero_gslice_frac", [](const Row& r, size_t s) {
+                 return r.c[s].gslices ? double(r.c[s].gslices_zero) / double(r.c[s].gslices) : 0.0;
+               }});
+  d.push_back({"act_density_fp32", [](const Row& r, size_t s) {
+                 return r.c[s].act_elems ? double(r.c[s].act_nonzero_fp32) / double(r.c[s].act_elems) : 0.0;
+               }});
+  d.push_back({"act_density", [](const Row& r, size_t s) {
+                 return r.c[s].act_elems ? double(r.c[s].act_nonzero) / double(r.c[s].act_elems) : 0.0;
+               }});
   d.push_back({"energy_ratio", [](const Row& r, size_t s) { return r.m[s].energy_ratio; }});
   d.push_back({"speedup", [](const Row& r, size_t s) { return r.m[s].speedup; }});
   return d;
@@ -386,6 +443,29 @@ std::string format_table(const SimResult& r) {
   o << fmt::format(
       "area proxies: {} PEs, {} KB SRAM{}\n", hw.pe_count(), hw.sram_kb(),
       hw.scalesim_compat ? "; SCALE-Sim compatible: cycles are the index of each layer's last cycle" : "");
+  return o.str();
+}
+
+std::string format_check(const SimResult& r) {
+  std::ostringstream o;
+  o << fmt::format("functional check (engine schedule vs reference GEMM on {} operands)\n",
+                   datatype_name(r.hw.array.datatype));
+  o << fmt::format("{:<22} {:>12} {:>12} {:>12} {:>14} {:>10}\n", "layer", "in max|x|", "w max|x|",
+                   "worst/tol", "quant err max", "rel");
+  for (const auto& l : r.layers) {
+    if (l.checks.empty()) continue;
+    CheckStats m;
+    for (const auto& c : l.checks) {
+      m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
+      m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);
+      m.quant_err_rel = std::max(m.quant_err_rel, c.quant_err_rel);
+      m.ifmap_scale = c.ifmap_scale, m.weight_scale = c.weight_scale;
+    }
+    o << fmt::format("{:<22} {:>12.5g} {:>12.5g} {:>12.4f} {:>14.5g} {:>10.3g}\n",
+                     l.group.name.size() > 22 ? l.group.name.substr(0, 22) : l.group.name, m.ifmap_scale,
+                     m.weight_scale, m.worst_ratio, m.quant_err_max, m.quant_err_rel);
+  }
+  o << "all layers within tolerance\n";
   return o.str();
 }
 
@@ -458,7 +538,23 @@ std::string to_json(const SimResult& r) {
     for (const auto& [name, f] : d)
       o << (first ? "" : ", ") << jstr(name) << ": " << st([&, &f = f](size_t s) { return f(row, s); }),
           first = false;
-    o << "}}" << (k + 1 < rows.size() ? "," : "") << "\n";
+    o << "}";
+    // The functional check of this row, when it ran: worst |engine - reference| / tolerance, the
+    // quantisation error against the recorded output, and the scales (max|x| over all samples).
+    if (k < r.layers.size() && !r.layers[k].checks.empty()) {
+      CheckStats m;
+      for (const auto& c : r.layers[k].checks) {
+        m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
+        m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);
+        m.quant_err_rel = std::max(m.quant_err_rel, c.quant_err_rel);
+        m.ifmap_scale = c.ifmap_scale, m.weight_scale = c.weight_scale;
+      }
+      o << ",\n     \"check\": {\"worst_over_tolerance\": " << num(m.worst_ratio)
+        << ", \"quant_err_max\": " << num(m.quant_err_max) << ", \"quant_err_rel\": " << num(m.quant_err_rel)
+        << ", \"ifmap_max_abs\": " << num(m.ifmap_scale) << ", \"weight_max_abs\": " << num(m.weight_scale)
+        << "}";
+    }
+    o << "}" << (k + 1 < rows.size() ? "," : "") << "\n";
   }
   o << "  ]\n}\n";
   return o.str();

@@ -20,6 +20,8 @@ struct LayerRecord {
   std::string fused;   // names of the PPU nodes on its output stream
   std::string tiling;  // how the dataflow tiled it (sample 0)
   std::vector<Counters> samples;
+  std::vector<Counters> dense;     // the same hardware with the sparsity features off (energy ratio)
+  std::vector<CheckStats> checks;  // per sample when the functional check ran
 };
 
 struct SimResult {
@@ -35,12 +37,14 @@ struct SimResult {
 // Operand values of a GEMM node for a sample (issue 9); not called by the dense features.
 using DataSource = std::function<LayerData(int node, int64_t sample)>;
 
-// `jobs` > 1 simulates samples on that many workers: threads for fast and step (calls to `data`
-// are serialised; the arrays a call returns must stay valid while its caller simulates the row, as
-// TraceData's do), forked processes for cycle (one SystemC kernel per process). Samples are
-// independent, so the result never depends on `jobs`.
+// With sparsity features on, every row is also simulated on the same hardware with them off, for
+// the energy ratio and speed-up (in fast fidelity: the same numbers). `check`: run the functional
+// check on every GEMM row (needs data). `jobs` > 1 simulates samples on that many workers: threads
+// for fast and step (calls to `data` are serialised; the arrays a call returns must stay valid
+// while its caller simulates the row, as TraceData's do), forked processes for cycle (one SystemC
+// kernel per process). Samples are independent, so the result never depends on `jobs`.
 SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f = Fidelity::fast,
-                           const DataSource* data = nullptr, int jobs = 1);
+                           const DataSource* data = nullptr, bool check = false, int jobs = 1);
 
 // Derived numbers of one run (a layer or the total, one sample).
 struct Metrics {
@@ -53,7 +57,10 @@ struct Metrics {
   double energy_ratio = 1, speedup = 1;  // sparse features on vs the same hardware dense
   bool dma_bound = false;                // the DRAM channel was busier than the array
 };
-Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t reported_cycles);
+// `dense` (and its cycles): the same run with the sparsity features off, for the ratios.
+Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t reported_cycles,
+                   const Counters* dense = nullptr, int64_t dense_cycles = 0);
+HwConfig dense_twin(const HwConfig& hw);  // the same hardware with every sparsity feature off
 // Whole-network metrics per sample (cycles: the sum of the rows' reported cycles) — what sweeps,
 // the demo and regression checks compare.
 std::vector<Metrics> total_metrics(const SimResult& r);
@@ -64,6 +71,9 @@ std::vector<std::pair<std::string, double>> summary_columns(const SimResult& r);
 
 std::string format_table(const SimResult& r);
 std::string to_csv(const SimResult& r);
+// Per layer: quantisation scales, the functional check's worst |engine - reference| / tolerance,
+// and the quantisation error against the trace's fp32 outputs (max over samples).
+std::string format_check(const SimResult& r);
 // Version of the JSON report layout; `eatsim check` refuses to compare across versions.
 constexpr int kReportFormat = 1;
 std::string hw_hash(const HwConfig& hw);  // hash of the resolved architecture (energy table excluded)

@@ -48,6 +48,7 @@ struct Net::Impl {
   std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
   Plan* cur = nullptr;
   bool debug_grads = false;
+  bool fast_conv = false;
   bool last_train = false;
   PenaltyConfig pen;
   std::vector<int> pen_nodes;
@@ -69,12 +70,21 @@ struct Net::Impl {
         std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());
         return *plans.back();
       }
-    if (plans.size() >= 2) plans.erase(plans.begin());  // a training batch and one other size
     for (size_t i = 0; i < plans.size(); ++i)
       if (plans[i]->batch == n) {  // an eval-only plan of this size is superseded
         plans.erase(plans.begin() + i);
         break;
       }
+    // Up to two plans of each kind (a full and a last partial batch, for training and for eval):
+    // the least recently used of the same kind goes.
+    int same = 0;
+    for (const auto& q : plans) same += q->backward == backward;
+    if (same >= 2)
+      for (size_t i = 0; i < plans.size(); ++i)
+        if (plans[i]->backward == backward) {
+          plans.erase(plans.begin() + i);
+          break;
+        }
     plans.push_back(build(n, backward));
     return *plans.back();
   }
@@ -149,7 +159,8 @@ struct Net::Impl {
                        return q;
                      },
                      this,
-                     backward};
+                     backward,
+                     fast_conv};
       if (node.op == Op::relu) {
         args.pen_self = &slots[i];
         if (node.in[0] >= 0 && fused_by[node.in[0]] == i) args.pen_in = &slots[node.in[0]];
@@ -415,6 +426,13 @@ const std::vector<int>& Net::penalised_nodes() const { return p_->pen_nodes; }
 void Net::set_debug_grads(bool on) {
   if (on == p_->debug_grads) return;
   p_->debug_grads = on;
+  p_->plans.clear();
+  p_->cur = nullptr;
+}
+
+void Net::set_fast_conv(bool on) {
+  if (on == p_->fast_conv) return;
+  p_->fast_conv = on;
   p_->plans.clear();
   p_->cur = nullptr;
 }

@@ -43,6 +43,11 @@ class Net {
   void set_penalty(const PenaltyConfig& c);
   const PenaltyConfig& penalty() const;
   const std::vector<int>& penalised_nodes() const;  // node indices
+  // Convolution algorithm: direct (default) or fast, which lets oneDNN use Winograd F(4x4, 3x3)
+  // for 3x3 stride-1 layers where it pays (≈1.8x faster convolutions at ResNet18 width 1, batch
+  // 128; gradients then differ from PyTorch's by up to ~1e-2 relative in some layers).
+  void set_fast_conv(bool on);
+
   // Keep every edge's gradient after backward and compute the graph input's too (tests, debugging).
   // Off by default: gradient buffers are then shared between edges whose lifetimes do not overlap.
   void set_debug_grads(bool on);

@@ -287,10 +287,10 @@ TrainResult train(const TrainConfig& cfg) {
       net.forward(x.data(), n, false);
       LossParts lp = net.loss(y.data());
       correct += lp.correct, seen += n, test_loss += lp.ce * n;
+      std::vector<int64_t> counts = net.nonzero_counts();
       for (size_t r = 0; r < relus.size(); ++r) {
-        Tensor t = net.edge(relus[r]);
-        for (float v : t.data) nnz[r] += v != 0;
-        tot[r] += t.numel();
+        nnz[r] += counts[relus[r]];
+        tot[r] += net.edge_numel(relus[r]);
       }
     }
     m.test_acc = static_cast<double>(correct) / seen, m.test_loss = test_loss / seen;

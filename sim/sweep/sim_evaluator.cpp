@@ -6,6 +6,7 @@
 #include "models/errors.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/report.hpp"
+#include "sim/trace_data.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::sweep {
@@ -13,10 +14,20 @@ namespace eatsim::sweep {
 struct SimEvaluator::Impl {
   const Spec& spec;
   std::vector<std::unique_ptr<TraceReader>> traces;
+  std::vector<std::unique_ptr<sim::TraceData>> values;  // loaded once, shared read-only by the workers
 };
 
-SimEvaluator::SimEvaluator(const Spec& s) : p_(new Impl{s, {}}) {
-  for (const auto& t : s.traces) p_->traces.push_back(std::make_unique<TraceReader>(t.path));
+SimEvaluator::SimEvaluator(const Spec& s) : p_(new Impl{s, {}, {}}) {
+  // The traces' values are loaded only when some point can turn a sparsity feature on.
+  bool values = sim::load_hwconfig(s.base).sparsity.any();
+  for (const auto& g : s.groups)
+    for (const auto& prm : g) values |= prm.key.rfind("sparsity.", 0) == 0;
+  for (const auto& t : s.traces) {
+    p_->traces.push_back(std::make_unique<TraceReader>(t.path));
+    const TraceReader& tr = *p_->traces.back();
+    p_->values.push_back(values ? std::make_unique<sim::TraceData>(tr, tr.manifest().num_samples())
+                                : nullptr);
+  }
   sim::load_hwconfig(s.base);  // a bad base config fails here, once, not at every point
   // An unknown or mistyped key fails here too, naming the sweep file.
   for (const auto& g : s.groups)
@@ -26,7 +37,8 @@ SimEvaluator::SimEvaluator(const Spec& s) : p_(new Impl{s, {}}) {
       } catch (const ConfigError& e) {
         std::string first = e.lines().empty() ? e.what() : e.lines().front();
         if (first.find(prm.key) != std::string::npos && first.find("unknown") != std::string::npos)
-          throw ConfigError(fmt::format("{}: params: '{}' is not a hwconfig key ({})", s.file, prm.key, first));
+          throw ConfigError(
+              fmt::format("{}: params: '{}' is not a hwconfig key ({})", s.file, prm.key, first));
       }
     }
 }
@@ -38,7 +50,10 @@ std::vector<std::pair<std::string, double>> SimEvaluator::evaluate(const Point& 
   for (const auto& [k, v] : p.assign) overrides.push_back(k + "=" + v);
   sim::HwConfig hw = sim::load_hwconfig(p_->spec.base, overrides);
   const TraceReader& tr = *p_->traces[t];
-  sim::SimResult r = sim::simulate_network(hw, tr.graph(), tr.manifest().num_samples(), sim::Fidelity::fast);
+  sim::DataSource src;
+  if (p_->values[t]) src = p_->values[t]->source();
+  sim::SimResult r = sim::simulate_network(hw, tr.graph(), tr.manifest().num_samples(), sim::Fidelity::fast,
+                                           p_->values[t] ? &src : nullptr);
   auto cols = sim::summary_columns(r);
   double e = 0;
   for (const auto& [k, v] : cols)

@@ -27,6 +27,15 @@ struct WireEvent {
   int64_t fold = 0;  // fold_start
 };
 
+// Front-end events the SparseFrontEnd module counted on its channel since the last reset (checked
+// against the engine's fe_* counters by the testbench).
+struct FrontEndTotals {
+  int64_t push = 0, pop = 0, reader_stall = 0, port_wait = 0, feed_wait = 0;
+  int64_t active_cycles = 0;  // clocks with any front-end activity
+};
+FrontEndTotals front_end_totals();
+void reset_front_end_totals();
+
 // Test hooks (default: none). Stalls change timing, never event counts.
 void set_dram_stalls(const DramStalls& s);
 void set_wire_observer(std::function<void(const WireEvent&)> f);

@@ -30,6 +30,7 @@ SC_MODULE(Top) {
   Dram dram{"dram"};
   SramBuffer buf0{"ifmap_buffer"}, buf1{"weight_buffer"}, buf2{"psum_buffer"};
   Ppu ppu{"ppu"};
+  SparseFrontEnd front_end{"sparse_front_end"};
 
   sc_fifo<RowStart> row_start{"row_start", kDepth};
   sc_fifo<PpuJob> ppu_job{"ppu_job", kDepth};
@@ -39,6 +40,7 @@ SC_MODULE(Top) {
   sc_fifo<RowEnd> row_end{"row_end", kDepth};
   sc_fifo<PpuDone> ppu_done{"ppu_done", kDepth};
   sc_fifo<ArrayEnd> array_end{"array_end", kDepth};
+  sc_fifo<FrontEndActivity> fe_activity{"fe_activity", kDepth};
   sc_fifo<MemRequest> array_to_dma{"array_to_dma", kDepth}, dma_to_dram{"dma_to_dram", kDepth};
   sc_fifo<MemResponse> dram_to_dma{"dram_to_dma", kDepth}, write_done{"write_done", kDepth};
   sc_fifo<MemResponse> fill[sim::kNumBufs] = {sc_fifo<MemResponse>("fill_ifmap", kDepth),
@@ -64,6 +66,7 @@ SC_MODULE(Top) {
     array.row_end(row_end), ctrl.from_array(row_end);
     ppu.done(ppu_done), ctrl.from_ppu(ppu_done);
     array.array_end(array_end), ppu.array_end(array_end);
+    array.front_end(fe_activity), front_end.activity(fe_activity);
     array.cycle_kind(cycle_kind), ppu.cycle_kind(cycle_kind);
     dram.busy_cycles(dram_busy), ctrl.dram_busy(dram_busy);
     array.req(array_to_dma), dma.from_array(array_to_dma);
@@ -130,6 +133,8 @@ SystemcModel g_model;
 
 void install() { sim::install_clocked_model(&g_model); }
 void set_dram_stalls(const DramStalls& s) { g_stalls = s; }
+FrontEndTotals front_end_totals() { return top().front_end.totals; }
+void reset_front_end_totals() { top().front_end.totals = {}; }
 void set_wire_observer(std::function<void(const WireEvent&)> f) { g_observer = std::move(f); }
 
 }  // namespace eatsim::sysc

@@ -12,6 +12,9 @@ std::ostream& operator<<(std::ostream& o, const PpuRowJob& m) {
   return o << "PpuRowJob(" << m.read_bytes << " B in, " << m.cycles << " cycles, " << m.write_bytes
            << " B out)";
 }
+std::ostream& operator<<(std::ostream& o, const FrontEndActivity& m) {
+  return o << "FrontEnd@" << m.cycle << "(push " << m.push << ", pop " << m.pop << ")";
+}
 std::ostream& operator<<(std::ostream& o, const ArrayEnd& m) { return o << "ArrayEnd@" << m.cycle; }
 std::ostream& operator<<(std::ostream& o, const RowEnd& m) { return o << "RowEnd@" << m.cycle; }
 std::ostream& operator<<(std::ostream& o, const PpuDone& m) {
@@ -48,10 +51,18 @@ void PeArray::on_rising() {
     e_ = s.engine, base_ = clock_index(), outstanding_ = 0, ended_ = false;
     flush();
   } else if (!e_->done()) {
-    int64_t compute = e_->counters().compute_cycles(), folds = e_->counters().folds;
+    const sim::Counters before = e_->counters();
     e_->step();
     const sim::Counters& c = e_->counters();
-    cycle_kind.write(c.compute_cycles() > compute ? kCompute : kOther);
+    cycle_kind.write(c.compute_cycles() > before.compute_cycles() ? kCompute : kOther);
+    FrontEndActivity fe{clock_index(),
+                        c.fe_fifo_push - before.fe_fifo_push,
+                        c.fe_fifo_pop - before.fe_fifo_pop,
+                        c.fe_reader_stall - before.fe_reader_stall,
+                        c.fe_port_wait - before.fe_port_wait,
+                        c.fe_feed_wait - before.fe_feed_wait};
+    if (fe.any()) put(front_end, fe);
+    const int64_t folds = before.folds;
     for (int64_t f = folds; f < c.folds; ++f)
       notify(observer, WireEvent{WireEvent::fold_start, clock_index(), {}, {}, f});
     flush();
@@ -83,6 +94,15 @@ void PeArray::take(const MemResponse& r) {
 }
 
 // The array's transfers first, then the PPU's (they never share a row).
+void SparseFrontEnd::on_activity() {
+  FrontEndActivity a;
+  while (activity.nb_read(a)) {
+    totals.push += a.push, totals.pop += a.pop, totals.reader_stall += a.reader_stall;
+    totals.port_wait += a.port_wait, totals.feed_wait += a.feed_wait;
+    ++totals.active_cycles;
+  }
+}
+
 void Dma::forward() {
   MemRequest q;
   while (from_array.nb_read(q)) {

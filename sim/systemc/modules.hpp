@@ -34,6 +34,12 @@ struct ArrayEnd {  // PE array -> PPU: the array computed its last cycle of the 
 struct RowEnd {  // PE array -> controller: the row is over and no transfer is outstanding
   int64_t cycle = 0;
 };
+// PE array -> sparse front end: what the lane groups did in one clock (only clocks with activity).
+struct FrontEndActivity {
+  int64_t cycle = 0;
+  int64_t push = 0, pop = 0, reader_stall = 0, port_wait = 0, feed_wait = 0;
+  bool any() const { return push || pop || reader_stall || port_wait || feed_wait; }
+};
 struct PpuDone {      // PPU -> controller
   int64_t tail = 0;   // cycles it ran past the array (a PPU-only row: the cycles it worked)
   int64_t stall = 0;  // PPU-only row: cycles it then waited for DRAM
@@ -42,6 +48,7 @@ std::ostream& operator<<(std::ostream& o, const RowStart& m);
 std::ostream& operator<<(std::ostream& o, const PpuJob& m);
 std::ostream& operator<<(std::ostream& o, const PpuRowJob& m);
 std::ostream& operator<<(std::ostream& o, const ArrayEnd& m);
+std::ostream& operator<<(std::ostream& o, const FrontEndActivity& m);
 std::ostream& operator<<(std::ostream& o, const RowEnd& m);
 std::ostream& operator<<(std::ostream& o, const PpuDone& m);
 
@@ -73,6 +80,7 @@ SC_MODULE(PeArray) {
   sc_core::sc_fifo_in<MemResponse> data_in[sim::kNumBufs];  // from the ifmap, weight, psum buffers
   sc_core::sc_fifo_in<MemResponse> write_done;              // from the DMA
   sc_core::sc_out<int> cycle_kind;
+  sc_core::sc_fifo_out<FrontEndActivity> front_end;
   sc_core::sc_fifo_out<ArrayEnd> array_end;
   sc_core::sc_fifo_out<RowEnd> row_end;
 
@@ -93,6 +101,22 @@ SC_MODULE(PeArray) {
   int64_t base_ = 0;  // absolute clock of the row's cycle 0 minus one (the setup edge)
   int64_t outstanding_ = 0;
   bool ended_ = false;
+};
+
+// The sparse front end's outward face. Its state (reader, lane FIFOs, accumulator ports, weight
+// feeds) is the engine's stream model, stepped inside the PE-array process by the same step(), so
+// that delta-cycle order cannot change a result; this module takes each clock's activity from the
+// array on a typed channel and keeps the front end's event totals and active clocks.
+SC_MODULE(SparseFrontEnd) {
+  sc_core::sc_fifo_in<FrontEndActivity> activity;
+  FrontEndTotals totals;
+
+  SC_CTOR(SparseFrontEnd) {
+    SC_METHOD(on_activity);
+    sensitive << activity.data_written();
+    dont_initialize();
+  }
+  void on_activity();
 };
 
 SC_MODULE(Dma) {

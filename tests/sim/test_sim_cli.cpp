@@ -47,7 +47,7 @@ TEST(SimCli, BadInputExitsTwoNamingLayerAndReason) {
   EXPECT_EQ(r.code, 2);
   r = test::run_cli("sim --hw cnvlutin_ws16 --model resnet8");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("sparsity.gate"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("need the trace's values"), std::string::npos) << r.err;
   r = test::run_cli("sim --hw tpu_ws32 --trace /nonexistent/trace");
   EXPECT_EQ(r.code, 2);
 }

@@ -124,3 +124,54 @@ TEST_F(SweepCli, ParetoPlotFromTheResults) {
 
 }  // namespace
 }  // namespace eatsim
+
+namespace eatsim {
+namespace {
+
+// Sweeps read the traces' values when a point can turn a sparsity feature on: gating and skipping
+// lower the energy of the sparse trace, and the dense point keeps its energy ratio of exactly 1.
+TEST(SweepSparse, SparsityParametersUseTheTracesValues) {
+  test::TempDir d("sweepsp");
+  ASSERT_EQ(
+      test::run_cli("trace synth resnet8 --width 0.25 --samples 1 --density 0.1 --out " + (d / "t")).code, 0);
+  test::write_file(d / "sp.yaml",
+                   "name: sp\nbase: cnvlutin_ws16\nparams:\n  sparsity.gate: [false, true]\n"
+                   "  sparsity.skip.enabled: [false, true]\n  sparsity.compress.format: [none]\n"
+                   "traces:\n  - {name: eat, path: t}\n");
+  auto r = test::run_cli("sweep " + (d / "sp.yaml") + " -q --jobs 2 --out " + (d / "o"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string csv = test::read_file(d / "o/results.csv");
+  std::vector<std::string> lines;
+  for (size_t s = 0, e; s < csv.size(); s = e + 1)
+    lines.push_back(csv.substr(s, (e = csv.find('\n', s)) - s));
+  ASSERT_GE(lines.size(), 5u) << csv;
+  // energy_ratio column: 1 for the dense point, below 1 for every sparse one.
+  auto col = [&](const std::string& name) {
+    size_t i = 0, pos = 0;
+    const std::string& h = lines[0];
+    for (size_t e; (e = h.find(',', pos)) != std::string::npos || pos < h.size(); pos = e + 1, ++i) {
+      if (h.substr(pos, e == std::string::npos ? std::string::npos : e - pos) == name) return i;
+      if (e == std::string::npos) break;
+    }
+    return size_t(-1);
+  };
+  size_t ci = col("energy_ratio");
+  ASSERT_NE(ci, size_t(-1)) << lines[0];
+  int below = 0, one = 0;
+  for (size_t l = 1; l < lines.size(); ++l) {
+    if (lines[l].empty()) continue;
+    std::vector<std::string> f;
+    for (size_t s = 0, e; s <= lines[l].size(); s = e + 1) {
+      e = lines[l].find(',', s);
+      if (e == std::string::npos) e = lines[l].size();
+      f.push_back(lines[l].substr(s, e - s));
+    }
+    double v = std::stod(f[ci]);
+    one += v == 1.0, below += v < 1.0;
+  }
+  EXPECT_EQ(one, 1) << csv;
+  EXPECT_EQ(below, 3) << csv;
+}
+
+}  // namespace
+}  // namespace eatsim

@@ -29,7 +29,11 @@ sim::LayerGroup random_row(std::mt19937& rng, const std::string& name);
 struct RowData {
   std::vector<float> ifmap, weights;
   std::string pattern;
-  sim::LayerData view() const { return {ifmap.data(), weights.data()}; }
+  sim::LayerData view() const {
+    sim::LayerData d;
+    d.ifmap = ifmap.data(), d.weights = weights.data();
+    return d;
+  }
 };
 RowData random_data(std::mt19937& rng, const sim::LayerGroup& row);
 

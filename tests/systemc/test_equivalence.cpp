@@ -11,6 +11,7 @@
 #include "models/errors.hpp"
 #include "sim/report.hpp"
 #include "sim/systemc/clocked.hpp"
+#include "sim/trace_data.hpp"
 #include "tests/helpers.hpp"
 #include "tests/systemc/random_cases.hpp"
 #include "traces/synth.hpp"
@@ -67,6 +68,7 @@ TEST_F(ClockedModel, EveryCounterEqualsTheFastEngineOnRandomRowsAndHardware) {
     for (const char* f : {"gate", "skip ws", "skip os", "skip is", "compress"})
       EXPECT_GE(features[f], 5) << "too few random rows with " << f;
   }
+  for (const auto& [f, n] : features) RecordProperty(f, n);
   RecordProperty("rows", ran);
   RecordProperty("sparse_rows", sparse_ran);
 }
@@ -105,13 +107,8 @@ void expect_network_equal(const std::string& model, const std::string& preset, C
   o.samples = 2, o.density = "0.6..0.2", o.clustering = cl;
   write_synthetic_trace(g, o, dir / "trace", true, "test");
   TraceReader tr(dir / "trace");
-  std::vector<float> in;
-  DataSource src = [&](int node, int64_t s) {
-    in = tr.load_node_sample(tr.graph().nodes[node].in[0], s);
-    LayerData d;
-    d.ifmap = in.data();
-    return d;
-  };
+  TraceData values(tr, 2);
+  DataSource src = values.source();
   HwConfig hw = load_hwconfig(preset, sets);
   SimResult fast = simulate_network(hw, tr.graph(), 2, Fidelity::fast, &src);
   SimResult cycle = simulate_network(hw, tr.graph(), 2, Fidelity::cycle, &src);

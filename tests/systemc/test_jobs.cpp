@@ -25,14 +25,14 @@ TEST(Jobs, ReportsDoNotDependOnTheNumberOfWorkersInEitherFidelity) {
   // mixing up samples would show.
   HwConfig hw = load_hwconfig("tpu_ws32", {"array.rows=8", "array.cols=8", "batch=2"});
   const int64_t samples = 5;
-  std::string one = to_json(simulate_network(hw, g, samples, Fidelity::fast, nullptr, 1));
-  auto r = simulate_network(hw, g, samples, Fidelity::fast, nullptr, 1);
+  std::string one = to_json(simulate_network(hw, g, samples, Fidelity::fast, nullptr, false, 1));
+  auto r = simulate_network(hw, g, samples, Fidelity::fast, nullptr, false, 1);
   ASSERT_NE(r.layers[1].samples[0].dram_weights_rd_bytes, r.layers[1].samples[1].dram_weights_rd_bytes);
   for (int jobs : {2, 3, 8}) {
-    EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::fast, nullptr, jobs)), one) << jobs;
-    EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::cycle, nullptr, jobs)), one) << jobs;
+    EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::fast, nullptr, false, jobs)), one) << jobs;
+    EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::cycle, nullptr, false, jobs)), one) << jobs;
   }
-  EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::cycle, nullptr, 1)), one);
+  EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::cycle, nullptr, false, 1)), one);
 }
 
 TEST(Jobs, AWorkerErrorReachesTheCallerWithItsType) {
@@ -45,7 +45,7 @@ TEST(Jobs, AWorkerErrorReachesTheCallerWithItsType) {
   };
   for (Fidelity f : {Fidelity::fast, Fidelity::cycle}) {
     try {
-      simulate_network(hw, g, 4, f, &bad, 3);
+      simulate_network(hw, g, 4, f, &bad, false, 3);
       ADD_FAILURE() << "no error with " << fidelity_name(f);
     } catch (const TraceError& e) {  // the type survives the worker process: exit code and hint
       EXPECT_NE(std::string(e.what()).find("sample 2 is unreadable"), std::string::npos) << e.what();

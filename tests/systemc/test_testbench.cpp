@@ -76,6 +76,18 @@ struct Hooks {
   }
 };
 
+// The SparseFrontEnd module's totals, counted from the array's per-clock activity messages, are
+// the engine's front-end counters.
+void expect_front_end_saw(const Counters& c) {
+  sysc::FrontEndTotals t = sysc::front_end_totals();
+  EXPECT_EQ(t.push, c.fe_fifo_push);
+  EXPECT_EQ(t.pop, c.fe_fifo_pop);
+  EXPECT_EQ(t.reader_stall, c.fe_reader_stall);
+  EXPECT_EQ(t.port_wait, c.fe_port_wait);
+  EXPECT_EQ(t.feed_wait, c.fe_feed_wait);
+  EXPECT_LE(t.active_cycles, c.cycles_stream);
+}
+
 TEST(ClockedTestbench, StalledDramResponsesChangeOnlyWaitingCyclesAndTheScoreboardBalances) {
   sysc::install();
   std::mt19937 rng(99);
@@ -98,10 +110,12 @@ TEST(ClockedTestbench, StalledDramResponsesChangeOnlyWaitingCyclesAndTheScoreboa
     s.max_response_delay = std::uniform_int_distribution<int>(0, 30)(rng);
     s.seed = uint64_t(trial) + 1;
     Counters stalled;
+    sysc::reset_front_end_totals();
     {
       Hooks hooks(s, sb);
       stalled = simulate_group(h.hw, row, 0, Fidelity::cycle, &view);
     }
+    expect_front_end_saw(stalled);
     SCOPED_TRACE(h.text);
     EXPECT_EQ(sb.rows, 1);
     EXPECT_EQ(sb.folds, fast.folds);
@@ -136,10 +150,12 @@ TEST(ClockedTestbench, UnstalledScoreboardSeesExactlyTheFastEnginesTransfers) {
     Scoreboard sb;
     sb.waits_for_data = !h.hw.scalesim_compat;
     Counters cyc;
+    sysc::reset_front_end_totals();
     {
       Hooks hooks({}, sb);
       cyc = simulate_group(h.hw, row, 1, Fidelity::cycle, &view);
     }
+    expect_front_end_saw(cyc);
     SCOPED_TRACE(h.text);
     EXPECT_EQ(test::counter_diff(fast, cyc), "");
     EXPECT_EQ(sb.rows, 1);

@@ -212,7 +212,9 @@ TEST(Net, BatchSizesCanChangeBetweenCalls) {
   net.forward(x.data(), 7, false);
   Tensor full = net.output();
   net.train_step(x.data(), y.data(), 4);  // another plan
-  net.forward(x.data(), 1, false);        // a third: the oldest is dropped
+  net.forward(x.data(), 1, false);        // eval-only plans of other sizes
+  net.forward(x.data(), 3, false);
+  net.forward(x.data(), 2, false);  // the least recently used eval plan is dropped
   net.forward(x.data(), 7, false);
   // Eval results per sample do not depend on the batch; the train step changed only BN stats.
   Net ref(g, 1);
@@ -291,6 +293,43 @@ TEST(Net, OutputWithConsumersAndSideBranchesKeepsTheLossGradient) {
       EXPECT_EQ(ga, gb) << k << " at step " << step;
     }
   }
+}
+
+}  // namespace
+}  // namespace eatsim
+
+namespace eatsim {
+namespace {
+
+TEST(Net, FastConvolutionsAgreeWithDirectOnes) {
+  // Shapes where oneDNN picks Winograd (64 channels, batch 16); logits and loss agree to 1e-3.
+  Graph g = parse_graph(
+      "name: t\nparams: {width: 1, in_channels: 64, input_size: 16, classes: 10}\nnodes:\n"
+      "  - {name: c1, op: conv2d, inputs: [input], out_channels: 64, kernel: 3, pad: 1}\n"
+      "  - {name: b1, op: batchnorm2d, inputs: [c1]}\n"
+      "  - {name: r1, op: relu, inputs: [b1]}\n"
+      "  - {name: c2, op: conv2d, inputs: [r1], out_channels: 64, kernel: 3, pad: 1}\n"
+      "  - {name: gap, op: global_avgpool, inputs: [c2]}\n"
+      "  - {name: flat, op: flatten, inputs: [gap]}\n"
+      "  - {name: fc, op: linear, inputs: [flat], out_features: 10}\n",
+      "t.yaml");
+  std::vector<float> x = inputs(g, 16, 3);
+  std::vector<int64_t> y(16, 3);
+  Net direct(g, 1), fast(g, 1);
+  fast.set_fast_conv(true);
+  for (bool train : {false, true}) {
+    direct.forward(x.data(), 16, train);
+    fast.forward(x.data(), 16, train);
+    Tensor a = direct.edge(3), b = fast.edge(3);  // c2's output
+    double err = 0, mx = 0;
+    for (size_t i = 0; i < a.data.size(); ++i)
+      err = std::max(err, double(std::fabs(a.data[i] - b.data[i]))),
+      mx = std::max(mx, double(std::fabs(a.data[i])));
+    EXPECT_LT(err, 1e-3 * mx);
+    EXPECT_GT(err, 0.0) << "the fast path should use another algorithm";
+  }
+  LossParts la = direct.backward(y.data()), lb = fast.backward(y.data());
+  EXPECT_NEAR(la.loss, lb.loss, 1e-4 * la.loss);
 }
 
 }  // namespace

@@ -45,7 +45,10 @@ TEST_P(TorchParity, LogitsLossGradientsAndRunningStatsMatch) {
   ParityCase c = GetParam();
   ParamOverrides o;
   o.has_width = true;
-  o.p.width = 0.125;
+  // EATSIM_PARITY_WIDTH=1 checks full width by hand. There, ResNet18 agrees (worst gradient 2e-4);
+  // VGG16 can show one ReLU input within float round-off of 0 whose mask flips between the two
+  // implementations (seen: one element at 1e-7 in features.8 moves channel 88's gradients by 0.6 %).
+  o.p.width = getenv("EATSIM_PARITY_WIDTH") ? std::atof(getenv("EATSIM_PARITY_WIDTH")) : 0.125;
   Graph g = load_graph(c.model, o);
   Net net(g, 11);
   // Random BN affine parameters and running statistics, so eval mode is not a plain rescale.
@@ -99,8 +102,8 @@ TEST_P(TorchParity, LogitsLossGradientsAndRunningStatsMatch) {
   }
   save_checkpoint(tmp / "after", net, {});
 
-  std::string cmd = fmt::format("{} {}/tests/trainer/torch_parity.py --model {} --width 0.125 --dir {}{}",
-                                test::python(), test::source_dir(), c.model, tmp.path(), steps);
+  std::string cmd = fmt::format("{} {}/tests/trainer/torch_parity.py --model {} --width {} --dir {}{}",
+                                test::python(), test::source_dir(), c.model, o.p.width, tmp.path(), steps);
   int code = -1;
   std::string out = run("OMP_NUM_THREADS=2 " + cmd, code);
   EXPECT_EQ(code, 0) << cmd << "\n" << out;

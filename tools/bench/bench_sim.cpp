@@ -1,7 +1,8 @@
 // Simulator speed on a full-width ResNet18 sample on the 32x32 WS preset, single thread: the fast
 // engine (jumps whole phases), the per-clock step() path, the clocked SystemC model (cycle), fast
 // plus streaming every conv/linear input of the sample from a trace (what value-driven features
-// read), and both fidelities over array sizes 8x8 to 128x128.
+// read), both fidelities over array sizes 8x8 to 128x128, and skipping on an EAT-like trace with
+// and without the functional check (fast and cycle).
 //   build/bench_sim [--dir DIR]   (plus Google Benchmark flags)
 #include <benchmark/benchmark.h>
 
@@ -9,6 +10,7 @@
 
 #include "sim/report.hpp"
 #include "sim/systemc/clocked.hpp"
+#include "sim/trace_data.hpp"
 #include "traces/synth.hpp"
 #include "traces/trace.hpp"
 
@@ -89,6 +91,58 @@ void BM_SimFastWithTraceReads(benchmark::State& st) {
 }
 BENCHMARK(BM_SimFastWithTraceReads)->Unit(benchmark::kMillisecond);
 
+// Skipping on (G=4, D=4, L=4, one accumulator port per group, gating too) on an EAT-like trace
+// (ReLU density 0.1): the issue-10 target is <= 50 ms per sample without the functional check and
+// <= 150 ms with it. The trace's values are loaded once, outside the timed loop (as `eatsim sim`
+// and sweeps do); the timed work includes the dense twin run for the energy ratio.
+const sim::TraceData& eat_values() {
+  static std::string dir = g_dir + "-eat";
+  static bool written = [] {
+    SynthOptions o;
+    o.samples = 1;
+    o.density = "0.1";
+    write_synthetic_trace(graph(), o, dir, true, "bench_sim");
+    return true;
+  }();
+  (void)written;
+  static TraceReader tr(dir);
+  static sim::TraceData d(tr, 1);
+  return d;
+}
+const sim::HwConfig& hw_skip() {
+  static sim::HwConfig h = sim::load_hwconfig(
+      "tpu_ws32", {"sparsity.gate=true", "sparsity.skip.enabled=true", "sparsity.skip.group=4",
+                   "sparsity.skip.fifo_depth=4", "sparsity.skip.lookahead=4", "sparsity.skip.acc_ports=8"});
+  return h;
+}
+
+void BM_SimSkip(benchmark::State& st) {
+  sim::DataSource src = eat_values().source();
+  for (auto _ : st)
+    benchmark::DoNotOptimize(sim::simulate_network(hw_skip(), graph(), 1, sim::Fidelity::fast, &src));
+  st.SetLabel("tpu_ws32 + gate + skip G4 D4 L4, EAT-like trace, per sample");
+}
+BENCHMARK(BM_SimSkip)->Unit(benchmark::kMillisecond);
+
+void BM_SimSkipCheck(benchmark::State& st) {
+  sim::DataSource src = eat_values().source();
+  for (auto _ : st)
+    benchmark::DoNotOptimize(sim::simulate_network(hw_skip(), graph(), 1, sim::Fidelity::fast, &src, true));
+  st.SetLabel("same, with the functional check");
+}
+BENCHMARK(BM_SimSkipCheck)->Unit(benchmark::kMillisecond);
+
+void BM_SimSkipCycle(benchmark::State& st) {
+  eatsim::sysc::install();
+  sim::DataSource src = eat_values().source();
+  int64_t cycles = 0;
+  for (auto _ : st)
+    cycles = sim::simulate_network(hw_skip(), graph(), 1, sim::Fidelity::cycle, &src).totals()[0].total_cycles();
+  st.counters["cycles"] = double(cycles);
+  st.SetLabel("same skipping, clocked SystemC model");
+}
+BENCHMARK(BM_SimSkipCycle)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,5 +151,6 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   fs::remove_all(g_dir);
+  fs::remove_all(g_dir + "-eat");
   return 0;
 }

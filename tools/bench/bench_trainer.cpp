@@ -1,6 +1,7 @@
 // Trainer speed: one SGD training step (forward, CE + EAT penalty, backward, update) of a built-in
 // model, and the one-time cost of building a batch size's primitives. Threads: OMP_NUM_THREADS.
-//   bench_trainer --benchmark_filter='TrainStep/resnet18'   (width 1, batch 128, λ = 0 and λ = 1)
+//   OMP_NUM_THREADS=2 bench_trainer --benchmark_filter='train_step/resnet18_w1'
+// (width 1, batch 128: standard, EAT λ = 1 with the reference selection, fast convolutions)
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -19,9 +20,11 @@ Graph model(const char* name, double width) {
   return load_graph(name, o);
 }
 
-void train_step(benchmark::State& st, const char* name, double width, int batch, double lambda) {
+void train_step(benchmark::State& st, const char* name, double width, int batch, double lambda,
+                bool fast = false) {
   Graph g = model(name, width);
   Net net(g, 1);
+  net.set_fast_conv(fast);
   net.set_penalty(PenaltyConfig{lambda, 1e-4, "reference", PenaltyNorm::layer_mean});
   Sgd opt({0.1, 0.9, 5e-4, false});
   std::mt19937_64 rng(2);
@@ -52,6 +55,9 @@ BENCHMARK_CAPTURE(train_step, resnet18_w1_b128_std, "resnet18", 1.0, 128, 0.0)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(train_step, resnet18_w1_b128_eat, "resnet18", 1.0, 128, 1.0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(train_step, resnet18_w1_b128_std_fastconv, "resnet18", 1.0, 128, 0.0, true)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(train_step, resnet18_w025_b128_eat, "resnet18", 0.25, 128, 1.0)

@@ -10,6 +10,7 @@
 #include "sim/gemm.hpp"
 #include "sim/report.hpp"
 #include "sim/systemc/clocked.hpp"
+#include "sim/trace_data.hpp"
 #include "tools/eatsim/command.hpp"
 #include "traces/fsutil.hpp"
 #include "traces/trace.hpp"
@@ -33,6 +34,9 @@ int run(const Args& args) {
       "step per clock in plain C++, for debugging); all give the same numbers");
   add("jobs,j", po::value<int>()->default_value(1),
       "simulate samples on N workers (threads; processes for --fidelity cycle); 0: every core");
+  add("check", po::bool_switch(),
+      "functional check: the engine's accumulation along its schedule vs a reference GEMM on the same "
+      "quantised operands (a mismatch is an error naming the layer); prints the quantisation error too");
   add_model_options(opts);
   po::positional_options_description pos;
   po::variables_map vm;
@@ -59,8 +63,10 @@ int run(const Args& args) {
   Graph g;
   int64_t samples = 1;
   std::string source = "shapes only", thash;
+  std::unique_ptr<TraceReader> trp;
   if (vm.count("trace")) {
-    TraceReader tr(vm["trace"].as<std::string>());
+    trp = std::make_unique<TraceReader>(vm["trace"].as<std::string>());
+    TraceReader& tr = *trp;
     g = tr.graph();
     samples = tr.manifest().num_samples();
     source = tr.dir();
@@ -75,12 +81,22 @@ int run(const Args& args) {
   }
   if (vm.count("scalesim-topology"))
     atomic_write(vm["scalesim-topology"].as<std::string>(), sim::scalesim_topology(g));
+  const bool check = vm["check"].as<bool>();
+  if (check && !trp) throw UsageError("eatsim sim: --check needs a trace's values (--trace DIR)");
+  // The trace's values: every sparsity feature and the check read them; dense runs skip the load.
+  std::unique_ptr<sim::TraceData> values;
+  sim::DataSource src;
+  if (trp && (hw.sparsity.any() || check)) {
+    values = std::make_unique<sim::TraceData>(*trp, samples);
+    src = values->source();
+  }
   auto t0 = std::chrono::steady_clock::now();
-  sim::SimResult r = sim::simulate_network(hw, g, samples, fidelity, nullptr, jobs);
+  sim::SimResult r = sim::simulate_network(hw, g, samples, fidelity, values ? &src : nullptr, check, jobs);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.source = source;
   r.trace_hash = thash;
   std::cout << sim::format_table(r);
+  if (check) std::cout << sim::format_check(r);
   std::cerr << fmt::format(
       "simulated {} sample(s) in {:.3f} s ({:.2f} ms per sample, {} fidelity, {} job(s))\n", samples, secs,
       1000 * secs / double(samples), fid, jobs);

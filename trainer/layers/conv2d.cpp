@@ -13,6 +13,7 @@ class Conv2d : public Layer {
   explicit Conv2d(BuildArgs& a) : in_(a.in[0]), out_(&a.out), diff_src_(a.diff_in[0]) {
     const Node& n = a.node;
     Env& e = a.env;
+    algo_ = a.fast_conv ? dnnl::algorithm::convolution_auto : dnnl::algorithm::convolution_direct;
     const Shape& x = in_->dims;  // (N, C, H, W)
     int64_t N = x[0], C = x[1], H = x[2], W = x[3];
     int64_t O = n.out_channels, OH = n.out_shape[1], OW = n.out_shape[2];
@@ -39,9 +40,7 @@ class Conv2d : public Layer {
 
     // (N, C, H, W) -> (N, O, OH, OW)
     fwd_pd_ = dnnl::convolution_forward::primitive_desc(
-        {dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_any, w_any, b_md,
-         dst_any, strides, pl, pr},
-        e.eng);
+        {dnnl::prop_kind::forward_training, algo_, src_any, w_any, b_md, dst_any, strides, pl, pr}, e.eng);
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     a.out.desc = fwd_pd_.dst_desc();
     src_.init(e, in_->desc, fwd_pd_.src_desc());
@@ -50,7 +49,7 @@ class Conv2d : public Layer {
     // d(input): (N, O, OH, OW) -> (N, C, H, W); skipped when nobody needs it (the graph input).
     if (diff_src_) {
       bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
-          {dnnl::algorithm::convolution_direct, src_any, w_any, dst_any, strides, pl, pr}, e.eng, fwd_pd_);
+          {algo_, src_any, w_any, dst_any, strides, pl, pr}, e.eng, fwd_pd_);
       bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
       bd_w_.init(e, w_user, bwd_data_pd_.weights_desc());
       bd_ddst_.init(e, a.out.desc, bwd_data_pd_.diff_dst_desc());
@@ -59,8 +58,7 @@ class Conv2d : public Layer {
     if (!a.backward) return;
     // d(weights), d(bias)
     bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(
-        {dnnl::algorithm::convolution_direct, src_any, w_any, b_md, dst_any, strides, pl, pr}, e.eng,
-        fwd_pd_);
+        {algo_, src_any, w_any, b_md, dst_any, strides, pl, pr}, e.eng, fwd_pd_);
     bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
     bw_src_.init(e, in_->desc, bwd_w_pd_.src_desc());
     bw_ddst_.init(e, a.out.desc, bwd_w_pd_.diff_dst_desc());
@@ -99,6 +97,7 @@ class Conv2d : public Layer {
   }
 
  private:
+  dnnl::algorithm algo_;
   Act* in_;
   Act* out_;
   memory diff_src_;

@@ -57,6 +57,7 @@ struct BuildArgs {
   Param* (*find)(void* ctx, const std::string& key);
   void* ctx;
   bool backward;                // false: an eval-only plan (no gradient buffers, no backward primitives)
+  bool fast_conv = false;       // let oneDNN pick Winograd for 3x3 stride-1 convolutions
   PenSlot* pen_self = nullptr;  // this node's penalty (fusing layers only)
   PenSlot* pen_in = nullptr;    // input 0's penalty, when this layer is its only consumer
   Param& param(const std::string& leaf) const { return *find(ctx, node.name + "." + leaf); }

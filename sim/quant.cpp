@@ -1,0 +1,50 @@
+// Quantisation: see quant.hpp.
+#include "sim/quant.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace eatsim::sim {
+
+Quant make_quant(DataType t, double max_abs, bool nonneg) {
+  Quant q;
+  q.type = t, q.max_abs = max_abs, q.unsigned_ = nonneg;
+  if (t == DataType::int8 || t == DataType::int16) {
+    int bits = datatype_bits(t);
+    q.qmax = nonneg ? (int64_t(1) << bits) - 1 : (int64_t(1) << (bits - 1)) - 1;
+    q.step = max_abs > 0 ? max_abs / double(q.qmax) : 0;
+  }
+  return q;
+}
+
+namespace {
+// Nearest IEEE half value (round half to even), saturated at the largest finite half.
+float to_half(float x) {
+  if (x == 0 || !std::isfinite(x)) return x;
+  double a = std::fabs(double(x));
+  int e;
+  std::frexp(a, &e);                // a = f * 2^e, f in [0.5, 1)
+  int exp2 = std::max(e - 1, -14);  // half normals from 2^-14; below: subnormal spacing 2^-24
+  double step = std::ldexp(1.0, exp2 - 10);
+  double v = std::nearbyint(a / step) * step;  // a / step is exact (power of two)
+  v = std::min(v, 65504.0);
+  return static_cast<float>(x < 0 ? -v : v);
+}
+}  // namespace
+
+float quantise_value(const Quant& q, float x) {
+  switch (q.type) {
+    case DataType::fp32:
+      return x;
+    case DataType::fp16:
+      return to_half(x);
+    default:
+      break;
+  }
+  if (q.step == 0) return 0.0f;
+  double c = std::nearbyint(double(x) / q.step);  // default rounding mode: half to even
+  c = std::clamp(c, q.unsigned_ ? 0.0 : -double(q.qmax), double(q.qmax));
+  return static_cast<float>(c * q.step);
+}
+
+}  // namespace eatsim::sim

@@ -1,0 +1,36 @@
+// Quantisation for zero detection and datapath energy (DESIGN.md §6): symmetric per-tensor, the
+// scale is max|x| over all samples of the trace, unsigned for non-negative tensors, round half to
+// even; fp16 rounds to the nearest half value; fp32 keeps the exact values.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "sim/hwconfig.hpp"
+
+namespace eatsim::sim {
+
+struct Quant {
+  DataType type = DataType::fp32;
+  double max_abs = 0;      // the tensor's max|x| over all samples
+  bool unsigned_ = false;  // the tensor never goes negative: the full code range is >= 0
+  double step = 0;         // integer types: value of one code (max_abs / qmax); 0 for float types
+  int64_t qmax = 0;        // integer types: the largest code (127, 255, 32767, 65535)
+};
+
+// A tensor whose max|x| is 0 quantises every value to 0 (step 0): no division, no error.
+Quant make_quant(DataType t, double max_abs, bool nonneg);
+// The dequantised value x takes on the datapath (x itself for fp32).
+float quantise_value(const Quant& q, float x);
+// quantise_value(q, x) == 0, without computing the value.
+inline bool quantises_to_zero(const Quant& q, float x) {
+  switch (q.type) {
+    case DataType::fp32:
+      return x == 0;
+    case DataType::fp16:
+      return !(x > 2.98023223876953125e-08f || x < -2.98023223876953125e-08f);  // |x| <= 2^-25
+    default:
+      return q.step == 0 || (q.unsigned_ && x < 0) || !(std::fabs(double(x) / q.step) > 0.5);
+  }
+}
+
+}  // namespace eatsim::sim

@@ -1,0 +1,81 @@
+// Trace values for the sparse features: see trace_data.hpp.
+#include "sim/trace_data.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+
+#include "models/errors.hpp"
+
+namespace eatsim::sim {
+
+namespace {
+std::atomic<uint64_t> g_next_id{1};
+}
+
+TraceData::TraceData(const TraceReader& tr, int64_t samples) : id_(g_next_id++) {
+  const Graph& g = tr.graph();
+  const int64_t total = tr.manifest().num_samples();
+  samples = std::min(samples, total);
+  auto load = [&](const std::string& name, bool per_sample) -> const Tensor* {
+    auto it = t_.find(name);
+    if (it != t_.end()) return &it->second;
+    if (!tr.manifest().find(name)) return nullptr;
+    Tensor t;
+    t.data = tr.load(name);
+    for (float x : t.data) {
+      t.max_abs = std::max(t.max_abs, double(std::fabs(x)));
+      if (x < 0) t.nonneg = false;
+    }
+    t.per_sample = per_sample ? int64_t(t.data.size()) / std::max<int64_t>(1, total) : int64_t(t.data.size());
+    if (per_sample) t.data.resize(size_t(t.per_sample * samples));
+    return &t_.emplace(name, std::move(t)).first->second;
+  };
+  std::vector<ParamInfo> params = g.parameters();
+  // Which tensors each GEMM row writes back does not depend on the hardware.
+  std::map<int, std::vector<int>> written;
+  HwConfig any;
+  any.ppu.width = 1;
+  for (const LayerGroup& grp : group_layers(g, any))
+    if (grp.gemm >= 0) written[grp.gemm] = grp.out_nodes;
+  for (int i : g.order) {
+    const eatsim::Node& n = g.nodes[size_t(i)];
+    if (n.op != Op::conv2d && n.op != Op::linear) continue;
+    Node nd;
+    nd.in = load(n.in[0] < 0 ? "input" : g.nodes[size_t(n.in[0])].name, true);
+    nd.out = load(n.name, true);
+    for (const ParamInfo& p : params) {
+      if (p.node != i) continue;
+      if (p.kind == ParamKind::weight) nd.w = load(p.key, false);
+      if (p.kind == ParamKind::bias) nd.b = load(p.key, false);
+    }
+    for (int o : written[i])
+      if (const Tensor* t = load(g.nodes[size_t(o)].name, true)) nd.written.push_back(t);
+    if (!nd.in || !nd.w)
+      throw TraceError(tr.dir() + ": layer " + n.name + ": the trace lacks its input or weights");
+    nodes_[i] = nd;
+  }
+}
+
+LayerData TraceData::layer(int node, int64_t sample) const {
+  LayerData d;
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return d;
+  const Node& n = it->second;
+  d.ifmap = n.in->data.data() + sample * n.in->per_sample;
+  d.ifmap_max_abs = n.in->max_abs, d.ifmap_nonneg = n.in->nonneg;
+  d.weights = n.w->data.data();
+  d.weight_max_abs = n.w->max_abs, d.weights_nonneg = n.w->nonneg;
+  d.weights_id = (id_ << 24) + uint64_t(node) + 1;
+  if (n.b) d.bias = n.b->data.data();
+  if (n.out) d.output = n.out->data.data() + sample * n.out->per_sample;
+  for (const Tensor* t : n.written)
+    d.written.push_back({t->data.data() + sample * t->per_sample, t->per_sample, t->max_abs, t->nonneg});
+  return d;
+}
+
+DataSource TraceData::source() const {
+  return [this](int node, int64_t sample) { return layer(node, sample); };
+}
+
+}  // namespace eatsim::sim

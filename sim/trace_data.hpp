@@ -1,0 +1,36 @@
+// The values the sparse features read, from a trace: each GEMM node's input, weights, bias and
+// recorded output for the first N samples, loaded once, with every tensor's max|x| (and sign) over
+// ALL samples of the trace for quantisation. Read-only after construction: threads may share it.
+#pragma once
+#include <map>
+#include <vector>
+
+#include "sim/report.hpp"
+#include "traces/trace.hpp"
+
+namespace eatsim::sim {
+
+class TraceData {
+ public:
+  TraceData(const TraceReader& tr, int64_t samples);
+  LayerData layer(int node, int64_t sample) const;
+  // A DataSource that reads this object (which must outlive it).
+  DataSource source() const;
+
+ private:
+  struct Tensor {
+    std::vector<float> data;  // kept samples (or the parameter)
+    int64_t per_sample = 0;
+    double max_abs = 0;
+    bool nonneg = true;
+  };
+  std::map<std::string, Tensor> t_;
+  struct Node {
+    const Tensor *in = nullptr, *w = nullptr, *b = nullptr, *out = nullptr;
+    std::vector<const Tensor*> written;  // the row's written-back tensors (compression sizes them)
+  };
+  std::map<int, Node> nodes_;
+  uint64_t id_;  // unique per object: layer weights get ids (id_ << 24) + node
+};
+
+}  // namespace eatsim::sim
