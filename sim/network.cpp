@@ -247,8 +247,8 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     c.dram_wr_bytes = grp.out_elems * b;
     if (f == Fidelity::cycle) {
       if (!g_clocked) throw std::logic_error("cycle fidelity: the SystemC model is not installed");
-      ClockedModel::RowResult r =
-          g_clocked->run_ppu_row(hw, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes, c.dram_wr_bytes, ppu_cycles);
+      ClockedModel::RowResult r = g_clocked->run_ppu_row(hw, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes,
+                                                         c.dram_wr_bytes, ppu_cycles);
       c.cycles_ppu_tail = r.ppu_tail;
       c.cycles_stall = hw.scalesim_compat ? 0 : r.stall;
       c.dma_busy_cycles = r.dma_busy_cycles;
