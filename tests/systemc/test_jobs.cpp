@@ -6,7 +6,10 @@
 #include "models/errors.hpp"
 #include "sim/report.hpp"
 #include "sim/systemc/clocked.hpp"
+#include "sim/trace_data.hpp"
 #include "tests/helpers.hpp"
+#include "traces/synth.hpp"
+#include "traces/trace.hpp"
 
 namespace eatsim::sim {
 namespace {
@@ -33,6 +36,27 @@ TEST(Jobs, ReportsDoNotDependOnTheNumberOfWorkersInEitherFidelity) {
     EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::cycle, nullptr, false, jobs)), one) << jobs;
   }
   EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::cycle, nullptr, false, 1)), one);
+}
+
+TEST(Jobs, SparseRunsWithTheCheckKeepTheirDenseTwinsAndCheckFiguresOnAnyWorkerCount) {
+  sysc::install();
+  test::TempDir d("jobs-sparse");
+  Graph g = small_resnet();
+  SynthOptions o;
+  o.samples = 3, o.density = "0.3", o.clustering = Clustering::channel;
+  write_synthetic_trace(g, o, d / "tr", true, "test");
+  TraceReader tr(d / "tr");
+  TraceData values(tr, 3);
+  DataSource src = values.source();
+  HwConfig hw = load_hwconfig("cnvlutin_ws16", {"array.rows=8", "array.cols=8", "batch=2"});
+  SimResult one = simulate_network(hw, tr.graph(), 3, Fidelity::fast, &src, true, 1);
+  ASSERT_EQ(one.layers[0].dense.size(), 3u);
+  ASSERT_EQ(one.layers[0].checks.size(), 3u);
+  const std::string want = to_json(one);
+  ASSERT_NE(want.find("\"check\""), std::string::npos);
+  EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), 3, Fidelity::fast, &src, true, 2)), want);
+  EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), 3, Fidelity::cycle, &src, true, 3)), want);
+  EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), 3, Fidelity::cycle, &src, true, 1)), want);
 }
 
 TEST(Jobs, AWorkerErrorReachesTheCallerWithItsType) {
