@@ -20,8 +20,12 @@ int prefetch_depth(const BufferConfig& b, int64_t max_fold_bytes) {
   return 1 + static_cast<int>(std::clamp<int64_t>(per_half, 1, kMaxPrefetch - 1));
 }
 
-FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream)
-    : plan_(plan), dma_(hw.dram.bytes_per_cycle, hw.dram.latency), stream_(std::move(stream)) {
+FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream,
+                       MemoryPort* memory)
+    : plan_(plan),
+      own_memory_(hw.dram.bytes_per_cycle, hw.dram.latency),
+      mem_(memory ? memory : &own_memory_),
+      stream_(std::move(stream)) {
   if (!stream_) stream_ = std::make_unique<DenseStream>();
   n_folds_ = plan.num_folds();
   preload_ = plan.preload_cycles();
@@ -44,7 +48,7 @@ FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique
     for (int b = 0; b < kNumBufs; ++b)
       if (g < depth_[b]) issue_read(g, b);
   phase_ = Phase::wait_data;
-  remaining_ = stalls_ ? std::max<int64_t>(0, ready_[0] - now_) : 0;
+  update_wait();
 }
 
 const FoldWork& FoldEngine::work(int64_t fold) {
@@ -55,11 +59,48 @@ const FoldWork& FoldEngine::work(int64_t fold) {
 
 void FoldEngine::issue_read(int64_t fold, int buf) {
   size_t s = static_cast<size_t>(fold % kRing);
-  if (ready_owner_[s] != fold) ready_[s] = 0, ready_owner_[s] = fold;
+  if (ready_owner_[s] != fold) ready_[s] = 0, ready_owner_[s] = fold, pending_reads_[s] = 0;
   int64_t bytes = work(fold).dram_rd[buf];
   if (bytes <= 0) return;
   c_.dram_rd(buf) += bytes;
-  ready_[s] = std::max(ready_[s], dma_.transfer(now_, bytes));
+  int64_t at = mem_->transfer(now_, fold, buf, bytes);
+  if (at == MemoryPort::kPending)
+    ++pending_reads_[s];
+  else
+    ready_[s] = std::max(ready_[s], at);
+}
+
+void FoldEngine::transfer_done(int64_t fold, int buf, int64_t at) {
+  if (buf == MemoryPort::kWrite) {
+    --pending_writes_;
+    last_write_done_ = std::max(last_write_done_, at);
+  } else {
+    size_t s = static_cast<size_t>(fold % kRing);
+    --pending_reads_[s];
+    ready_[s] = std::max(ready_[s], at);
+  }
+  update_wait();
+}
+
+int FoldEngine::pending(int64_t fold, int buf) const {
+  if (buf == MemoryPort::kWrite) return pending_writes_;
+  size_t s = static_cast<size_t>(fold % kRing);
+  return ready_owner_[s] == fold ? pending_reads_[s] : 0;
+}
+
+// A phase that waits for DRAM lasts until the memory's answer, or at least one more cycle while an
+// answer is pending. Without stalls (SCALE-Sim's compute model) it never waits.
+void FoldEngine::update_wait() {
+  if (!stalls_) {
+    if (phase_ == Phase::wait_data || phase_ == Phase::writeback) remaining_ = 0;
+  } else if (phase_ == Phase::wait_data) {
+    size_t s = static_cast<size_t>(fold_ % kRing);
+    bool pending = ready_owner_[s] == fold_ && pending_reads_[s] > 0;
+    int64_t ready = ready_owner_[s] == fold_ ? ready_[s] : 0;
+    remaining_ = pending ? MemoryPort::kPending : std::max<int64_t>(0, ready - now_);
+  } else if (phase_ == Phase::writeback) {
+    remaining_ = pending_writes_ > 0 ? MemoryPort::kPending : std::max<int64_t>(0, last_write_done_ - now_);
+  }
 }
 
 void FoldEngine::begin_compute() {
@@ -79,19 +120,18 @@ void FoldEngine::end_fold() {
   const FoldWork& w = work(fold_);
   if (w.dram_wr > 0) {
     c_.dram_wr_bytes += w.dram_wr;
-    last_write_done_ = std::max(last_write_done_, dma_.transfer(now_, w.dram_wr));
+    int64_t at = mem_->transfer(now_, fold_, MemoryPort::kWrite, w.dram_wr);
+    if (at == MemoryPort::kPending)
+      ++pending_writes_;
+    else
+      last_write_done_ = std::max(last_write_done_, at);
   }
   // The buffer half this fold used is free: prefetch the fold that will use it.
   for (int b = 0; b < kNumBufs; ++b)
     if (fold_ + depth_[b] < n_folds_) issue_read(fold_ + depth_[b], b);
   ++fold_;
-  if (fold_ < n_folds_) {
-    phase_ = Phase::wait_data;
-    remaining_ = stalls_ ? std::max<int64_t>(0, ready_[fold_ % kRing] - now_) : 0;
-  } else {
-    phase_ = Phase::writeback;
-    remaining_ = stalls_ ? std::max<int64_t>(0, last_write_done_ - now_) : 0;
-  }
+  phase_ = fold_ < n_folds_ ? Phase::wait_data : Phase::writeback;
+  update_wait();
 }
 
 void FoldEngine::settle() {
@@ -114,7 +154,7 @@ void FoldEngine::settle() {
         break;
       case Phase::writeback:
         phase_ = Phase::done;
-        c_.dma_busy_cycles = dma_.busy_cycles();
+        c_.dma_busy_cycles = mem_->busy_cycles();
         break;
       case Phase::done:
         break;

@@ -35,6 +35,31 @@ class DmaChannel {
   int64_t free_at_ = 0, busy_ = 0;
 };
 
+// The DRAM side of the engine. Fast mode answers every transfer at once with its completion cycle
+// (AnalyticMemory, a DmaChannel); the clocked SystemC model forwards transfers to its DMA and DRAM
+// modules, answers kPending, and reports each completion later through FoldEngine::transfer_done.
+class MemoryPort {
+ public:
+  static constexpr int64_t kPending = INT64_MAX;
+  static constexpr int kWrite = kNumBufs;  // `buf` of a write-back from the psum buffer
+  virtual ~MemoryPort() = default;
+  // A transfer issued at engine cycle `now`: a read of `bytes` into buffer `buf` for `fold`, or a
+  // write-back (buf == kWrite). Returns the cycle its data is in (reads) or its last byte is
+  // written (writes), or kPending.
+  virtual int64_t transfer(int64_t now, int64_t fold, int buf, int64_t bytes) = 0;
+  virtual int64_t busy_cycles() const = 0;  // cycles the channel moved bytes
+};
+
+class AnalyticMemory : public MemoryPort {
+ public:
+  AnalyticMemory(int64_t bytes_per_cycle, int64_t latency) : ch_(bytes_per_cycle, latency) {}
+  int64_t transfer(int64_t now, int64_t, int, int64_t bytes) override { return ch_.transfer(now, bytes); }
+  int64_t busy_cycles() const override { return ch_.busy_cycles(); }
+
+ private:
+  DmaChannel ch_;
+};
+
 // The stream phase of one fold. Contract: advance(n) must leave the same state and counters as n
 // calls of advance(1) — that is what makes jumping and stepping agree.
 class StreamModel {
@@ -73,13 +98,21 @@ class FoldEngine {
  public:
   enum class Phase { wait_data, preload, stream, drain, writeback, done };
 
-  // `stream`: the stream-phase model (dense when null).
-  FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream = nullptr);
+  // `stream`: the stream-phase model (dense when null). `memory`: where DRAM transfers go (not
+  // owned; null: the engine's own AnalyticMemory). The constructor issues the first reads.
+  FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream = nullptr,
+             MemoryPort* memory = nullptr);
   bool done() const { return phase_ == Phase::done; }
   int64_t now() const { return now_; }
   Phase phase() const { return phase_; }
   int64_t fold_index() const { return fold_; }
   const Counters& counters() const { return c_; }
+
+  // A transfer the memory answered kPending completed; its data is in (or its write done) at
+  // cycle `at`. Reads of a fold count as in once every one of them has completed.
+  void transfer_done(int64_t fold, int buf, int64_t at);
+  // Transfers issued and not yet completed (reads of `fold`, or every write when buf == kWrite).
+  int pending(int64_t fold, int buf) const;
 
   void step();                                  // one clock (nothing once done)
   int64_t run(int64_t max_cycles = INT64_MAX);  // jumps phase by phase; returns cycles advanced
@@ -89,11 +122,13 @@ class FoldEngine {
   void issue_read(int64_t fold, int buf);
   void begin_compute();
   void end_fold();
-  void settle();  // takes every transition due now (transitions take no time)
+  void settle();       // takes every transition due now (transitions take no time)
+  void update_wait();  // remaining_ of wait_data / writeback from what the memory has answered
   int64_t consume(int64_t n);
 
   const DataflowPlan& plan_;
-  DmaChannel dma_;
+  AnalyticMemory own_memory_;
+  MemoryPort* mem_;
   int64_t n_folds_, preload_, drain_;
   bool overlap_, stalls_;
   int depth_[kNumBufs];  // folds a buffer's reads run ahead of compute (see prefetch_depth)
@@ -102,8 +137,10 @@ class FoldEngine {
   std::unique_ptr<StreamModel> stream_;
   int64_t now_ = 0, remaining_ = 0, fold_ = 0;  // remaining_: of every phase but stream
   int64_t last_write_done_ = 0;
+  int pending_writes_ = 0;
   static constexpr int kRing = 16;                      // > the deepest prefetch
   std::array<int64_t, kRing> ready_{}, ready_owner_{};  // per fold (mod kRing): when its data is in
+  std::array<int, kRing> pending_reads_{};              // per fold: reads not yet answered
   std::array<FoldWork, kRing> work_{};
   std::array<int64_t, kRing> work_owner_{};
   Counters c_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <stdexcept>
 
 #include "models/errors.hpp"
 #include "sim/check.hpp"
@@ -124,17 +125,47 @@ void check_supported(const HwConfig& hw) {
                     hw.array.rows, k.group));
 }
 
+const char* fidelity_name(Fidelity f) {
+  switch (f) {
+    case Fidelity::fast:
+      return "fast";
+    case Fidelity::step:
+      return "step";
+    case Fidelity::cycle:
+      return "cycle";
+  }
+  return "?";
+}
+
+namespace {
+ClockedModel* g_clocked = nullptr;
+}
+void install_clocked_model(ClockedModel* m) { g_clocked = m; }
+
 Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io, Fidelity f,
-                       const SparseLayer* sp) {
+                       const SparseLayer* sp, int64_t ppu_cycles) {
+  if (f == Fidelity::cycle && !g_clocked)
+    throw std::logic_error("cycle fidelity: the SystemC model is not installed (sim/systemc/clocked.hpp)");
   const bool skip = sp && hw.sparsity.skip.enabled;
   auto plan = make_plan(hw, g, io, skip && hw.array.dataflow == Dataflow::is ? &sp->is_rows : nullptr);
-  FoldEngine e(hw, *plan, skip ? make_skip_stream(hw, *sp) : nullptr);
-  if (f == Fidelity::fast) {
-    e.run();
+  FoldEngine e(hw, *plan, skip ? make_skip_stream(hw, *sp) : nullptr,
+               f == Fidelity::cycle ? &g_clocked->memory(hw) : nullptr);
+  // The PPU consumes the output stream, which flows while the array computes; what is left runs after.
+  if (hw.scalesim_compat) ppu_cycles = 0;
+  int64_t ppu_tail = 0, busy = -1;
+  if (f == Fidelity::cycle) {
+    ClockedModel::RowResult r = g_clocked->run(e, ppu_cycles);
+    ppu_tail = r.ppu_tail, busy = r.dma_busy_cycles;
   } else {
-    while (!e.done()) e.step();
+    if (f == Fidelity::fast)
+      e.run();
+    else
+      while (!e.done()) e.step();
+    ppu_tail = std::max<int64_t>(0, ppu_cycles - e.counters().compute_cycles());
   }
   Counters c = e.counters();
+  c.cycles_ppu_tail = ppu_tail;
+  if (busy >= 0) c.dma_busy_cycles = busy;
   c.mac_dense = g.dense_macs();
   c.mac_pad = g.pad_macs();
   if (sp) {
@@ -193,7 +224,7 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
         io.out_bytes = (bits + 7) / 8;
       }
     }
-    c = simulate_gemm(hw, grp.shape, io, f, sp.get());
+    c = simulate_gemm(hw, grp.shape, io, f, sp.get(), ppu_cycles);
     if (cin.bits > 0) {
       // The array reads the compressed input: ifmap-buffer reads shrink with it, and the metadata
       // travels with the values (DRAM once per fetch, SRAM once per read pass).
@@ -208,18 +239,26 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
       c.meta_sram_bits += out_meta_bits;  // written into the psum/ofmap buffer with the values
     }
     if (check && sp) *check = functional_check(hw, *sp, *data);
-    if (!hw.scalesim_compat) c.cycles_ppu_tail = std::max<int64_t>(0, ppu_cycles - c.compute_cycles());
   } else {
     // PPU work with no array layer upstream: it streams its input from DRAM and writes back.
     DmaChannel dma(hw.dram.bytes_per_cycle, hw.dram.latency);
     c.dram_ifmap_rd_bytes = grp.in_elems * b;
     c.dram_psum_rd_bytes = grp.residual_elems * b;
     c.dram_wr_bytes = grp.out_elems * b;
-    int64_t in_done = dma.transfer(0, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes);
-    int64_t out_done = dma.transfer(std::max(in_done, ppu_cycles), c.dram_wr_bytes);
-    c.cycles_ppu_tail = ppu_cycles;
-    c.cycles_stall = hw.scalesim_compat ? 0 : std::max<int64_t>(0, out_done - ppu_cycles);
-    c.dma_busy_cycles = dma.busy_cycles();
+    if (f == Fidelity::cycle) {
+      if (!g_clocked) throw std::logic_error("cycle fidelity: the SystemC model is not installed");
+      ClockedModel::RowResult r = g_clocked->run_ppu_row(hw, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes,
+                                                         c.dram_wr_bytes, ppu_cycles);
+      c.cycles_ppu_tail = r.ppu_tail;
+      c.cycles_stall = hw.scalesim_compat ? 0 : r.stall;
+      c.dma_busy_cycles = r.dma_busy_cycles;
+    } else {
+      int64_t in_done = dma.transfer(0, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes);
+      int64_t out_done = dma.transfer(std::max(in_done, ppu_cycles), c.dram_wr_bytes);
+      c.cycles_ppu_tail = ppu_cycles;
+      c.cycles_stall = hw.scalesim_compat ? 0 : std::max<int64_t>(0, out_done - ppu_cycles);
+      c.dma_busy_cycles = dma.busy_cycles();
+    }
     c.sram_ifmap_wr = detail::words(c.dram_ifmap_rd_bytes, 8, hw.buf[kIfmap].word_bits);
     c.sram_ifmap_rd = c.sram_ifmap_wr;
     c.sram_psum_wr = detail::words(c.dram_psum_rd_bytes + c.dram_wr_bytes, 8, hw.buf[kPsum].word_bits);

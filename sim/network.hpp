@@ -14,7 +14,35 @@
 
 namespace eatsim::sim {
 
-enum class Fidelity { fast, step };  // fast: engine jumps; step: one engine step() per clock
+// fast: the engine jumps over known spans; step: one engine step() per clock in plain C++ (a
+// debugging aid); cycle: the clocked SystemC model (sim/systemc) calls step() once per clock.
+enum class Fidelity { fast, step, cycle };
+const char* fidelity_name(Fidelity f);
+
+class FoldEngine;
+class MemoryPort;
+
+// The clocked SystemC model plugs in here, because eatsim_sim does not link SystemC
+// (sim/systemc/clocked.hpp installs it).
+class ClockedModel {
+ public:
+  struct RowResult {
+    int64_t ppu_tail = 0;         // cycles the PPU ran past the array (a PPU-only row: all it ran)
+    int64_t stall = 0;            // PPU-only row: cycles it waited for DRAM after its own work
+    int64_t dma_busy_cycles = 0;  // cycles the DRAM moved bytes, measured clock by clock
+  };
+  virtual ~ClockedModel() = default;
+  // The DMA side an engine must be built on to be run by run(), set up for hw's DRAM.
+  virtual MemoryPort& memory(const HwConfig& hw) = 0;
+  // Runs one GEMM row clock by clock: `e` on the PE array, the PPU working `ppu_cycles` of
+  // ppu.width operations on its output stream.
+  virtual RowResult run(FoldEngine& e, int64_t ppu_cycles) = 0;
+  // Runs a row of PPU work with no array layer: the PPU reads `read_bytes`, works `ppu_cycles`
+  // and writes `write_bytes` back once both are done.
+  virtual RowResult run_ppu_row(const HwConfig& hw, int64_t read_bytes, int64_t write_bytes,
+                                int64_t ppu_cycles) = 0;
+};
+void install_clocked_model(ClockedModel* m);  // null uninstalls
 
 // One report row.
 struct LayerGroup {
@@ -71,11 +99,12 @@ struct CheckStats {
 // Fails with ConfigError when the configuration turns on something this engine does not model.
 void check_supported(const HwConfig& hw);
 
-// One GEMM on the array; the counters of the array, buffers and DRAM (no PPU). `sp`: the layer's
-// scanned operands (gate, skip), or null for the dense schedule.
+// One GEMM on the array; the counters of the array, buffers and DRAM, and the PPU tail of
+// `ppu_cycles` of work on its output stream (cycles_ppu_tail; ppu_ops is left to the caller).
+// `sp`: the layer's scanned operands (gate, skip), or null for the dense schedule.
 struct SparseLayer;
 Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io, Fidelity f = Fidelity::fast,
-                       const SparseLayer* sp = nullptr);
+                       const SparseLayer* sp = nullptr, int64_t ppu_cycles = 0);
 
 // One row for one sample: the GEMM plus its PPU work. `sample_in_batch` decides whether the
 // weights are still resident (batch residency); ConfigError names the layer when it cannot run.

@@ -38,9 +38,13 @@ struct SimResult {
 using DataSource = std::function<LayerData(int node, int64_t sample)>;
 
 // With sparsity features on, every row is also simulated on the same hardware with them off, for
-// the energy ratio and speed-up. `check`: run the functional check on every GEMM row (needs data).
+// the energy ratio and speed-up (in fast fidelity: the same numbers). `check`: run the functional
+// check on every GEMM row (needs data). `jobs` > 1 simulates samples on that many workers: threads
+// for fast and step (calls to `data` are serialised; the arrays a call returns must stay valid
+// while its caller simulates the row, as TraceData's do), forked processes for cycle (one SystemC
+// kernel per process). Samples are independent, so the result never depends on `jobs`.
 SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f = Fidelity::fast,
-                           const DataSource* data = nullptr, bool check = false);
+                           const DataSource* data = nullptr, bool check = false, int jobs = 1);
 
 // Derived numbers of one run (a layer or the total, one sample).
 struct Metrics {

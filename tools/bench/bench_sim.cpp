@@ -1,13 +1,15 @@
 // Simulator speed on a full-width ResNet18 sample on the 32x32 WS preset, single thread: the fast
-// engine (jumps whole phases), the per-clock step() path, and fast plus streaming every conv/linear
-// input of the sample from a trace (what value-driven features will read); skipping on an EAT-like
-// trace with and without the functional check.
+// engine (jumps whole phases), the per-clock step() path, the clocked SystemC model (cycle), fast
+// plus streaming every conv/linear input of the sample from a trace (what value-driven features
+// read), both fidelities over array sizes 8x8 to 128x128, and skipping on an EAT-like trace with
+// and without the functional check (fast and cycle).
 //   build/bench_sim [--dir DIR]   (plus Google Benchmark flags)
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
 
 #include "sim/report.hpp"
+#include "sim/systemc/clocked.hpp"
 #include "sim/trace_data.hpp"
 #include "traces/synth.hpp"
 #include "traces/trace.hpp"
@@ -42,6 +44,31 @@ void BM_SimStep(benchmark::State& st) {
   st.counters["cycles"] = double(cycles);
 }
 BENCHMARK(BM_SimStep)->Unit(benchmark::kMillisecond);
+
+void BM_SimCycle(benchmark::State& st) {
+  eatsim::sysc::install();
+  int64_t cycles = 0;
+  for (auto _ : st) {
+    auto r = sim::simulate_network(hw(), graph(), 1, sim::Fidelity::cycle);
+    cycles = r.totals()[0].total_cycles();
+  }
+  st.counters["cycles"] = double(cycles);
+}
+BENCHMARK(BM_SimCycle)->Unit(benchmark::kMillisecond);
+
+// Array N x N (state.range(0)), fidelity fast (range(1) == 0) or cycle.
+void BM_SimArraySize(benchmark::State& st) {
+  eatsim::sysc::install();
+  int n = int(st.range(0));
+  sim::HwConfig h =
+      sim::load_hwconfig("tpu_ws32", {"array.rows=" + std::to_string(n), "array.cols=" + std::to_string(n)});
+  auto f = st.range(1) ? sim::Fidelity::cycle : sim::Fidelity::fast;
+  int64_t cycles = 0;
+  for (auto _ : st) cycles = sim::simulate_network(h, graph(), 1, f).totals()[0].total_cycles();
+  st.counters["cycles"] = double(cycles);
+  st.SetLabel(st.range(1) ? "cycle" : "fast");
+}
+BENCHMARK(BM_SimArraySize)->ArgsProduct({{8, 16, 32, 64, 128}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 void BM_SimFastWithTraceReads(benchmark::State& st) {
   static bool written = [] {
@@ -104,6 +131,17 @@ void BM_SimSkipCheck(benchmark::State& st) {
   st.SetLabel("same, with the functional check");
 }
 BENCHMARK(BM_SimSkipCheck)->Unit(benchmark::kMillisecond);
+
+void BM_SimSkipCycle(benchmark::State& st) {
+  eatsim::sysc::install();
+  sim::DataSource src = eat_values().source();
+  int64_t cycles = 0;
+  for (auto _ : st)
+    cycles = sim::simulate_network(hw_skip(), graph(), 1, sim::Fidelity::cycle, &src).totals()[0].total_cycles();
+  st.counters["cycles"] = double(cycles);
+  st.SetLabel("same skipping, clocked SystemC model");
+}
+BENCHMARK(BM_SimSkipCycle)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "models/errors.hpp"
 #include "sim/gemm.hpp"
 #include "sim/report.hpp"
+#include "sim/systemc/clocked.hpp"
 #include "sim/trace_data.hpp"
 #include "tools/eatsim/command.hpp"
 #include "traces/fsutil.hpp"
@@ -28,7 +30,10 @@ int run(const Args& args) {
   add("scalesim-topology", po::value<std::string>(), "also write the layers as a SCALE-Sim v2 topology CSV");
   add("samples", po::value<int64_t>(), "simulate the first N samples of the trace (default: all)");
   add("fidelity", po::value<std::string>()->default_value("fast"),
-      "fast (the engine jumps over known spans) or step (one engine step per clock; same numbers, slower)");
+      "fast (the engine jumps over known spans), cycle (the clocked SystemC model) or step (one engine "
+      "step per clock in plain C++, for debugging); all give the same numbers");
+  add("jobs,j", po::value<int>()->default_value(1),
+      "simulate samples on N workers (threads; processes for --fidelity cycle); 0: every core");
   add("check", po::bool_switch(),
       "functional check: the engine's accumulation along its schedule vs a reference GEMM on the same "
       "quantised operands (a mismatch is an error naming the layer); prints the quantisation error too");
@@ -41,8 +46,16 @@ int run(const Args& args) {
   if (vm.count("trace") == vm.count("model"))
     throw UsageError("eatsim sim: give exactly one of --trace DIR or --model NAME (see eatsim sim --help)");
   std::string fid = vm["fidelity"].as<std::string>();
-  if (fid != "fast" && fid != "step")
-    throw UsageError(fmt::format("eatsim sim: --fidelity: unknown '{}' (fast or step)", fid));
+  sim::Fidelity fidelity = sim::Fidelity::fast;
+  if (fid == "step")
+    fidelity = sim::Fidelity::step;
+  else if (fid == "cycle")
+    fidelity = sim::Fidelity::cycle, sysc::install();
+  else if (fid != "fast")
+    throw UsageError(fmt::format("eatsim sim: --fidelity: unknown '{}' (fast, cycle or step)", fid));
+  int jobs = vm["jobs"].as<int>();
+  if (jobs < 0) throw UsageError("eatsim sim: --jobs must be 0 (every core) or positive");
+  if (jobs == 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::string> sets;
   if (vm.count("set")) sets = vm["set"].as<std::vector<std::string>>();
   sim::HwConfig hw = sim::load_hwconfig(vm["hw"].as<std::string>(), sets);
@@ -78,16 +91,15 @@ int run(const Args& args) {
     src = values->source();
   }
   auto t0 = std::chrono::steady_clock::now();
-  sim::SimResult r =
-      sim::simulate_network(hw, g, samples, fid == "fast" ? sim::Fidelity::fast : sim::Fidelity::step,
-                            values ? &src : nullptr, check);
+  sim::SimResult r = sim::simulate_network(hw, g, samples, fidelity, values ? &src : nullptr, check, jobs);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.source = source;
   r.trace_hash = thash;
   std::cout << sim::format_table(r);
   if (check) std::cout << sim::format_check(r);
-  std::cerr << fmt::format("simulated {} sample(s) in {:.3f} s ({:.2f} ms per sample, {} fidelity)\n",
-                           samples, secs, 1000 * secs / double(samples), fid);
+  std::cerr << fmt::format(
+      "simulated {} sample(s) in {:.3f} s ({:.2f} ms per sample, {} fidelity, {} job(s))\n", samples, secs,
+      1000 * secs / double(samples), fid, jobs);
   if (vm.count("out")) {
     std::string p = vm["out"].as<std::string>();
     atomic_write(p + ".csv", sim::to_csv(r));
