@@ -30,7 +30,7 @@ void firing_bars(const std::string& csv_path, const std::string& la, const std::
       "set title 'Firing neurons per layer (non-zero outputs)'\nset ylabel 'firing (% of outputs non-zero)'\n"
       "set yrange [0:105]\nset style data histograms\nset style histogram clustered gap 1\n"
       "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset xtics rotate by -60 font ',8'\nset grid ytics\n"
-      "set key top right\nset bmargin 7\nset offsets 0, 0, 0, 0\nplot $d using 2:xtic(1) title {} lc rgb '#4472c4'{}\n",
+      "set key outside top center horizontal\nset bmargin 7\nset offsets 0, 0, 0, 0\nplot $d using 2:xtic(1) title {} lc rgb '#4472c4'{}\n",
       quote(la), two ? fmt::format(", '' using 3 title {} lc rgb '#ed7d31'", quote(lb)) : "");
   render(prefix, {{"d", rows}}, body, std::max(1000, 22 * n + 200), 600);
 }
