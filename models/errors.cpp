@@ -13,6 +13,7 @@ std::string join_lines(const std::vector<std::string>& lines) {
 }
 }  // namespace
 
-Error::Error(std::vector<std::string> lines) : std::runtime_error(join_lines(lines)), lines_(std::move(lines)) {}
+Error::Error(std::vector<std::string> lines)
+    : std::runtime_error(join_lines(lines)), lines_(std::move(lines)) {}
 
 }  // namespace eatsim

@@ -17,12 +17,24 @@ class Error : public std::runtime_error {
   std::vector<std::string> lines_;
 };
 
-struct ConfigError : Error { using Error::Error; };   // hwconfigs, sweep files, tolerance files
-struct ModelError : Error { using Error::Error; };    // model graphs
-struct TraceError : Error { using Error::Error; };    // .npy files and traces
-struct DataError : Error { using Error::Error; };     // datasets and checkpoints
-struct NumericError : Error { using Error::Error; };  // NaN/inf during training, failed functional checks
-struct UsageError : Error { using Error::Error; };    // command-line arguments
+struct ConfigError : Error {
+  using Error::Error;
+};  // hwconfigs, sweep files, tolerance files
+struct ModelError : Error {
+  using Error::Error;
+};  // model graphs
+struct TraceError : Error {
+  using Error::Error;
+};  // .npy files and traces
+struct DataError : Error {
+  using Error::Error;
+};  // datasets and checkpoints
+struct NumericError : Error {
+  using Error::Error;
+};  // NaN/inf during training, failed functional checks
+struct UsageError : Error {
+  using Error::Error;
+};  // command-line arguments
 
 // A check that ran and failed (a regression): exit code 1, not 2.
 class CheckFailed : public std::runtime_error {

@@ -29,8 +29,8 @@ int64_t numel(const Shape& s) {
 }
 
 namespace {
-const char* const kOpNames[] = {"conv2d", "batchnorm2d",    "relu",   "maxpool2d", "avgpool2d",
-                                "global_avgpool", "linear", "add", "flatten",   "identity"};
+const char* const kOpNames[] = {"conv2d",         "batchnorm2d", "relu", "maxpool2d", "avgpool2d",
+                                "global_avgpool", "linear",      "add",  "flatten",   "identity"};
 }
 
 const char* op_name(Op op) { return kOpNames[static_cast<int>(op)]; }
@@ -91,7 +91,8 @@ std::vector<ParamInfo> Graph::parameters() const {
         add("running_var", {in[0]}, ParamKind::running_var, false);
         add("num_batches_tracked", {}, ParamKind::num_batches_tracked, false, true);
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return out;
@@ -215,7 +216,8 @@ Node read_node(const YAML::Node& yn, size_t idx, yamlu::Diag& d, const ModelPara
   } else {
     d.error(ins, mm.key_path("inputs"), "expected a list of node names, got " + yamlu::describe(ins));
   }
-  bool default_module = n.op == Op::conv2d || n.op == Op::batchnorm2d || n.op == Op::linear || n.op == Op::identity;
+  bool default_module =
+      n.op == Op::conv2d || n.op == Op::batchnorm2d || n.op == Op::linear || n.op == Op::identity;
   n.module = mm.get<bool>("module", default_module);
   switch (n.op) {
     case Op::conv2d:
@@ -242,15 +244,19 @@ Node read_node(const YAML::Node& yn, size_t idx, yamlu::Diag& d, const ModelPara
       n.out_channels = read_channels(mm, "out_features", p);
       n.bias = mm.get<bool>("bias", true);
       break;
-    case Op::relu: n.inplace = mm.get<bool>("inplace", false); break;
-    default: break;
+    case Op::relu:
+      n.inplace = mm.get<bool>("inplace", false);
+      break;
+    default:
+      break;
   }
-  if (n.kh < 0 || n.kw < 0 || ((n.op == Op::conv2d || n.op == Op::maxpool2d || n.op == Op::avgpool2d) &&
-                               (n.kh <= 0 || n.kw <= 0)))
+  if (n.kh < 0 || n.kw < 0 ||
+      ((n.op == Op::conv2d || n.op == Op::maxpool2d || n.op == Op::avgpool2d) && (n.kh <= 0 || n.kw <= 0)))
     d.error(mm.node("kernel"), mm.key_path("kernel"), "kernel sizes must be positive");
   if (n.sh <= 0 || n.sw <= 0) d.error(mm.node("stride"), mm.key_path("stride"), "strides must be positive");
   if (n.ph < 0 || n.pw < 0) d.error(mm.node("pad"), mm.key_path("pad"), "padding must be zero or positive");
-  if (n.op == Op::batchnorm2d && !(n.eps > 0)) d.error(mm.node("eps"), mm.key_path("eps"), "eps must be positive");
+  if (n.op == Op::batchnorm2d && !(n.eps > 0))
+    d.error(mm.node("eps"), mm.key_path("eps"), "eps must be positive");
   mm.done();
   return n;
 }
@@ -263,7 +269,8 @@ Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
   };
   size_t want = n.op == Op::add ? 2 : 1;
   if (n.in.size() != want)
-    return err(fmt::format("{} takes {} input{}, got {}", op_name(n.op), want, want == 1 ? "" : "s", n.in.size()));
+    return err(
+        fmt::format("{} takes {} input{}, got {}", op_name(n.op), want, want == 1 ? "" : "s", n.in.size()));
   for (size_t i = 0; i < n.in.size(); ++i)
     if (g.in_shape(n, i).empty()) return {};  // an earlier error already explains it
   const Shape& x = g.in_shape(n, 0);
@@ -285,20 +292,23 @@ Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
       if (n.op == Op::batchnorm2d && x.size() != 3)
         return err(fmt::format("needs a (C, H, W) input, got {}", shape_str(x)));
       return x;
-    case Op::identity: return x;
+    case Op::identity:
+      return x;
     case Op::global_avgpool:
       if (x.size() != 3) return err(fmt::format("needs a (C, H, W) input, got {}", shape_str(x)));
       return {x[0], 1, 1};
-    case Op::flatten: return {numel(x)};
+    case Op::flatten:
+      return {numel(x)};
     case Op::linear:
       if (x.size() != 1)
-        return err(fmt::format("needs a flat (F) input, got {} (add a flatten node before it)", shape_str(x)));
+        return err(
+            fmt::format("needs a flat (F) input, got {} (add a flatten node before it)", shape_str(x)));
       return {n.out_channels};
     case Op::add: {
       const Shape& y = g.in_shape(n, 1);
       if (x != y)
-        return err(fmt::format("add inputs have different shapes: {} ({}) and {} ({})", shape_str(x), n.inputs[0],
-                               shape_str(y), n.inputs[1]));
+        return err(fmt::format("add inputs have different shapes: {} ({}) and {} ({})", shape_str(x),
+                               n.inputs[0], shape_str(y), n.inputs[1]));
       return x;
     }
   }
@@ -341,11 +351,13 @@ bool topo_order(Graph& g, yamlu::Diag& d) {
       }
   }
   std::string cyc;
-  for (size_t k = seen[cur]; k < path.size(); ++k) cyc = g.nodes[path[k]].name + (cyc.empty() ? "" : " <- ") + cyc;
+  for (size_t k = seen[cur]; k < path.size(); ++k)
+    cyc = g.nodes[path[k]].name + (cyc.empty() ? "" : " <- ") + cyc;
   cyc += " <- " + g.nodes[cur].name;
-  d.errors.push_back(fmt::format("{}:{}: nodes ({}): the graph has a cycle: {} (every node must depend only on "
-                                 "earlier results)",
-                                 d.file, g.nodes[cur].line, g.nodes[cur].name, cyc));
+  d.errors.push_back(
+      fmt::format("{}:{}: nodes ({}): the graph has a cycle: {} (every node must depend only on "
+                  "earlier results)",
+                  d.file, g.nodes[cur].line, g.nodes[cur].name, cyc));
   return false;
 }
 
@@ -423,7 +435,8 @@ Graph load_graph(const std::string& name, const ParamOverrides& over) {
     if (const char* text = find_embedded(rel)) return parse_graph(text, rel, over);
     std::string known;
     for (const auto& m : embedded_model_names()) known += (known.empty() ? "" : ", ") + m;
-    throw ModelError(fmt::format("{}: no such model (built in: {}; or give a path to a .yaml file)", name, known));
+    throw ModelError(
+        fmt::format("{}: no such model (built in: {}; or give a path to a .yaml file)", name, known));
   }
   std::ifstream f(name);
   if (!f) throw ModelError(name + ": cannot open the model file (check the path)");
@@ -443,20 +456,26 @@ std::string graph_to_yaml(const Graph& g) {
     o << "], module: " << (n.module ? "true" : "false");
     switch (n.op) {
       case Op::conv2d:
-        o << ", out_channels: " << n.out_channels << ", kernel: [" << n.kh << ", " << n.kw << "], stride: [" << n.sh
-          << ", " << n.sw << "], pad: [" << n.ph << ", " << n.pw << "], bias: " << (n.bias ? "true" : "false");
+        o << ", out_channels: " << n.out_channels << ", kernel: [" << n.kh << ", " << n.kw << "], stride: ["
+          << n.sh << ", " << n.sw << "], pad: [" << n.ph << ", " << n.pw
+          << "], bias: " << (n.bias ? "true" : "false");
         break;
       case Op::maxpool2d:
       case Op::avgpool2d:
-        o << ", kernel: [" << n.kh << ", " << n.kw << "], stride: [" << n.sh << ", " << n.sw << "], pad: [" << n.ph
-          << ", " << n.pw << "]";
+        o << ", kernel: [" << n.kh << ", " << n.kw << "], stride: [" << n.sh << ", " << n.sw << "], pad: ["
+          << n.ph << ", " << n.pw << "]";
         break;
-      case Op::batchnorm2d: o << fmt::format(", eps: {}, momentum: {}", n.eps, n.momentum); break;
+      case Op::batchnorm2d:
+        o << fmt::format(", eps: {}, momentum: {}", n.eps, n.momentum);
+        break;
       case Op::linear:
         o << ", out_features: " << n.out_channels << ", bias: " << (n.bias ? "true" : "false");
         break;
-      case Op::relu: o << ", inplace: " << (n.inplace ? "true" : "false"); break;
-      default: break;
+      case Op::relu:
+        o << ", inplace: " << (n.inplace ? "true" : "false");
+        break;
+      default:
+        break;
     }
     o << "}\n";
   }

@@ -11,7 +11,18 @@ using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);  // "[64, 32, 32]"
 int64_t numel(const Shape& s);
 
-enum class Op { conv2d, batchnorm2d, relu, maxpool2d, avgpool2d, global_avgpool, linear, add, flatten, identity };
+enum class Op {
+  conv2d,
+  batchnorm2d,
+  relu,
+  maxpool2d,
+  avgpool2d,
+  global_avgpool,
+  linear,
+  add,
+  flatten,
+  identity
+};
 const char* op_name(Op op);
 bool op_from_name(const std::string& s, Op& out);
 
@@ -55,9 +66,9 @@ struct Graph {
   std::string name;
   std::string source;  // file the graph came from, for messages
   ModelParams params;
-  Shape input_shape;         // (C, H, W)
-  std::vector<Node> nodes;   // in file order = PyTorch registration order
-  std::vector<int> order;    // execution (topological) order, file order where possible
+  Shape input_shape;        // (C, H, W)
+  std::vector<Node> nodes;  // in file order = PyTorch registration order
+  std::vector<int> order;   // execution (topological) order, file order where possible
   int output = -1;
 
   int find(const std::string& name) const;  // -1 when absent

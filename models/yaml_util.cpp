@@ -17,17 +17,22 @@ void Diag::error(const YAML::Mark& m, const std::string& key, const std::string&
 
 std::string yaml_error_line(const YAML::Exception& e, const std::string& file) {
   if (e.mark.is_null()) return fmt::format("{}: yaml: {}", file, e.msg);
-  return fmt::format("{}:{}:{}: yaml: {} (check indentation and quoting)", file, e.mark.line + 1, e.mark.column + 1,
-                     e.msg);
+  return fmt::format("{}:{}:{}: yaml: {} (check indentation and quoting)", file, e.mark.line + 1,
+                     e.mark.column + 1, e.msg);
 }
 
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Null: return "nothing";
-    default: return "an undefined value";
+    case YAML::NodeType::Scalar:
+      return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "an undefined value";
   }
 }
 
@@ -77,13 +82,29 @@ std::optional<bool> convert<bool>(const YAML::Node& n) {
   return std::nullopt;
 }
 
-template <> const char* type_name<std::string>() { return "a string"; }
-template <> const char* type_name<int64_t>() { return "an integer"; }
-template <> const char* type_name<int>() { return "an integer"; }
-template <> const char* type_name<double>() { return "a number"; }
-template <> const char* type_name<bool>() { return "true or false"; }
+template <>
+const char* type_name<std::string>() {
+  return "a string";
+}
+template <>
+const char* type_name<int64_t>() {
+  return "an integer";
+}
+template <>
+const char* type_name<int>() {
+  return "an integer";
+}
+template <>
+const char* type_name<double>() {
+  return "a number";
+}
+template <>
+const char* type_name<bool>() {
+  return "true or false";
+}
 
-Map::Map(const YAML::Node& node, std::string path, Diag& diag) : node_(node), path_(std::move(path)), diag_(diag) {
+Map::Map(const YAML::Node& node, std::string path, Diag& diag)
+    : node_(node), path_(std::move(path)), diag_(diag) {
   if (!node_.IsMap()) {
     diag_.error(node_, path_.empty() ? "(top level)" : path_, "expected a mapping, got " + describe(node_));
     ok_ = false;

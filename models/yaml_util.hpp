@@ -17,7 +17,9 @@ struct Diag {
   std::vector<std::string> errors;
 
   void error(const YAML::Mark& m, const std::string& key, const std::string& msg);
-  void error(const YAML::Node& n, const std::string& key, const std::string& msg) { error(n.Mark(), key, msg); }
+  void error(const YAML::Node& n, const std::string& key, const std::string& msg) {
+    error(n.Mark(), key, msg);
+  }
   template <class E>
   void throw_if_any() const {
     if (!errors.empty()) throw E(errors);

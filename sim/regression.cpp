@@ -27,7 +27,8 @@ Tolerance read_tol(yamlu::Map& parent, const std::string& key, Tolerance fallbac
   Tolerance t = fallback;
   t.rel = m.get<double>("rel", t.rel);
   t.abs = m.get<double>("abs", t.abs);
-  if (t.rel < 0 || t.abs < 0) parent.diag().error(n, parent.key_path(key), "tolerances must be zero or positive");
+  if (t.rel < 0 || t.abs < 0)
+    parent.diag().error(n, parent.key_path(key), "tolerances must be zero or positive");
   m.done();
   return t;
 }
@@ -54,8 +55,9 @@ Tolerances load_tolerances(const std::string& path, const std::vector<std::strin
       for (auto it = ms.begin(); it != ms.end(); ++it) {
         std::string name = it->first.Scalar();
         if (std::find(known.begin(), known.end(), name) == known.end()) {
-          d.error(it->first, "metrics." + name, "unknown metric (a report has: counters such as cycles_stall, "
-                                                 "mac_effective, dram_wr_bytes; derived ones such as cycles, energy_pj, energy_dram_pj)");
+          d.error(it->first, "metrics." + name,
+                  "unknown metric (a report has: counters such as cycles_stall, "
+                  "mac_effective, dram_wr_bytes; derived ones such as cycles, energy_pj, energy_dram_pj)");
           m.node(name);
           continue;
         }
@@ -74,7 +76,8 @@ Report read_report(const std::string& path) {
   Report r;
   r.file = path;
   try {
-    if (!j.IsMap() || !j["layers"]) throw TraceError(fmt::format("{}: not an eatsim simulation report (no layers)", path));
+    if (!j.IsMap() || !j["layers"])
+      throw TraceError(fmt::format("{}: not an eatsim simulation report (no layers)", path));
     r.format = j["report_format"] ? j["report_format"].as<int>() : 0;
     r.model = j["model"].as<std::string>();
     r.samples = j["samples"].as<int64_t>();
@@ -92,13 +95,15 @@ Report read_report(const std::string& path) {
           vals[m] = it->second["mean"].as<double>();
           if (!r.is_float.count(m)) {
             r.metrics.push_back(m);
-            r.is_float[m] = f && m != "cycles" && m != "cycles_compute" && m.find("bytes") == std::string::npos;
+            r.is_float[m] =
+                f && m != "cycles" && m != "cycles_compute" && m.find("bytes") == std::string::npos;
           }
         }
       }
     }
   } catch (const YAML::Exception& e) {
-    throw TraceError(fmt::format("{}: not a complete eatsim simulation report ({}; truncated?)", path, e.what()));
+    throw TraceError(
+        fmt::format("{}: not a complete eatsim simulation report ({}; truncated?)", path, e.what()));
   }
   if (r.layers.empty() || r.layers.back() != "total")
     throw TraceError(fmt::format("{}: the report has no total row (truncated?)", path));
@@ -107,16 +112,21 @@ Report read_report(const std::string& path) {
 
 CheckOutcome compare(const Report& rep, const Report& gold, const Tolerances& tol) {
   auto refuse = [&](const std::string& what, const std::string& a, const std::string& b) {
-    throw ConfigError(fmt::format("{}: the golden {} has {} '{}' but the report {} has '{}' (compare like with like, or "
-                                  "--update on purpose)",
-                                  gold.file, gold.file, what, b, rep.file, a));
+    throw ConfigError(
+        fmt::format("{}: the golden {} has {} '{}' but the report {} has '{}' (compare like with like, or "
+                    "--update on purpose)",
+                    gold.file, gold.file, what, b, rep.file, a));
   };
-  if (rep.format != gold.format) refuse("report format", std::to_string(rep.format), std::to_string(gold.format));
+  if (rep.format != gold.format)
+    refuse("report format", std::to_string(rep.format), std::to_string(gold.format));
   if (rep.model != gold.model) refuse("network", rep.model, gold.model);
   if (rep.hw_hash != gold.hw_hash) refuse("hwconfig hash", rep.hw_hash, gold.hw_hash);
   if (rep.trace_hash != gold.trace_hash) refuse("trace hash", rep.trace_hash, gold.trace_hash);
-  if (rep.samples != gold.samples) refuse("sample count", std::to_string(rep.samples), std::to_string(gold.samples));
-  if (rep.layers != gold.layers) refuse("layer list", fmt::format("{} layers", rep.layers.size()), fmt::format("{} layers", gold.layers.size()));
+  if (rep.samples != gold.samples)
+    refuse("sample count", std::to_string(rep.samples), std::to_string(gold.samples));
+  if (rep.layers != gold.layers)
+    refuse("layer list", fmt::format("{} layers", rep.layers.size()),
+           fmt::format("{} layers", gold.layers.size()));
   CheckOutcome o;
   for (const auto& layer : gold.layers) {
     const auto& gv = gold.values.at(layer);
@@ -139,8 +149,8 @@ CheckOutcome compare(const Report& rep, const Report& gold, const Tolerances& to
 }
 
 std::string format_outcome(const CheckOutcome& o, size_t max_rows) {
-  std::string s = fmt::format("{:<24} {:<26} {:>16} {:>16} {:>10}  {}\n", "layer", "metric", "golden", "report",
-                              "change", "verdict");
+  std::string s = fmt::format("{:<24} {:<26} {:>16} {:>16} {:>10}  {}\n", "layer", "metric", "golden",
+                              "report", "change", "verdict");
   std::vector<const Moved*> rows;
   for (const auto& m : o.moved) rows.push_back(&m);
   // Regressions first, the network total first among them.
@@ -150,9 +160,9 @@ std::string format_outcome(const CheckOutcome& o, size_t max_rows) {
   for (size_t i = 0; i < rows.size() && i < max_rows; ++i) {
     const Moved& m = *rows[i];
     double rel = m.golden != 0 ? (m.report - m.golden) / std::fabs(m.golden) : INFINITY;
-    s += fmt::format("{:<24} {:<26} {:>16.10g} {:>16.10g} {:>+9.3f}%  {} (tolerance rel {:g}, abs {:g})\n", m.layer,
-                     m.metric, m.golden, m.report, 100 * rel, m.fail ? "REGRESSION" : "within tolerance", m.tol.rel,
-                     m.tol.abs);
+    s += fmt::format("{:<24} {:<26} {:>16.10g} {:>16.10g} {:>+9.3f}%  {} (tolerance rel {:g}, abs {:g})\n",
+                     m.layer, m.metric, m.golden, m.report, 100 * rel,
+                     m.fail ? "REGRESSION" : "within tolerance", m.tol.rel, m.tol.abs);
   }
   if (rows.size() > max_rows) s += fmt::format("... and {} more\n", rows.size() - max_rows);
   return s;

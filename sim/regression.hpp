@@ -31,8 +31,8 @@ struct Report {
   std::vector<std::string> layers;  // in order, "total" last
   // layer -> metric -> mean over samples
   std::map<std::string, std::map<std::string, double>> values;
-  std::vector<std::string> metrics;     // every metric name, report order
-  std::map<std::string, bool> is_float; // metric -> derived floating value
+  std::vector<std::string> metrics;      // every metric name, report order
+  std::map<std::string, bool> is_float;  // metric -> derived floating value
 };
 // Parses a report written by `eatsim sim --out`; a truncated or foreign file is a TraceError.
 Report read_report(const std::string& path);

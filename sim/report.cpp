@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <mutex>
-#include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <thread>

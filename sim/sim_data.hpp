@@ -12,6 +12,7 @@ class TraceReader;
 namespace eatsim::sim {
 
 // Every sample of the trace (or the first `max_samples` when > 0), with its values.
-SimResult simulate_trace(const HwConfig& hw, const TraceReader& tr, Fidelity f = Fidelity::fast, int64_t max_samples = 0);
+SimResult simulate_trace(const HwConfig& hw, const TraceReader& tr, Fidelity f = Fidelity::fast,
+                         int64_t max_samples = 0);
 
 }  // namespace eatsim::sim

@@ -15,8 +15,8 @@ namespace fs = std::filesystem;
 
 CliResult run_cli(const std::string& args, const std::string& cwd) {
   TempDir io("cli");
-  std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + std::string(EATSIM_BIN) + " " + args + " >" +
-                    (io / "out") + " 2>" + (io / "err");
+  std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + std::string(EATSIM_BIN) + " " + args +
+                    " >" + (io / "out") + " 2>" + (io / "err");
   int st = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

@@ -37,7 +37,9 @@ void atomic_write(const std::string& path, const std::string& data) {
   std::string tmp = temp_name_for(path);
   {
     FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw TraceError(fmt::format("{}: cannot create (check that the directory exists and is writable)", path));
+    if (!f)
+      throw TraceError(
+          fmt::format("{}: cannot create (check that the directory exists and is writable)", path));
     bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size() && std::fflush(f) == 0 &&
               ::fsync(fileno(f)) == 0;
     ok = (std::fclose(f) == 0) && ok;
@@ -56,20 +58,23 @@ void atomic_write(const std::string& path, const std::string& data) {
 void publish_dir(const std::string& staging, const std::string& final_dir, bool replace) {
   std::error_code ec;
   if (fs::exists(final_dir, ec)) {
-    if (!replace)
-      throw TraceError(fmt::format("{}: already exists (use --force to replace it)", final_dir));
+    if (!replace) throw TraceError(fmt::format("{}: already exists (use --force to replace it)", final_dir));
     std::string old = temp_name_for(final_dir) + ".old";
     fs::rename(final_dir, old, ec);
-    if (ec) throw TraceError(fmt::format("{}: cannot move the old directory aside: {}", final_dir, ec.message()));
+    if (ec)
+      throw TraceError(fmt::format("{}: cannot move the old directory aside: {}", final_dir, ec.message()));
     fs::rename(staging, final_dir, ec);
     if (ec) {
       fs::rename(old, final_dir);
-      throw TraceError(fmt::format("{}: cannot move the new directory into place: {}", final_dir, ec.message()));
+      throw TraceError(
+          fmt::format("{}: cannot move the new directory into place: {}", final_dir, ec.message()));
     }
     fs::remove_all(old, ec);
   } else {
     fs::rename(staging, final_dir, ec);
-    if (ec) throw TraceError(fmt::format("{}: cannot move the new directory into place: {}", final_dir, ec.message()));
+    if (ec)
+      throw TraceError(
+          fmt::format("{}: cannot move the new directory into place: {}", final_dir, ec.message()));
   }
   fsync_path(parent_of(final_dir));
 }

@@ -49,7 +49,7 @@ uint16_t float_to_half(float f) {
   if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (man ? 0x200u : 0));  // inf / nan
   int e = static_cast<int>(exp) - 127 + 15;
   if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow
-  if (e <= 0) {                                              // subnormal half or zero
+  if (e <= 0) {                                               // subnormal half or zero
     if (e < -10) return static_cast<uint16_t>(sign);
     man |= 0x800000u;
     int shift = 14 - e;
@@ -107,13 +107,16 @@ NpyInfo npy_read_info(const std::string& path) {
     hlen = pre[8] | (pre[9] << 8) | (uint64_t(pre[10]) << 16) | (uint64_t(pre[11]) << 24);
     hstart = 12;
   } else {
-    throw TraceError(fmt::format("{}: unsupported .npy format version {} (1, 2 and 3 are read)", path, major));
+    throw TraceError(
+        fmt::format("{}: unsupported .npy format version {} (1, 2 and 3 are read)", path, major));
   }
   if (hlen > kMaxNpyHeader)
-    throw TraceError(fmt::format("{}: .npy header of {} bytes is longer than the {} allowed", path, hlen, kMaxNpyHeader));
+    throw TraceError(
+        fmt::format("{}: .npy header of {} bytes is longer than the {} allowed", path, hlen, kMaxNpyHeader));
   if (hstart + hlen > fsize) throw TraceError(fmt::format("{}: truncated .npy header", path));
   std::string header(hlen, '\0');
-  if (std::fseek(f, static_cast<long>(hstart), SEEK_SET) != 0 || std::fread(header.data(), 1, hlen, f) != hlen)
+  if (std::fseek(f, static_cast<long>(hstart), SEEK_SET) != 0 ||
+      std::fread(header.data(), 1, hlen, f) != hlen)
     throw TraceError(fmt::format("{}: truncated .npy header", path));
 
   NpyInfo info;
@@ -130,13 +133,15 @@ NpyInfo npy_read_info(const std::string& path) {
     }
   }
   if (!found)
-    throw TraceError(fmt::format("{}: unsupported dtype '{}' (supported: <f4, <f2, |i1, |u1, <i4, <i8; "
-                                 "little-endian only)",
-                                 path, descr));
+    throw TraceError(
+        fmt::format("{}: unsupported dtype '{}' (supported: <f4, <f2, |i1, |u1, <i4, <i8; "
+                    "little-endian only)",
+                    path, descr));
   if (!std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")))
     throw TraceError(fmt::format("{}: .npy header has no 'fortran_order'", path));
   if (m[1] == "True")
-    throw TraceError(fmt::format("{}: Fortran-ordered arrays are not supported (save with np.ascontiguousarray)", path));
+    throw TraceError(
+        fmt::format("{}: Fortran-ordered arrays are not supported (save with np.ascontiguousarray)", path));
   if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
     throw TraceError(fmt::format("{}: .npy header has no 'shape'", path));
   std::string dims = m[1];
@@ -161,17 +166,19 @@ NpyInfo npy_read_info(const std::string& path) {
     count *= v;
     info.shape.push_back(static_cast<int64_t>(v));
   }
-  if (info.shape.size() > 32) throw TraceError(fmt::format("{}: the .npy shape has too many dimensions", path));
+  if (info.shape.size() > 32)
+    throw TraceError(fmt::format("{}: the .npy shape has too many dimensions", path));
   info.data_offset = hstart + hlen;
   info.nbytes = count * dtype_size(info.dtype);
   if (info.nbytes / dtype_size(info.dtype) != count)
     throw TraceError(fmt::format("{}: the .npy shape ({}) overflows", path, dims));
   uint64_t have = fsize - info.data_offset;
   if (have < info.nbytes)
-    throw TraceError(fmt::format("{}: truncated: the shape ({}) needs {} data bytes, the file has {}", path, dims,
-                                 info.nbytes, have));
+    throw TraceError(fmt::format("{}: truncated: the shape ({}) needs {} data bytes, the file has {}", path,
+                                 dims, info.nbytes, have));
   if (have > info.nbytes)
-    throw TraceError(fmt::format("{}: {} bytes of data beyond the shape ({})", path, have - info.nbytes, dims));
+    throw TraceError(
+        fmt::format("{}: {} bytes of data beyond the shape ({})", path, have - info.nbytes, dims));
   return info;
 }
 
@@ -186,9 +193,11 @@ NpyReader::~NpyReader() {
 }
 
 void NpyReader::seek(int64_t element) {
-  if (element < 0 || element > info_.numel()) throw TraceError(fmt::format("{}: seek past the end of the array", path_));
+  if (element < 0 || element > info_.numel())
+    throw TraceError(fmt::format("{}: seek past the end of the array", path_));
   uint64_t off = info_.data_offset + static_cast<uint64_t>(element) * dtype_size(info_.dtype);
-  if (fseeko(f_, static_cast<off_t>(off), SEEK_SET) != 0) throw TraceError(fmt::format("{}: seek failed", path_));
+  if (fseeko(f_, static_cast<off_t>(off), SEEK_SET) != 0)
+    throw TraceError(fmt::format("{}: seek failed", path_));
   pos_ = element;
 }
 
@@ -216,8 +225,12 @@ void NpyReader::read_f32(float* dst, int64_t n) {
           dst[i] = half_to_float(h);
           break;
         }
-        case DType::i8: dst[i] = static_cast<int8_t>(b[i]); break;
-        case DType::u8: dst[i] = static_cast<uint8_t>(b[i]); break;
+        case DType::i8:
+          dst[i] = static_cast<int8_t>(b[i]);
+          break;
+        case DType::u8:
+          dst[i] = static_cast<uint8_t>(b[i]);
+          break;
         case DType::i32: {
           int32_t v;
           std::memcpy(&v, b + 4 * i, 4);
@@ -230,7 +243,8 @@ void NpyReader::read_f32(float* dst, int64_t n) {
           dst[i] = static_cast<float>(v);
           break;
         }
-        case DType::f32: break;
+        case DType::f32:
+          break;
       }
     }
     dst += k, n -= k;
@@ -252,7 +266,8 @@ std::vector<int64_t> npy_load_i64(const std::string& path, Shape* shape) {
     r.read_raw(v.data(), r.info().numel());
   } else {
     if (r.info().dtype == DType::f32 || r.info().dtype == DType::f16)
-      throw TraceError(fmt::format("{}: expected an integer array, got {}", path, dtype_name(r.info().dtype)));
+      throw TraceError(
+          fmt::format("{}: expected an integer array, got {}", path, dtype_name(r.info().dtype)));
     std::vector<float> f(v.size());
     r.read_f32(f.data(), r.info().numel());
     for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int64_t>(f[i]);
@@ -263,10 +278,12 @@ std::vector<int64_t> npy_load_i64(const std::string& path, Shape* shape) {
 
 static std::string make_header(DType dtype, const Shape& shape) {
   std::string dims;
-  for (size_t i = 0; i < shape.size(); ++i) dims += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
+  for (size_t i = 0; i < shape.size(); ++i)
+    dims += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
   for (size_t i = 0; i + 1 < dims.size(); ++i)
     if (dims[i] == ',') dims.insert(i + 1, " "), ++i;
-  std::string h = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", info_of(dtype).descr, dims);
+  std::string h =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", info_of(dtype).descr, dims);
   size_t total = 10 + h.size() + 1;
   h.append((64 - total % 64) % 64, ' ');
   h += '\n';
@@ -281,9 +298,12 @@ static std::string make_header(DType dtype, const Shape& shape) {
 NpyWriter::NpyWriter(const std::string& path, DType dtype, const Shape& shape)
     : path_(path), tmp_(temp_name_for(path)), dtype_(dtype), expected_(numel(shape)) {
   f_ = std::fopen(tmp_.c_str(), "wb");
-  if (!f_) throw TraceError(fmt::format("{}: cannot create (check that the directory exists and is writable)", path));
+  if (!f_)
+    throw TraceError(
+        fmt::format("{}: cannot create (check that the directory exists and is writable)", path));
   std::string h = make_header(dtype, shape);
-  if (std::fwrite(h.data(), 1, h.size(), f_) != h.size()) throw TraceError(fmt::format("{}: write failed", path));
+  if (std::fwrite(h.data(), 1, h.size(), f_) != h.size())
+    throw TraceError(fmt::format("{}: write failed", path));
 }
 
 NpyWriter::~NpyWriter() {
@@ -296,7 +316,8 @@ NpyWriter::~NpyWriter() {
 void NpyWriter::write_raw(const void* data, int64_t n) {
   if (written_ + n > expected_) throw TraceError(fmt::format("{}: more data than the shape holds", path_));
   size_t bytes = static_cast<size_t>(n) * dtype_size(dtype_);
-  if (std::fwrite(data, 1, bytes, f_) != bytes) throw TraceError(fmt::format("{}: write failed (disk full?)", path_));
+  if (std::fwrite(data, 1, bytes, f_) != bytes)
+    throw TraceError(fmt::format("{}: write failed (disk full?)", path_));
   written_ += n;
 }
 

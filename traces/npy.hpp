@@ -71,7 +71,7 @@ class NpyWriter {
   ~NpyWriter();  // removes the temporary file unless committed
   NpyWriter(const NpyWriter&) = delete;
   NpyWriter& operator=(const NpyWriter&) = delete;
-  void write_raw(const void* data, int64_t n);  // n elements of the file's dtype
+  void write_raw(const void* data, int64_t n);   // n elements of the file's dtype
   void write_f32(const float* data, int64_t n);  // converted to the file's dtype (f32/f16 only)
   void commit();
 

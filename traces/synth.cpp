@@ -13,18 +13,25 @@
 namespace eatsim {
 
 bool clustering_from_name(const std::string& s, Clustering& out) {
-  if (s == "independent") out = Clustering::independent;
-  else if (s == "channel") out = Clustering::channel;
-  else if (s == "blob") out = Clustering::blob;
-  else return false;
+  if (s == "independent")
+    out = Clustering::independent;
+  else if (s == "channel")
+    out = Clustering::channel;
+  else if (s == "blob")
+    out = Clustering::blob;
+  else
+    return false;
   return true;
 }
 
 const char* clustering_name(Clustering c) {
   switch (c) {
-    case Clustering::independent: return "independent";
-    case Clustering::channel: return "channel";
-    case Clustering::blob: return "blob";
+    case Clustering::independent:
+      return "independent";
+    case Clustering::channel:
+      return "channel";
+    case Clustering::blob:
+      return "blob";
   }
   return "?";
 }
@@ -68,9 +75,10 @@ std::vector<double> resolve_density(const Graph& g, const std::string& spec) {
     if (g.nodes[i].op == Op::relu) relus.push_back(i);
   std::vector<double> out(g.nodes.size(), -1.0);
   auto bad = [&](const std::string& why) {
-    throw UsageError(fmt::format("--density '{}': {} (a number, A..B, a list with one value per ReLU ({} here), "
-                                 "and/or name=value entries)",
-                                 spec, why, relus.size()));
+    throw UsageError(
+        fmt::format("--density '{}': {} (a number, A..B, a list with one value per ReLU ({} here), "
+                    "and/or name=value entries)",
+                    spec, why, relus.size()));
   };
   auto parse_num = [&](const std::string& s) {
     try {
@@ -154,13 +162,15 @@ void make_mask(const Shape& s, double d, const SynthOptions& o, Rng& rng, std::v
     for (int64_t y = 0; y < H; ++y)
       for (int64_t x = 0; x < W; ++x) {
         double acc = 0;
-        for (int64_t k = std::max<int64_t>(0, x - r); k <= std::min<int64_t>(W - 1, x + r); ++k) acc += noise[y * W + k];
+        for (int64_t k = std::max<int64_t>(0, x - r); k <= std::min<int64_t>(W - 1, x + r); ++k)
+          acc += noise[y * W + k];
         tmp[y * W + x] = acc;
       }
     for (int64_t y = 0; y < H; ++y)
       for (int64_t x = 0; x < W; ++x) {
         double acc = 0;
-        for (int64_t k = std::max<int64_t>(0, y - r); k <= std::min<int64_t>(H - 1, y + r); ++k) acc += tmp[k * W + x];
+        for (int64_t k = std::max<int64_t>(0, y - r); k <= std::min<int64_t>(H - 1, y + r); ++k)
+          acc += tmp[k * W + x];
         noise[y * W + x] = acc + 1e-9 * rng.uniform();  // tie-break
       }
     int64_t nkeep = std::llround(d * HW);
@@ -194,7 +204,8 @@ void pool(const Node& n, const Shape& in, const float* x, float* y) {
 void write_synthetic_trace(const Graph& g, const SynthOptions& o, const std::string& dir, bool replace,
                            const std::string& producer) {
   if (o.samples < 1) throw UsageError("--samples must be at least 1");
-  if (!(o.weight_density >= 0 && o.weight_density <= 1)) throw UsageError("--weight-density must be in [0, 1]");
+  if (!(o.weight_density >= 0 && o.weight_density <= 1))
+    throw UsageError("--weight-density must be in [0, 1]");
   std::vector<double> density = resolve_density(g, o.density);
   TraceWriter w(dir, replace);
   Manifest& m = w.manifest();
@@ -235,13 +246,19 @@ void write_synthetic_trace(const Graph& g, const SynthOptions& o, const std::str
             x = static_cast<float>(1 + 0.1 * rng.normal());
           } else {
             double fan_in = static_cast<double>(n) / p.shape[0];
-            x = rng.uniform() < o.weight_density ? static_cast<float>(rng.normal() * std::sqrt(2.0 / fan_in)) : 0.f;
+            x = rng.uniform() < o.weight_density ? static_cast<float>(rng.normal() * std::sqrt(2.0 / fan_in))
+                                                 : 0.f;
           }
           break;
         case ParamKind::bias:
-        case ParamKind::running_mean: x = static_cast<float>(0.1 * rng.normal()); break;
-        case ParamKind::running_var: x = static_cast<float>(0.5 + rng.uniform()); break;
-        default: break;
+        case ParamKind::running_mean:
+          x = static_cast<float>(0.1 * rng.normal());
+          break;
+        case ParamKind::running_var:
+          x = static_cast<float>(0.5 + rng.uniform());
+          break;
+        default:
+          break;
       }
     }
     w.add(p.key, TensorKind::param, p.shape, v.data(), o.dtype);
@@ -257,7 +274,9 @@ void write_synthetic_trace(const Graph& g, const SynthOptions& o, const std::str
   std::vector<float> input(static_cast<size_t>(N * numel(g.input_shape)));
   for (auto& x : input) x = static_cast<float>(rng.uniform());
   w.add("input", TensorKind::input, batched(g.input_shape), input.data(), o.dtype);
-  auto input_of = [&](const Node& n, size_t k) -> std::vector<float>& { return n.in[k] < 0 ? input : live[n.in[k]]; };
+  auto input_of = [&](const Node& n, size_t k) -> std::vector<float>& {
+    return n.in[k] < 0 ? input : live[n.in[k]];
+  };
   auto flush = [&](int i) {
     w.add(g.nodes[i].name, TensorKind::activation, batched(g.nodes[i].out_shape), live[i].data(), o.dtype);
     std::vector<float>().swap(live[i]);
@@ -274,7 +293,8 @@ void write_synthetic_trace(const Graph& g, const SynthOptions& o, const std::str
       case Op::relu: {
         std::vector<float>& x = input_of(n, 0);
         Op src = n.in[0] >= 0 ? g.nodes[n.in[0]].op : Op::identity;
-        bool free_input = n.in[0] >= 0 && (src == Op::conv2d || src == Op::batchnorm2d || src == Op::linear || src == Op::add);
+        bool free_input = n.in[0] >= 0 && (src == Op::conv2d || src == Op::batchnorm2d || src == Op::linear ||
+                                           src == Op::add);
         for (int64_t s = 0; s < N; ++s) {
           make_mask(n.out_shape, density[i], o, rng, keep);
           for (int64_t e = 0; e < per; ++e) {
@@ -300,7 +320,9 @@ void write_synthetic_trace(const Graph& g, const SynthOptions& o, const std::str
         break;
       }
       case Op::flatten:
-      case Op::identity: y = input_of(n, 0); break;
+      case Op::identity:
+        y = input_of(n, 0);
+        break;
       default:  // conv2d, batchnorm2d, linear, add: statistically shaped, not computed
         for (auto& v : y) v = static_cast<float>(rng.normal());
     }
@@ -313,8 +335,9 @@ void write_synthetic_trace(const Graph& g, const SynthOptions& o, const std::str
       if (i == g.output) {
         int64_t per = numel(g.nodes[i].out_shape);
         for (int64_t s = 0; s < N; ++s)
-          m.predictions.push_back(std::max_element(live[i].begin() + s * per, live[i].begin() + (s + 1) * per) -
-                                  (live[i].begin() + s * per));
+          m.predictions.push_back(
+              std::max_element(live[i].begin() + s * per, live[i].begin() + (s + 1) * per) -
+              (live[i].begin() + s * per));
       }
       flush(i);
     }

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "models/errors.hpp"
@@ -18,9 +18,12 @@ namespace fs = std::filesystem;
 
 const char* tensor_kind_name(TensorKind k) {
   switch (k) {
-    case TensorKind::input: return "input";
-    case TensorKind::activation: return "activation";
-    case TensorKind::param: return "param";
+    case TensorKind::input:
+      return "input";
+    case TensorKind::activation:
+      return "activation";
+    case TensorKind::param:
+      return "param";
   }
   return "?";
 }
@@ -109,20 +112,20 @@ std::string manifest_yaml(const Manifest& m) {
     << ", in_channels: " << m.graph.params.in_channels << ", input_size: " << m.graph.params.input_size
     << ", classes: " << m.graph.params.classes << "}\n  graph: |\n"
     << indent(graph_to_yaml(m.graph), "    ");
-  o << "samples:\n  count: " << m.num_samples() << "\n  ids: " << list(m.sample_ids) << "\n  labels: " << list(m.labels)
-    << "\n";
+  o << "samples:\n  count: " << m.num_samples() << "\n  ids: " << list(m.sample_ids)
+    << "\n  labels: " << list(m.labels) << "\n";
   if (!m.predictions.empty()) o << "  predictions: " << list(m.predictions) << "\n";
   o << "meta:\n  dataset: " << quote(m.meta.dataset) << "\n  split: " << quote(m.meta.split)
-    << "\n  lambda: " << num(m.meta.lambda) << "\n  sigma: " << num(m.meta.sigma) << "\n  accuracy: " << num(m.meta.accuracy)
-    << "\n  checkpoint: " << quote(m.meta.checkpoint) << "\n";
+    << "\n  lambda: " << num(m.meta.lambda) << "\n  sigma: " << num(m.meta.sigma)
+    << "\n  accuracy: " << num(m.meta.accuracy) << "\n  checkpoint: " << quote(m.meta.checkpoint) << "\n";
   if (!m.meta.extra.empty()) {
     o << "  extra:\n";
     for (const auto& [k, v] : m.meta.extra) o << "    " << quote(k) << ": " << quote(v) << "\n";
   }
   o << "tensors:\n";
   for (const auto& t : m.tensors) {
-    o << "  - {name: " << quote(t.name) << ", kind: " << tensor_kind_name(t.kind) << ", file: " << quote(t.file)
-      << ", dtype: " << dtype_name(t.dtype) << ", shape: " << list(t.shape);
+    o << "  - {name: " << quote(t.name) << ", kind: " << tensor_kind_name(t.kind)
+      << ", file: " << quote(t.file) << ", dtype: " << dtype_name(t.dtype) << ", shape: " << list(t.shape);
     if (t.scale != 0) o << ", scale: " << fmt::format("{:.9g}", t.scale);
     o << "}\n";
   }
@@ -162,7 +165,8 @@ std::vector<int64_t> read_int_list(yamlu::Map& m, const std::string& key, bool r
 TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
   std::string mpath = dir + "/trace.yaml";
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw TraceError(fmt::format("{}: not a directory (a trace is a directory with trace.yaml)", dir));
+  if (!fs::is_directory(dir, ec))
+    throw TraceError(fmt::format("{}: not a directory (a trace is a directory with trace.yaml)", dir));
   if (!fs::exists(mpath, ec))
     throw TraceError(fmt::format("{}: no trace.yaml (not a trace, or an export that did not finish)", dir));
   YAML::Node root = yamlu::parse<TraceError>(read_text(mpath), mpath);
@@ -175,7 +179,8 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
   m_.version = top.req<int>("version", kTraceVersion);
   if (m_.version > kTraceVersion)
     d.error(top.node("version"), "version",
-            fmt::format("trace format {} is newer than this eatsim reads ({}); upgrade eatsim", m_.version, kTraceVersion));
+            fmt::format("trace format {} is newer than this eatsim reads ({}); upgrade eatsim", m_.version,
+                        kTraceVersion));
   else if (m_.version < 1)
     d.error(top.node("version"), "version", fmt::format("unknown trace format version {}", m_.version));
   d.throw_if_any<TraceError>();
@@ -193,9 +198,11 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
   m_.predictions = read_int_list(samples, "predictions", false);
   samples.done();
   if (count < 1) d.error(samples.node("count"), "samples.count", "a trace needs at least one sample");
-  if (static_cast<int64_t>(m_.sample_ids.size()) != count || static_cast<int64_t>(m_.labels.size()) != count ||
+  if (static_cast<int64_t>(m_.sample_ids.size()) != count ||
+      static_cast<int64_t>(m_.labels.size()) != count ||
       (!m_.predictions.empty() && static_cast<int64_t>(m_.predictions.size()) != count))
-    d.error(top.node("samples"), "samples", fmt::format("ids, labels and predictions must each have count = {} entries", count));
+    d.error(top.node("samples"), "samples",
+            fmt::format("ids, labels and predictions must each have count = {} entries", count));
   yamlu::Map meta(top.node("meta"), "meta", d);
   m_.meta.dataset = meta.get<std::string>("dataset", "");
   m_.meta.split = meta.get<std::string>("split", "");
@@ -207,7 +214,8 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
     if (!ex.IsMap())
       d.error(ex, "meta.extra", "expected a mapping of strings");
     else
-      for (auto it = ex.begin(); it != ex.end(); ++it) m_.meta.extra[it->first.Scalar()] = it->second.Scalar();
+      for (auto it = ex.begin(); it != ex.end(); ++it)
+        m_.meta.extra[it->first.Scalar()] = it->second.Scalar();
   }
   meta.done();
   YAML::Node tensors = top.node("tensors");
@@ -230,14 +238,19 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
     TensorEntry e;
     e.name = t.req<std::string>("name");
     std::string kind = t.req<std::string>("kind");
-    if (kind == "input") e.kind = TensorKind::input;
-    else if (kind == "activation") e.kind = TensorKind::activation;
-    else if (kind == "param") e.kind = TensorKind::param;
-    else d.error(t.node("kind"), t.key_path("kind"), "expected input, activation or param, got '" + kind + "'");
+    if (kind == "input")
+      e.kind = TensorKind::input;
+    else if (kind == "activation")
+      e.kind = TensorKind::activation;
+    else if (kind == "param")
+      e.kind = TensorKind::param;
+    else
+      d.error(t.node("kind"), t.key_path("kind"), "expected input, activation or param, got '" + kind + "'");
     e.file = t.req<std::string>("file");
     std::string dt = t.req<std::string>("dtype");
     if (!dt.empty() && !dtype_from_name(dt, e.dtype))
-      d.error(t.node("dtype"), t.key_path("dtype"), "unsupported dtype '" + dt + "' (float32, float16, int8, uint8, int32, int64)");
+      d.error(t.node("dtype"), t.key_path("dtype"),
+              "unsupported dtype '" + dt + "' (float32, float16, int8, uint8, int32, int64)");
     e.shape = read_int_list(t, "shape", true);
     e.scale = t.get<double>("scale", 0.0);
     t.done();
@@ -251,7 +264,8 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
       fs::path target = fs::weakly_canonical(p, ec);
       auto rel = target.lexically_relative(canon_dir);
       if (rel.empty() || rel.native().rfind("..", 0) == 0) {
-        d.error(tensors[i]["file"], t.key_path("file"), "'" + e.file + "' is a symbolic link out of the trace directory");
+        d.error(tensors[i]["file"], t.key_path("file"),
+                "'" + e.file + "' is a symbolic link out of the trace directory");
         continue;
       }
     }
@@ -264,13 +278,13 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
   auto expect = [&](const std::string& name, TensorKind kind, Shape shape) {
     const TensorEntry* e = m_.find(name);
     if (!e) {
-      d.errors.push_back(fmt::format("{}: tensors: missing tensor '{}' ({} {})", mpath, name, tensor_kind_name(kind),
-                                     shape_str(shape)));
+      d.errors.push_back(fmt::format("{}: tensors: missing tensor '{}' ({} {})", mpath, name,
+                                     tensor_kind_name(kind), shape_str(shape)));
       return;
     }
     if (e->shape != shape)
-      d.errors.push_back(fmt::format("{}: tensors ({}): shape {} disagrees with the graph, which gives {}", mpath, name,
-                                     shape_str(e->shape), shape_str(shape)));
+      d.errors.push_back(fmt::format("{}: tensors ({}): shape {} disagrees with the graph, which gives {}",
+                                     mpath, name, shape_str(e->shape), shape_str(shape)));
   };
   auto batched = [&](const Shape& s) {
     Shape b{count};
@@ -284,18 +298,19 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
   for (const auto& e : m_.tensors) {
     std::string p = path_of(e);
     if (!fs::exists(p, ec)) {
-      d.errors.push_back(fmt::format("{}: tensors ({}): file '{}' is missing (an incomplete copy of the trace?)", mpath,
-                                     e.name, e.file));
+      d.errors.push_back(
+          fmt::format("{}: tensors ({}): file '{}' is missing (an incomplete copy of the trace?)", mpath,
+                      e.name, e.file));
       continue;
     }
     try {
       NpyInfo info = npy_read_info(p);
       if (info.dtype != e.dtype)
-        d.errors.push_back(fmt::format("{}: dtype {} disagrees with the manifest ({})", p, dtype_name(info.dtype),
-                                       dtype_name(e.dtype)));
+        d.errors.push_back(fmt::format("{}: dtype {} disagrees with the manifest ({})", p,
+                                       dtype_name(info.dtype), dtype_name(e.dtype)));
       if (info.shape != e.shape)
-        d.errors.push_back(fmt::format("{}: shape {} disagrees with the manifest ({})", p, shape_str(info.shape),
-                                       shape_str(e.shape)));
+        d.errors.push_back(fmt::format("{}: shape {} disagrees with the manifest ({})", p,
+                                       shape_str(info.shape), shape_str(e.shape)));
     } catch (const TraceError& err) {
       d.errors.push_back(err.what());
     }
@@ -319,7 +334,8 @@ std::vector<float> TraceReader::load(const std::string& name) const {
 
 std::vector<float> TraceReader::load_sample(const std::string& name, int64_t sample) const {
   const TensorEntry& e = get(name);
-  if (e.kind == TensorKind::param) throw TraceError(fmt::format("{}: '{}' is a parameter, not per-sample", dir_, name));
+  if (e.kind == TensorKind::param)
+    throw TraceError(fmt::format("{}: '{}' is a parameter, not per-sample", dir_, name));
   if (sample < 0 || sample >= e.shape[0])
     throw TraceError(fmt::format("{}: sample {} out of range (the trace has {})", dir_, sample, e.shape[0]));
   NpyReader r(path_of(e));
@@ -355,7 +371,9 @@ TraceWriter::~TraceWriter() {
   }
 }
 
-double quant_scale(float max_abs, bool unsigned_) { return max_abs > 0 ? max_abs / (unsigned_ ? 255.0 : 127.0) : 1.0; }
+double quant_scale(float max_abs, bool unsigned_) {
+  return max_abs > 0 ? max_abs / (unsigned_ ? 255.0 : 127.0) : 1.0;
+}
 
 int quantise(float x, double scale, bool unsigned_) {
   double v = std::nearbyint(x / scale);  // the default rounding mode: half to even
@@ -377,15 +395,18 @@ TensorEntry TraceWriter::make_entry(const std::string& name, TensorKind kind, co
   e.name = name;
   e.kind = kind;
   e.shape = shape;
-  e.file = (kind == TensorKind::param ? "param." : kind == TensorKind::activation ? "act." : "") +
+  e.file = (kind == TensorKind::param        ? "param."
+            : kind == TensorKind::activation ? "act."
+                                             : "") +
            tensor_file_name(name) + ".npy";
   for (const auto& t : m_.tensors)
-    if (t.file == e.file) throw TraceError(fmt::format("{}: tensors '{}' and '{}' map to one file name", dir_, t.name, name));
+    if (t.file == e.file)
+      throw TraceError(fmt::format("{}: tensors '{}' and '{}' map to one file name", dir_, t.name, name));
   return e;
 }
 
-int TraceWriter::begin(const std::string& name, TensorKind kind, const Shape& shape, DType dtype, double scale,
-                       bool unsigned_) {
+int TraceWriter::begin(const std::string& name, TensorKind kind, const Shape& shape, DType dtype,
+                       double scale, bool unsigned_) {
   TensorEntry e = make_entry(name, kind, shape);
   auto st = std::make_unique<Stream>();
   st->left = numel(shape);
@@ -397,7 +418,8 @@ int TraceWriter::begin(const std::string& name, TensorKind kind, const Shape& sh
   } else if (dtype == DType::f32 || dtype == DType::f16) {
     e.dtype = dtype;
   } else {
-    throw TraceError(fmt::format("{}: tensors are stored as float32, float16, int8 or uint8, not {}", dir_, dtype_name(dtype)));
+    throw TraceError(fmt::format("{}: tensors are stored as float32, float16, int8 or uint8, not {}", dir_,
+                                 dtype_name(dtype)));
   }
   st->w = std::make_unique<NpyWriter>(staging_ + "/" + e.file, e.dtype, shape);
   st->entry = m_.tensors.size();
@@ -410,7 +432,8 @@ int TraceWriter::begin(const std::string& name, TensorKind kind, const Shape& sh
 
 void TraceWriter::append(int id, const float* data, int64_t n) {
   Stream& st = *streams_.at(id);
-  if (n > st.left) throw TraceError(fmt::format("{}: more data than tensor '{}' holds", dir_, m_.tensors[st.entry].name));
+  if (n > st.left)
+    throw TraceError(fmt::format("{}: more data than tensor '{}' holds", dir_, m_.tensors[st.entry].name));
   if (st.quant) {
     st.q.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) st.q[i] = static_cast<int8_t>(quantise(data[i], st.scale, st.unsigned_));
@@ -425,14 +448,16 @@ void TraceWriter::append(int id, const float* data, int64_t n) {
   }
 }
 
-void TraceWriter::add(const std::string& name, TensorKind kind, const Shape& shape, const float* data, DType dtype) {
+void TraceWriter::add(const std::string& name, TensorKind kind, const Shape& shape, const float* data,
+                      DType dtype) {
   int64_t n = numel(shape);
   double scale = 0;
   bool uns = false;
   if (dtype == DType::i8 || dtype == DType::u8) {
     // Non-negative tensors use the unsigned range.
     float maxabs = 0, minv = 0;
-    for (int64_t i = 0; i < n; ++i) maxabs = std::max(maxabs, std::fabs(data[i])), minv = std::min(minv, data[i]);
+    for (int64_t i = 0; i < n; ++i)
+      maxabs = std::max(maxabs, std::fabs(data[i])), minv = std::min(minv, data[i]);
     uns = minv >= 0;
     scale = quant_scale(maxabs, uns);
   }
@@ -450,14 +475,16 @@ void TraceWriter::add_i64(const std::string& name, const Shape& shape, const int
 void TraceWriter::commit() {
   for (const auto& st : streams_)
     if (st->left != 0)
-      throw TraceError(fmt::format("{}: tensor '{}' is missing {} values", dir_, m_.tensors[st->entry].name, st->left));
+      throw TraceError(
+          fmt::format("{}: tensor '{}' is missing {} values", dir_, m_.tensors[st->entry].name, st->left));
   // Manifest order: the input, activations in execution order, parameters in state_dict order.
   std::map<std::string, size_t> rank;
   rank["input"] = 0;
   for (int i : m_.graph.order) rank.emplace(m_.graph.nodes[i].name, rank.size());
   for (const auto& p : m_.graph.parameters()) rank.emplace(p.key, rank.size());
   std::stable_sort(m_.tensors.begin(), m_.tensors.end(), [&](const TensorEntry& a, const TensorEntry& b) {
-    auto ra = rank.count(a.name) ? rank[a.name] : rank.size(), rb = rank.count(b.name) ? rank[b.name] : rank.size();
+    auto ra = rank.count(a.name) ? rank[a.name] : rank.size(),
+         rb = rank.count(b.name) ? rank[b.name] : rank.size();
     return ra < rb;
   });
   fsync_path(staging_);

@@ -30,8 +30,8 @@ struct TraceMeta {
   std::string dataset;  // e.g. "fashion-mnist", "synthetic"
   std::string split;    // "test", "train", "synthetic"
   double lambda = 0.0, sigma = 0.0;
-  double accuracy = -1.0;  // test accuracy of the checkpoint, -1 when unknown
-  std::string checkpoint;  // where the weights came from
+  double accuracy = -1.0;                    // test accuracy of the checkpoint, -1 when unknown
+  std::string checkpoint;                    // where the weights came from
   std::map<std::string, std::string> extra;  // free-form provenance (generator settings, ...)
 };
 
@@ -79,7 +79,8 @@ class TraceWriter {
   Manifest& manifest() { return m_; }
   // Streams a tensor out: call once per tensor with all of its data (float), stored as `dtype`
   // (f32 exact; f16; i8/u8 symmetric per-tensor quantised, the scale recorded).
-  void add(const std::string& name, TensorKind kind, const Shape& shape, const float* data, DType dtype = DType::f32);
+  void add(const std::string& name, TensorKind kind, const Shape& shape, const float* data,
+           DType dtype = DType::f32);
   void add_i64(const std::string& name, const Shape& shape, const int64_t* data);  // num_batches_tracked
   // Streaming: begin a tensor, append its data in order (any chunk sizes), and it is finished when
   // the shape is full. int8 storage needs the scale up front (max|x| / 127; uint8 when `unsigned_`).

@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "models/errors.hpp"
 #include "traces/fsutil.hpp"
@@ -36,26 +36,28 @@ ExportSummary export_trace(const ExportOptions& o) {
   std::string dir = resolve_checkpoint_dir(o.checkpoint);
   CheckpointMeta meta = read_checkpoint_meta(dir);
   std::error_code ec;
-  Graph g = fs::exists(dir + "/model.yaml", ec) ? parse_graph(read_text(dir + "/model.yaml"), dir + "/model.yaml")
-                                               : [&] {
-                                                   ParamOverrides ov;
-                                                   ov.has_width = ov.has_in_channels = ov.has_input_size = ov.has_classes = true;
-                                                   ov.p = meta.params;
-                                                   return load_graph(meta.model, ov);
-                                                 }();
+  Graph g = fs::exists(dir + "/model.yaml", ec)
+                ? parse_graph(read_text(dir + "/model.yaml"), dir + "/model.yaml")
+                : [&] {
+                    ParamOverrides ov;
+                    ov.has_width = ov.has_in_channels = ov.has_input_size = ov.has_classes = true;
+                    ov.p = meta.params;
+                    return load_graph(meta.model, ov);
+                  }();
   Net net(g);
   load_checkpoint(dir, net);
   TraceWriter w(o.out, o.force);  // refuses an existing --out before any work
   std::string data = o.dataset;
   if (data.empty()) {
     auto it = meta.info.find("dataset");
-    if (it == meta.info.end()) throw UsageError(fmt::format("{}: the checkpoint does not say its dataset; give --data", dir));
+    if (it == meta.info.end())
+      throw UsageError(fmt::format("{}: the checkpoint does not say its dataset; give --data", dir));
     data = it->second;
   }
   Dataset ds = load_dataset(data, o.split);
   if (o.first + o.samples > ds.n)
-    throw UsageError(fmt::format("--samples {} from --first {}: the {} split of {} has only {} samples", o.samples, o.first,
-                                 o.split, data, ds.n));
+    throw UsageError(fmt::format("--samples {} from --first {}: the {} split of {} has only {} samples",
+                                 o.samples, o.first, o.split, data, ds.n));
   const int C = static_cast<int>(g.input_shape[0]), S = static_cast<int>(g.input_shape[1]);
   Batcher b(ds, o.batch, C, S, false, false, {}, 0);
   b.seek(o.first);
@@ -79,7 +81,8 @@ ExportSummary export_trace(const ExportOptions& o) {
   if (o.dtype == DType::i8 || o.dtype == DType::u8)
     pass([&](const std::vector<Tensor>& edges, const int32_t*, int) {
       for (size_t e = 0; e < E; ++e)
-        for (float v : edges[e].data) maxabs[e] = std::max(maxabs[e], std::fabs(v)), minv[e] = std::min(minv[e], v);
+        for (float v : edges[e].data)
+          maxabs[e] = std::max(maxabs[e], std::fabs(v)), minv[e] = std::min(minv[e], v);
     });
 
   Manifest& m = w.manifest();
@@ -104,13 +107,14 @@ ExportSummary export_trace(const ExportOptions& o) {
     bool uns = minv[e] >= 0;
     double scale = quant_scale(maxabs[e], uns);
     streams[e] = e == 0 ? w.begin("input", TensorKind::input, batched(g.input_shape), o.dtype, scale, uns)
-                        : w.begin(g.nodes[e - 1].name, TensorKind::activation, batched(g.nodes[e - 1].out_shape), o.dtype,
-                                  scale, uns);
+                        : w.begin(g.nodes[e - 1].name, TensorKind::activation,
+                                  batched(g.nodes[e - 1].out_shape), o.dtype, scale, uns);
   }
   ExportSummary sum;
   int64_t id = o.first;
   pass([&](const std::vector<Tensor>& edges, const int32_t* labels, int n) {
-    for (size_t e = 0; e < E; ++e) w.append(streams[e], edges[e].data.data(), static_cast<int64_t>(edges[e].data.size()));
+    for (size_t e = 0; e < E; ++e)
+      w.append(streams[e], edges[e].data.data(), static_cast<int64_t>(edges[e].data.size()));
     const Tensor& out = edges[1 + g.output];
     int64_t k = out.numel() / n;
     for (int i = 0; i < n; ++i) {

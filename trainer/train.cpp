@@ -15,9 +15,9 @@
 #include <sstream>
 
 #include "models/errors.hpp"
-#include "traces/fsutil.hpp"
 #include "sim/sponge/census.hpp"
 #include "sim/sponge/estimator.hpp"
+#include "traces/fsutil.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/data/dataset.hpp"
 #include "trainer/net.hpp"
@@ -32,22 +32,26 @@ using Clock = std::chrono::steady_clock;
 
 std::string num(double v) { return fmt::format("{}", v); }  // shortest round-trip form
 
-double parse_num(const std::map<std::string, std::string>& info, const std::string& k, const std::string& where) {
+double parse_num(const std::map<std::string, std::string>& info, const std::string& k,
+                 const std::string& where) {
   auto it = info.find(k);
-  if (it == info.end()) throw DataError(fmt::format("{}: checkpoint.yaml has no '{}' (not written by eatsim train?)", where, k));
+  if (it == info.end())
+    throw DataError(fmt::format("{}: checkpoint.yaml has no '{}' (not written by eatsim train?)", where, k));
   return std::stod(it->second);
 }
 
 // What must not change between a run and its resumption (epochs may grow; paths may move).
 std::string fingerprint(const TrainConfig& c, const Graph& g) {
   return fmt::format(
-      "model={} width={} in={} size={} classes={} data={} train_limit={} test_limit={} batch={} lr={} schedule={} "
-      "gamma={} step={} momentum={} wd={} nesterov={} lambda={} sigma={} layers={} norm={} crop={} flip={} rotate={} "
+      "model={} width={} in={} size={} classes={} data={} train_limit={} test_limit={} batch={} lr={} "
+      "schedule={} "
+      "gamma={} step={} momentum={} wd={} nesterov={} lambda={} sigma={} layers={} norm={} crop={} flip={} "
+      "rotate={} "
       "seed={}",
-      g.name, g.params.width, g.params.in_channels, g.params.input_size, g.params.classes, c.dataset, c.train_limit,
-      c.test_limit, c.batch, c.lr, schedule_name(c.schedule), c.gamma, c.step_size, c.momentum, c.weight_decay,
-      c.nesterov, c.penalty.lambda, c.penalty.sigma, c.penalty.layers, penalty_norm_name(c.penalty.norm),
-      c.augment.crop_pad, c.augment.flip, c.augment.rotate_deg, c.seed);
+      g.name, g.params.width, g.params.in_channels, g.params.input_size, g.params.classes, c.dataset,
+      c.train_limit, c.test_limit, c.batch, c.lr, schedule_name(c.schedule), c.gamma, c.step_size, c.momentum,
+      c.weight_decay, c.nesterov, c.penalty.lambda, c.penalty.sigma, c.penalty.layers,
+      penalty_norm_name(c.penalty.norm), c.augment.crop_pad, c.augment.flip, c.augment.rotate_deg, c.seed);
 }
 
 std::string first_difference(const std::string& a, const std::string& b) {
@@ -60,16 +64,20 @@ std::string first_difference(const std::string& a, const std::string& b) {
 
 double schedule_lr(const TrainConfig& c, int epoch) {
   switch (c.schedule) {
-    case Schedule::exponential: return c.lr * std::pow(c.gamma, epoch);
-    case Schedule::step: return c.lr * std::pow(c.gamma, epoch / std::max(1, c.step_size));
-    case Schedule::cosine: return 0.5 * c.lr * (1 + std::cos(M_PI * epoch / std::max(1, c.epochs)));
+    case Schedule::exponential:
+      return c.lr * std::pow(c.gamma, epoch);
+    case Schedule::step:
+      return c.lr * std::pow(c.gamma, epoch / std::max(1, c.step_size));
+    case Schedule::cosine:
+      return 0.5 * c.lr * (1 + std::cos(M_PI * epoch / std::max(1, c.epochs)));
   }
   return c.lr;
 }
 
 std::string format_eta(double s) {
   int t = static_cast<int>(s + 0.5);
-  return t >= 3600 ? fmt::format("{}:{:02d}:{:02d}", t / 3600, t / 60 % 60, t % 60) : fmt::format("{}:{:02d}", t / 60, t % 60);
+  return t >= 3600 ? fmt::format("{}:{:02d}:{:02d}", t / 3600, t / 60 % 60, t % 60)
+                   : fmt::format("{}:{:02d}", t / 60, t % 60);
 }
 
 bool grads_finite(Net& net) {
@@ -82,7 +90,8 @@ bool grads_finite(Net& net) {
 }
 
 // The paper's estimator (reference convention, one pass) on the first `n` samples of the test set.
-double sponge_ratio(Net& net, const Graph& g, Batcher& test_b, int64_t n, std::vector<float>& x, std::vector<int32_t>& y) {
+double sponge_ratio(Net& net, const Graph& g, Batcher& test_b, int64_t n, std::vector<float>& x,
+                    std::vector<int32_t>& y) {
   sponge::CensusBuilder cb(g, 32);
   test_b.start_epoch(0);
   int64_t left = n;
@@ -91,7 +100,8 @@ double sponge_ratio(Net& net, const Graph& g, Batcher& test_b, int64_t n, std::v
     if (k == 0) break;
     k = static_cast<int>(std::min<int64_t>(k, left));
     auto edges = net.infer_edges(x.data(), k);
-    for (size_t e = 0; e < edges.size(); ++e) cb.add_activation(static_cast<int>(e) - 1, edges[e].data.data(), k);
+    for (size_t e = 0; e < edges.size(); ++e)
+      cb.add_activation(static_cast<int>(e) - 1, edges[e].data.data(), k);
     left -= k;
   }
   for (const auto& p : g.parameters()) {
@@ -114,16 +124,20 @@ Schedule schedule_from_name(const std::string& s) {
 
 const char* schedule_name(Schedule s) {
   switch (s) {
-    case Schedule::exponential: return "exponential";
-    case Schedule::step: return "step";
-    case Schedule::cosine: return "cosine";
+    case Schedule::exponential:
+      return "exponential";
+    case Schedule::step:
+      return "step";
+    case Schedule::cosine:
+      return "cosine";
   }
   return "?";
 }
 
 std::vector<std::string> metrics_columns(const Graph& g) {
-  std::vector<std::string> c = {"epoch", "lr", "loss", "ce", "penalty", "train_acc", "test_acc", "test_loss",
-                                "firing_relu", "sponge_ratio", "seconds", "images_per_s"};
+  std::vector<std::string> c = {"epoch",       "lr",           "loss",     "ce",
+                                "penalty",     "train_acc",    "test_acc", "test_loss",
+                                "firing_relu", "sponge_ratio", "seconds",  "images_per_s"};
   for (int i : g.order)
     if (g.nodes[i].op == Op::relu) c.push_back("firing." + g.nodes[i].name);
   return c;
@@ -139,8 +153,8 @@ TrainResult train(const TrainConfig& cfg) {
   if (cfg.train_limit > 0) truncate(tr, cfg.train_limit);
   if (cfg.test_limit > 0) truncate(te, cfg.test_limit);
   if (g.params.classes < tr.classes)
-    throw DataError(fmt::format("{}: {} classes, but the model has {} outputs (use --classes {})", tr.source, tr.classes,
-                                g.params.classes, tr.classes));
+    throw DataError(fmt::format("{}: {} classes, but the model has {} outputs (use --classes {})", tr.source,
+                                tr.classes, g.params.classes, tr.classes));
   const int C = static_cast<int>(g.input_shape[0]), S = static_cast<int>(g.input_shape[1]);
   Batcher train_b(tr, cfg.batch, C, S, true, true, cfg.augment, cfg.seed);
   Batcher test_b(te, cfg.eval_batch > 0 ? cfg.eval_batch : cfg.batch, C, S, false, false, {}, 0);
@@ -170,9 +184,10 @@ TrainResult train(const TrainConfig& cfg) {
     CheckpointMeta pre = read_checkpoint_meta(ckpt);
     auto it = pre.info.find("config");
     if (it == pre.info.end() || it->second != fp)
-      throw DataError(fmt::format("{}: the checkpoint is of another run configuration: {} (resume with the same "
-                                  "options, or start a new --out)",
-                                  ckpt, it == pre.info.end() ? "no configuration recorded" : first_difference(it->second, fp)));
+      throw DataError(fmt::format(
+          "{}: the checkpoint is of another run configuration: {} (resume with the same "
+          "options, or start a new --out)",
+          ckpt, it == pre.info.end() ? "no configuration recorded" : first_difference(it->second, fp)));
     std::map<std::string, Tensor> extra;
     CheckpointMeta meta = load_checkpoint(ckpt, net, &extra);
     for (auto& [k, t] : extra)
@@ -189,23 +204,33 @@ TrainResult train(const TrainConfig& cfg) {
       std::string line;
       std::getline(in, line);
       while (std::getline(in, line))
-        if (!line.empty() && std::stoi(line.substr(0, line.find(','))) <= start_epoch) csv_rows.push_back(line);
+        if (!line.empty() && std::stoi(line.substr(0, line.find(','))) <= start_epoch)
+          csv_rows.push_back(line);
     }
   } else if (fs::exists(ckpt, ec)) {
-    throw UsageError(fmt::format("{}: holds a run already (use --resume to continue it, or another --out)", cfg.out_dir));
+    throw UsageError(
+        fmt::format("{}: holds a run already (use --resume to continue it, or another --out)", cfg.out_dir));
   }
   fs::create_directories(cfg.out_dir, ec);
-  if (ec) throw UsageError(fmt::format("{}: cannot create the run directory ({})", cfg.out_dir, ec.message()));
+  if (ec)
+    throw UsageError(fmt::format("{}: cannot create the run directory ({})", cfg.out_dir, ec.message()));
 
   auto save = [&](int epoch, int64_t pos) {
     CheckpointMeta m;
     m.model = g.name;
     m.params = g.params;
     m.epoch = epoch;
-    m.info = {{"config", fp},          {"position", std::to_string(pos)}, {"steps", std::to_string(total_steps)},
-              {"sum_loss", num(acc_loss)}, {"sum_ce", num(acc_ce)},         {"sum_penalty", num(acc_pen)},
-              {"correct", std::to_string(acc_correct)}, {"seen", std::to_string(acc_seen)},
-              {"seconds", num(acc_seconds)}, {"lambda", num(cfg.penalty.lambda)}, {"sigma", num(cfg.penalty.sigma)},
+    m.info = {{"config", fp},
+              {"position", std::to_string(pos)},
+              {"steps", std::to_string(total_steps)},
+              {"sum_loss", num(acc_loss)},
+              {"sum_ce", num(acc_ce)},
+              {"sum_penalty", num(acc_pen)},
+              {"correct", std::to_string(acc_correct)},
+              {"seen", std::to_string(acc_seen)},
+              {"seconds", num(acc_seconds)},
+              {"lambda", num(cfg.penalty.lambda)},
+              {"sigma", num(cfg.penalty.sigma)},
               {"dataset", cfg.dataset}};
     if (!res.epochs.empty()) m.info["test_acc"] = num(res.epochs.back().test_acc);
     std::map<std::string, Tensor> extra;
@@ -239,13 +264,15 @@ TrainResult train(const TrainConfig& cfg) {
       for (int i = 0; i < n; ++i) y[i] = y32[i];
       LossParts lp = net.train_step(x.data(), y.data(), n);
       if (!std::isfinite(lp.loss) || !grads_finite(net)) {
-        std::string cause = cfg.penalty.lambda > 0 && cfg.penalty.sigma < 1e-6
-                                ? fmt::format("σ = {} is probably too small (try 1e-4)", cfg.penalty.sigma)
-                                : fmt::format("λ = {} or the learning rate {} is probably too large", cfg.penalty.lambda, lr);
-        throw NumericError(fmt::format("{}: training diverged at epoch {}, step {} ({} is not finite): {}; the last good "
-                                       "checkpoint is kept in {}",
-                                       cfg.out_dir, epoch + 1, train_b.position() / cfg.batch,
-                                       std::isfinite(lp.loss) ? "a gradient" : "the loss", cause, ckpt));
+        std::string cause =
+            cfg.penalty.lambda > 0 && cfg.penalty.sigma < 1e-6
+                ? fmt::format("σ = {} is probably too small (try 1e-4)", cfg.penalty.sigma)
+                : fmt::format("λ = {} or the learning rate {} is probably too large", cfg.penalty.lambda, lr);
+        throw NumericError(
+            fmt::format("{}: training diverged at epoch {}, step {} ({} is not finite): {}; the last good "
+                        "checkpoint is kept in {}",
+                        cfg.out_dir, epoch + 1, train_b.position() / cfg.batch,
+                        std::isfinite(lp.loss) ? "a gradient" : "the loss", cause, ckpt));
       }
       sgd.step(net);
       ++total_steps, ++steps_here;
@@ -257,10 +284,11 @@ TrainResult train(const TrainConfig& cfg) {
         double ips = (train_b.position() - (epoch == start_epoch ? start_pos : 0)) /
                      std::max(1e-9, std::chrono::duration<double>(Clock::now() - t0).count());
         int bar = static_cast<int>(24.0 * b / per_epoch);
-        std::cerr << fmt::format("\repoch {}/{} [{}{}] {}/{}  loss {:.4f}  acc {:.1f}%  {:.0f} img/s  ETA {}   ", epoch + 1,
-                                 cfg.epochs, std::string(bar, '='), std::string(24 - bar, ' '), b, per_epoch,
-                                 acc_loss / acc_seen, 100.0 * acc_correct / acc_seen, ips,
-                                 format_eta((per_epoch - b) * cfg.batch / std::max(ips, 1e-9)))
+        std::cerr << fmt::format(
+                         "\repoch {}/{} [{}{}] {}/{}  loss {:.4f}  acc {:.1f}%  {:.0f} img/s  ETA {}   ",
+                         epoch + 1, cfg.epochs, std::string(bar, '='), std::string(24 - bar, ' '), b,
+                         per_epoch, acc_loss / acc_seen, 100.0 * acc_correct / acc_seen, ips,
+                         format_eta((per_epoch - b) * cfg.batch / std::max(ips, 1e-9)))
                   << std::flush;
       }
       if (g_stop || (cfg.max_steps > 0 && steps_here >= cfg.max_steps)) {
@@ -301,10 +329,12 @@ TrainResult train(const TrainConfig& cfg) {
       all_nnz += nnz[r], all_tot += tot[r];
     }
     m.firing = all_tot ? static_cast<double>(all_nnz) / all_tot : 0;
-    if (cfg.ratio_samples > 0) m.sponge_ratio = sponge_ratio(net, g, test_b, std::min(cfg.ratio_samples, te.n), x, y32);
-    std::string row = fmt::format("{},{},{},{},{},{},{},{},{},{},{:.3f},{:.1f}", m.epoch, num(m.lr), num(m.loss), num(m.ce),
-                                  num(m.penalty), num(m.train_acc), num(m.test_acc), num(m.test_loss), num(m.firing),
-                                  num(m.sponge_ratio), m.seconds, m.images_per_s);
+    if (cfg.ratio_samples > 0)
+      m.sponge_ratio = sponge_ratio(net, g, test_b, std::min(cfg.ratio_samples, te.n), x, y32);
+    std::string row =
+        fmt::format("{},{},{},{},{},{},{},{},{},{},{:.3f},{:.1f}", m.epoch, num(m.lr), num(m.loss), num(m.ce),
+                    num(m.penalty), num(m.train_acc), num(m.test_acc), num(m.test_loss), num(m.firing),
+                    num(m.sponge_ratio), m.seconds, m.images_per_s);
     for (double f : m.layer_firing) row += "," + num(f);
     csv_rows.push_back(row);
     res.epochs.push_back(m);
@@ -313,10 +343,11 @@ TrainResult train(const TrainConfig& cfg) {
     write_csv();
     save(epoch + 1, 0);
     if (cfg.progress)
-      std::cerr << fmt::format("epoch {}: loss {:.4f} (ce {:.4f}, penalty {:.4f})  train {:.2f}%  test {:.2f}%  ReLU "
-                               "firing {:.1f}%  sponge ratio {:.4f}  {:.0f} img/s\n",
-                               m.epoch, m.loss, m.ce, m.penalty, 100 * m.train_acc, 100 * m.test_acc, 100 * m.firing,
-                               m.sponge_ratio, m.images_per_s);
+      std::cerr << fmt::format(
+          "epoch {}: loss {:.4f} (ce {:.4f}, penalty {:.4f})  train {:.2f}%  test {:.2f}%  ReLU "
+          "firing {:.1f}%  sponge ratio {:.4f}  {:.0f} img/s\n",
+          m.epoch, m.loss, m.ce, m.penalty, 100 * m.train_acc, 100 * m.test_acc, 100 * m.firing,
+          m.sponge_ratio, m.images_per_s);
   }
   res.finished = true;
   if (res.checkpoint.empty()) res.checkpoint = ckpt;

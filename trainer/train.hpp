@@ -49,9 +49,9 @@ struct TrainConfig {
 struct EpochMetrics {
   int epoch = 0;
   double lr = 0, loss = 0, ce = 0, penalty = 0, train_acc = 0, test_acc = 0, test_loss = 0;
-  double firing = 0;                  // ReLU outputs, element-weighted, test set, eval mode
-  std::vector<double> layer_firing;   // per ReLU node, execution order
-  double sponge_ratio = -1;           // estimator ratio (reference convention), -1 when off
+  double firing = 0;                 // ReLU outputs, element-weighted, test set, eval mode
+  std::vector<double> layer_firing;  // per ReLU node, execution order
+  double sponge_ratio = -1;          // estimator ratio (reference convention), -1 when off
   double seconds = 0, images_per_s = 0;
 };
 

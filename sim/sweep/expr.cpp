@@ -56,7 +56,8 @@ struct Parser {
     return l;
   }
   NodeP parse_not() {
-    if (eat("not") || (ws(), i < t.size() && t[i] == '!' && (i + 1 >= t.size() || t[i + 1] != '=') && eat("!")))
+    if (eat("not") ||
+        (ws(), i < t.size() && t[i] == '!' && (i + 1 >= t.size() || t[i + 1] != '=') && eat("!")))
       return std::make_shared<Expr::Node>(Expr::Node{Expr::Node::unary, 0, "not", parse_not(), nullptr});
     return parse_cmp();
   }
@@ -69,22 +70,30 @@ struct Parser {
   NodeP parse_add() {
     NodeP l = parse_mul();
     for (;;) {
-      if (eat("+")) l = bin("+", l, parse_mul());
-      else if (eat("-")) l = bin("-", l, parse_mul());
-      else return l;
+      if (eat("+"))
+        l = bin("+", l, parse_mul());
+      else if (eat("-"))
+        l = bin("-", l, parse_mul());
+      else
+        return l;
     }
   }
   NodeP parse_mul() {
     NodeP l = parse_unary();
     for (;;) {
-      if (eat("*")) l = bin("*", l, parse_unary());
-      else if (eat("/")) l = bin("/", l, parse_unary());
-      else if (eat("%")) l = bin("%", l, parse_unary());
-      else return l;
+      if (eat("*"))
+        l = bin("*", l, parse_unary());
+      else if (eat("/"))
+        l = bin("/", l, parse_unary());
+      else if (eat("%"))
+        l = bin("%", l, parse_unary());
+      else
+        return l;
     }
   }
   NodeP parse_unary() {
-    if (eat("-")) return std::make_shared<Expr::Node>(Expr::Node{Expr::Node::unary, 0, "-", parse_unary(), nullptr});
+    if (eat("-"))
+      return std::make_shared<Expr::Node>(Expr::Node{Expr::Node::unary, 0, "-", parse_unary(), nullptr});
     return parse_atom();
   }
   NodeP parse_atom() {
@@ -100,7 +109,8 @@ struct Parser {
     if (c == '"' || c == '\'') {
       size_t j = t.find(c, i + 1);
       if (j == std::string::npos) fail("unterminated string");
-      auto n = std::make_shared<Expr::Node>(Expr::Node{Expr::Node::str, 0, t.substr(i + 1, j - i - 1), nullptr, nullptr});
+      auto n = std::make_shared<Expr::Node>(
+          Expr::Node{Expr::Node::str, 0, t.substr(i + 1, j - i - 1), nullptr, nullptr});
       i = j + 1;
       return n;
     }
@@ -118,7 +128,8 @@ struct Parser {
     if (isalpha(static_cast<unsigned char>(c)) || c == '_') {
       size_t j = i;
       while (j < t.size() && (isalnum(static_cast<unsigned char>(t[j])) || t[j] == '_' || t[j] == '.')) ++j;
-      auto n = std::make_shared<Expr::Node>(Expr::Node{Expr::Node::name, 0, t.substr(i, j - i), nullptr, nullptr});
+      auto n =
+          std::make_shared<Expr::Node>(Expr::Node{Expr::Node::name, 0, t.substr(i, j - i), nullptr, nullptr});
       i = j;
       return n;
     }
@@ -129,13 +140,16 @@ struct Parser {
 Value eval_node(const Expr::Node& n, const std::function<std::optional<Value>(const std::string&)>& lookup,
                 const std::string& text, const std::string& where) {
   auto num = [&](const Value& v) {
-    if (!v.is_num) throw ConfigError(fmt::format("{}: constraint '{}': \"{}\" is not a number", where, text, v.str));
+    if (!v.is_num)
+      throw ConfigError(fmt::format("{}: constraint '{}': \"{}\" is not a number", where, text, v.str));
     return v.num;
   };
   auto mk = [](double d) { return Value{true, d, ""}; };
   switch (n.kind) {
-    case Expr::Node::num: return mk(n.v);
-    case Expr::Node::str: return Value{false, 0, n.s};
+    case Expr::Node::num:
+      return mk(n.v);
+    case Expr::Node::str:
+      return Value{false, 0, n.s};
     case Expr::Node::name: {
       auto v = lookup(n.s);
       if (!v) throw ConfigError(fmt::format("{}: constraint '{}': unknown name '{}'", where, text, n.s));
@@ -154,7 +168,8 @@ Value eval_node(const Expr::Node& n, const std::function<std::optional<Value>(co
       if (n.s == "==" || n.s == "!=") {
         bool eq = a.is_num == b.is_num && (a.is_num ? a.num == b.num : a.str == b.str);
         if (a.is_num != b.is_num)
-          throw ConfigError(fmt::format("{}: constraint '{}': comparing a number with a string", where, text));
+          throw ConfigError(
+              fmt::format("{}: constraint '{}': comparing a number with a string", where, text));
         return mk(n.s == "==" ? eq : !eq);
       }
       double x = num(a), y = num(b);

@@ -16,7 +16,9 @@ class SimEvaluator : public Evaluator {
   ~SimEvaluator() override;
   std::vector<std::pair<std::string, double>> evaluate(const Point& p, size_t trace) const override;
   std::vector<std::pair<std::string, std::string>> trace_columns(size_t trace) const override;
-  std::vector<std::string> pareto_metrics() const override { return {"energy_pj", "cycles", "pe_count", "sram_kb"}; }
+  std::vector<std::string> pareto_metrics() const override {
+    return {"energy_pj", "cycles", "pe_count", "sram_kb"};
+  }
 
  private:
   struct Impl;

@@ -47,8 +47,10 @@ std::vector<std::string> read_values(const YAML::Node& n, const std::string& key
   std::vector<std::string> out;
   if (n.IsSequence()) {
     for (const auto& v : n) {
-      if (!v.IsScalar()) d.error(v, "params." + key, "expected scalar values, got " + yamlu::describe(v));
-      else out.push_back(v.Scalar());
+      if (!v.IsScalar())
+        d.error(v, "params." + key, "expected scalar values, got " + yamlu::describe(v));
+      else
+        out.push_back(v.Scalar());
     }
   } else if (n.IsMap()) {
     yamlu::Map m(n, "params." + key, d);
@@ -66,10 +68,13 @@ std::vector<std::string> read_values(const YAML::Node& n, const std::string& key
           if (v >= lo) out.push_back(std::to_string(v));
     } else {
       double from = m.req<double>("from"), to = m.req<double>("to"), step = m.get<double>("step", 1.0);
-      if (!(step > 0)) d.error(m.node("step"), "params." + key + ".step", "step must be positive");
-      else if (to < from) d.error(m.node("to"), "params." + key + ".to", "the range is empty (to < from)");
+      if (!(step > 0))
+        d.error(m.node("step"), "params." + key + ".step", "step must be positive");
+      else if (to < from)
+        d.error(m.node("to"), "params." + key + ".to", "the range is empty (to < from)");
       else
-        for (int64_t i = 0; from + i * step <= to + 1e-9 * std::fabs(step); ++i) out.push_back(fmt_num(from + i * step));
+        for (int64_t i = 0; from + i * step <= to + 1e-9 * std::fabs(step); ++i)
+          out.push_back(fmt_num(from + i * step));
     }
     m.done();
   } else {
@@ -127,13 +132,15 @@ struct Result {
 };
 
 std::string result_json(const Result& r) {
-  std::string o = fmt::format("{{\n  \"point\": {},\n  \"trace_index\": {},\n  \"trace\": {},\n  \"params\": {{", r.point,
-                              r.trace, json_str(r.trace_name));
+  std::string o =
+      fmt::format("{{\n  \"point\": {},\n  \"trace_index\": {},\n  \"trace\": {},\n  \"params\": {{", r.point,
+                  r.trace, json_str(r.trace_name));
   for (size_t i = 0; i < r.params.size(); ++i)
     o += fmt::format("{}{}: {}", i ? ", " : "", json_str(r.params[i].first), json_str(r.params[i].second));
   o += "},\n  \"trace_columns\": {";
   for (size_t i = 0; i < r.trace_cols.size(); ++i)
-    o += fmt::format("{}{}: {}", i ? ", " : "", json_str(r.trace_cols[i].first), json_str(r.trace_cols[i].second));
+    o += fmt::format("{}{}: {}", i ? ", " : "", json_str(r.trace_cols[i].first),
+                     json_str(r.trace_cols[i].second));
   o += "},\n  \"metrics\": {\n";
   for (size_t i = 0; i < r.metrics.size(); ++i)
     o += fmt::format("    {}: {}{}\n", json_str(r.metrics[i].first), fmt_num(r.metrics[i].second),
@@ -163,9 +170,10 @@ Result read_result(const std::string& path) {
 }
 
 std::string meta_yaml(const Spec& s, const Shard& sh, int64_t grid) {
-  return fmt::format("# eatsim sweep output; sweep.yaml beside this file is the sweep that made it.\n"
-                     "sweep: {}\nsweep_hash: \"{}\"\nshard: \"{}/{}\"\ngrid_points: {}\ntraces: {}\n",
-                     json_str(s.name), s.hash, sh.k, sh.n, grid, s.traces.size());
+  return fmt::format(
+      "# eatsim sweep output; sweep.yaml beside this file is the sweep that made it.\n"
+      "sweep: {}\nsweep_hash: \"{}\"\nshard: \"{}/{}\"\ngrid_points: {}\ntraces: {}\n",
+      json_str(s.name), s.hash, sh.k, sh.n, grid, s.traces.size());
 }
 
 }  // namespace
@@ -179,7 +187,8 @@ Spec parse_spec(const std::string& text, const std::string& file) {
   d.throw_if_any<ConfigError>();
   fs::path dir = fs::path(file).parent_path();
   auto resolve = [&](const std::string& p) {
-    if (p.empty() || fs::path(p).is_absolute() || (p.find('/') == std::string::npos && p.find(".yaml") == std::string::npos))
+    if (p.empty() || fs::path(p).is_absolute() ||
+        (p.find('/') == std::string::npos && p.find(".yaml") == std::string::npos))
       return p;  // absolute, or a preset name
     return (dir / p).lexically_normal().string();
   };
@@ -190,20 +199,25 @@ Spec parse_spec(const std::string& text, const std::string& file) {
     for (auto& one : g) s.groups.push_back({std::move(one)});
   }
   if (YAML::Node z = top.node("zip")) {
-    if (!z.IsSequence()) d.error(z, "zip", "expected a list of groups of equally long value lists");
+    if (!z.IsSequence())
+      d.error(z, "zip", "expected a list of groups of equally long value lists");
     else
-      for (size_t i = 0; i < z.size(); ++i) s.groups.push_back(read_group(z[i], fmt::format("zip[{}]", i), d, true));
+      for (size_t i = 0; i < z.size(); ++i)
+        s.groups.push_back(read_group(z[i], fmt::format("zip[{}]", i), d, true));
   }
-  if (s.groups.empty()) d.error(root, "params", "a sweep needs at least one parameter to vary (params: or zip:)");
+  if (s.groups.empty())
+    d.error(root, "params", "a sweep needs at least one parameter to vary (params: or zip:)");
   std::set<std::string> seen;
   for (const auto& k : s.keys())
     if (!seen.insert(k).second) d.error(root, "params", "parameter '" + k + "' is varied twice");
   if (YAML::Node c = top.node("constraints")) {
-    if (!c.IsSequence()) d.error(c, "constraints", "expected a list of expressions");
+    if (!c.IsSequence())
+      d.error(c, "constraints", "expected a list of expressions");
     else
       for (size_t i = 0; i < c.size(); ++i) {
         try {
-          s.constraints.push_back(Expr::parse(c[i].Scalar(), fmt::format("{}:{}", file, c[i].Mark().line + 1)));
+          s.constraints.push_back(
+              Expr::parse(c[i].Scalar(), fmt::format("{}:{}", file, c[i].Mark().line + 1)));
         } catch (const ConfigError& e) {
           d.errors.push_back(e.what());
         }
@@ -260,8 +274,9 @@ std::vector<Point> expand(const Spec& s, int64_t* total) {
       for (const auto& prm : s.groups[gi]) p.assign.emplace_back(prm.key, prm.values[idx[gi]]);
     auto lookup = [&](const std::string& name) -> std::optional<Value> {
       for (const auto& [k, v] : p.assign) {
-        if (k != name && !(k.size() > name.size() && k.compare(k.size() - name.size(), name.size(), name) == 0 &&
-                           k[k.size() - name.size() - 1] == '.'))
+        if (k != name &&
+            !(k.size() > name.size() && k.compare(k.size() - name.size(), name.size(), name) == 0 &&
+              k[k.size() - name.size() - 1] == '.'))
           continue;
         try {
           size_t used;
@@ -278,7 +293,8 @@ std::vector<Point> expand(const Spec& s, int64_t* total) {
     if (ok) out.push_back(std::move(p));
   }
   if (out.empty())
-    throw ConfigError(fmt::format("{}: the constraints remove every one of the {} grid points (loosen them)", s.file, grid));
+    throw ConfigError(fmt::format("{}: the constraints remove every one of the {} grid points (loosen them)",
+                                  s.file, grid));
   return out;
 }
 
@@ -305,10 +321,12 @@ void write_csv(const Spec& s, const std::string& dir, const Evaluator*) {
   if (fs::is_directory(dir + "/points", ec))
     for (auto& e : fs::directory_iterator(dir + "/points")) {
       std::string f = e.path().filename().string();
-      if (f.size() > 5 && f.compare(f.size() - 5, 5, ".json") == 0 && f[0] == 'p') rows.push_back(read_result(e.path().string()));
+      if (f.size() > 5 && f.compare(f.size() - 5, 5, ".json") == 0 && f[0] == 'p')
+        rows.push_back(read_result(e.path().string()));
     }
-  std::sort(rows.begin(), rows.end(),
-            [](const Result& a, const Result& b) { return std::tie(a.point, a.trace) < std::tie(b.point, b.trace); });
+  std::sort(rows.begin(), rows.end(), [](const Result& a, const Result& b) {
+    return std::tie(a.point, a.trace) < std::tie(b.point, b.trace);
+  });
   std::string csv = "point,trace";
   for (const auto& k : s.keys()) csv += "," + csv_field(k);
   if (!rows.empty()) {
@@ -341,9 +359,10 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
   if (fs::exists(meta_path, ec)) {
     std::string old = read_text(meta_path);
     if (old != meta)
-      throw ConfigError(fmt::format("{}: holds results of another sweep or shard (its sweep-output.yaml differs); "
-                                    "use another --out or remove it",
-                                    o.out_dir));
+      throw ConfigError(
+          fmt::format("{}: holds results of another sweep or shard (its sweep-output.yaml differs); "
+                      "use another --out or remove it",
+                      o.out_dir));
   } else {
     atomic_write(o.out_dir + "/sweep.yaml", s.text);
     atomic_write(meta_path, meta);
@@ -361,8 +380,10 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
   std::vector<Job> todo;
   for (const auto& p : mine)
     for (size_t t = 0; t < s.traces.size(); ++t) {
-      if (fs::exists(o.out_dir + "/points/" + point_file(p.id, t), ec)) ++sum.reused;
-      else todo.push_back({&p, t});
+      if (fs::exists(o.out_dir + "/points/" + point_file(p.id, t), ec))
+        ++sum.reused;
+      else
+        todo.push_back({&p, t});
     }
   sum.results = sum.in_shard * static_cast<int64_t>(s.traces.size());
 
@@ -387,13 +408,14 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> l(err_mu);
         if (first_error.empty())
-          first_error = fmt::format("point {} ({}), trace {}: {}", todo[i].p->id,
-                                    [&] {
-                                      std::string a;
-                                      for (const auto& [k, v] : todo[i].p->assign) a += (a.empty() ? "" : ", ") + k + "=" + v;
-                                      return a;
-                                    }(),
-                                    s.traces[todo[i].t].name, e.what());
+          first_error = fmt::format(
+              "point {} ({}), trace {}: {}", todo[i].p->id,
+              [&] {
+                std::string a;
+                for (const auto& [k, v] : todo[i].p->assign) a += (a.empty() ? "" : ", ") + k + "=" + v;
+                return a;
+              }(),
+              s.traces[todo[i].t].name, e.what());
       }
       ++done;
     }
@@ -419,7 +441,8 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
   if (o.progress && !todo.empty()) std::cerr << "\n";
   sum.computed = static_cast<int64_t>(done.load());
   write_csv(s, o.out_dir, &ev);
-  if (!first_error.empty()) throw ConfigError(first_error + " (finished results are kept; rerun to continue)");
+  if (!first_error.empty())
+    throw ConfigError(first_error + " (finished results are kept; rerun to continue)");
   return sum;
 }
 
@@ -430,14 +453,16 @@ MergeReport merge(const std::vector<std::string>& dirs, const std::string& out) 
   for (const auto& d : dirs) {
     std::string meta_path = d + "/sweep-output.yaml";
     std::error_code ec;
-    if (!fs::exists(meta_path, ec)) throw ConfigError(fmt::format("{}: not a sweep output directory (no sweep-output.yaml)", d));
+    if (!fs::exists(meta_path, ec))
+      throw ConfigError(fmt::format("{}: not a sweep output directory (no sweep-output.yaml)", d));
     YAML::Node m = yamlu::parse<ConfigError>(read_text(meta_path), meta_path);
     std::string h = m["sweep_hash"].as<std::string>("");
     if (hash.empty()) {
       hash = h, spec_text = read_text(d + "/sweep.yaml"), spec_dir = d;
     } else if (h != hash) {
-      throw ConfigError(fmt::format("{}: comes from another sweep file (hash {}, {} has {}); merge shards of one sweep",
-                                    d, h, spec_dir, hash));
+      throw ConfigError(
+          fmt::format("{}: comes from another sweep file (hash {}, {} has {}); merge shards of one sweep", d,
+                      h, spec_dir, hash));
     }
   }
   Spec s = parse_spec(spec_text, spec_dir + "/sweep.yaml");
@@ -461,8 +486,10 @@ MergeReport merge(const std::vector<std::string>& dirs, const std::string& out) 
   for (const auto& p : expand(s, &grid))
     for (size_t t = 0; t < s.traces.size(); ++t) {
       ++rep.expected;
-      if (seen.count(point_file(p.id, t))) ++rep.found;
-      else rep.missing.push_back(fmt::format("point {} trace {}", p.id, s.traces[t].name));
+      if (seen.count(point_file(p.id, t)))
+        ++rep.found;
+      else
+        rep.missing.push_back(fmt::format("point {} trace {}", p.id, s.traces[t].name));
     }
   atomic_write(out + "/sweep.yaml", spec_text);
   atomic_write(out + "/sweep-output.yaml", meta_yaml(s, Shard{1, 1}, grid));

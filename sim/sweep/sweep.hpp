@@ -26,7 +26,7 @@ struct Spec {
   std::string text;  // its contents (copied into outputs, hashed)
   std::string hash;  // FNV-1a of the contents, hex
   std::string name;
-  std::string base;                       // hwconfig preset name or path (resolved)
+  std::string base;                        // hwconfig preset name or path (resolved)
   std::vector<std::vector<Param>> groups;  // each group is zipped; groups are crossed
   std::vector<Expr> constraints;
   std::vector<TraceRef> traces;

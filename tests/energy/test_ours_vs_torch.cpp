@@ -21,10 +21,13 @@ TEST_P(OursVsTorch, SameTensorsAndEstimate) {
   const std::string arch = GetParam();
   test::TempDir d("vs");
   std::string fx = test::source_dir() + "/tests/fixtures/sponge/";
-  ASSERT_EQ(std::system((test::python() + " " + fx + "make_case.py --arch " + arch + " --out " + d.path()).c_str()), 0);
-  std::string cmd = test::python() + " " + test::source_dir() + "/tests/energy/fixture_traces.py " + arch + " " +
-                    d.path() + " " + EATSIM_BIN;
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs numpy and torch in " << test::python() << " (python3-torch)";
+  ASSERT_EQ(
+      std::system((test::python() + " " + fx + "make_case.py --arch " + arch + " --out " + d.path()).c_str()),
+      0);
+  std::string cmd = test::python() + " " + test::source_dir() + "/tests/energy/fixture_traces.py " + arch +
+                    " " + d.path() + " " + EATSIM_BIN;
+  ASSERT_EQ(std::system(cmd.c_str()), 0)
+      << "needs numpy and torch in " << test::python() << " (python3-torch)";
   TraceReader torch(d / "trace0");
   const Graph& g = torch.graph();
   Net net(g);
@@ -52,14 +55,16 @@ TEST_P(OursVsTorch, SameTensorsAndEstimate) {
       flips += (ref[k] != 0) != (edges[e].data[k] != 0);
     }
     elements += static_cast<int64_t>(ref.size());
-    EXPECT_LE(worst, 1e-4 * scale) << name << ": largest difference " << worst << " against a tensor of max " << scale;
+    EXPECT_LE(worst, 1e-4 * scale) << name << ": largest difference " << worst << " against a tensor of max "
+                                   << scale;
     cb.add_activation(static_cast<int>(e) - 1, edges[e].data.data(), xs[0]);
   }
   for (const auto& p : g.parameters()) {
     Tensor t = net.get(p.key);
     cb.set_param(p.key, t.data.data(), t.numel());
   }
-  double ours = sponge::energy_ratio(cb.finish()), theirs = sponge::energy_ratio(sponge::census_from_trace(torch, 32));
+  double ours = sponge::energy_ratio(cb.finish()),
+         theirs = sponge::energy_ratio(sponge::census_from_trace(torch, 32));
   // Stated bound: at most 1 in 100,000 activations changes between zero and non-zero (values that
   // round to zero in one implementation and not the other), and the ratio moves by less than 1e-5.
   EXPECT_LE(flips * 100000, elements) << flips << " flips in " << elements << " activations";

@@ -138,7 +138,8 @@ TEST_P(BadModelTest, RejectedWithLineAndExit2) {
 const char* kHead = "name: t\nparams: {in_channels: 3, input_size: 8}\nnodes:\n";
 std::string with_head(const char* body) { return std::string(kHead) + body; }
 static const std::string kCycle = with_head(
-    "  - {name: a, op: relu, inputs: [c]}\n  - {name: b, op: relu, inputs: [a]}\n  - {name: c, op: relu, inputs: [b]}\n");
+    "  - {name: a, op: relu, inputs: [c]}\n  - {name: b, op: relu, inputs: [a]}\n  - {name: c, op: relu, "
+    "inputs: [b]}\n");
 static const std::string kUnknownOp = with_head("  - {name: a, op: softmax, inputs: [input]}\n");
 static const std::string kMissingInput = with_head("  - {name: a, op: relu, inputs: [nothere]}\n");
 static const std::string kAddMismatch = with_head(
@@ -146,30 +147,35 @@ static const std::string kAddMismatch = with_head(
     "  - {name: b, op: conv2d, inputs: [input], out_channels: 4, kernel: 3, stride: 2, pad: 1}\n"
     "  - {name: s, op: add, inputs: [a, b]}\n");
 static const std::string kNegativeWidth =
-    "name: t\nparams: {width: -0.5, in_channels: 3, input_size: 8}\nnodes:\n  - {name: a, op: relu, inputs: [input]}\n";
+    "name: t\nparams: {width: -0.5, in_channels: 3, input_size: 8}\nnodes:\n  - {name: a, op: relu, inputs: "
+    "[input]}\n";
 static const std::string kUnknownKey = with_head("  - {name: a, op: relu, inputs: [input], colour: red}\n");
 static const std::string kSyntax = with_head("  - {name: a, op: relu, inputs: [input]\n  - oops: [\n");
-static const std::string kWrongType = with_head("  - {name: a, op: conv2d, inputs: [input], out_channels: 4, kernel: big}\n");
+static const std::string kWrongType =
+    with_head("  - {name: a, op: conv2d, inputs: [input], out_channels: 4, kernel: big}\n");
 static const std::string kMissingKey = with_head("  - {name: a, op: conv2d, inputs: [input], kernel: 3}\n");
 static const std::string kDuplicate =
     with_head("  - {name: a, op: relu, inputs: [input]}\n  - {name: a, op: relu, inputs: [input]}\n");
-static const std::string kLinearOnImage = with_head("  - {name: a, op: linear, inputs: [input], out_features: 3}\n");
+static const std::string kLinearOnImage =
+    with_head("  - {name: a, op: linear, inputs: [input], out_features: 3}\n");
 static const std::string kSelfLoop = with_head("  - {name: a, op: relu, inputs: [a]}\n");
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadModelTest,
-    ::testing::Values(BadModel{"cycle", kCycle.c_str(), R"(bad\.yaml:\d+: .*cycle: .* <- )"},
-                      BadModel{"self loop", kSelfLoop.c_str(), R"(bad\.yaml:4:\d+: .*cycle)"},
-                      BadModel{"unknown op", kUnknownOp.c_str(), R"(bad\.yaml:4:\d+: .*op: unknown op 'softmax')"},
-                      BadModel{"missing input", kMissingInput.c_str(), R"(bad\.yaml:4:\d+: .*unknown input 'nothere')"},
-                      BadModel{"add mismatch", kAddMismatch.c_str(), R"(bad\.yaml:6: .*\[4, 8, 8\] \(a\) and \[4, 4, 4\] \(b\))"},
-                      BadModel{"negative width", kNegativeWidth.c_str(), R"(bad\.yaml:2:\d+: params.width: -0.5)"},
-                      BadModel{"unknown key", kUnknownKey.c_str(), R"(bad\.yaml:4:\d+: .*colour: unknown key)"},
-                      BadModel{"yaml syntax", kSyntax.c_str(), R"(bad\.yaml:\d+:\d+: yaml: )"},
-                      BadModel{"wrong type", kWrongType.c_str(), R"(bad\.yaml:4:\d+: .*kernel: expected an integer)"},
-                      BadModel{"missing key", kMissingKey.c_str(), R"(bad\.yaml:4:\d+: .*out_channels: missing)"},
-                      BadModel{"duplicate name", kDuplicate.c_str(), R"(bad\.yaml:5:\d+: .*duplicate node name 'a')"},
-                      BadModel{"linear on image", kLinearOnImage.c_str(), R"(bad\.yaml:4: .*flatten)"}),
+    ::testing::Values(
+        BadModel{"cycle", kCycle.c_str(), R"(bad\.yaml:\d+: .*cycle: .* <- )"},
+        BadModel{"self loop", kSelfLoop.c_str(), R"(bad\.yaml:4:\d+: .*cycle)"},
+        BadModel{"unknown op", kUnknownOp.c_str(), R"(bad\.yaml:4:\d+: .*op: unknown op 'softmax')"},
+        BadModel{"missing input", kMissingInput.c_str(), R"(bad\.yaml:4:\d+: .*unknown input 'nothere')"},
+        BadModel{"add mismatch", kAddMismatch.c_str(),
+                 R"(bad\.yaml:6: .*\[4, 8, 8\] \(a\) and \[4, 4, 4\] \(b\))"},
+        BadModel{"negative width", kNegativeWidth.c_str(), R"(bad\.yaml:2:\d+: params.width: -0.5)"},
+        BadModel{"unknown key", kUnknownKey.c_str(), R"(bad\.yaml:4:\d+: .*colour: unknown key)"},
+        BadModel{"yaml syntax", kSyntax.c_str(), R"(bad\.yaml:\d+:\d+: yaml: )"},
+        BadModel{"wrong type", kWrongType.c_str(), R"(bad\.yaml:4:\d+: .*kernel: expected an integer)"},
+        BadModel{"missing key", kMissingKey.c_str(), R"(bad\.yaml:4:\d+: .*out_channels: missing)"},
+        BadModel{"duplicate name", kDuplicate.c_str(), R"(bad\.yaml:5:\d+: .*duplicate node name 'a')"},
+        BadModel{"linear on image", kLinearOnImage.c_str(), R"(bad\.yaml:4: .*flatten)"}),
     [](const ::testing::TestParamInfo<BadModel>& i) {
       std::string s = i.param.what;
       for (auto& ch : s)
@@ -178,7 +184,8 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(ModelGraph, SeveralErrorsAreReportedAtOnce) {
-  std::string y = with_head("  - {name: a, op: relu, inputs: [input], x: 1}\n  - {name: b, op: foo, inputs: [a]}\n");
+  std::string y =
+      with_head("  - {name: a, op: relu, inputs: [input], x: 1}\n  - {name: b, op: foo, inputs: [a]}\n");
   try {
     parse_graph(y, "bad.yaml");
     FAIL();

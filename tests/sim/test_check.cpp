@@ -16,13 +16,16 @@ class Check : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     d_ = new test::TempDir("check");
-    ASSERT_EQ(test::run_cli("trace synth resnet8 --width 0.25 --samples 2 --density 0.3 --out " + (*d_ / "t")).code, 0);
+    ASSERT_EQ(
+        test::run_cli("trace synth resnet8 --width 0.25 --samples 2 --density 0.3 --out " + (*d_ / "t")).code,
+        0);
     ASSERT_EQ(test::run_cli("trace synth smallcnn --samples 2 --out " + (*d_ / "small")).code, 0);
     sim("golden", "");
   }
   static void TearDownTestSuite() { delete d_; }
   static void sim(const std::string& name, const std::string& extra, const std::string& trace = "t") {
-    auto r = test::run_cli("sim --hw tpu_ws32 --trace " + (*d_ / trace) + " --out " + (*d_ / name) + " " + extra);
+    auto r =
+        test::run_cli("sim --hw tpu_ws32 --trace " + (*d_ / trace) + " --out " + (*d_ / name) + " " + extra);
     ASSERT_EQ(r.code, 0) << r.err;
   }
   static test::CliResult check(const std::string& report, const std::string& extra = "") {
@@ -59,7 +62,8 @@ TEST_F(Check, BadToleranceFilesExit2) {
   test::write_file(*d_ / "unknown.yaml", "metrics:\n  energy_unicorn_pj: {rel: 0.1}\n");
   auto r = check("golden", "--tolerance " + (*d_ / "unknown.yaml"));
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("unknown.yaml:2:3: metrics.energy_unicorn_pj: unknown metric"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown.yaml:2:3: metrics.energy_unicorn_pj: unknown metric"), std::string::npos)
+      << r.err;
   test::write_file(*d_ / "neg.yaml", "counters: {rel: -1}\n");
   EXPECT_EQ(check("golden", "--tolerance " + (*d_ / "neg.yaml")).code, 2);
 }
@@ -73,13 +77,17 @@ TEST_F(Check, ComparisonsAcrossThingsAreRefused) {
   auto hw = check("otherhw");
   EXPECT_EQ(hw.code, 2);
   EXPECT_NE(hw.err.find("hwconfig hash"), std::string::npos) << hw.err;
-  ASSERT_EQ(test::run_cli("trace synth resnet8 --width 0.25 --samples 2 --density 0.3 --seed 9 --out " + (*d_ / "t9")).code, 0);
+  ASSERT_EQ(test::run_cli("trace synth resnet8 --width 0.25 --samples 2 --density 0.3 --seed 9 --out " +
+                          (*d_ / "t9"))
+                .code,
+            0);
   sim("othertrace", "", "t9");
   auto tr = check("othertrace");
   EXPECT_EQ(tr.code, 2);
   EXPECT_NE(tr.err.find("trace hash"), std::string::npos) << tr.err;
   std::string g = test::read_file(*d_ / "golden.json");
-  test::write_file(*d_ / "future.json", std::regex_replace(g, std::regex("\"report_format\": 1"), "\"report_format\": 2"));
+  test::write_file(*d_ / "future.json",
+                   std::regex_replace(g, std::regex("\"report_format\": 1"), "\"report_format\": 2"));
   auto fmt = check("future");
   EXPECT_EQ(fmt.code, 2);
   EXPECT_NE(fmt.err.find("report format"), std::string::npos) << fmt.err;

@@ -14,12 +14,14 @@ TEST(Demo, QuickDemoRunsEveryStageAndRerunReuses) {
   test::TempDir d("demo");
   auto r = test::run_cli("demo --quick --threads 1 --out " + (d / "demo"));
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* s : {"Headline", "test accuracy", "ReLU firing", "sponge ratio", "simulated energy per sample",
-                        "energy ratio (sparsity features on / off)", "speed-up", "layer1.0.conv1"})
+  for (const char* s :
+       {"Headline", "test accuracy", "ReLU firing", "sponge ratio", "simulated energy per sample",
+        "energy ratio (sparsity features on / off)", "speed-up", "layer1.0.conv1"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
-  for (const char* f : {"runs/standard/metrics.csv", "runs/eat/checkpoint/checkpoint.yaml", "traces/standard/trace.yaml",
-                        "traces/eat/trace.yaml", "energy-eat.json", "firing.csv", "plots/firing.png", "plots/firing.svg",
-                        "plots/energy.svg", "plots/training.png", "plots/accuracy-vs-ratio.svg", "headline.txt"})
+  for (const char* f :
+       {"runs/standard/metrics.csv", "runs/eat/checkpoint/checkpoint.yaml", "traces/standard/trace.yaml",
+        "traces/eat/trace.yaml", "energy-eat.json", "firing.csv", "plots/firing.png", "plots/firing.svg",
+        "plots/energy.svg", "plots/training.png", "plots/accuracy-vs-ratio.svg", "headline.txt"})
     EXPECT_TRUE(fs::exists(d / ("demo/" + std::string(f)))) << f;
   EXPECT_EQ(test::read_file(d / "demo/headline.txt"), r.out.substr(r.out.find("\nPer layer")));
   auto again = test::run_cli("demo --quick --threads 1 --out " + (d / "demo"));

@@ -28,7 +28,10 @@ class Plots : public ::testing::Test {
 test::TempDir* Plots::d_ = nullptr;
 
 TEST_F(Plots, FiringBarsStandardVsEat) {
-  ASSERT_EQ(test::run_cli("firing " + (*d_ / "st") + " " + (*d_ / "eat") + " --convention graph --csv " + (*d_ / "f.csv")).code, 0);
+  ASSERT_EQ(test::run_cli("firing " + (*d_ / "st") + " " + (*d_ / "eat") + " --convention graph --csv " +
+                          (*d_ / "f.csv"))
+                .code,
+            0);
   auto r = test::run_cli("plot firing " + (*d_ / "f.csv") + " --labels ST,EAT --out " + (*d_ / "firing"));
   ASSERT_EQ(r.code, 0) << r.err;
   expect_figure(*d_ / "firing", {"ST", "EAT", "relu1", "relu2", "firing (% of outputs non-zero)"});
@@ -44,8 +47,10 @@ TEST_F(Plots, EnergyBreakdownStackedByComponent) {
 
 TEST_F(Plots, AccuracyVsRatioAndTrainingCurves) {
   for (const char* l : {"0", "1"}) {
-    auto r = test::run_cli("train --model smallcnn --train-limit 512 --test-limit 200 --batch 64 --threads 1 -q "
-                           "--epochs 1 --ratio-samples 32 --lambda " + std::string(l) + " --out " + (*d_ / ("run" + std::string(l))));
+    auto r = test::run_cli(
+        "train --model smallcnn --train-limit 512 --test-limit 200 --batch 64 --threads 1 -q "
+        "--epochs 1 --ratio-samples 32 --lambda " +
+        std::string(l) + " --out " + (*d_ / ("run" + std::string(l))));
     ASSERT_EQ(r.code, 0) << r.err;
   }
   auto r = test::run_cli("plot lambda " + (*d_ / "run0") + " " + (*d_ / "run1") + " --out " + (*d_ / "lam"));

@@ -2,8 +2,8 @@
 // on every (trace, preset); a deliberate change to an energy table entry is caught (exit 1).
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <regex>
 #include <tuple>
 
@@ -27,7 +27,8 @@ std::vector<std::tuple<std::string, std::string, std::string>> goldens() {
   std::vector<std::tuple<std::string, std::string, std::string>> out;
   for (auto& t : fs::directory_iterator(ref() + "/traces"))
     for (const auto& p : presets)
-      out.emplace_back(t.path().string(), p, ref() + "/goldens/" + t.path().filename().string() + "-" + p + ".json");
+      out.emplace_back(t.path().string(), p,
+                       ref() + "/goldens/" + t.path().filename().string() + "-" + p + ".json");
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -48,7 +49,8 @@ TEST(ReferenceGoldens, EveryTraceOnEveryPresetMatchesItsGolden) {
 
 TEST(ReferenceGoldens, AnAlteredEnergyEntryIsCaught) {
   auto all = goldens();
-  auto it = std::find_if(all.begin(), all.end(), [](const auto& g) { return std::get<1>(g) == "dense_fp32"; });
+  auto it =
+      std::find_if(all.begin(), all.end(), [](const auto& g) { return std::get<1>(g) == "dense_fp32"; });
   ASSERT_NE(it, all.end());
   const auto& [trace, preset, golden] = *it;
   test::TempDir d("ref");
@@ -77,7 +79,8 @@ namespace {
 // A changed skip rule (the engine's own test hook) moves a reference trace's counters on the
 // skipping preset, and the check against the committed golden reports it.
 TEST(ReferenceGoldens, AnAlteredSkipRuleIsCaught) {
-  std::string trace = ref() + "/traces/resnet8-syn10", golden = ref() + "/goldens/resnet8-syn10-cnvlutin_ws16.json";
+  std::string trace = ref() + "/traces/resnet8-syn10",
+              golden = ref() + "/goldens/resnet8-syn10-cnvlutin_ws16.json";
   sim::HwConfig hw = sim::load_hwconfig("cnvlutin_ws16");
   TraceReader tr(trace);
   test::TempDir d("ref");

@@ -23,12 +23,19 @@ class SweepCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new test::TempDir("sweepcli");
-    ASSERT_EQ(test::run_cli("trace synth resnet8 --width 0.5 --samples 1 --density 0.4 --out " + (*dir_ / "a")).code, 0);
-    ASSERT_EQ(test::run_cli("trace synth resnet8 --width 0.5 --samples 1 --density 0.2 --seed 2 --out " + (*dir_ / "b")).code, 0);
-    test::write_file(*dir_ / "grid.yaml", "name: grid\nbase: tpu_ws32\nparams:\n  array.rows: [8, 16, 32, 64]\n"
-                                          "  array.cols: [8, 16, 32, 64]\n  dram.bytes_per_cycle: [8, 16, 64]\n"
-                                          "constraints: [\"array.rows * array.cols <= 2048\"]\n"
-                                          "traces:\n  - {name: dense, path: a}\n  - {name: sparse, path: b}\n");
+    ASSERT_EQ(
+        test::run_cli("trace synth resnet8 --width 0.5 --samples 1 --density 0.4 --out " + (*dir_ / "a"))
+            .code,
+        0);
+    ASSERT_EQ(test::run_cli("trace synth resnet8 --width 0.5 --samples 1 --density 0.2 --seed 2 --out " +
+                            (*dir_ / "b"))
+                  .code,
+              0);
+    test::write_file(*dir_ / "grid.yaml",
+                     "name: grid\nbase: tpu_ws32\nparams:\n  array.rows: [8, 16, 32, 64]\n"
+                     "  array.cols: [8, 16, 32, 64]\n  dram.bytes_per_cycle: [8, 16, 64]\n"
+                     "constraints: [\"array.rows * array.cols <= 2048\"]\n"
+                     "traces:\n  - {name: dense, path: a}\n  - {name: sparse, path: b}\n");
   }
   static void TearDownTestSuite() { delete dir_; }
   static test::TempDir* dir_;
@@ -58,7 +65,8 @@ TEST_F(SweepCli, SurvivesRepeatedSigkill) {
       int devnull = ::open("/dev/null", O_WRONLY);
       dup2(devnull, 1), dup2(devnull, 2);
       std::string sweep = *dir_ / "grid.yaml";
-      execl(EATSIM_BIN, EATSIM_BIN, "sweep", sweep.c_str(), "-q", "--jobs", "2", "--out", out.c_str(), (char*)nullptr);
+      execl(EATSIM_BIN, EATSIM_BIN, "sweep", sweep.c_str(), "-q", "--jobs", "2", "--out", out.c_str(),
+            (char*)nullptr);
       _exit(127);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 120)(rng)));
@@ -79,13 +87,17 @@ TEST_F(SweepCli, ShardsMergeIntoTheWhole) {
   std::string dirs;
   for (int k = 1; k <= 3; ++k) {
     std::string d = *dir_ / ("s" + std::to_string(k));
-    ASSERT_EQ(test::run_cli("sweep " + (*dir_ / "grid.yaml") + " -q --shard " + std::to_string(k) + "/3 --out " + d).code, 0);
+    ASSERT_EQ(
+        test::run_cli("sweep " + (*dir_ / "grid.yaml") + " -q --shard " + std::to_string(k) + "/3 --out " + d)
+            .code,
+        0);
     dirs += " " + d;
   }
   auto m = test::run_cli("sweep merge --out " + (*dir_ / "merged") + dirs);
   ASSERT_EQ(m.code, 0) << m.err;
   EXPECT_EQ(test::read_file(*dir_ / "merged/results.csv"), test::read_file(*dir_ / "whole/results.csv"));
-  auto gap = test::run_cli("sweep merge --out " + (*dir_ / "gap") + " " + (*dir_ / "s1") + " " + (*dir_ / "s2"));
+  auto gap =
+      test::run_cli("sweep merge --out " + (*dir_ / "gap") + " " + (*dir_ / "s1") + " " + (*dir_ / "s2"));
   EXPECT_EQ(gap.code, 1);
   EXPECT_NE(gap.out.find("missing"), std::string::npos);
 }
@@ -100,13 +112,15 @@ TEST_F(SweepCli, BadSweepsExit2) {
   const std::string tr = "traces:\n  - {name: dense, path: a}\n";
   bad("base: tpu_ws32\nparams:\n  array.rowz: [8]\n" + tr, "", "'array.rowz' is not a hwconfig key");
   bad("base: tpu_ws32\nparams:\n  array.rows: {from: 8, to: 4}\n" + tr, "", "empty");
-  bad("base: tpu_ws32\nparams:\n  array.rows: [8]\nconstraints: [\"array.rows > 8\"]\n" + tr, "", "remove every");
+  bad("base: tpu_ws32\nparams:\n  array.rows: [8]\nconstraints: [\"array.rows > 8\"]\n" + tr, "",
+      "remove every");
   bad("base: tpu_ws32\nparams:\n  array.rows: [8]\n" + tr, " --shard 4/3", "--shard");
   bad("base: tpu_ws32\nparams:\n  array.rows: [8]\ntraces:\n  - {name: x, path: nothere}\n", "", "nothere");
   // Shards of two different sweep files do not merge.
   test::write_file(*dir_ / "other.yaml", "base: tpu_ws32\nparams:\n  array.rows: [8, 16]\n" + tr);
   ASSERT_EQ(test::run_cli("sweep " + (*dir_ / "other.yaml") + " -q --out " + (*dir_ / "o1")).code, 0);
-  ASSERT_EQ(test::run_cli("sweep " + (*dir_ / "grid.yaml") + " -q --shard 1/2 --out " + (*dir_ / "g1")).code, 0);
+  ASSERT_EQ(test::run_cli("sweep " + (*dir_ / "grid.yaml") + " -q --shard 1/2 --out " + (*dir_ / "g1")).code,
+            0);
   auto m = test::run_cli("sweep merge --out " + (*dir_ / "mm") + " " + (*dir_ / "o1") + " " + (*dir_ / "g1"));
   EXPECT_EQ(m.code, 2);
   EXPECT_NE(m.err.find("another sweep file"), std::string::npos) << m.err;
@@ -117,7 +131,8 @@ TEST_F(SweepCli, ParetoPlotFromTheResults) {
   auto r = test::run_cli("plot pareto " + (*dir_ / "p/results.csv") + " --out " + (*dir_ / "pareto"));
   ASSERT_EQ(r.code, 0) << r.err;
   std::string svg = test::read_file(*dir_ / "pareto.svg");
-  for (const char* s : {"dense (Pareto front)", "sparse (all points)", "cycles per sample", "energy per sample"})
+  for (const char* s :
+       {"dense (Pareto front)", "sparse (all points)", "cycles per sample", "energy per sample"})
     EXPECT_NE(svg.find(s), std::string::npos) << s;
   EXPECT_GT(fs::file_size(*dir_ / "pareto.png"), 10000u);
 }

@@ -45,10 +45,10 @@ TEST(Npy, RoundTripsEveryDtype) {
 TEST(Npy, HalfConversionRoundsToNearestEven) {
   EXPECT_EQ(float_to_half(1.0f), 0x3c00);
   EXPECT_EQ(float_to_half(65504.f), 0x7bff);
-  EXPECT_EQ(float_to_half(1e6f), 0x7c00);                      // overflow to inf
-  EXPECT_EQ(float_to_half(1.0f + 1.0f / 2048), 0x3c00);        // tie, even stays
-  EXPECT_EQ(float_to_half(1.0f + 3.0f / 2048), 0x3c02);        // tie, odd rounds up
-  EXPECT_EQ(half_to_float(0x0001), std::ldexp(1.0f, -24));     // smallest subnormal
+  EXPECT_EQ(float_to_half(1e6f), 0x7c00);                   // overflow to inf
+  EXPECT_EQ(float_to_half(1.0f + 1.0f / 2048), 0x3c00);     // tie, even stays
+  EXPECT_EQ(float_to_half(1.0f + 3.0f / 2048), 0x3c02);     // tie, odd rounds up
+  EXPECT_EQ(half_to_float(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
   EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);
   EXPECT_TRUE(std::isnan(half_to_float(float_to_half(NAN))));
   for (uint32_t h = 0; h < 0x7c00; ++h) EXPECT_EQ(float_to_half(half_to_float(h)), h) << h;
@@ -70,15 +70,22 @@ TEST(Npy, StreamsAndSeeks) {
 }
 
 TEST(Npy, NumpyReadsOursAndWeReadNumpys) {
-  ASSERT_TRUE(test::python_has("numpy")) << test::python() << " needs python3-numpy (tools/setup.sh installs it)";
+  ASSERT_TRUE(test::python_has("numpy"))
+      << test::python() << " needs python3-numpy (tools/setup.sh installs it)";
   test::TempDir d("npy");
   std::vector<float> v = {1.f, 2.f, 3.f, 4.f, 5.f, 6.f};
   npy_save_f32(d / "ours.npy", {2, 3}, v.data());
-  std::string py = "import numpy as np\n"
-                   "a = np.load('" + (d / "ours.npy") + "')\n"
-                   "assert a.shape == (2, 3) and a.dtype == np.float32 and a.sum() == 21, a\n"
-                   "np.save('" + (d / "theirs.npy") + "', np.arange(12, dtype=np.float16).reshape(3, 4))\n"
-                   "np.save('" + (d / "big.npy") + "', np.zeros((2, 3), dtype=np.int64))\n";
+  std::string py =
+      "import numpy as np\n"
+      "a = np.load('" +
+      (d / "ours.npy") +
+      "')\n"
+      "assert a.shape == (2, 3) and a.dtype == np.float32 and a.sum() == 21, a\n"
+      "np.save('" +
+      (d / "theirs.npy") +
+      "', np.arange(12, dtype=np.float16).reshape(3, 4))\n"
+      "np.save('" +
+      (d / "big.npy") + "', np.zeros((2, 3), dtype=np.int64))\n";
   test::write_file(d / "t.py", py);
   ASSERT_EQ(std::system((test::python() + " " + (d / "t.py")).c_str()), 0);
   Shape s;
@@ -126,9 +133,11 @@ TEST(Npy, RejectsMalformedFiles) {
                   "unsupported dtype");
   expect_rejected(header("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }") + std::string(8, '\0'),
                   "Fortran");
-  expect_rejected(header("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }"),
-                  "overflows");
-  expect_rejected(header("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1000), }"), "truncated");
+  expect_rejected(
+      header("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }"),
+      "overflows");
+  expect_rejected(header("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1000), }"),
+                  "truncated");
   expect_rejected(header("{'descr': '<f4', 'fortran_order': False, 'shape': (-3,), }"), "bad dimension");
   // A header longer than allowed: version 2 with a 16 MiB length field.
   std::string huge = "\x93NUMPY\x02";

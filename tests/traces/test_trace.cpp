@@ -63,7 +63,8 @@ TEST(TraceFormat, SyntheticTraceRoundTripsThroughTheReader) {
   for (int64_t p = 0; p < hw; ++p) acc += last[p];
   EXPECT_NEAR(pool[0], acc / hw, 1e-5);
   // Parameters: PyTorch shapes, BN unfolded.
-  EXPECT_EQ(r.load("layer1.0.bn1.running_var").size(), static_cast<size_t>(g.nodes[g.find("layer1.0.bn1")].out_shape[0]));
+  EXPECT_EQ(r.load("layer1.0.bn1.running_var").size(),
+            static_cast<size_t>(g.nodes[g.find("layer1.0.bn1")].out_shape[0]));
   EXPECT_EQ(npy_load_i64(r.path_of(*m.find("bn1.num_batches_tracked"))).size(), 1u);
 }
 
@@ -145,7 +146,8 @@ TEST(TraceFormat, ClusteringShapesWhereTheZerosAre) {
     got[c] = TraceReader(dir).load("relu1");
     EXPECT_NEAR(density_of(got[c]), 0.4, 0.04) << clustering_name(c);
   }
-  // Independent zeros: runs of mean 1/d = 2.5 (a zero is followed by a zero with p = 0.6); channel runs: ≈ L = 8.
+  // Independent zeros: runs of mean 1/d = 2.5 (a zero is followed by a zero with p = 0.6); channel runs: ≈ L
+  // = 8.
   EXPECT_NEAR(mean_channel_zero_run(got[Clustering::independent], C, H * W), 2.5, 0.4);
   EXPECT_NEAR(mean_channel_zero_run(got[Clustering::channel], C, H * W), 8.0, 2.0);
   // Blobs: neighbours agree far more often than chance (0.4² + 0.6² = 0.52).
@@ -196,10 +198,12 @@ TEST(TraceFormat, ExistingDirectoryNeedsForceAndStagingIsCleanedUp) {
 }
 
 TEST(TraceFormat, PythonReaderExampleRuns) {
-  ASSERT_TRUE(test::python_has("numpy")) << test::python() << " needs python3-numpy (tools/setup.sh installs it)";
+  ASSERT_TRUE(test::python_has("numpy"))
+      << test::python() << " needs python3-numpy (tools/setup.sh installs it)";
   std::string md = test::read_file(test::source_dir() + "/traces/FORMAT.md");
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(md, m, std::regex("<!-- python-reader-begin -->\\n```python\\n([\\s\\S]*?)```")));
+  ASSERT_TRUE(
+      std::regex_search(md, m, std::regex("<!-- python-reader-begin -->\\n```python\\n([\\s\\S]*?)```")));
   test::TempDir d("trace");
   test::write_file(d / "read_trace.py", m[1]);
   Graph g = small_resnet();
@@ -242,7 +246,8 @@ TEST_P(CorruptTrace, RefusedWithOneClearLine) {
     TraceReader r(d / "t");
     FAIL() << GetParam().what << ": accepted";
   } catch (const TraceError& e) {
-    EXPECT_TRUE(std::regex_search(e.what(), std::regex(GetParam().expect))) << GetParam().what << ": " << e.what();
+    EXPECT_TRUE(std::regex_search(e.what(), std::regex(GetParam().expect)))
+        << GetParam().what << ": " << e.what();
   }
   auto r = test::run_cli("trace info " + (d / "t"));
   EXPECT_EQ(r.code, 2) << r.err;
@@ -252,10 +257,14 @@ TEST_P(CorruptTrace, RefusedWithOneClearLine) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, CorruptTrace,
     ::testing::Values(
-        Corrupt{"dotdot path", [](const std::string& d) { replace_in(d + "/trace.yaml", "\"act.conv1.npy\"", "\"../x.npy\""); },
-                R"(trace\.yaml:\d+:\d+: tensors\[\d+\]\.file: '\.\./x\.npy' is not a plain file name)"},
+        Corrupt{
+            "dotdot path",
+            [](const std::string& d) { replace_in(d + "/trace.yaml", "\"act.conv1.npy\"", "\"../x.npy\""); },
+            R"(trace\.yaml:\d+:\d+: tensors\[\d+\]\.file: '\.\./x\.npy' is not a plain file name)"},
         Corrupt{"absolute path",
-                [](const std::string& d) { replace_in(d + "/trace.yaml", "\"act.conv1.npy\"", "\"/etc/passwd\""); },
+                [](const std::string& d) {
+                  replace_in(d + "/trace.yaml", "\"act.conv1.npy\"", "\"/etc/passwd\"");
+                },
                 R"('/etc/passwd' is not a plain file name)"},
         Corrupt{"symlink out",
                 [](const std::string& d) {
@@ -263,7 +272,8 @@ INSTANTIATE_TEST_SUITE_P(
                   fs::create_symlink(d + "/../outside.npy", d + "/act.conv1.npy");
                 },
                 R"(symbolic link out of the trace directory)"},
-        Corrupt{"missing tensor file", [](const std::string& d) { fs::remove(d + "/act.layer1.0.relu1.npy"); },
+        Corrupt{"missing tensor file",
+                [](const std::string& d) { fs::remove(d + "/act.layer1.0.relu1.npy"); },
                 R"(tensors \(layer1\.0\.relu1\): file 'act\.layer1\.0\.relu1\.npy' is missing)"},
         Corrupt{"missing manifest entry",
                 [](const std::string& d) {
@@ -273,11 +283,17 @@ INSTANTIATE_TEST_SUITE_P(
                 },
                 R"(missing tensor 'layer2\.0\.bn1')"},
         Corrupt{"shape disagrees with graph",
-                [](const std::string& d) { replace_in(d + "/trace.yaml", "shape: [2, 8, 16, 16]}", "shape: [2, 8, 16, 15]}"); },
+                [](const std::string& d) {
+                  replace_in(d + "/trace.yaml", "shape: [2, 8, 16, 16]}", "shape: [2, 8, 16, 15]}");
+                },
                 R"(shape \[2, 8, 16, 15\] disagrees with the graph)"},
-        Corrupt{"future version", [](const std::string& d) { replace_in(d + "/trace.yaml", "version: 1", "version: 2"); },
+        Corrupt{"future version",
+                [](const std::string& d) { replace_in(d + "/trace.yaml", "version: 1", "version: 2"); },
                 R"(trace\.yaml:\d+:\d+: version: trace format 2 is newer)"},
-        Corrupt{"unknown key", [](const std::string& d) { replace_in(d + "/trace.yaml", "producer:", "colour: red\nproducer:"); },
+        Corrupt{"unknown key",
+                [](const std::string& d) {
+                  replace_in(d + "/trace.yaml", "producer:", "colour: red\nproducer:");
+                },
                 R"(colour: unknown key)"},
         Corrupt{"truncated tensor",
                 [](const std::string& d) { fs::resize_file(d + "/act.layer1.0.conv1.npy", 1000); },
@@ -285,8 +301,10 @@ INSTANTIATE_TEST_SUITE_P(
         Corrupt{"wrong dtype in header",
                 [](const std::string& d) { replace_in(d + "/act.conv1.npy", "'<f4'", "'<i4'"); },
                 R"(act\.conv1\.npy: dtype int32 disagrees with the manifest)"},
-        Corrupt{"no manifest", [](const std::string& d) { fs::remove(d + "/trace.yaml"); }, R"(no trace\.yaml)"},
-        Corrupt{"yaml syntax", [](const std::string& d) { replace_in(d + "/trace.yaml", "samples:", "samples: [\n"); },
+        Corrupt{"no manifest", [](const std::string& d) { fs::remove(d + "/trace.yaml"); },
+                R"(no trace\.yaml)"},
+        Corrupt{"yaml syntax",
+                [](const std::string& d) { replace_in(d + "/trace.yaml", "samples:", "samples: [\n"); },
                 R"(trace\.yaml:\d+:\d+: yaml: )"}),
     [](const ::testing::TestParamInfo<Corrupt>& i) {
       std::string s = i.param.what;
@@ -297,7 +315,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(TraceCli, SynthAndInfo) {
   test::TempDir d("trace");
-  auto r = test::run_cli("trace synth smallcnn --samples 2 --density 0.25 --cluster channel --out " + (d / "t"));
+  auto r =
+      test::run_cli("trace synth smallcnn --samples 2 --density 0.25 --cluster channel --out " + (d / "t"));
   ASSERT_EQ(r.code, 0) << r.err;
   auto info = test::run_cli("trace info " + (d / "t") + " --csv " + (d / "t.csv"));
   ASSERT_EQ(info.code, 0) << info.err;

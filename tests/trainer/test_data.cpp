@@ -67,7 +67,8 @@ TEST(Datasets, IdxBadFilesNameTheFile) {
     load_idx(d.path(), "train", "mnist");
     FAIL();
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("train-images-idx3-ubyte: header says 4 images of 3x3"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("train-images-idx3-ubyte: header says 4 images of 3x3"),
+              std::string::npos)
         << e.what();
   }
   test::write_file(p, "hello, not idx");
@@ -91,7 +92,7 @@ TEST(Datasets, Cifar10BinaryLayout) {
   Dataset tr = load_cifar10(d.path(), "train");
   EXPECT_EQ(tr.n, 10);
   EXPECT_EQ(tr.c, 3);
-  EXPECT_EQ(tr.labels[2], 2);                    // batch 2, record 0
+  EXPECT_EQ(tr.labels[2], 2);                     // batch 2, record 0
   EXPECT_EQ(tr.image(2)[2 * 1024 + 5], 200 + 2);  // blue plane of batch 2
   Dataset te = load_cifar10(d.path(), "test");
   EXPECT_EQ(te.n, 1);
@@ -101,13 +102,15 @@ TEST(Datasets, Cifar10BinaryLayout) {
     load_cifar10(d.path(), "test");
     FAIL();
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("test_batch.bin: 3000 bytes is not a whole number"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("test_batch.bin: 3000 bytes is not a whole number"),
+              std::string::npos);
   }
 }
 
 void write_ppm(const std::string& path, int w, int h, uint8_t r, uint8_t g, uint8_t b) {
   std::string s = "P6\n# made by a test\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
-  for (int i = 0; i < w * h; ++i) s += static_cast<char>(r), s += static_cast<char>(g), s += static_cast<char>(b);
+  for (int i = 0; i < w * h; ++i)
+    s += static_cast<char>(r), s += static_cast<char>(g), s += static_cast<char>(b);
   test::write_file(path, s);
 }
 
@@ -127,8 +130,9 @@ TEST(Datasets, GtsrbFoldersAndCsvResizedTo32) {
   }
   fs::create_directories(d / "Final_Test/Images");
   write_ppm(d / "Final_Test/Images/00000.ppm", 30, 31, 1, 2, 3);
-  test::write_file(d / "Final_Test/Images/GT-final_test.csv",
-                   "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\n00000.ppm;30;31;5;5;25;25;1\n");
+  test::write_file(
+      d / "Final_Test/Images/GT-final_test.csv",
+      "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\n00000.ppm;30;31;5;5;25;25;1\n");
   Dataset tr = load_dataset("gtsrb:" + d.path(), "train");
   EXPECT_EQ(tr.n, 4);
   EXPECT_EQ(tr.h, 32);
@@ -170,7 +174,7 @@ TEST(Batcher, PadsCentredAndNormalises) {
   std::vector<float> x(2 * 16);
   std::vector<int32_t> y(2);
   ASSERT_EQ(b.next(x.data(), y.data()), 2);
-  EXPECT_FLOAT_EQ(x[0], (0 - 0.5f) / 0.25f);                 // padding is black
+  EXPECT_FLOAT_EQ(x[0], (0 - 0.5f) / 0.25f);                  // padding is black
   EXPECT_FLOAT_EQ(x[1 * 4 + 1], (0 / 255.f - 0.5f) / 0.25f);  // pixel (0,0) of image 0 at (1,1)
   EXPECT_FLOAT_EQ(x[16 + 2 * 4 + 2], (13 / 255.f - 0.5f) / 0.25f);
   EXPECT_EQ(b.next(x.data(), y.data()), 1);  // partial last batch kept when drop_last is off

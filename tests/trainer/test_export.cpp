@@ -18,8 +18,10 @@ class Export : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new test::TempDir("export");
-    auto r = test::run_cli("train --model smallcnn --train-limit 512 --test-limit 100 --batch 64 --threads 1 -q "
-                           "--epochs 1 --lambda 0.5 --out " + (*dir_ / "run"));
+    auto r = test::run_cli(
+        "train --model smallcnn --train-limit 512 --test-limit 100 --batch 64 --threads 1 -q "
+        "--epochs 1 --lambda 0.5 --out " +
+        (*dir_ / "run"));
     ASSERT_EQ(r.code, 0) << r.err;
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -45,19 +47,24 @@ TEST_F(Export, TraceHoldsTheNetworksTensors) {
   for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
     auto stored = tr.load(m.graph.nodes[i].name);
     ASSERT_EQ(stored.size(), edges[i + 1].data.size());
-    for (size_t k = 0; k < stored.size(); ++k) ASSERT_EQ(stored[k], edges[i + 1].data[k]) << m.graph.nodes[i].name;
+    for (size_t k = 0; k < stored.size(); ++k)
+      ASSERT_EQ(stored[k], edges[i + 1].data[k]) << m.graph.nodes[i].name;
   }
   // Weights with BN unfolded, as in the checkpoint.
   EXPECT_EQ(tr.load("bn1.running_var"), net.get("bn1.running_var").data);
   // Predictions are the argmax of the output.
   auto out = tr.load(m.graph.nodes[m.graph.output].name);
   for (int s = 0; s < 5; ++s)
-    EXPECT_EQ(m.predictions[s], std::max_element(out.begin() + 10 * s, out.begin() + 10 * s + 10) - (out.begin() + 10 * s));
+    EXPECT_EQ(m.predictions[s],
+              std::max_element(out.begin() + 10 * s, out.begin() + 10 * s + 10) - (out.begin() + 10 * s));
 }
 
 TEST_F(Export, Int8StorageIsWithinHalfAStep) {
   ASSERT_EQ(test::run_cli("trace export " + (*dir_ / "run") + " --samples 4 --out " + (*dir_ / "f")).code, 0);
-  ASSERT_EQ(test::run_cli("trace export " + (*dir_ / "run") + " --samples 4 --dtype int8 --out " + (*dir_ / "q")).code, 0);
+  ASSERT_EQ(
+      test::run_cli("trace export " + (*dir_ / "run") + " --samples 4 --dtype int8 --out " + (*dir_ / "q"))
+          .code,
+      0);
   TraceReader f(*dir_ / "f"), q(*dir_ / "q");
   for (const char* name : {"conv1", "relu1", "conv2.weight"}) {
     auto a = f.load(name), b = q.load(name);
@@ -77,7 +84,9 @@ TEST_F(Export, BadRequestsExit2AndLeaveNothing) {
   auto again = test::run_cli("trace export " + (*dir_ / "run") + " --samples 1 --out " + (*dir_ / "y"));
   EXPECT_EQ(again.code, 2);
   EXPECT_NE(again.err.find("--force"), std::string::npos);
-  EXPECT_EQ(test::run_cli("trace export " + (*dir_ / "run") + " --samples 2 --force --out " + (*dir_ / "y")).code, 0);
+  EXPECT_EQ(
+      test::run_cli("trace export " + (*dir_ / "run") + " --samples 2 --force --out " + (*dir_ / "y")).code,
+      0);
   EXPECT_EQ(TraceReader(*dir_ / "y").manifest().num_samples(), 2);
   EXPECT_EQ(test::run_cli("trace export " + (*dir_ / "nothing") + " --out " + (*dir_ / "z")).code, 2);
   // A checkpoint whose tensor does not fit the graph: named in the message.
@@ -87,7 +96,8 @@ TEST_F(Export, BadRequestsExit2AndLeaveNothing) {
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("conv2.weight"), std::string::npos) << bad.err;
   for (auto& e : fs::directory_iterator(dir_->path()))
-    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "staging left behind: " << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos)
+        << "staging left behind: " << e.path();
 }
 
 }  // namespace

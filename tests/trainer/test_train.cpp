@@ -31,7 +31,8 @@ double last_test_acc(const std::string& csv_path) {
 
 TEST(Train, SmallNetLearnsFashionMnist) {
   test::TempDir d("train");
-  const std::string cfg = kSmall + "--train-limit 4096 --epochs 4 --schedule cosine --lr 0.2 --out " + (d / "run");
+  const std::string cfg =
+      kSmall + "--train-limit 4096 --epochs 4 --schedule cosine --lr 0.2 --out " + (d / "run");
   auto r = test::run_cli(cfg);
   ASSERT_EQ(r.code, 0) << r.err;
   double acc = last_test_acc(d / "run/metrics.csv");
@@ -48,7 +49,8 @@ TEST(Train, SmallNetLearnsFashionMnist) {
 
 TEST(Train, EatPenaltyLowersFiring) {
   test::TempDir d("train");
-  std::string common = kSmall + "--train-limit 4096 --epochs 2 --schedule cosine --lr 0.1 --penalty-layers relu ";
+  std::string common =
+      kSmall + "--train-limit 4096 --epochs 2 --schedule cosine --lr 0.1 --penalty-layers relu ";
   ASSERT_EQ(test::run_cli(common + "--out " + (d / "st")).code, 0);
   ASSERT_EQ(test::run_cli(common + "--lambda 2 --sigma 1e-4 --out " + (d / "eat")).code, 0);
   auto firing = [](const std::string& p) {
@@ -67,12 +69,15 @@ TEST(Train, ResumeContinuesBitForBit) {
   ASSERT_EQ(test::run_cli(cfg + (d / "whole")).code, 0);
   // Interrupted twice (after 5 steps, then 20 more: across the epoch boundary), then finished.
   ASSERT_EQ(test::run_cli(cfg + (d / "parts") + " --max-steps 5").code, 0);
-  EXPECT_FALSE(fs::exists(d / "parts/metrics.csv") && test::read_file(d / "parts/metrics.csv").find("\n1,") != std::string::npos);
+  EXPECT_FALSE(fs::exists(d / "parts/metrics.csv") &&
+               test::read_file(d / "parts/metrics.csv").find("\n1,") != std::string::npos);
   ASSERT_EQ(test::run_cli(cfg + (d / "parts") + " --resume --max-steps 20").code, 0);
   auto r = test::run_cli(cfg + (d / "parts") + " --resume");
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* f : {"conv1.weight.npy", "bn2.running_var.npy", "fc.bias.npy", "extra.momentum.conv2.weight.npy"})
-    EXPECT_EQ(test::read_file(d / ("whole/checkpoint/" + std::string(f))), test::read_file(d / ("parts/checkpoint/" + std::string(f))))
+  for (const char* f :
+       {"conv1.weight.npy", "bn2.running_var.npy", "fc.bias.npy", "extra.momentum.conv2.weight.npy"})
+    EXPECT_EQ(test::read_file(d / ("whole/checkpoint/" + std::string(f))),
+              test::read_file(d / ("parts/checkpoint/" + std::string(f))))
         << f;
   // Same losses and accuracies per epoch (seconds and images/s differ).
   auto strip = [](std::string csv) {
@@ -101,8 +106,8 @@ TEST(Train, CtrlCSavesAndResumeFinishes) {
     int log = ::open((d / "out.txt").c_str(), O_WRONLY | O_CREAT, 0644);
     dup2(log, 1);
     execl(EATSIM_BIN, EATSIM_BIN, "train", "--model", "smallcnn", "--width", "2", "--train-limit", "8192",
-          "--test-limit", "500", "--batch", "64", "--threads", "1", "-q", "--epochs", "20", "--out", out.c_str(),
-          (char*)nullptr);
+          "--test-limit", "500", "--batch", "64", "--threads", "1", "-q", "--epochs", "20", "--out",
+          out.c_str(), (char*)nullptr);
     _exit(127);
   }
   // Interrupt once the first epoch has been written.
@@ -113,9 +118,12 @@ TEST(Train, CtrlCSavesAndResumeFinishes) {
   waitpid(pid, &st, 0);
   ASSERT_TRUE(WIFEXITED(st)) << "killed by a signal instead of saving and exiting";
   EXPECT_EQ(WEXITSTATUS(st), 0);
-  EXPECT_NE(test::read_file(d / "out.txt").find("checkpoint saved"), std::string::npos) << test::read_file(d / "out.txt");
-  auto r = test::run_cli("train --model smallcnn --width 2 --train-limit 8192 --test-limit 500 --batch 64 --threads 1 -q "
-                         "--epochs 2 --resume --out " + out);
+  EXPECT_NE(test::read_file(d / "out.txt").find("checkpoint saved"), std::string::npos)
+      << test::read_file(d / "out.txt");
+  auto r = test::run_cli(
+      "train --model smallcnn --width 2 --train-limit 8192 --test-limit 500 --batch 64 --threads 1 -q "
+      "--epochs 2 --resume --out " +
+      out);
   EXPECT_EQ(r.code, 0) << r.err;
   std::string csv = test::read_file(out + "/metrics.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;  // header + 2 epochs

@@ -137,7 +137,8 @@ void BM_SimSkipCycle(benchmark::State& st) {
   sim::DataSource src = eat_values().source();
   int64_t cycles = 0;
   for (auto _ : st)
-    cycles = sim::simulate_network(hw_skip(), graph(), 1, sim::Fidelity::cycle, &src).totals()[0].total_cycles();
+    cycles =
+        sim::simulate_network(hw_skip(), graph(), 1, sim::Fidelity::cycle, &src).totals()[0].total_cycles();
   st.counters["cycles"] = double(cycles);
   st.SetLabel("same skipping, clocked SystemC model");
 }

@@ -54,7 +54,8 @@ void write_trace(const std::string& dir, DType dt) {
   TraceWriter w(dir, true);
   w.manifest().producer = "bench_trace";
   w.manifest().graph = g;
-  for (int64_t s = 0; s < g_samples; ++s) w.manifest().sample_ids.push_back(s), w.manifest().labels.push_back(0);
+  for (int64_t s = 0; s < g_samples; ++s)
+    w.manifest().sample_ids.push_back(s), w.manifest().labels.push_back(0);
   auto batched = [&](const Shape& s) {
     Shape b{g_samples};
     b.insert(b.end(), s.begin(), s.end());
@@ -62,7 +63,8 @@ void write_trace(const std::string& dir, DType dt) {
   };
   w.add("input", TensorKind::input, batched(g.input_shape), t.act[0].second.data(), dt);
   for (size_t i = 0; i < g.nodes.size(); ++i)
-    w.add(g.nodes[i].name, TensorKind::activation, batched(g.nodes[i].out_shape), t.act[i + 1].second.data(), dt);
+    w.add(g.nodes[i].name, TensorKind::activation, batched(g.nodes[i].out_shape), t.act[i + 1].second.data(),
+          dt);
   size_t k = 0;
   for (const auto& p : g.parameters()) {
     if (p.is_int64) {
@@ -87,7 +89,8 @@ void BM_TraceWrite(benchmark::State& st, DType dt) {
   int64_t bytes = dir_bytes(g_dir + "/w");
   st.SetBytesProcessed(st.iterations() * bytes);
   st.counters["MB_on_disk"] = bytes / 1e6;
-  st.counters["MB_per_sample_act"] = (bytes - 4.0 * 11.2e6 * (dt == DType::f16 ? 0.5 : 1.0)) / 1e6 / g_samples;
+  st.counters["MB_per_sample_act"] =
+      (bytes - 4.0 * 11.2e6 * (dt == DType::f16 ? 0.5 : 1.0)) / 1e6 / g_samples;
 }
 
 void BM_TraceOpen(benchmark::State& st) {
@@ -122,9 +125,12 @@ int main(int argc, char** argv) {
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--samples" && i + 1 < argc) g_samples = std::stoll(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc) g_dir = argv[++i];
-    else rest.push_back(argv[i]);
+    if (a == "--samples" && i + 1 < argc)
+      g_samples = std::stoll(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc)
+      g_dir = argv[++i];
+    else
+      rest.push_back(argv[i]);
   }
   fs::create_directories(g_dir);
   int n = static_cast<int>(rest.size());

@@ -14,10 +14,13 @@ namespace {
 
 int run(const Args& args) {
   po::options_description opts("options");
-  opts.add_options()("report", po::value<std::string>()->required(), "report JSON (eatsim sim --out PREFIX writes PREFIX.json)")(
+  opts.add_options()("report", po::value<std::string>()->required(),
+                     "report JSON (eatsim sim --out PREFIX writes PREFIX.json)")(
       "golden", po::value<std::string>()->required(), "golden report JSON")(
-      "tolerance", po::value<std::string>(), "tolerance YAML (docs/regression.md); default: counters exact, floats 1e-9")(
-      "update", po::bool_switch(), "rewrite the golden with the report (deliberate change) and say what changed");
+      "tolerance", po::value<std::string>(),
+      "tolerance YAML (docs/regression.md); default: counters exact, floats 1e-9")(
+      "update", po::bool_switch(),
+      "rewrite the golden with the report (deliberate change) and say what changed");
   po::positional_options_description pos;
   pos.add("report", 1).add("golden", 1);
   po::variables_map vm;
@@ -29,7 +32,8 @@ int run(const Args& args) {
     try {
       sim::Report gold = sim::read_report(gp);
       sim::CheckOutcome o = sim::compare(rep, gold, sim::Tolerances{});
-      old = o.moved.empty() ? "nothing changed" : fmt::format("{} metrics changed:\n{}", o.moved.size(), sim::format_outcome(o));
+      old = o.moved.empty() ? "nothing changed"
+                            : fmt::format("{} metrics changed:\n{}", o.moved.size(), sim::format_outcome(o));
     } catch (const Error& e) {
       old = fmt::format("the old golden is replaced whole ({})", e.lines().front());
     }
@@ -42,14 +46,16 @@ int run(const Args& args) {
   if (vm.count("tolerance")) tol = sim::load_tolerances(vm["tolerance"].as<std::string>(), gold.metrics);
   sim::CheckOutcome o = sim::compare(rep, gold, tol);
   if (!o.moved.empty()) std::cout << sim::format_outcome(o);
-  std::cout << fmt::format("{}: {} metrics over {} layers compared with {} ({}): {} moved, {} beyond tolerance\n", rp,
-                           o.compared, gold.layers.size(), gp, tol.source, o.moved.size(), o.failures);
+  std::cout << fmt::format(
+      "{}: {} metrics over {} layers compared with {} ({}): {} moved, {} beyond tolerance\n", rp, o.compared,
+      gold.layers.size(), gp, tol.source, o.moved.size(), o.failures);
   if (o.failures) throw CheckFailed(fmt::format("{} metrics regressed against {}", o.failures, gp));
   std::cout << "ok\n";
   return 0;
 }
 
-Register reg("check", "compare a simulation report with a golden report under tolerances (exit 1 on regression)", run);
+Register reg("check",
+             "compare a simulation report with a golden report under tolerances (exit 1 on regression)", run);
 
 }  // namespace
 }  // namespace eatsim::cli

@@ -21,14 +21,16 @@ std::string with_commas(int64_t v) {
 
 int run(const Args& args) {
   po::options_description opts("options");
-  opts.add_options()("model", po::value<std::string>()->required(), "model name (see eatsim model list) or a .yaml path")(
+  opts.add_options()("model", po::value<std::string>()->required(),
+                     "model name (see eatsim model list) or a .yaml path")(
       "keys", po::bool_switch(), "print the state_dict keys with shapes instead of the node table")(
       "yaml", po::bool_switch(), "print the resolved graph in the model-file format");
   add_model_options(opts);
   po::positional_options_description pos;
   pos.add("model", 1);
   po::variables_map vm;
-  if (!parse("model show", "MODEL [--width W --in-channels C --input-size S --classes K]", args, opts, pos, vm))
+  if (!parse("model show", "MODEL [--width W --in-channels C --input-size S --classes K]", args, opts, pos,
+             vm))
     return 0;
   Graph g = load_graph(vm["model"].as<std::string>(), model_overrides(vm));
   if (vm["yaml"].as<bool>()) {
@@ -38,7 +40,8 @@ int run(const Args& args) {
   auto params = g.parameters();
   if (vm["keys"].as<bool>()) {
     for (const auto& p : params)
-      std::cout << fmt::format("{:<40} {:<20} {}\n", p.key, shape_str(p.shape), p.is_int64 ? "int64" : "float32");
+      std::cout << fmt::format("{:<40} {:<20} {}\n", p.key, shape_str(p.shape),
+                               p.is_int64 ? "int64" : "float32");
     return 0;
   }
   std::cout << fmt::format("{} (width {}, input {}, {} classes) from {}\n", g.name, g.params.width,

@@ -18,7 +18,8 @@ int run(const Args& args) {
   po::positional_options_description pos;
   pos.add("csv", -1);
   po::variables_map vm;
-  if (!parse("plot breakdown", "REPORT.csv [REPORT2.csv ...] --out PREFIX [--labels A,B]", args, opts, pos, vm))
+  if (!parse("plot breakdown", "REPORT.csv [REPORT2.csv ...] --out PREFIX [--labels A,B]", args, opts, pos,
+             vm))
     return 0;
   std::vector<std::string> labels;
   std::string l = vm["labels"].as<std::string>();

@@ -13,7 +13,8 @@ int run(const Args& args) {
   po::options_description opts("options");
   opts.add_options()("csv", po::value<std::string>()->required(), "CSV from eatsim firing A [B] --csv FILE")(
       "out,o", po::value<std::string>()->required(), "output prefix (PREFIX.png, PREFIX.svg)")(
-      "labels", po::value<std::string>()->default_value("standard,EAT"), "names of the two series, comma-separated");
+      "labels", po::value<std::string>()->default_value("standard,EAT"),
+      "names of the two series, comma-separated");
   po::positional_options_description pos;
   pos.add("csv", 1);
   po::variables_map vm;

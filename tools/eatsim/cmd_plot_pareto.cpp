@@ -51,19 +51,21 @@ int run(const Args& args) {
     for (size_t i : f) front += fmt::format("{} {}\n", m[i][0], m[i][1]);
     data[fmt::format("p{}", k)] = pts;
     data[fmt::format("f{}", k)] = front;
-    plots += fmt::format("{}$p{} using 1:2 with points pt 7 ps 0.6 lc {} title {}, $f{} using 1:2 with linespoints lw 2 "
-                         "pt 6 lc {} title {}",
-                         plots.empty() ? "" : ", ", k, k + 1, plot::quote(g + " (all points)"), k, k + 1,
-                         plot::quote(g + " (Pareto front)"));
+    plots += fmt::format(
+        "{}$p{} using 1:2 with points pt 7 ps 0.6 lc {} title {}, $f{} using 1:2 with linespoints lw 2 "
+        "pt 6 lc {} title {}",
+        plots.empty() ? "" : ", ", k, k + 1, plot::quote(g + " (all points)"), k, k + 1,
+        plot::quote(g + " (Pareto front)"));
     ++k;
   }
-  std::string body = fmt::format("set title {}\nset xlabel {}\nset ylabel {}\nset grid\nset key outside right\n{}plot {}\n",
-                                 plot::quote("Design space: " + ys + " vs " + xs), plot::quote(plot::axis_label(xs)),
-                                 plot::quote(plot::axis_label(ys)),
-                                 vm["log"].as<bool>() ? "set logscale xy\n" : "", plots);
+  std::string body =
+      fmt::format("set title {}\nset xlabel {}\nset ylabel {}\nset grid\nset key outside right\n{}plot {}\n",
+                  plot::quote("Design space: " + ys + " vs " + xs), plot::quote(plot::axis_label(xs)),
+                  plot::quote(plot::axis_label(ys)), vm["log"].as<bool>() ? "set logscale xy\n" : "", plots);
   std::string prefix = vm["out"].as<std::string>();
   plot::render(prefix, data, body);
-  std::cout << fmt::format("wrote {}.png and {}.svg ({} series, {} points)\n", prefix, prefix, order.size(), c.rows.size());
+  std::cout << fmt::format("wrote {}.png and {}.svg ({} series, {} points)\n", prefix, prefix, order.size(),
+                           c.rows.size());
   // Energy vs accuracy when the traces carry it.
   int ai = -1;
   for (size_t i = 0; i < c.header.size(); ++i)
@@ -71,12 +73,14 @@ int run(const Args& args) {
   if (ai >= 0) {
     std::string pts;
     for (size_t r = 0; r < c.rows.size(); ++r)
-      if (c.num(r, ai) >= 0) pts += fmt::format("{} {} {}\n", 100 * c.num(r, ai), c.num(r, yi), plot::quote(c.rows[r][gi]));
+      if (c.num(r, ai) >= 0)
+        pts += fmt::format("{} {} {}\n", 100 * c.num(r, ai), c.num(r, yi), plot::quote(c.rows[r][gi]));
     if (!pts.empty()) {
-      std::string b = fmt::format("set title {}\nset xlabel 'test accuracy (%)'\nset ylabel {}\nset grid\n"
-                                  "plot $a using 1:2 with points pt 7 lc 1 title {}\n",
-                                  plot::quote(ys + " vs accuracy"), plot::quote(plot::axis_label(ys)),
-                                  plot::quote("design points × traces"));
+      std::string b = fmt::format(
+          "set title {}\nset xlabel 'test accuracy (%)'\nset ylabel {}\nset grid\n"
+          "plot $a using 1:2 with points pt 7 lc 1 title {}\n",
+          plot::quote(ys + " vs accuracy"), plot::quote(plot::axis_label(ys)),
+          plot::quote("design points × traces"));
       plot::render(prefix + "-accuracy", {{"a", pts}}, b);
       std::cout << fmt::format("wrote {}-accuracy.png and .svg\n", prefix);
     }

@@ -13,7 +13,8 @@ namespace eatsim::cli {
 namespace {
 
 // Prints each trace's non-dominated points for the evaluator's Pareto metrics.
-void print_pareto(const std::string& csv_path, const std::vector<std::string>& metrics, const sweep::Spec& s) {
+void print_pareto(const std::string& csv_path, const std::vector<std::string>& metrics,
+                  const sweep::Spec& s) {
   plot::Csv c = plot::read_csv(csv_path);
   if (c.rows.empty()) return;
   int ti = c.col("trace");
@@ -32,8 +33,8 @@ void print_pareto(const std::string& csv_path, const std::vector<std::string>& m
         m.push_back(v);
       }
     auto front = sweep::pareto_front(m);
-    std::cout << fmt::format("\nPareto front for trace {} ({} of {} points; minimising {}):\n", tr.name, front.size(),
-                             rows.size(), fmt::join(metrics, ", "));
+    std::cout << fmt::format("\nPareto front for trace {} ({} of {} points; minimising {}):\n", tr.name,
+                             front.size(), rows.size(), fmt::join(metrics, ", "));
     std::string head = "  point";
     for (const auto& k : s.keys()) head += fmt::format("  {:>14}", k.substr(k.rfind('.') + 1));
     for (const auto& k : metrics) head += fmt::format("  {:>14}", k);
@@ -68,15 +69,16 @@ int run(const Args& args) {
   o.progress = !vm["quiet"].as<bool>();
   sweep::SimEvaluator ev(s);
   sweep::RunSummary r = sweep::run(s, ev, o);
-  std::cout << fmt::format("sweep {}: {} grid points, {} after constraints, {} in shard {}/{}; {} results ({} reused, "
-                           "{} computed) in {}/results.csv\n",
-                           s.name, r.grid, r.points, r.in_shard, o.shard.k, o.shard.n, r.results, r.reused, r.computed,
-                           o.out_dir);
+  std::cout << fmt::format(
+      "sweep {}: {} grid points, {} after constraints, {} in shard {}/{}; {} results ({} reused, "
+      "{} computed) in {}/results.csv\n",
+      s.name, r.grid, r.points, r.in_shard, o.shard.k, o.shard.n, r.results, r.reused, r.computed, o.out_dir);
   print_pareto(o.out_dir + "/results.csv", ev.pareto_metrics(), s);
   return 0;
 }
 
-Register reg("sweep", "co-design sweep: hwconfig grid x traces, parallel, resumable, shardable (--shard K/N)", run);
+Register reg("sweep", "co-design sweep: hwconfig grid x traces, parallel, resumable, shardable (--shard K/N)",
+             run);
 
 }  // namespace
 }  // namespace eatsim::cli

@@ -18,7 +18,8 @@ int run(const Args& args) {
   pos.add("shards", -1);
   po::variables_map vm;
   if (!parse("sweep merge", "--out DIR SHARD_DIR...", args, opts, pos, vm)) return 0;
-  sweep::MergeReport r = sweep::merge(vm["shards"].as<std::vector<std::string>>(), vm["out"].as<std::string>());
+  sweep::MergeReport r =
+      sweep::merge(vm["shards"].as<std::vector<std::string>>(), vm["out"].as<std::string>());
   std::cout << fmt::format("merged {} of {} expected results into {}/results.csv\n", r.found, r.expected,
                            vm["out"].as<std::string>());
   for (const auto& d : r.duplicated) std::cout << "duplicated (identical, kept once): " << d << "\n";
@@ -26,7 +27,8 @@ int run(const Args& args) {
     std::cout << fmt::format("missing {} results:\n", r.missing.size());
     for (size_t i = 0; i < r.missing.size() && i < 20; ++i) std::cout << "  " << r.missing[i] << "\n";
     if (r.missing.size() > 20) std::cout << fmt::format("  ... and {} more\n", r.missing.size() - 20);
-    throw CheckFailed(fmt::format("{} results are missing: rerun the shards that produce them", r.missing.size()));
+    throw CheckFailed(
+        fmt::format("{} results are missing: rerun the shards that produce them", r.missing.size()));
   }
   return 0;
 }

@@ -12,19 +12,22 @@ namespace {
 
 int run(const Args& args) {
   po::options_description opts("options");
-  opts.add_options()("checkpoint", po::value<std::string>()->required(), "checkpoint directory (or a run directory)")(
+  opts.add_options()("checkpoint", po::value<std::string>()->required(),
+                     "checkpoint directory (or a run directory)")(
       "out,o", po::value<std::string>()->required(), "output trace directory")(
       "data", po::value<std::string>()->default_value(""), "dataset (default: the checkpoint's)")(
       "split", po::value<std::string>()->default_value("test"), "train | test")(
       "samples,n", po::value<int64_t>()->default_value(8), "number of samples")(
       "first", po::value<int64_t>()->default_value(0), "index of the first sample in the split")(
-      "dtype", po::value<std::string>()->default_value("float32"), "float32 | float16 | int8 (per-tensor scales)")(
-      "batch", po::value<int>()->default_value(64), "inference batch size")(
+      "dtype", po::value<std::string>()->default_value("float32"),
+      "float32 | float16 | int8 (per-tensor scales)")("batch", po::value<int>()->default_value(64),
+                                                      "inference batch size")(
       "force", po::bool_switch(), "replace an existing output directory");
   po::positional_options_description pos;
   pos.add("checkpoint", 1);
   po::variables_map vm;
-  if (!parse("trace export", "CHECKPOINT --out DIR [--samples N --split test --dtype float32]", args, opts, pos, vm))
+  if (!parse("trace export", "CHECKPOINT --out DIR [--samples N --split test --dtype float32]", args, opts,
+             pos, vm))
     return 0;
   ExportOptions o;
   o.checkpoint = vm["checkpoint"].as<std::string>();
@@ -37,16 +40,19 @@ int run(const Args& args) {
   o.force = vm["force"].as<bool>();
   o.producer = "eatsim " EATSIM_VERSION " trace export";
   std::string dt = vm["dtype"].as<std::string>();
-  if (!dtype_from_name(dt, o.dtype) || !(o.dtype == DType::f32 || o.dtype == DType::f16 || o.dtype == DType::i8))
+  if (!dtype_from_name(dt, o.dtype) ||
+      !(o.dtype == DType::f32 || o.dtype == DType::f16 || o.dtype == DType::i8))
     throw UsageError(fmt::format("--dtype '{}': expected float32, float16 or int8", dt));
   if (o.batch < 1) throw UsageError("--batch must be positive");
   ExportSummary s = export_trace(o);
-  std::cout << fmt::format("wrote {}: {} samples ({} predicted correctly), {:.1f} MB ({:.2f} MB per sample), {:.2f} s\n",
-                           o.out, s.samples, s.correct, s.bytes / 1e6, s.bytes / 1e6 / s.samples, s.seconds);
+  std::cout << fmt::format(
+      "wrote {}: {} samples ({} predicted correctly), {:.1f} MB ({:.2f} MB per sample), {:.2f} s\n", o.out,
+      s.samples, s.correct, s.bytes / 1e6, s.bytes / 1e6 / s.samples, s.seconds);
   return 0;
 }
 
-Register reg("trace export", "write a trace from a checkpoint: every tensor of N samples run in inference mode", run);
+Register reg("trace export",
+             "write a trace from a checkpoint: every tensor of N samples run in inference mode", run);
 
 }  // namespace
 }  // namespace eatsim::cli

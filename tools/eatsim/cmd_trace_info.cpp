@@ -7,8 +7,8 @@
 #include <iostream>
 
 #include "models/errors.hpp"
-#include "traces/trace.hpp"
 #include "tools/eatsim/command.hpp"
+#include "traces/trace.hpp"
 
 namespace eatsim::cli {
 namespace {
@@ -54,7 +54,8 @@ int run(const Args& args) {
   int correct = 0;
   for (size_t i = 0; i < m.predictions.size(); ++i) correct += m.predictions[i] == m.labels[i];
   std::cout << fmt::format("samples: {} from {} ({})", m.num_samples(), m.meta.dataset, m.meta.split);
-  if (!m.predictions.empty()) std::cout << fmt::format(", {} of {} predicted correctly", correct, m.num_samples());
+  if (!m.predictions.empty())
+    std::cout << fmt::format(", {} of {} predicted correctly", correct, m.num_samples());
   std::cout << "\n";
   std::cout << fmt::format("training: lambda {}, sigma {}, accuracy {}{}\n", m.meta.lambda, m.meta.sigma,
                            m.meta.accuracy < 0 ? "unknown" : fmt::format("{:.4f}", m.meta.accuracy),
@@ -66,8 +67,8 @@ int run(const Args& args) {
     if (!csv) throw UsageError(fmt::format("{}: cannot write the CSV file", vm["csv"].as<std::string>()));
     csv << "name,kind,op,dtype,shape,numel,nnz,density,min,max,scale\n";
   }
-  std::cout << fmt::format("\n{:<28} {:<10} {:<14} {:<8} {:<20} {:>9} {:>11} {:>11}\n", "tensor", "kind", "op", "dtype",
-                           "shape", "density", "min", "max");
+  std::cout << fmt::format("\n{:<28} {:<10} {:<14} {:<8} {:<20} {:>9} {:>11} {:>11}\n", "tensor", "kind",
+                           "op", "dtype", "shape", "density", "min", "max");
   int64_t bytes = 0;
   for (const auto& e : m.tensors) {
     NpyInfo info = npy_read_info(r.path_of(e));
@@ -79,19 +80,20 @@ int run(const Args& args) {
     double dens = s.n ? static_cast<double>(s.nnz) / s.n : 0;
     if (e.kind != TensorKind::param || vm["params"].as<bool>())
       std::cout << fmt::format("{:<28} {:<10} {:<14} {:<8} {:<20} {:>8.2f}% {:>11.4g} {:>11.4g}\n", e.name,
-                               tensor_kind_name(e.kind), op, dtype_name(e.dtype), shape_str(e.shape), 100 * dens,
-                               s.n ? s.mn : 0, s.n ? s.mx : 0);
+                               tensor_kind_name(e.kind), op, dtype_name(e.dtype), shape_str(e.shape),
+                               100 * dens, s.n ? s.mn : 0, s.n ? s.mx : 0);
     if (csv.is_open())
-      csv << fmt::format("{},{},{},{},\"{}\",{},{},{:.6f},{:.6g},{:.6g},{:.9g}\n", e.name, tensor_kind_name(e.kind), op,
-                         dtype_name(e.dtype), shape_str(e.shape), s.n, s.nnz, dens, s.n ? s.mn : 0, s.n ? s.mx : 0,
-                         e.scale);
+      csv << fmt::format("{},{},{},{},\"{}\",{},{},{:.6f},{:.6g},{:.6g},{:.9g}\n", e.name,
+                         tensor_kind_name(e.kind), op, dtype_name(e.dtype), shape_str(e.shape), s.n, s.nnz,
+                         dens, s.n ? s.mn : 0, s.n ? s.mx : 0, e.scale);
   }
-  std::cout << fmt::format("\n{} tensors, {:.2f} MB on disk ({:.2f} MB per sample)\n", m.tensors.size(), bytes / 1e6,
-                           bytes / 1e6 / m.num_samples());
+  std::cout << fmt::format("\n{} tensors, {:.2f} MB on disk ({:.2f} MB per sample)\n", m.tensors.size(),
+                           bytes / 1e6, bytes / 1e6 / m.num_samples());
   return 0;
 }
 
-Register reg("trace info", "summarise a trace: manifest, and per tensor shape, dtype, density, min, max", run);
+Register reg("trace info", "summarise a trace: manifest, and per tensor shape, dtype, density, min, max",
+             run);
 
 }  // namespace
 }  // namespace eatsim::cli

@@ -18,18 +18,20 @@ void on_sigint(int) { request_stop(); }
 
 int run(const Args& args) {
   po::options_description opts("options");
-  opts.add_options()("model", po::value<std::string>()->default_value("resnet18"), "model name or .yaml path")(
+  opts.add_options()("model", po::value<std::string>()->default_value("resnet18"),
+                     "model name or .yaml path")(
       "data", po::value<std::string>()->default_value("fashion-mnist"),
       "dataset: fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | gtsrb:DIR")(
       "out,o", po::value<std::string>()->required(), "run directory (metrics.csv, checkpoint/)")(
-      "epochs", po::value<int>()->default_value(10), "epochs")(
-      "batch", po::value<int>()->default_value(512), "batch size")(
+      "epochs", po::value<int>()->default_value(10), "epochs")("batch", po::value<int>()->default_value(512),
+                                                               "batch size")(
       "lr", po::value<double>()->default_value(0.1), "initial learning rate")(
-      "schedule", po::value<std::string>()->default_value("exponential"), "exponential | step | cosine (to zero)")(
-      "gamma", po::value<double>()->default_value(0.95), "decay: lr·γ^epoch (exponential), lr·γ^(epoch/step) (step)")(
+      "schedule", po::value<std::string>()->default_value("exponential"),
+      "exponential | step | cosine (to zero)")("gamma", po::value<double>()->default_value(0.95),
+                                               "decay: lr·γ^epoch (exponential), lr·γ^(epoch/step) (step)")(
       "step-size", po::value<int>()->default_value(30), "epochs per decay (step schedule)")(
-      "momentum", po::value<double>()->default_value(0.9), "SGD momentum")(
-      "nesterov", po::bool_switch(), "Nesterov momentum")(
+      "momentum", po::value<double>()->default_value(0.9), "SGD momentum")("nesterov", po::bool_switch(),
+                                                                           "Nesterov momentum")(
       "fast-conv", po::bool_switch(),
       "Winograd for 3x3 stride-1 convolutions: faster, gradients differ from PyTorch's by up to ~1e-2")(
       "weight-decay", po::value<double>()->default_value(5e-4), "weight decay")(
@@ -48,11 +50,13 @@ int run(const Args& args) {
       "the paper's energy estimator on the first N test samples each epoch (0: off)")(
       "threads", po::value<int>(), "CPU threads (default: all cores)")(
       "resume", po::bool_switch(), "continue the run in --out exactly where it stopped")(
-      "max-steps", po::value<int64_t>()->default_value(0), "stop after N steps, saving a checkpoint (0: never)")(
-      "quiet,q", po::bool_switch(), "no progress bar");
+      "max-steps", po::value<int64_t>()->default_value(0),
+      "stop after N steps, saving a checkpoint (0: never)")("quiet,q", po::bool_switch(), "no progress bar");
   add_model_options(opts);
   po::variables_map vm;
-  if (!parse("train", "--out DIR [--model M --data D --epochs E --lambda L --sigma S ...]", args, opts, {}, vm)) return 0;
+  if (!parse("train", "--out DIR [--model M --data D --epochs E --lambda L --sigma S ...]", args, opts, {},
+             vm))
+    return 0;
   if (vm.count("threads")) {
     int t = vm["threads"].as<int>();
     if (t < 1) throw UsageError("--threads must be at least 1");
@@ -89,27 +93,32 @@ int run(const Args& args) {
   c.ratio_samples = vm["ratio-samples"].as<int64_t>();
   if (c.ratio_samples < 0) throw UsageError("--ratio-samples must be zero or positive");
   c.progress = !vm["quiet"].as<bool>();
-  if (c.penalty.lambda < 0) throw UsageError(fmt::format("--lambda {}: must be zero or positive", c.penalty.lambda));
+  if (c.penalty.lambda < 0)
+    throw UsageError(fmt::format("--lambda {}: must be zero or positive", c.penalty.lambda));
   if (!(c.penalty.sigma > 0)) throw UsageError(fmt::format("--sigma {}: must be positive", c.penalty.sigma));
   std::signal(SIGINT, on_sigint);
   TrainResult r = train(c);
   std::signal(SIGINT, SIG_DFL);
   if (!r.finished) {
-    std::cout << fmt::format("stopped; checkpoint saved in {} (continue with the same options and --resume)\n",
-                             r.checkpoint);
+    std::cout << fmt::format(
+        "stopped; checkpoint saved in {} (continue with the same options and --resume)\n", r.checkpoint);
     return 0;
   }
   if (!r.epochs.empty()) {
     const auto& m = r.epochs.back();
-    std::cout << fmt::format("done: {} epochs, test accuracy {:.2f}%, ReLU firing {:.1f}%; checkpoint {}, metrics {}/metrics.csv\n",
-                             m.epoch, 100 * m.test_acc, 100 * m.firing, r.checkpoint, c.out_dir);
+    std::cout << fmt::format(
+        "done: {} epochs, test accuracy {:.2f}%, ReLU firing {:.1f}%; checkpoint {}, metrics "
+        "{}/metrics.csv\n",
+        m.epoch, 100 * m.test_acc, 100 * m.firing, r.checkpoint, c.out_dir);
   } else {
-    std::cout << fmt::format("nothing to do: all {} epochs are finished (checkpoint {})\n", c.epochs, r.checkpoint);
+    std::cout << fmt::format("nothing to do: all {} epochs are finished (checkpoint {})\n", c.epochs,
+                             r.checkpoint);
   }
   return 0;
 }
 
-Register reg("train", "train a model, standard (lambda 0) or energy-aware; checkpoints, resume, metrics CSV", run);
+Register reg("train", "train a model, standard (lambda 0) or energy-aware; checkpoints, resume, metrics CSV",
+             run);
 
 }  // namespace
 }  // namespace eatsim::cli

@@ -25,8 +25,9 @@ struct Register {
 
 // Parses args into vm; prints usage and returns false on --help. Unknown options and missing
 // values throw UsageError naming the command.
-bool parse(const std::string& command, const std::string& usage, const Args& args, po::options_description& opts,
-           const po::positional_options_description& pos, po::variables_map& vm);
+bool parse(const std::string& command, const std::string& usage, const Args& args,
+           po::options_description& opts, const po::positional_options_description& pos,
+           po::variables_map& vm);
 
 // Progress on long work goes to stderr; stays quiet when stderr is not a terminal unless forced.
 bool stderr_is_tty();

@@ -5,7 +5,8 @@
 namespace eatsim::cli {
 
 void add_model_options(po::options_description& opts) {
-  opts.add_options()("width", po::value<double>(), "width multiplier for every channel count (default: the model's)")(
+  opts.add_options()("width", po::value<double>(),
+                     "width multiplier for every channel count (default: the model's)")(
       "in-channels", po::value<int>(), "input channels (default: the model's)")(
       "input-size", po::value<int>(), "input height and width (default: the model's)")(
       "classes", po::value<int>(), "number of classes (default: the model's)");

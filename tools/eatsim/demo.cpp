@@ -98,8 +98,9 @@ void run(const Options& o) {
   for (int s = 0; s < 2; ++s) {
     Side& side = sides[s];
     side.run = o.out + "/runs/" + side.name;
-    Stage st(s + 1, N, fmt::format("train {} {} (width {:g}) on Fashion-MNIST, {} epochs", side.label, o.model, o.width,
-                                   o.epochs));
+    Stage st(s + 1, N,
+             fmt::format("train {} {} (width {:g}) on Fashion-MNIST, {} epochs", side.label, o.model, o.width,
+                         o.epochs));
     TrainConfig c;
     c.model = o.model;
     c.model_params.has_width = c.model_params.has_in_channels = c.model_params.has_input_size = true;
@@ -164,7 +165,8 @@ void run(const Options& o) {
     std::ostringstream csv;
     sponge::write_firing_csv(csv, fa, &fb);
     atomic_write(o.out + "/firing.csv", csv.str());
-    st.done(fmt::format("ratio {:.4f} (standard) vs {:.4f} (EAT)", sides[0].estimate.ratio, sides[1].estimate.ratio));
+    st.done(fmt::format("ratio {:.4f} (standard) vs {:.4f} (EAT)", sides[0].estimate.ratio,
+                        sides[1].estimate.ratio));
   }
 
   // 5. Simulation on the preset with its sparsity features, and on the same hardware dense.
@@ -192,8 +194,9 @@ void run(const Options& o) {
     std::string p = o.out + "/plots/";
     plot::training_curves({sides[0].run, sides[1].run}, {sides[0].label, sides[1].label}, p + "training");
     plot::firing_bars(o.out + "/firing.csv", sides[0].label, sides[1].label, p + "firing");
-    plot::energy_breakdown({o.out + "/sim/standard-" + o.preset + ".csv", o.out + "/sim/eat-" + o.preset + ".csv"},
-                           {sides[0].label + " on " + o.preset, sides[1].label + " on " + o.preset}, p + "energy");
+    plot::energy_breakdown(
+        {o.out + "/sim/standard-" + o.preset + ".csv", o.out + "/sim/eat-" + o.preset + ".csv"},
+        {sides[0].label + " on " + o.preset, sides[1].label + " on " + o.preset}, p + "energy");
     plot::accuracy_vs_ratio({sides[0].run, sides[1].run}, p + "accuracy-vs-ratio");
     st.done("training, firing, energy and accuracy-vs-ratio in " + p + " (PNG and SVG)");
   }
@@ -201,9 +204,10 @@ void run(const Options& o) {
   // The per-layer comparison and the headline.
   std::ostringstream out;
   const Graph& g = sides[0].census.graph;
-  out << fmt::format("\nPer layer on {} ({} samples; input density = non-zero inputs of the layer):\n", o.preset, o.samples);
-  out << fmt::format("{:<22} {:>9} {:>9} {:>12} {:>12} {:>10} {:>10}\n", "layer", "dens ST", "dens EAT", "energy ST",
-                     "energy EAT", "cycles ST", "cycles EAT");
+  out << fmt::format("\nPer layer on {} ({} samples; input density = non-zero inputs of the layer):\n",
+                     o.preset, o.samples);
+  out << fmt::format("{:<22} {:>9} {:>9} {:>12} {:>12} {:>10} {:>10}\n", "layer", "dens ST", "dens EAT",
+                     "energy ST", "energy EAT", "cycles ST", "cycles EAT");
   auto per_layer = [](const sim::SimResult& r) {
     std::vector<std::pair<double, double>> v;  // (energy µJ, cycles) mean over samples
     for (const auto& l : r.layers) {
@@ -222,30 +226,36 @@ void run(const Options& o) {
     auto dens = [&](const Side& s) {
       if (grp.gemm < 0) return std::string("-");
       const auto& act = s.census.act(g.nodes[grp.gemm].in[0]);
-      return fmt::format("{:.1f}%", 100.0 * act.nnz_sum(0, act.nnz.size()) / (act.numel * static_cast<double>(act.nnz.size())));
+      return fmt::format("{:.1f}%", 100.0 * act.nnz_sum(0, act.nnz.size()) /
+                                        (act.numel * static_cast<double>(act.nnz.size())));
     };
-    out << fmt::format("{:<22} {:>9} {:>9} {:>10.3f}µJ {:>10.3f}µJ {:>10.0f} {:>10.0f}\n", grp.name, dens(sides[0]),
-                       dens(sides[1]), a[i].first, b[i].first, a[i].second, b[i].second);
+    out << fmt::format("{:<22} {:>9} {:>9} {:>10.3f}µJ {:>10.3f}µJ {:>10.0f} {:>10.0f}\n", grp.name,
+                       dens(sides[0]), dens(sides[1]), a[i].first, b[i].first, a[i].second, b[i].second);
   }
   double es = total_energy(sides[0].sparse), ee = total_energy(sides[1].sparse);
   double ratio_s = es / total_energy(sides[0].dense), ratio_e = ee / total_energy(sides[1].dense);
   double sp_s = total_cycles(sides[0].dense) / total_cycles(sides[0].sparse),
          sp_e = total_cycles(sides[1].dense) / total_cycles(sides[1].sparse);
-  out << fmt::format("\nHeadline ({} width {:g} on Fashion-MNIST, {} epochs; {} test samples simulated on {}):\n",
-                     o.model, o.width, o.epochs, o.samples, o.preset);
+  out << fmt::format(
+      "\nHeadline ({} width {:g} on Fashion-MNIST, {} epochs; {} test samples simulated on {}):\n", o.model,
+      o.width, o.epochs, o.samples, o.preset);
   out << fmt::format("  {:<44} {:>12} {:>12}\n", "", "standard", "EAT");
-  out << fmt::format("  {:<44} {:>11.2f}% {:>11.2f}%\n", "test accuracy", 100 * sides[0].test_acc, 100 * sides[1].test_acc);
-  out << fmt::format("  {:<44} {:>11.1f}% {:>11.1f}%\n", "ReLU firing (test set, eval mode)", 100 * sides[0].relu_firing,
-                     100 * sides[1].relu_firing);
-  out << fmt::format("  {:<44} {:>12.4f} {:>12.4f}   (decrease {:.1f} %)\n", "sponge ratio (paper's estimator)",
-                     sides[0].estimate.ratio, sides[1].estimate.ratio,
+  out << fmt::format("  {:<44} {:>11.2f}% {:>11.2f}%\n", "test accuracy", 100 * sides[0].test_acc,
+                     100 * sides[1].test_acc);
+  out << fmt::format("  {:<44} {:>11.1f}% {:>11.1f}%\n", "ReLU firing (test set, eval mode)",
+                     100 * sides[0].relu_firing, 100 * sides[1].relu_firing);
+  out << fmt::format("  {:<44} {:>12.4f} {:>12.4f}   (decrease {:.1f} %)\n",
+                     "sponge ratio (paper's estimator)", sides[0].estimate.ratio, sides[1].estimate.ratio,
                      100 * (sides[0].estimate.ratio - sides[1].estimate.ratio) / sides[0].estimate.ratio);
-  out << fmt::format("  {:<44} {:>10.3f}µJ {:>10.3f}µJ   (EAT/standard {:.3f})\n", "simulated energy per sample", es / 1e6,
-                     ee / 1e6, ee / es);
-  out << fmt::format("  {:<44} {:>12.4f} {:>12.4f}\n", "energy ratio (sparsity features on / off)", ratio_s, ratio_e);
-  out << fmt::format("  {:<44} {:>11.3f}x {:>11.3f}x\n", "speed-up (sparsity features on vs off)", sp_s, sp_e);
-  out << fmt::format("\nwall time {:.0f} s; everything is in {}/ (runs, traces, energy-*.json, firing.csv, sim/, plots/)\n",
-                     std::chrono::duration<double>(Clock::now() - t_start).count(), o.out);
+  out << fmt::format("  {:<44} {:>10.3f}µJ {:>10.3f}µJ   (EAT/standard {:.3f})\n",
+                     "simulated energy per sample", es / 1e6, ee / 1e6, ee / es);
+  out << fmt::format("  {:<44} {:>12.4f} {:>12.4f}\n", "energy ratio (sparsity features on / off)", ratio_s,
+                     ratio_e);
+  out << fmt::format("  {:<44} {:>11.3f}x {:>11.3f}x\n", "speed-up (sparsity features on vs off)", sp_s,
+                     sp_e);
+  out << fmt::format(
+      "\nwall time {:.0f} s; everything is in {}/ (runs, traces, energy-*.json, firing.csv, sim/, plots/)\n",
+      std::chrono::duration<double>(Clock::now() - t_start).count(), o.out);
   std::cout << out.str();
   atomic_write(o.out + "/headline.txt", out.str());
 }

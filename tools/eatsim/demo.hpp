@@ -16,7 +16,7 @@ struct Options {
   std::string penalty_layers = "relu";
   int64_t train_limit = 0, test_limit = 0;  // 0: the whole split
   int64_t samples = 8;                      // trace samples
-  std::string preset = "cnvlutin_ws16";  // simulated with its sparsity features, and without
+  std::string preset = "cnvlutin_ws16";     // simulated with its sparsity features, and without
   int threads = 0;                          // 0: all cores
   bool plots = true;
 };

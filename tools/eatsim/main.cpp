@@ -20,8 +20,9 @@ std::vector<Command>& registry() {
 
 bool stderr_is_tty() { return isatty(2) != 0; }
 
-bool parse(const std::string& command, const std::string& usage, const Args& args, po::options_description& opts,
-           const po::positional_options_description& pos, po::variables_map& vm) {
+bool parse(const std::string& command, const std::string& usage, const Args& args,
+           po::options_description& opts, const po::positional_options_description& pos,
+           po::variables_map& vm) {
   po::options_description all;
   all.add(opts);
   all.add_options()("help,h", "show this help");
@@ -42,9 +43,10 @@ namespace {
 void print_help() {
   auto cmds = registry();
   std::sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
-  std::cout << "eatsim " << EATSIM_VERSION
-            << ": energy-aware training and a cycle-level simulator of sparse accelerators\n\n"
-               "usage: eatsim <command> [options]      (eatsim <command> --help for its options)\n\ncommands:\n";
+  std::cout
+      << "eatsim " << EATSIM_VERSION
+      << ": energy-aware training and a cycle-level simulator of sparse accelerators\n\n"
+         "usage: eatsim <command> [options]      (eatsim <command> --help for its options)\n\ncommands:\n";
   for (const auto& c : cmds) std::cout << fmt::format("  {:<16} {}\n", c.name, c.summary);
   std::cout << "\nexit codes: 0 ok, 1 a check failed (regression), 2 bad input\n";
 }
@@ -66,7 +68,8 @@ int main_impl(int argc, char** argv) {
   for (const auto& c : registry()) {
     std::vector<std::string> parts;
     size_t s = 0, e;
-    while ((e = c.name.find(' ', s)) != std::string::npos) parts.push_back(c.name.substr(s, e - s)), s = e + 1;
+    while ((e = c.name.find(' ', s)) != std::string::npos)
+      parts.push_back(c.name.substr(s, e - s)), s = e + 1;
     parts.push_back(c.name.substr(s));
     if (parts.size() <= words.size() && std::equal(parts.begin(), parts.end(), words.begin()) &&
         parts.size() > best_len)

@@ -20,9 +20,12 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
     if (q) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cur += '"', ++i;
-      else if (c == '"') q = false;
-      else cur += c;
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        cur += '"', ++i;
+      else if (c == '"')
+        q = false;
+      else
+        cur += c;
     } else if (c == '"') {
       q = true;
     } else if (c == ',') {
@@ -50,7 +53,8 @@ Csv read_csv(const std::string& path) {
     if (line.empty()) continue;
     auto r = split_csv_line(line);
     if (r.size() != c.header.size())
-      throw DataError(fmt::format("{}:{}: {} fields, the header has {} (a truncated file?)", path, n, r.size(), c.header.size()));
+      throw DataError(fmt::format("{}:{}: {} fields, the header has {} (a truncated file?)", path, n,
+                                  r.size(), c.header.size()));
     c.rows.push_back(std::move(r));
   }
   return c;
@@ -85,30 +89,37 @@ std::string quote(const std::string& s) {
 }
 
 std::string axis_label(const std::string& column) {
-  static const std::map<std::string, std::string> known = {
-      {"cycles", "cycles per sample"},          {"energy_uj", "energy per sample (µJ)"},
-      {"energy_pj", "energy per sample (pJ)"},  {"edp_uj_us", "energy-delay product (µJ·µs)"},
-      {"pe_count", "PEs"},                      {"sram_kb", "on-chip SRAM (KB)"},
-      {"area_proxy", "area proxy (PE-equivalents)"}, {"energy_ratio", "energy ratio (sparse / dense)"},
-      {"speedup", "speed-up (dense cycles / cycles)"}, {"power_mw", "power (mW)"}};
+  static const std::map<std::string, std::string> known = {{"cycles", "cycles per sample"},
+                                                           {"energy_uj", "energy per sample (µJ)"},
+                                                           {"energy_pj", "energy per sample (pJ)"},
+                                                           {"edp_uj_us", "energy-delay product (µJ·µs)"},
+                                                           {"pe_count", "PEs"},
+                                                           {"sram_kb", "on-chip SRAM (KB)"},
+                                                           {"area_proxy", "area proxy (PE-equivalents)"},
+                                                           {"energy_ratio", "energy ratio (sparse / dense)"},
+                                                           {"speedup", "speed-up (dense cycles / cycles)"},
+                                                           {"power_mw", "power (mW)"}};
   auto it = known.find(column);
   return it == known.end() ? column : it->second;
 }
 
 bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
-void render(const std::string& prefix, const std::map<std::string, std::string>& data, const std::string& body, int width,
-            int height) {
-  if (!gnuplot_available()) throw UsageError("gnuplot is not installed (tools/setup.sh installs gnuplot-nox)");
+void render(const std::string& prefix, const std::map<std::string, std::string>& data,
+            const std::string& body, int width, int height) {
+  if (!gnuplot_available())
+    throw UsageError("gnuplot is not installed (tools/setup.sh installs gnuplot-nox)");
   std::string blocks;
   for (const auto& [name, rows] : data) blocks += fmt::format("${} << EOD\n{}EOD\n", name, rows);
   std::string common = "set encoding utf8\nset offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n";
   std::string script =
       blocks + common +
-      fmt::format("set terminal pngcairo noenhanced size {},{} font 'sans,10'\nset output {}\n{}\nunset output\n", width, height,
-                  quote(prefix + ".png"), body) +
-      fmt::format("set terminal svg noenhanced size {},{} dynamic font 'sans,10'\nset output {}\n{}\nunset output\n", width, height,
-                  quote(prefix + ".svg"), body);
+      fmt::format(
+          "set terminal pngcairo noenhanced size {},{} font 'sans,10'\nset output {}\n{}\nunset output\n",
+          width, height, quote(prefix + ".png"), body) +
+      fmt::format(
+          "set terminal svg noenhanced size {},{} dynamic font 'sans,10'\nset output {}\n{}\nunset output\n",
+          width, height, quote(prefix + ".svg"), body);
   atomic_write(prefix + ".gp", script);
   std::string cmd = "gnuplot " + quote(prefix + ".gp") + " 2> " + quote(prefix + ".gp.log");
   if (std::system(cmd.c_str()) != 0)

@@ -19,10 +19,10 @@ Csv read_csv(const std::string& path);
 
 // Renders `body` (gnuplot commands after the terminal/output lines) with named inline data blocks.
 // Writes PREFIX.gp, PREFIX.png, PREFIX.svg. Throws UsageError when gnuplot is missing or fails.
-void render(const std::string& prefix, const std::map<std::string, std::string>& data, const std::string& body,
-            int width = 1000, int height = 600);
+void render(const std::string& prefix, const std::map<std::string, std::string>& data,
+            const std::string& body, int width = 1000, int height = 600);
 
-std::string quote(const std::string& s);  // a gnuplot string literal
+std::string quote(const std::string& s);            // a gnuplot string literal
 std::string axis_label(const std::string& column);  // a column name with its unit, for axes
 bool gnuplot_available();
 

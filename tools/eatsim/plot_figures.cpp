@@ -12,7 +12,8 @@
 namespace eatsim::plot {
 namespace fs = std::filesystem;
 
-void firing_bars(const std::string& csv_path, const std::string& la, const std::string& lb, const std::string& prefix) {
+void firing_bars(const std::string& csv_path, const std::string& la, const std::string& lb,
+                 const std::string& prefix) {
   Csv c = read_csv(csv_path);
   int kind = c.col("kind"), layer = c.col("layer");
   bool two = std::find(c.header.begin(), c.header.end(), "firing_b") != c.header.end();
@@ -29,8 +30,10 @@ void firing_bars(const std::string& csv_path, const std::string& la, const std::
   std::string body = fmt::format(
       "set title 'Firing neurons per layer (non-zero outputs)'\nset ylabel 'firing (% of outputs non-zero)'\n"
       "set yrange [0:105]\nset style data histograms\nset style histogram clustered gap 1\n"
-      "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset xtics rotate by -60 font ',8'\nset grid ytics\n"
-      "set key outside top center horizontal\nset bmargin 7\nset offsets 0, 0, 0, 0\nplot $d using 2:xtic(1) title {} lc rgb '#4472c4'{}\n",
+      "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset xtics rotate by -60 font ',8'\nset grid "
+      "ytics\n"
+      "set key outside top center horizontal\nset bmargin 7\nset offsets 0, 0, 0, 0\nplot $d using 2:xtic(1) "
+      "title {} lc rgb '#4472c4'{}\n",
       quote(la), two ? fmt::format(", '' using 3 title {} lc rgb '#ed7d31'", quote(lb)) : "");
   render(prefix, {{"d", rows}}, body, std::max(1000, 22 * n + 200), 600);
 }
@@ -50,11 +53,12 @@ void energy_breakdown(const std::vector<std::string>& csvs, const std::vector<st
     std::vector<std::string> names;
     for (size_t k = 0; k < c.header.size(); ++k) {
       const std::string& h = c.header[k];
-      if (h.rfind("energy_", 0) == 0 && h.size() > 10 && h.substr(h.size() - 3) == "_pj" && h != "energy_pj" &&
-          h.find("ratio") == std::string::npos)
+      if (h.rfind("energy_", 0) == 0 && h.size() > 10 && h.substr(h.size() - 3) == "_pj" &&
+          h != "energy_pj" && h.find("ratio") == std::string::npos)
         ci.push_back(static_cast<int>(k)), names.push_back(h.substr(7, h.size() - 10));
     }
-    if (ci.empty()) throw DataError(csvs[i] + ": no energy_<component>_pj columns (an eatsim sim --out CSV?)");
+    if (ci.empty())
+      throw DataError(csvs[i] + ": no energy_<component>_pj columns (an eatsim sim --out CSV?)");
     if (comps.empty()) comps = names;
     std::string rows;
     for (size_t r = 0; r < c.rows.size(); ++r) {
@@ -78,8 +82,10 @@ void energy_breakdown(const std::vector<std::string>& csvs, const std::vector<st
     body += fmt::format(
         "set title {}\nset ylabel 'energy per sample (µJ)'\nset yrange [0:{}]\nset style data histograms\n"
         "set style histogram rowstacked\nset style fill solid 0.85 border -1\nset boxwidth 0.8\n"
-        "set xtics rotate by -60 font ',8'\nset grid ytics\nset key outside right\nset offsets 0, 0, 0, 0\nplot {}\n",
-        quote("Energy per layer by component: " + (i < labels.size() ? labels[i] : csvs[i])), ymax * 1.05, cols);
+        "set xtics rotate by -60 font ',8'\nset grid ytics\nset key outside right\nset offsets 0, 0, 0, "
+        "0\nplot {}\n",
+        quote("Energy per layer by component: " + (i < labels.size() ? labels[i] : csvs[i])), ymax * 1.05,
+        cols);
   }
   body += "unset multiplot\n";
   render(prefix, data, body, 1200, 420 * static_cast<int>(csvs.size()));
@@ -117,8 +123,8 @@ void accuracy_vs_ratio(const std::vector<std::string>& dirs, const std::string& 
     double ratio = r.metrics.num(last, r.metrics.col("sponge_ratio"));
     double acc = r.metrics.num(last, r.metrics.col("test_acc"));
     if (ratio < 0) throw DataError(d + "/metrics.csv: no estimator ratio (trained with --ratio-samples 0?)");
-    by_sigma[r.lambda > 0 ? r.sigma : 0.0] += fmt::format("{} {} {}\n", ratio, 100 * acc,
-                                                          quote(r.lambda > 0 ? fmt::format("λ={:g}", r.lambda) : "ST"));
+    by_sigma[r.lambda > 0 ? r.sigma : 0.0] += fmt::format(
+        "{} {} {}\n", ratio, 100 * acc, quote(r.lambda > 0 ? fmt::format("λ={:g}", r.lambda) : "ST"));
   }
   std::map<std::string, std::string> data;
   std::string plots;
@@ -126,15 +132,17 @@ void accuracy_vs_ratio(const std::vector<std::string>& dirs, const std::string& 
   for (const auto& [sigma, rows] : by_sigma) {
     data[fmt::format("s{}", k)] = rows;
     std::string title = sigma == 0 ? "standard training" : fmt::format("EAT, σ = {:g}", sigma);
-    plots += fmt::format("{}$s{} using 1:2 with points pt 7 ps 1.3 lc {} title {}, $s{} using 1:2:3 with labels "
-                         "offset 0.8,0.8 font ',8' notitle",
-                         k ? ", " : "", k, k + 1, quote(title), k);
+    plots += fmt::format(
+        "{}$s{} using 1:2 with points pt 7 ps 1.3 lc {} title {}, $s{} using 1:2:3 with labels "
+        "offset 0.8,0.8 font ',8' notitle",
+        k ? ", " : "", k, k + 1, quote(title), k);
     ++k;
   }
   std::string body =
       "set title 'Accuracy vs energy ratio over λ and σ (the paper, Figure 3)'\n"
       "set xlabel 'energy ratio (sponge estimator, optimised / worst case)'\nset ylabel 'test accuracy (%)'\n"
-      "set grid\nset key bottom right\nplot " + plots + "\n";
+      "set grid\nset key bottom right\nplot " +
+      plots + "\n";
   render(prefix, data, body);
 }
 
@@ -147,16 +155,22 @@ void training_curves(const std::vector<std::string>& dirs, const std::vector<std
     std::string rows;
     int e = r.metrics.col("epoch"), a = r.metrics.col("test_acc"), f = r.metrics.col("firing_relu");
     for (size_t k = 0; k < r.metrics.rows.size(); ++k)
-      rows += fmt::format("{} {} {}\n", r.metrics.num(k, e), 100 * r.metrics.num(k, a), 100 * r.metrics.num(k, f));
+      rows += fmt::format("{} {} {}\n", r.metrics.num(k, e), 100 * r.metrics.num(k, a),
+                          100 * r.metrics.num(k, f));
     data[fmt::format("r{}", i)] = rows;
     std::string t = quote(i < labels.size() ? labels[i] : dirs[i]);
-    acc += fmt::format("{}$r{} using 1:2 with linespoints lw 2 pt 7 lc {} title {}", i ? ", " : "", i, i + 1, t);
-    fire += fmt::format("{}$r{} using 1:3 with linespoints lw 2 pt 7 lc {} title {}", i ? ", " : "", i, i + 1, t);
+    acc +=
+        fmt::format("{}$r{} using 1:2 with linespoints lw 2 pt 7 lc {} title {}", i ? ", " : "", i, i + 1, t);
+    fire +=
+        fmt::format("{}$r{} using 1:3 with linespoints lw 2 pt 7 lc {} title {}", i ? ", " : "", i, i + 1, t);
   }
-  std::string body = "set multiplot layout 1,2\nset grid\nset xlabel 'epoch'\nset key bottom right\n"
-                     "set title 'Test accuracy'\nset ylabel 'test accuracy (%)'\nplot " + acc +
-                     "\nset title 'ReLU firing (test set, eval mode)'\nset ylabel 'non-zero ReLU outputs (%)'\n"
-                     "set key top right\nplot " + fire + "\nunset multiplot\n";
+  std::string body =
+      "set multiplot layout 1,2\nset grid\nset xlabel 'epoch'\nset key bottom right\n"
+      "set title 'Test accuracy'\nset ylabel 'test accuracy (%)'\nplot " +
+      acc +
+      "\nset title 'ReLU firing (test set, eval mode)'\nset ylabel 'non-zero ReLU outputs (%)'\n"
+      "set key top right\nplot " +
+      fire + "\nunset multiplot\n";
   render(prefix, data, body, 1200, 500);
 }
 

@@ -20,21 +20,31 @@ uint64_t mix(uint64_t a, uint64_t b) {
 }
 }  // namespace
 
-Batcher::Batcher(const Dataset& d, int batch, int channels, int size, bool shuffle, bool drop_last, AugmentOptions aug,
-                 uint64_t seed)
-    : d_(d), batch_(batch), c_(channels), s_(size), shuffle_(shuffle), drop_last_(drop_last), aug_(aug), seed_(seed) {
+Batcher::Batcher(const Dataset& d, int batch, int channels, int size, bool shuffle, bool drop_last,
+                 AugmentOptions aug, uint64_t seed)
+    : d_(d),
+      batch_(batch),
+      c_(channels),
+      s_(size),
+      shuffle_(shuffle),
+      drop_last_(drop_last),
+      aug_(aug),
+      seed_(seed) {
   if (batch <= 0) throw UsageError("--batch must be positive");
   if (channels != d.c)
-    throw DataError(fmt::format("{}: images have {} channel(s) but the model expects {} (use --in-channels {})", d.source,
-                                d.c, channels, d.c));
+    throw DataError(
+        fmt::format("{}: images have {} channel(s) but the model expects {} (use --in-channels {})", d.source,
+                    d.c, channels, d.c));
   if (d.h > size || d.w > size)
-    throw DataError(fmt::format("{}: {}x{} images do not fit the model's {}x{} input (use --input-size {})", d.source,
-                                d.h, d.w, size, size, std::max(d.h, d.w)));
+    throw DataError(fmt::format("{}: {}x{} images do not fit the model's {}x{} input (use --input-size {})",
+                                d.source, d.h, d.w, size, size, std::max(d.h, d.w)));
   if (!d.flip_ok) aug_.flip = false;
   start_epoch(0);
 }
 
-int64_t Batcher::batches_per_epoch() const { return drop_last_ ? d_.n / batch_ : (d_.n + batch_ - 1) / batch_; }
+int64_t Batcher::batches_per_epoch() const {
+  return drop_last_ ? d_.n / batch_ : (d_.n + batch_ - 1) / batch_;
+}
 
 void Batcher::start_epoch(int epoch) {
   epoch_ = epoch;
@@ -43,7 +53,8 @@ void Batcher::start_epoch(int epoch) {
   std::iota(perm_.begin(), perm_.end(), 0);
   if (shuffle_) {
     Rng rng(mix(seed_, static_cast<uint64_t>(epoch) + 1));
-    for (int64_t i = d_.n - 1; i > 0; --i) std::swap(perm_[i], perm_[rng.next() % static_cast<uint64_t>(i + 1)]);
+    for (int64_t i = d_.n - 1; i > 0; --i)
+      std::swap(perm_[i], perm_[rng.next() % static_cast<uint64_t>(i + 1)]);
   }
 }
 

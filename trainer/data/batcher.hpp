@@ -10,17 +10,17 @@
 namespace eatsim {
 
 struct AugmentOptions {
-  int crop_pad = 0;           // random crop after zero-padding by this many pixels (0: off)
-  bool flip = false;          // random horizontal flip (ignored when the dataset forbids it)
-  double rotate_deg = 0.0;    // random rotation in [-deg, deg], bilinear, zero fill (0: off)
+  int crop_pad = 0;         // random crop after zero-padding by this many pixels (0: off)
+  bool flip = false;        // random horizontal flip (ignored when the dataset forbids it)
+  double rotate_deg = 0.0;  // random rotation in [-deg, deg], bilinear, zero fill (0: off)
 };
 
 class Batcher {
  public:
   // `size` is the model's input size: smaller images are zero-padded to it, centred.
   // Throws DataError when the images cannot fit the model (more pixels or other channels).
-  Batcher(const Dataset& d, int batch, int channels, int size, bool shuffle, bool drop_last, AugmentOptions aug,
-          uint64_t seed);
+  Batcher(const Dataset& d, int batch, int channels, int size, bool shuffle, bool drop_last,
+          AugmentOptions aug, uint64_t seed);
   int64_t batches_per_epoch() const;
   void start_epoch(int epoch);
   // Fills x (batch·C·S·S floats) and labels; returns the number of samples (0 at the epoch's end).

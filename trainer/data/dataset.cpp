@@ -32,14 +32,18 @@ std::vector<uint8_t> read_maybe_gz(const std::string& path, size_t limit) {
     if (k < 0) throw DataError(fmt::format("{}: corrupt gzip data", path));
     if (k == 0) break;
     out.insert(out.end(), buf.begin(), buf.begin() + k);
-    if (out.size() > limit) throw DataError(fmt::format("{}: larger than any dataset file expected here", path));
+    if (out.size() > limit)
+      throw DataError(fmt::format("{}: larger than any dataset file expected here", path));
   }
   return out;
 }
 
-uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
 
-std::string find_file(const std::string& dir, const std::vector<std::string>& names, const std::string& what) {
+std::string find_file(const std::string& dir, const std::vector<std::string>& names,
+                      const std::string& what) {
   for (const auto& n : names)
     for (const char* ext : {"", ".gz"}) {
       std::string p = dir + "/" + n + ext;
@@ -51,10 +55,13 @@ std::string find_file(const std::string& dir, const std::vector<std::string>& na
 }  // namespace
 
 Dataset load_idx(const std::string& dir, const std::string& split, const std::string& name) {
-  if (!fs::is_directory(dir)) throw DataError(fmt::format("{}: not a directory (expected the IDX files of {})", dir, name));
+  if (!fs::is_directory(dir))
+    throw DataError(fmt::format("{}: not a directory (expected the IDX files of {})", dir, name));
   std::string pre = split == "train" ? "train" : "t10k";
-  std::string ip = find_file(dir, {pre + "-images-idx3-ubyte", pre + "-images.idx3-ubyte"}, split + " images");
-  std::string lp = find_file(dir, {pre + "-labels-idx1-ubyte", pre + "-labels.idx1-ubyte"}, split + " labels");
+  std::string ip =
+      find_file(dir, {pre + "-images-idx3-ubyte", pre + "-images.idx3-ubyte"}, split + " images");
+  std::string lp =
+      find_file(dir, {pre + "-labels-idx1-ubyte", pre + "-labels.idx1-ubyte"}, split + " labels");
   auto img = read_maybe_gz(ip, size_t(1) << 31);
   auto lab = read_maybe_gz(lp, size_t(1) << 28);
   if (img.size() < 16 || be32(img.data()) != 0x803)
@@ -63,8 +70,8 @@ Dataset load_idx(const std::string& dir, const std::string& split, const std::st
     throw DataError(fmt::format("{}: not an IDX label file (magic 0x00000801 expected)", lp));
   uint64_t n = be32(img.data() + 4), rows = be32(img.data() + 8), cols = be32(img.data() + 12);
   if (rows == 0 || cols == 0 || rows > 4096 || cols > 4096 || img.size() - 16 != n * rows * cols)
-    throw DataError(fmt::format("{}: header says {} images of {}x{} but the file holds {} pixel bytes", ip, n, rows,
-                                cols, img.size() - 16));
+    throw DataError(fmt::format("{}: header says {} images of {}x{} but the file holds {} pixel bytes", ip, n,
+                                rows, cols, img.size() - 16));
   if (be32(lab.data() + 4) != n || lab.size() - 8 != n)
     throw DataError(fmt::format("{}: {} labels for {} images", lp, lab.size() - 8, n));
   Dataset d;
@@ -88,7 +95,8 @@ Dataset load_idx(const std::string& dir, const std::string& split, const std::st
 
 Dataset load_cifar10(const std::string& dir, const std::string& split) {
   if (!fs::is_directory(dir))
-    throw DataError(fmt::format("{}: not a directory (expected cifar-10-batches-bin with data_batch_1.bin ...)", dir));
+    throw DataError(
+        fmt::format("{}: not a directory (expected cifar-10-batches-bin with data_batch_1.bin ...)", dir));
   std::vector<std::string> files;
   if (split == "train")
     for (int i = 1; i <= 5; ++i) files.push_back(fmt::format("data_batch_{}.bin", i));
@@ -101,16 +109,20 @@ Dataset load_cifar10(const std::string& dir, const std::string& split) {
     std::string p = dir + "/" + f;
     std::error_code ec;
     auto size = fs::file_size(p, ec);
-    if (ec) throw DataError(fmt::format("{}: missing (CIFAR-10 binary layout: data_batch_1..5.bin, test_batch.bin)", p));
+    if (ec)
+      throw DataError(
+          fmt::format("{}: missing (CIFAR-10 binary layout: data_batch_1..5.bin, test_batch.bin)", p));
     if (size == 0 || size % rec != 0)
-      throw DataError(fmt::format("{}: {} bytes is not a whole number of 3073-byte CIFAR-10 records", p, size));
+      throw DataError(
+          fmt::format("{}: {} bytes is not a whole number of 3073-byte CIFAR-10 records", p, size));
     std::ifstream in(p, std::ios::binary);
     std::vector<uint8_t> buf(size);
     in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(size));
     if (!in) throw DataError(fmt::format("{}: read failed", p));
     for (size_t r = 0; r < size / rec; ++r) {
       uint8_t label = buf[r * rec];
-      if (label > 9) throw DataError(fmt::format("{}: record {} has label {} (CIFAR-10 labels are 0-9)", p, r, label));
+      if (label > 9)
+        throw DataError(fmt::format("{}: record {} has label {} (CIFAR-10 labels are 0-9)", p, r, label));
       d.labels.push_back(label);
       d.images.insert(d.images.end(), buf.begin() + r * rec + 1, buf.begin() + (r + 1) * rec);
     }
@@ -154,7 +166,8 @@ std::vector<uint8_t> read_ppm(const std::string& path, int& w, int& h) {
   if (!in) throw DataError(fmt::format("{}: truncated PPM pixel data ({}x{} expected)", path, w, h));
   std::vector<uint8_t> chw(rgb.size());
   for (int c = 0; c < 3; ++c)
-    for (int i = 0; i < w * h; ++i) chw[static_cast<size_t>(c) * w * h + i] = rgb[static_cast<size_t>(i) * 3 + c];
+    for (int i = 0; i < w * h; ++i)
+      chw[static_cast<size_t>(c) * w * h + i] = rgb[static_cast<size_t>(i) * 3 + c];
   return chw;
 }
 
@@ -168,8 +181,10 @@ void resize_into(const std::vector<uint8_t>& src, int w, int h, int s, uint8_t* 
         int y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
         double ay = fy - y0, ax = fx - x0;
         auto at = [&](int yy, int xx) { return src[(static_cast<size_t>(c) * h + yy) * w + xx]; };
-        double v = (1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x1)) + ay * ((1 - ax) * at(y1, x0) + ax * at(y1, x1));
-        dst[(static_cast<size_t>(c) * s + y) * s + x] = static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 255.0)));
+        double v = (1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x1)) +
+                   ay * ((1 - ax) * at(y1, x0) + ax * at(y1, x1));
+        dst[(static_cast<size_t>(c) * s + y) * s + x] =
+            static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 255.0)));
       }
 }
 
@@ -180,7 +195,8 @@ std::vector<std::pair<std::string, int>> read_gt_csv(const std::string& path) {
   std::string line;
   std::getline(in, line);
   if (line.find("Filename") == std::string::npos || line.find("ClassId") == std::string::npos)
-    throw DataError(fmt::format("{}:1: expected the header Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId", path));
+    throw DataError(fmt::format(
+        "{}:1: expected the header Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId", path));
   std::vector<std::string> cols;
   std::stringstream hs(line);
   for (std::string c; std::getline(hs, c, ';');) cols.push_back(c);
@@ -195,7 +211,8 @@ std::vector<std::pair<std::string, int>> read_gt_csv(const std::string& path) {
     std::stringstream ss(line);
     for (std::string c; std::getline(ss, c, ';');) f.push_back(c);
     if (f.size() != cols.size())
-      throw DataError(fmt::format("{}:{}: {} fields, the header has {}", path, lineno, f.size(), cols.size()));
+      throw DataError(
+          fmt::format("{}:{}: {} fields, the header has {}", path, lineno, f.size(), cols.size()));
     try {
       int cls = std::stoi(f[ci]);
       if (cls < 0 || cls > 999) throw std::out_of_range("class");
@@ -225,17 +242,20 @@ Dataset load_gtsrb(const std::string& dir, const std::string& split, int size) {
   if (split == "train") {
     std::string root = dir + "/Final_Training/Images";
     if (!fs::is_directory(root))
-      throw DataError(fmt::format("{}: missing (GTSRB layout: Final_Training/Images/00000/GT-00000.csv + *.ppm)", root));
+      throw DataError(
+          fmt::format("{}: missing (GTSRB layout: Final_Training/Images/00000/GT-00000.csv + *.ppm)", root));
     std::vector<std::string> classes;
     for (auto& e : fs::directory_iterator(root))
       if (e.is_directory()) classes.push_back(e.path().filename().string());
     std::sort(classes.begin(), classes.end());
     if (classes.empty()) throw DataError(fmt::format("{}: no class folders (00000, 00001, ...)", root));
     for (const auto& c : classes)
-      for (const auto& [file, cls] : read_gt_csv(root + "/" + c + "/GT-" + c + ".csv")) add(root + "/" + c + "/" + file, cls);
+      for (const auto& [file, cls] : read_gt_csv(root + "/" + c + "/GT-" + c + ".csv"))
+        add(root + "/" + c + "/" + file, cls);
   } else {
     std::string root = dir + "/Final_Test/Images";
-    std::string csv = fs::exists(root + "/GT-final_test.csv") ? root + "/GT-final_test.csv" : dir + "/GT-final_test.csv";
+    std::string csv =
+        fs::exists(root + "/GT-final_test.csv") ? root + "/GT-final_test.csv" : dir + "/GT-final_test.csv";
     for (const auto& [file, cls] : read_gt_csv(csv)) add(root + "/" + file, cls);
   }
   d.n = static_cast<int64_t>(d.labels.size());
@@ -244,17 +264,20 @@ Dataset load_gtsrb(const std::string& dir, const std::string& split, int size) {
 }
 
 Dataset load_dataset(const std::string& spec, const std::string& split) {
-  if (split != "train" && split != "test") throw UsageError(fmt::format("split '{}': expected train or test", split));
+  if (split != "train" && split != "test")
+    throw UsageError(fmt::format("split '{}': expected train or test", split));
   std::string name = spec, path;
   size_t colon = spec.find(':');
   if (colon != std::string::npos) name = spec.substr(0, colon), path = spec.substr(colon + 1);
-  if (name == "fashion-mnist") return load_idx(path.empty() ? "/usr/share/datasets/fashion-mnist" : path, split, name);
+  if (name == "fashion-mnist")
+    return load_idx(path.empty() ? "/usr/share/datasets/fashion-mnist" : path, split, name);
   if (path.empty() && (name == "mnist" || name == "cifar10" || name == "gtsrb"))
     throw DataError(fmt::format("{}: give the dataset's directory as {}:PATH", spec, name));
   if (name == "mnist") return load_idx(path, split, name);
   if (name == "cifar10") return load_cifar10(path, split);
   if (name == "gtsrb") return load_gtsrb(path, split);
-  throw UsageError(fmt::format("dataset '{}': expected fashion-mnist[:PATH], mnist:PATH, cifar10:PATH or gtsrb:PATH", spec));
+  throw UsageError(fmt::format(
+      "dataset '{}': expected fashion-mnist[:PATH], mnist:PATH, cifar10:PATH or gtsrb:PATH", spec));
 }
 
 void truncate(Dataset& d, int64_t n) {

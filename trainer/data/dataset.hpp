@@ -13,8 +13,8 @@ struct Dataset {
   int64_t n = 0;
   int c = 0, h = 0, w = 0;
   int classes = 0;
-  std::vector<uint8_t> images;  // (N, C, H, W)
-  std::vector<int32_t> labels;  // (N)
+  std::vector<uint8_t> images;   // (N, C, H, W)
+  std::vector<int32_t> labels;   // (N)
   std::vector<float> mean, std;  // per channel, in [0, 1] pixel units, for normalisation
   bool flip_ok = true;           // horizontal flips preserve the class (off for digits)
   const uint8_t* image(int64_t i) const { return images.data() + i * c * h * w; }
