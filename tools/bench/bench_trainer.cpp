@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "tools/bench/random_batch.hpp"
 #include "trainer/net.hpp"
 #include "trainer/sgd.hpp"
 
@@ -27,12 +28,9 @@ void train_step(benchmark::State& st, const char* name, double width, int batch,
   net.set_fast_conv(fast);
   net.set_penalty(PenaltyConfig{lambda, 1e-4, "reference", PenaltyNorm::layer_mean});
   Sgd opt({0.1, 0.9, 5e-4, false});
-  std::mt19937_64 rng(2);
-  std::normal_distribution<float> nd(0, 1);
-  std::vector<float> x(batch * numel(g.input_shape));
-  for (auto& v : x) v = nd(rng);
-  std::vector<int64_t> y(batch);
-  for (auto& v : y) v = static_cast<int64_t>(rng() % g.params.classes);
+  bench::RandomBatch data(g, batch);
+  std::vector<float>& x = data.x;
+  std::vector<int64_t>& y = data.y;
   net.train_step(x.data(), y.data(), batch);  // builds the plan
   for (auto _ : st) {
     net.train_step(x.data(), y.data(), batch);
