@@ -37,6 +37,7 @@ struct Plan {
   std::vector<std::vector<Accum>> accum;       // by node index, run after its backward
   std::vector<std::shared_ptr<void>> slabs;    // shared gradient memory (see share_diffs)
   std::vector<char> clobbered;                 // by node: output overwritten in place by its ReLU
+                                               // (or never written: a BN computing its ReLU)
   bool inplace = false;                        // some node is clobbered
 };
 
@@ -63,14 +64,20 @@ struct Net::Impl {
   bool profiling = false;
   mutable std::map<std::string, double> prof;  // seconds by layer type (set_profile)
 
-  // Runs f, adding its wall time to prof[what] when profiling.
+  double reorder_s = 0;  // profiling: layout conversions inside layers (Port), running total
+
+  // Runs f, adding its wall time to prof[what] when profiling; the layout conversions inside go
+  // to prof["reorder"] instead.
   template <class F>
   void timed(const char* what, F&& f) {
     if (!profiling) return f();
+    double r0 = reorder_s;
     auto t0 = std::chrono::steady_clock::now();
     f();
     env.s.wait();
-    prof[what] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    prof[what] += dt - (reorder_s - r0);
+    prof["reorder"] += reorder_s - r0;
   }
 
   Param* find(const std::string& key) {
@@ -101,11 +108,12 @@ struct Net::Impl {
           plans.erase(plans.begin() + i);
           break;
         }
-    plans.push_back(build(n, backward));
+    plans.push_back(build(n, backward, all_edges));
     return *plans.back();
   }
 
-  std::unique_ptr<Plan> build(int n, bool backward) {
+  // all_edges: no fusion or in-place work, every edge keeps its value.
+  std::unique_ptr<Plan> build(int n, bool backward, bool all_edges) {
     auto p = std::make_unique<Plan>();
     p->batch = n;
     p->backward = backward;
@@ -114,7 +122,8 @@ struct Net::Impl {
     p->layers.resize(nn);
     p->accum.resize(nn);
     p->clobbered.assign(nn, 0);
-    std::vector<memory> scratch;  // transient conversion buffers sharing one allocation
+    std::vector<memory> scratch;        // transient conversion buffers sharing one allocation
+    std::vector<char> bn_fused(nn, 0);  // by node: a BN computing its ReLU consumer
     Act& in = p->acts[0];
     in.dims = Shape{n};
     in.dims.insert(in.dims.end(), g.input_shape.begin(), g.input_shape.end());
@@ -180,27 +189,39 @@ struct Net::Impl {
                      backward,
                      fast_conv};
       args.scratch = &scratch;
-      if (node.op == Op::relu) {
+      // BN → ReLU: the BN layer computes the ReLU (and both penalties). In eval plans too, so that
+      // a training plan's eval and an eval plan's give the same bits (penalty sums included).
+      if (node.op == Op::batchnorm2d && !all_edges && !debug_grads && fused_by[i] >= 0 && fused_by[i] != i) {
+        args.fuse_relu = true;
+        args.pen_self = &slots[i];
+        args.pen_relu = &slots[fused_by[i]];
+      }
+      if (node.op == Op::relu && node.in[0] >= 0 && bn_fused[node.in[0]]) {
+        args.relu_done = true;
+      } else if (node.op == Op::relu) {
         args.pen_self = &slots[i];
         int j = node.in[0];
         if (j >= 0 && fused_by[j] == i) args.pen_in = &slots[j];
-        // Like PyTorch, which frees a BN output once ReLU has read it: in a training plan the ReLU
-        // overwrites an input nobody else reads (no penalty on it, not the output, its own buffer).
-        Op jop = j >= 0 ? g.nodes[j].op : Op::identity;
-        if (backward && !debug_grads && j >= 0 && fused_by[j] == i && !input_penalised(j) && j != g.output &&
-            (jop == Op::batchnorm2d || jop == Op::add || jop == Op::conv2d)) {
+        if (relu_inplace_over(j, backward)) {
           args.inplace = true;
+          args.input_relued = g.nodes[j].op == Op::add;
           p->clobbered[j] = 1;
           p->inplace = true;
         }
       }
+      if (node.op == Op::add && relu_inplace_over(i, backward)) args.relu_after = true;
       p->layers[i] = make_layer(args);
+      if (args.fused) bn_fused[i] = 1, p->clobbered[i] = 1, p->inplace = true;
       if (!out.data) out.data = memory(out.desc, env.eng);
       if (!backward) continue;
       out.diff = new_diff(out.desc);
       if (alias_edge >= 0) p->acts[alias_edge].diff = out.diff;
       for (size_t k : accum_from_out) p->accum[i][k].scratch = out.diff;
     }
+    // A BN computing its ReLU reads the ReLU's dy (set here, once later consumers of the ReLU's
+    // output have finished aliasing its gradient buffer).
+    for (size_t i = 0; i < nn; ++i)
+      if (bn_fused[i]) p->acts[i + 1].diff = p->acts[fused_by[i] + 1].diff;
     if (backward && !debug_grads) share_diffs(*p, pos, first);
     size_t most = 0;
     for (const memory& m : scratch) most = std::max(most, m.get_desc().get_size());
@@ -211,6 +232,17 @@ struct Net::Impl {
       for (memory& m : scratch) m.set_data_handle(raw);
     }
     return p;
+  }
+
+  // Like PyTorch, which frees a BN output once ReLU has read it: in a training plan a ReLU
+  // overwrites the output of node j when it is j's only consumer, nothing penalises j's output, j is
+  // not the graph output and owns its buffer (batchnorm2d, add, conv2d). An add then applies the
+  // ReLU itself.
+  bool relu_inplace_over(int j, bool backward) const {
+    if (!backward || debug_grads || j < 0 || fused_by[j] < 0 || fused_by[j] == j) return false;
+    Op op = g.nodes[j].op;
+    return !input_penalised(j) && j != g.output &&
+           (op == Op::batchnorm2d || op == Op::add || op == Op::conv2d);
   }
 
   // Gradient buffers: allocated here (zeroed) in debug mode, else bound later by share_diffs.
@@ -488,7 +520,8 @@ void Net::set_fast_conv(bool on) {
 
 void Net::set_profile(bool on) {
   p_->profiling = on;
-  if (on) p_->prof.clear();
+  p_->env.reorder_s = on ? &p_->reorder_s : nullptr;
+  if (on) p_->prof.clear(), p_->reorder_s = 0;
 }
 
 std::map<std::string, double> Net::profile() const { return p_->prof; }

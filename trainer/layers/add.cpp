@@ -1,5 +1,5 @@
-// add: y = a + b (residual connections). Backward hands dy to both inputs, reordered into each
-// input's layout when it differs.
+// add: y = a + b (residual connections), or max(a + b, 0) when its ReLU runs in place over it.
+// Backward hands dy to both inputs, reordered into each input's layout when it differs.
 #include "trainer/layers/layer.hpp"
 
 namespace eatsim::trainer {
@@ -11,8 +11,14 @@ class Add : public Layer {
     Env& e = a.env;
     a.out.dims = a_->dims;
     a.out.desc = a_->desc;  // dst in the first input's layout
-    add_ = dnnl::binary(
-        dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, a_->desc, b_->desc, a.out.desc}, e.eng));
+    dnnl::primitive_attr attr;
+    if (a.relu_after) {
+      dnnl::post_ops po;
+      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(po);
+    }
+    add_ = dnnl::binary(dnnl::binary::primitive_desc(
+        {dnnl::algorithm::binary_add, a_->desc, b_->desc, a.out.desc}, attr, e.eng));
     if (da_) to_a_ = make_reorder(e, a.out.desc, da_.get_desc());
     if (db_) to_b_ = make_reorder(e, a.out.desc, db_.get_desc());
   }

@@ -1,6 +1,7 @@
 // Shared pieces of the oneDNN layers: plain layouts, layout ports, the factory by op.
 #include "trainer/layers/layer.hpp"
 
+#include <chrono>
 #include <stdexcept>
 
 namespace eatsim::trainer {
@@ -28,14 +29,28 @@ void Port::init(Env& e, const md& user, const md& prim, std::vector<memory>* sha
   from_prim_ = make_reorder(e, prim, user);
 }
 
+namespace {
+
+// Runs a conversion, timing it when profiling.
+void convert(Env& e, dnnl::reorder& r, memory& from, memory& to) {
+  if (!e.reorder_s) return r.execute(e.s, from, to);
+  e.s.wait();
+  auto t0 = std::chrono::steady_clock::now();
+  r.execute(e.s, from, to);
+  e.s.wait();
+  *e.reorder_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
 memory Port::in(Env& e, memory user) {
   if (!convert_) return user;
-  to_prim_.execute(e.s, user, buf_);
+  convert(e, to_prim_, user, buf_);
   return buf_;
 }
 
 void Port::finish(Env& e, memory user) {
-  if (convert_) from_prim_.execute(e.s, buf_, user);
+  if (convert_) convert(e, from_prim_, buf_, user);
 }
 
 std::unique_ptr<Layer> make_layer(BuildArgs& a) {

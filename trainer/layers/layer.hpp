@@ -9,6 +9,9 @@
 
 #include "models/graph.hpp"
 
+// Element-wise kernels compiled for AVX-512 and AVX2 as well as the baseline, chosen at load time.
+#define EATSIM_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 namespace eatsim::trainer {
 
 using dnnl::memory;
@@ -19,6 +22,7 @@ using tag = dnnl::memory::format_tag;
 struct Env {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream s{eng};
+  double* reorder_s = nullptr;  // profiling: Port conversions add their wall seconds here
 };
 
 // One graph edge: a node's output (or the graph input) and the gradient of the loss w.r.t. it.
@@ -61,6 +65,18 @@ struct BuildArgs {
   PenSlot* pen_self = nullptr;  // this node's penalty (fusing layers only)
   PenSlot* pen_in = nullptr;    // input 0's penalty, when this layer is its only consumer
   bool inplace = false;         // relu: write the output over input 0 (its only consumer, unpenalised)
+  // batchnorm2d → relu (its only consumer), in plans that need not keep every edge: the BN layer may compute
+  // the ReLU in its own passes (output = the ReLU's, never materialising the BN output; backward takes the
+  // ReLU's dy). The Net asks with fuse_relu (pen_self: the BN output's penalty, pen_relu: the ReLU
+  // output's); the layer sets fused when it does. relu: passthrough, its producer computed it.
+  bool fuse_relu = false;
+  PenSlot* pen_relu = nullptr;
+  bool fused = false;
+  bool relu_done = false;
+  // add → relu running in place over the add's output: the add applies the ReLU (a post-op) and the
+  // ReLU's forward has only its penalty left to sum.
+  bool relu_after = false;                 // add
+  bool input_relued = false;               // relu
   std::vector<memory>* scratch = nullptr;  // transient buffers that may share one allocation (Port)
   Param& param(const std::string& leaf) const { return *find(ctx, node.name + "." + leaf); }
 };

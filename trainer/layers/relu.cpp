@@ -13,10 +13,9 @@ namespace {
 
 constexpr int64_t kBlock = 4096;
 
-// The block kernels are compiled for AVX-512 and AVX2 as well as the baseline (chosen at load
-// time): the penalty's divisions are scalar or 4-wide otherwise, which made a penalised ReLU cost
-// three times an unpenalised one.
-#define EATSIM_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+// The block kernels are compiled for AVX-512 and AVX2 as well as the baseline (EATSIM_SIMD_CLONES):
+// the penalty's divisions are scalar or 4-wide otherwise, which made a penalised ReLU cost three
+// times an unpenalised one.
 
 // y = max(x, 0) over [0, n); returns Σ y²/(y²+σo) if PO in *so_sum, Σ x²/(x²+σi) if PI in *si_sum
 template <bool PO, bool PI>
@@ -89,6 +88,18 @@ void relu_bwd(BwdBlock f, const float* x, const float* dy, float* dx, int64_t n,
     f(x + b, dy + b, dx + b, std::min(n, b + kBlock) - b, so, ko, si, ki);
 }
 
+// A ReLU its producer (batchnorm2d) computes in its own passes: the output is the input's buffer.
+class Passthrough : public Layer {
+ public:
+  explicit Passthrough(BuildArgs& a) {
+    a.out.dims = a.in[0]->dims;
+    a.out.desc = a.in[0]->desc;
+    a.out.data = a.in[0]->data;
+  }
+  void forward(Env&, bool) override {}
+  void backward(Env&) override {}
+};
+
 class Relu : public Layer {
  public:
   explicit Relu(BuildArgs& a)
@@ -98,6 +109,7 @@ class Relu : public Layer {
     // In place, backward reads the output: y > 0 exactly where x > 0, and the output penalty's
     // gradient only matters there. The input's penalty (which needs x ≤ 0 too) must be off.
     if (a.inplace) a.out.data = in_->data, x_ = out_;
+    relued_ = a.inplace && a.input_relued;
     n_ = static_cast<int64_t>(in_->desc.get_size() / sizeof(float));
   }
 
@@ -106,6 +118,7 @@ class Relu : public Layer {
     const float* x = ptr(in_->data);
     float* y = ptr(out_->data);
     bool po = self_ && self_->on, pi = pin_ && pin_->on;
+    if (relued_ && !po) return;  // the producer applied the ReLU; no penalty to sum
     float so = self_ ? self_->sigma : 1, si = pin_ ? pin_->sigma : 1;
     double sum_o = 0, sum_i = 0;
     if (po && pi)
@@ -145,11 +158,15 @@ class Relu : public Layer {
   Act* x_ = in_;  // what backward reads as x: the input, or the output when in place
   memory diff_src_;
   PenSlot *self_, *pin_;
-  int64_t n_;  // buffer elements, padding included
+  int64_t n_;            // buffer elements, padding included
+  bool relued_ = false;  // in place over an input that already holds max(x, 0)
 };
 
 }  // namespace
 
-std::unique_ptr<Layer> make_relu(BuildArgs& a) { return std::make_unique<Relu>(a); }
+std::unique_ptr<Layer> make_relu(BuildArgs& a) {
+  if (a.relu_done) return std::make_unique<Passthrough>(a);
+  return std::make_unique<Relu>(a);
+}
 
 }  // namespace eatsim::trainer
