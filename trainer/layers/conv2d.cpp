@@ -10,7 +10,11 @@ namespace {
 
 class Conv2d : public Layer {
  public:
-  explicit Conv2d(BuildArgs& a) : in_(a.in[0]), out_(&a.out), diff_src_(a.diff_in[0]) {
+  explicit Conv2d(BuildArgs& a)
+      : in_(a.in[0]),
+        out_(&a.out),
+        diff_src_(a.diff_in[0]),
+        p_(a, md({a.node.out_channels, a.in[0]->dims[1], a.node.kh, a.node.kw}, dt::f32, tag::oihw)) {
     const Node& n = a.node;
     Env& e = a.env;
     algo_ = a.fast_conv ? dnnl::algorithm::convolution_auto : dnnl::algorithm::convolution_direct;
@@ -25,18 +29,8 @@ class Conv2d : public Layer {
                     std::max<int64_t>(0, (OW - 1) * n.sw + n.kw - W - n.pw)};
     md src_any({N, C, H, W}, dt::f32, tag::any), w_any({O, C, n.kh, n.kw}, dt::f32, tag::any);
     md dst_any({N, O, OH, OW}, dt::f32, tag::any);
-    md w_user({O, C, n.kh, n.kw}, dt::f32, tag::oihw), b_user({O}, dt::f32, tag::x);
-    md no_bias;
-
-    Param& w = a.param("weight");
-    w_mem_ = memory(w_user, e.eng, w.value.data());
-    dw_mem_ = memory(w_user, e.eng, w.grad.data());
-    if (n.bias) {
-      Param& b = a.param("bias");
-      b_mem_ = memory(b_user, e.eng, b.value.data());
-      db_mem_ = memory(b_user, e.eng, b.grad.data());
-    }
-    const md& b_md = n.bias ? b_user : no_bias;
+    md w_user = p_.w.get_desc();
+    const md& b_md = p_.b_md;
 
     // (N, C, H, W) -> (N, O, OH, OW)
     fwd_pd_ = dnnl::convolution_forward::primitive_desc(
@@ -67,9 +61,9 @@ class Conv2d : public Layer {
 
   void forward(Env& e, bool) override {
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_.in(e, in_->data)},
-                                         {DNNL_ARG_WEIGHTS, w_.in(e, w_mem_)},
+                                         {DNNL_ARG_WEIGHTS, w_.in(e, p_.w)},
                                          {DNNL_ARG_DST, out_->data}};
-    if (b_mem_) args[DNNL_ARG_BIAS] = b_mem_;
+    p_.add_bias(args, DNNL_ARG_BIAS, false);
     fwd_.execute(e.s, args);
   }
 
@@ -77,7 +71,7 @@ class Conv2d : public Layer {
     if (diff_src_) {
       memory dsrc = bd_dsrc_.out(diff_src_);
       bwd_data_.execute(e.s, {{DNNL_ARG_DIFF_DST, bd_ddst_.in(e, out_->diff)},
-                              {DNNL_ARG_WEIGHTS, bd_w_.in(e, w_mem_)},
+                              {DNNL_ARG_WEIGHTS, bd_w_.in(e, p_.w)},
                               {DNNL_ARG_DIFF_SRC, dsrc}});
       bd_dsrc_.finish(e, diff_src_);
     }
@@ -90,10 +84,10 @@ class Conv2d : public Layer {
                       ? bd_ddst_.out(out_->diff)
                       : bw_ddst_.in(e, out_->diff);
     std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, bw_dw_.out(dw_mem_)}};
-    if (db_mem_) args[DNNL_ARG_DIFF_BIAS] = db_mem_;
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, bw_dw_.out(p_.dw)}};
+    p_.add_bias(args, DNNL_ARG_DIFF_BIAS, true);
     bwd_w_.execute(e.s, args);
-    bw_dw_.finish(e, dw_mem_);
+    bw_dw_.finish(e, p_.dw);
   }
 
  private:
@@ -101,7 +95,7 @@ class Conv2d : public Layer {
   Act* in_;
   Act* out_;
   memory diff_src_;
-  memory w_mem_, dw_mem_, b_mem_, db_mem_;  // PyTorch layouts, on the Net's parameter storage
+  WeightMems p_;  // PyTorch layouts, on the Net's parameter storage
   dnnl::convolution_forward::primitive_desc fwd_pd_;
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd_;
   dnnl::convolution_backward_weights::primitive_desc bwd_w_pd_;

@@ -29,6 +29,17 @@ void Port::init(Env& e, const md& user, const md& prim, std::vector<memory>* sha
   from_prim_ = make_reorder(e, prim, user);
 }
 
+WeightMems::WeightMems(BuildArgs& a, const md& w_user) {
+  Param& wp = a.param("weight");
+  w = memory(w_user, a.env.eng, wp.value.data());
+  dw = memory(w_user, a.env.eng, wp.grad.data());
+  if (!a.node.bias) return;
+  Param& bp = a.param("bias");
+  b_md = md({a.node.out_channels}, dt::f32, tag::x);
+  b = memory(b_md, a.env.eng, bp.value.data());
+  db = memory(b_md, a.env.eng, bp.grad.data());
+}
+
 namespace {
 
 // Runs a conversion, timing it when profiling.

@@ -5,6 +5,7 @@
 #include <dnnl.hpp>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "models/graph.hpp"
@@ -120,6 +121,18 @@ class Port {
   bool convert_ = false;
   memory buf_;
   dnnl::reorder to_prim_, from_prim_;
+};
+
+// A conv2d's or linear's weight (PyTorch layout w_user) and optional bias ((O), when the node has
+// one), with their gradients, as memories over the Net's parameter storage.
+struct WeightMems {
+  memory w, dw, b, db;
+  md b_md;  // the bias's desc, empty without bias
+  WeightMems(BuildArgs& a, const md& w_user);
+  // Adds the bias (or its gradient) to a primitive's arguments when there is one.
+  void add_bias(std::unordered_map<int, memory>& args, int arg, bool grad) const {
+    if (b) args[arg] = grad ? db : b;
+  }
 };
 
 // A reorder (or plain copy) between two memories of the same logical dims.

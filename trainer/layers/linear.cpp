@@ -7,22 +7,18 @@ namespace {
 
 class Linear : public Layer {
  public:
-  explicit Linear(BuildArgs& a) : in_(a.in[0]), out_(&a.out), diff_src_(a.diff_in[0]) {
+  explicit Linear(BuildArgs& a)
+      : in_(a.in[0]),
+        out_(&a.out),
+        diff_src_(a.diff_in[0]),
+        p_(a, md({a.node.out_channels, a.in[0]->dims[1]}, dt::f32, tag::oi)) {
     const Node& n = a.node;
     Env& e = a.env;
     int64_t N = in_->dims[0], F = in_->dims[1], O = n.out_channels;
     a.out.dims = {N, O};
     md src_any({N, F}, dt::f32, tag::any), w_any({O, F}, dt::f32, tag::any);
-    md w_user({O, F}, dt::f32, tag::oi), b_user({O}, dt::f32, tag::x), dst({N, O}, dt::f32, tag::nc), no_bias;
-    Param& w = a.param("weight");
-    w_mem_ = memory(w_user, e.eng, w.value.data());
-    dw_mem_ = memory(w_user, e.eng, w.grad.data());
-    if (n.bias) {
-      Param& b = a.param("bias");
-      b_mem_ = memory(b_user, e.eng, b.value.data());
-      db_mem_ = memory(b_user, e.eng, b.grad.data());
-    }
-    const md& b_md = n.bias ? b_user : no_bias;
+    md w_user = p_.w.get_desc(), dst({N, O}, dt::f32, tag::nc);
+    const md& b_md = p_.b_md;
     // (N, F) -> (N, O)
     fwd_pd_ = dnnl::inner_product_forward::primitive_desc(
         {dnnl::prop_kind::forward_training, src_any, w_any, b_md, dst}, e.eng);
@@ -45,9 +41,9 @@ class Linear : public Layer {
 
   void forward(Env& e, bool) override {
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_.in(e, in_->data)},
-                                         {DNNL_ARG_WEIGHTS, w_.in(e, w_mem_)},
+                                         {DNNL_ARG_WEIGHTS, w_.in(e, p_.w)},
                                          {DNNL_ARG_DST, out_->data}};
-    if (b_mem_) args[DNNL_ARG_BIAS] = b_mem_;
+    p_.add_bias(args, DNNL_ARG_BIAS, false);
     fwd_.execute(e.s, args);
   }
 
@@ -55,23 +51,23 @@ class Linear : public Layer {
     if (diff_src_) {
       memory dsrc = bd_dsrc_.out(diff_src_);
       bwd_data_.execute(e.s, {{DNNL_ARG_DIFF_DST, out_->diff},
-                              {DNNL_ARG_WEIGHTS, bd_w_.in(e, w_mem_)},
+                              {DNNL_ARG_WEIGHTS, bd_w_.in(e, p_.w)},
                               {DNNL_ARG_DIFF_SRC, dsrc}});
       bd_dsrc_.finish(e, diff_src_);
     }
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bw_src_.in(e, in_->data)},
                                          {DNNL_ARG_DIFF_DST, out_->diff},
-                                         {DNNL_ARG_DIFF_WEIGHTS, bw_dw_.out(dw_mem_)}};
-    if (db_mem_) args[DNNL_ARG_DIFF_BIAS] = db_mem_;
+                                         {DNNL_ARG_DIFF_WEIGHTS, bw_dw_.out(p_.dw)}};
+    p_.add_bias(args, DNNL_ARG_DIFF_BIAS, true);
     bwd_w_.execute(e.s, args);
-    bw_dw_.finish(e, dw_mem_);
+    bw_dw_.finish(e, p_.dw);
   }
 
  private:
   Act* in_;
   Act* out_;
   memory diff_src_;
-  memory w_mem_, dw_mem_, b_mem_, db_mem_;
+  WeightMems p_;  // PyTorch layouts, on the Net's parameter storage
   dnnl::inner_product_forward::primitive_desc fwd_pd_;
   dnnl::inner_product_forward fwd_;
   dnnl::inner_product_backward_data bwd_data_;
