@@ -330,6 +330,17 @@ TEST(Net, FastConvolutionsAgreeWithDirectOnes) {
   }
   LossParts la = direct.backward(y.data()), lb = fast.backward(y.data());
   EXPECT_NEAR(la.loss, lb.loss, 1e-4 * la.loss);
+  // Winograd's backward-data and backward-weights: every weight gradient within 1e-4 of its largest
+  // entry (a wrong layout or transform is off by O(1)).
+  for (const char* key : {"c1.weight", "c2.weight", "fc.weight"}) {
+    const float *ga = direct.grad(key), *gb = fast.grad(key);
+    int64_t n = std::string(key) == "fc.weight" ? 640 : 64 * 64 * 9;
+    double err = 0, mx = 0;
+    for (int64_t i = 0; i < n; ++i)
+      err = std::max(err, double(std::fabs(ga[i] - gb[i]))), mx = std::max(mx, double(std::fabs(ga[i])));
+    EXPECT_LT(err, 1e-4 * mx) << key;
+    EXPECT_GT(mx, 0.0) << key;
+  }
 }
 
 }  // namespace
