@@ -14,6 +14,11 @@
 
 namespace eatsim {
 
+// With fast convolutions, the layers that may run Winograd: 3x3, stride 1, at least 16 input
+// channels (with fewer, oneDNN's Winograd pads the channels and is ~4x slower than direct; stride-2
+// layers cannot use it). Others stay direct.
+bool winograd_suits(const Node& conv, int64_t in_channels);
+
 struct LossParts {
   double loss = 0;      // ce + λ·penalty
   double ce = 0;        // mean softmax cross-entropy over the batch
@@ -44,8 +49,8 @@ class Net {
   const PenaltyConfig& penalty() const;
   const std::vector<int>& penalised_nodes() const;  // node indices
   // Convolution algorithm: direct (default) or fast, which lets oneDNN use Winograd F(4x4, 3x3)
-  // for 3x3 stride-1 layers where it pays (≈1.8x faster convolutions at ResNet18 width 1, batch
-  // 128; gradients then differ from PyTorch's by up to ~1e-2 relative in some layers).
+  // for the layers winograd_suits (≈2x faster convolutions at ResNet18 width 1, batch 128;
+  // gradients then differ from PyTorch's by up to ~1e-2 relative in some layers).
   void set_fast_conv(bool on);
 
   // Keep every edge's gradient after backward and compute the graph input's too (tests, debugging).

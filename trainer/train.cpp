@@ -47,19 +47,24 @@ std::string fingerprint(const TrainConfig& c, const Graph& g) {
       "schedule={} "
       "gamma={} step={} momentum={} wd={} nesterov={} lambda={} sigma={} layers={} norm={} crop={} flip={} "
       "rotate={} "
-      "seed={}",
+      "seed={} conv={}",
       g.name, g.params.width, g.params.in_channels, g.params.input_size, g.params.classes, c.dataset,
       c.train_limit, c.test_limit, c.batch, c.lr, schedule_name(c.schedule), c.gamma, c.step_size, c.momentum,
       c.weight_decay, c.nesterov, c.penalty.lambda, c.penalty.sigma, c.penalty.layers,
-      penalty_norm_name(c.penalty.norm), c.augment.crop_pad, c.augment.flip, c.augment.rotate_deg, c.seed);
+      penalty_norm_name(c.penalty.norm), c.augment.crop_pad, c.augment.flip, c.augment.rotate_deg, c.seed,
+      c.fast_conv ? "winograd" : "direct");
 }
 
 std::string first_difference(const std::string& a, const std::string& b) {
   std::istringstream x(a), y(b);
   std::string s, t;
-  while (x >> s && y >> t)
+  while (true) {
+    bool a_ok = static_cast<bool>(x >> s), b_ok = static_cast<bool>(y >> t);
+    if (!a_ok && !b_ok) return "?";
+    if (!a_ok) return fmt::format("{} is new (not recorded in the checkpoint)", t);
+    if (!b_ok) return fmt::format("{} (checkpoint) is not an option now", s);
     if (s != t) return fmt::format("{} (checkpoint) vs {} (now)", s, t);
-  return "?";
+  }
 }
 
 double schedule_lr(const TrainConfig& c, int epoch) {

@@ -160,6 +160,8 @@ TEST(Train, BadInputExits2WithOneLine) {
   expect2("--penalty-layers relu1,nothere --out " + (d / "c"), "nothere");
   ASSERT_EQ(test::run_cli(kSmall + "--train-limit 1024 --epochs 1 --max-steps 1 --out " + (d / "r")).code, 0);
   expect2("--resume --lambda 1 --out " + (d / "r"), "another run configuration");
+  expect2("--resume --conv direct --out " + (d / "r"), "conv=winograd (checkpoint) vs conv=direct (now)");
+  expect2("--conv fft --out " + (d / "c"), "--conv fft");
   expect2("--out " + (d / "r"), "--resume");
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/graph.hpp"
+#include "trainer/net.hpp"
 
 namespace {
 
@@ -48,8 +49,7 @@ int main(int argc, char** argv) {
   Graph g = load_graph(argv[1], o);
   int64_t N = std::atoi(argv[3]);
   int reps = std::atoi(argv[4]);
-  auto algo = argc > 5 && std::string(argv[5]) == "fast" ? dnnl::algorithm::convolution_auto
-                                                         : dnnl::algorithm::convolution_direct;
+  bool fast = argc > 5 && std::string(argv[5]) == "fast";
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
   double t_fwd = 0, t_bd = 0, t_bw = 0, f_fwd = 0, f_bd = 0, f_bw = 0;
@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
     memory::dims st{n.sh, n.sw}, pl{n.ph, n.pw};
     memory::dims pr{std::max<int64_t>(0, (OH - 1) * n.sh + n.kh - H - n.ph),
                     std::max<int64_t>(0, (OW - 1) * n.sw + n.kw - W - n.pw)};
+    // The trainer's choice (Net::set_fast_conv): Winograd where it suits, else direct.
+    auto algo = fast && winograd_suits(n, C) ? dnnl::algorithm::convolution_auto
+                                             : dnnl::algorithm::convolution_direct;
     md src({N, C, H, W}, dt::f32, tag::any), wei({O, C, n.kh, n.kw}, dt::f32, tag::any);
     md dst({N, O, OH, OW}, dt::f32, tag::any), nob;
     dnnl::convolution_forward::primitive_desc fpd(

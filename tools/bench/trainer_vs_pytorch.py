@@ -4,7 +4,7 @@ ResNet18, standard and with the EAT penalty via hooks; (b) eatsim on the same mo
 threads, standard and EAT (reference and relu selections); (c) the net's convolutions alone as oneDNN
 primitives (the ceiling). Each configuration runs in its own process (peak RSS per process).
     /usr/bin/python3 tools/bench/trainer_vs_pytorch.py [--build build] [--width 1] [--batch 128]
-        [--threads 2] [--warmup 1] [--steps 3] [--fast]
+        [--threads 2] [--warmup 1] [--steps 3] [--rounds 2] [--conv winograd|direct]
 """
 import argparse
 import json
@@ -21,6 +21,20 @@ def run(cmd, threads):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def merge(rs):
+    """One configuration's rounds: median step wall time, mean CPU time per step, the largest RSS,
+    the first round's profile."""
+    steps = sorted(t for r in rs for t in r["steps_wall_s"])
+    mid = len(steps) // 2
+    med = steps[mid] if len(steps) % 2 else 0.5 * (steps[mid - 1] + steps[mid])
+    out = dict(rs[0])
+    out["wall_s"] = med
+    out["cpu_s"] = sum(r["cpu_s"] for r in rs) / len(rs)
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in rs)
+    out["steps_wall_s"] = [t for r in rs for t in r["steps_wall_s"]]
+    return out
+
+
 def loadavg():
     return open("/proc/loadavg").read().split()[:3]
 
@@ -33,21 +47,31 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2, help="runs of every configuration, interleaved")
     ap.add_argument("--conv-reps", type=int, default=3)
-    ap.add_argument("--fast", action="store_true", help="eatsim with --fast-conv (Winograd where it pays)")
+    ap.add_argument("--conv", choices=("winograd", "direct"), default="winograd",
+                    help="eatsim's convolution algorithm (eatsim train --conv; winograd is its default)")
     a = ap.parse_args()
     b, w, T = a.batch, a.width, a.threads
     print(f"ResNet18 (kuangliu) width {w:g}, batch {b}, fp32, {T} threads; warm-up {a.warmup}, "
-          f"timed steps {a.steps}; load average at start {' '.join(loadavg())}")
-    res = {}
+          f"timed steps {a.steps} x {a.rounds} rounds (median); eatsim convolutions {a.conv}; load average at start {' '.join(loadavg())}")
     torch = [sys.executable, os.path.join(HERE, "torch_step.py")]
-    res["pytorch std"] = run(torch + [str(w), str(b), str(T), "0", str(a.warmup), str(a.steps)], T)
-    res["pytorch EAT (hooks)"] = run(torch + [str(w), str(b), str(T), "1", str(a.warmup), str(a.steps)], T)
     step = [os.path.join(a.build, "bench_step"), "resnet18", str(w), str(b)]
-    fast = ["fast"] if a.fast else []
+    fast = ["fast"] if a.conv == "winograd" else []
+    configs = {
+        "pytorch std": torch + [str(w), str(b), str(T), "0", str(a.warmup), str(a.steps)],
+        "pytorch EAT (hooks)": torch + [str(w), str(b), str(T), "1", str(a.warmup), str(a.steps)],
+    }
     for name, lam, sel in (("eatsim std", 0, "reference"), ("eatsim EAT reference", 1, "reference"),
                            ("eatsim EAT relu", 1, "relu")):
-        res[name] = run(step + [str(lam), sel, str(a.warmup), str(a.steps)] + fast, T)
+        configs[name] = step + [str(lam), sel, str(a.warmup), str(a.steps)] + fast
+    # Rounds run every configuration in turn, so a slow spell of a shared machine hits all of them;
+    # each configuration's step time is the median over all its timed steps.
+    runs = {k: [] for k in configs}
+    for _ in range(a.rounds):
+        for k, cmd in configs.items():
+            runs[k].append(run(cmd, T))
+    res = {k: merge(v) for k, v in runs.items()}
     conv = run([os.path.join(a.build, "bench_conv"), "resnet18", str(w), str(b), str(a.conv_reps)] + fast, T)
     load_end = loadavg()
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "trainer/layers/layer.hpp"
+#include "trainer/net.hpp"
 
 namespace eatsim::trainer {
 namespace {
@@ -17,8 +18,9 @@ class Conv2d : public Layer {
         p_(a, md({a.node.out_channels, a.in[0]->dims[1], a.node.kh, a.node.kw}, dt::f32, tag::oihw)) {
     const Node& n = a.node;
     Env& e = a.env;
-    algo_ = a.fast_conv ? dnnl::algorithm::convolution_auto : dnnl::algorithm::convolution_direct;
     const Shape& x = in_->dims;  // (N, C, H, W)
+    algo_ = a.fast_conv && winograd_suits(n, x[1]) ? dnnl::algorithm::convolution_auto
+                                                   : dnnl::algorithm::convolution_direct;
     int64_t N = x[0], C = x[1], H = x[2], W = x[3];
     int64_t O = n.out_channels, OH = n.out_shape[1], OW = n.out_shape[2];
     a.out.dims = {N, O, OH, OW};
@@ -106,6 +108,18 @@ class Conv2d : public Layer {
 };
 
 }  // namespace
+
+}  // namespace eatsim::trainer
+
+namespace eatsim {
+
+bool winograd_suits(const Node& n, int64_t in_channels) {
+  return n.kh == 3 && n.kw == 3 && n.sh == 1 && n.sw == 1 && in_channels >= 16;
+}
+
+}  // namespace eatsim
+
+namespace eatsim::trainer {
 
 std::unique_ptr<Layer> make_conv2d(BuildArgs& a) { return std::make_unique<Conv2d>(a); }
 
