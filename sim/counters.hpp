@@ -59,7 +59,10 @@ namespace eatsim::sim {
   X(gslices_zero, "G-slices that are all zero (skippable by a perfect front end)")                          \
   X(act_elems, "activation elements of the layer input (per sample)")                                       \
   X(act_nonzero_fp32, "non-zero input activations before quantisation")                                     \
-  X(act_nonzero, "non-zero input activations after quantisation to the array's datatype")
+  X(act_nonzero, "non-zero input activations after quantisation to the array's datatype")                   \
+  X(weight_elems, "weights of the layer (with values: gate, skip, compression or --check)")                 \
+  X(weight_nonzero_fp32, "non-zero weights before quantisation")                                            \
+  X(weight_nonzero, "non-zero weights after quantisation to the array's datatype")
 
 struct Counters {
 #define EATSIM_FIELD(n, d) int64_t n = 0;

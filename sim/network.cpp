@@ -182,6 +182,8 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
     c.mac_nonzero = sp->mac_nonzero;
     c.gslices = sp->gslices, c.gslices_zero = sp->gslices_zero;
     c.act_elems = sp->act_elems, c.act_nonzero_fp32 = sp->act_nonzero_fp32, c.act_nonzero = sp->act_nonzero;
+    c.weight_elems = sp->weight_elems, c.weight_nonzero_fp32 = sp->weight_nonzero_fp32;
+    c.weight_nonzero = sp->weight_nonzero;
   }
   c.mac_effective = c.mac_dense - c.mac_pad - c.mac_skipped - c.mac_gated;
   return c;

@@ -399,6 +399,14 @@ std::vector<std::pair<std::string, std::function<double(const Row&, size_t)>>> d
   d.push_back({"act_density", [](const Row& r, size_t s) {
                  return r.c[s].act_elems ? double(r.c[s].act_nonzero) / double(r.c[s].act_elems) : 0.0;
                }});
+  d.push_back({"weight_density_fp32", [](const Row& r, size_t s) {
+                 return r.c[s].weight_elems ? double(r.c[s].weight_nonzero_fp32) / double(r.c[s].weight_elems)
+                                            : 0.0;
+               }});
+  d.push_back({"weight_density", [](const Row& r, size_t s) {
+                 return r.c[s].weight_elems ? double(r.c[s].weight_nonzero) / double(r.c[s].weight_elems)
+                                            : 0.0;
+               }});
   d.push_back({"energy_ratio", [](const Row& r, size_t s) { return r.m[s].energy_ratio; }});
   d.push_back({"speedup", [](const Row& r, size_t s) { return r.m[s].speedup; }});
   return d;

@@ -145,6 +145,7 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
     DataType t = DataType::fp32;
     bool cin_inner = true, unsigned_ = false;
     std::vector<int64_t> zw;
+    int64_t nz_fp32 = 0, nz = 0;                  // non-zero weights before / after quantisation
     std::shared_ptr<const std::vector<float>> w;  // dequantised [K][N], when a check asked for it
   };
   static thread_local std::unordered_map<uint64_t, ZwCache> caches;
@@ -156,6 +157,7 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
                    cache.unsigned_ == s.qw.unsigned_;
   if (!hit || (keep_values && !cache.w)) {
     std::vector<int64_t> zw(size_t(K), 0);
+    int64_t nz_fp32 = 0;
     auto wq = keep_values ? std::make_shared<std::vector<float>>(size_t(K * N)) : nullptr;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < cin; ++c)
@@ -164,12 +166,16 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
           float x = d.weights[(n * cin + c) * taps + t];
           if (wq) (*wq)[size_t(k * N + n)] = quantise_value(s.qw, x);
           zw[size_t(k)] += quantises_to_zero(s.qw, x);
+          nz_fp32 += x != 0;
         }
+    cache.nz_fp32 = nz_fp32, cache.nz = K * N;
+    for (int64_t z : zw) cache.nz -= z;
     cache.id = d.weights_id, cache.n = K * N, cache.step = s.qw.step, cache.t = s.qw.type;
     cache.cin_inner = cin_inner, cache.unsigned_ = s.qw.unsigned_, cache.zw = std::move(zw);
     cache.w = std::move(wq);
   }
   if (keep_values) s.w = cache.w;
+  s.weight_elems = K * N, s.weight_nonzero_fp32 = cache.nz_fp32, s.weight_nonzero = cache.nz;
   const std::vector<int64_t>& zw = cache.zw;
   if (s.df == Dataflow::ws && cin_inner && cin % s.G == 0 && s.R % s.G == 0 && !testing::generic_scan()) {
     scan_ws_fast(s, anz, zw);

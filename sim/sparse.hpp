@@ -42,6 +42,7 @@ struct SparseLayer {
   int64_t zero_weight_macs = 0;  // Σ over non-zero, non-pad (m, k) of the zero weights in row k
   int64_t mac_nonzero = 0, gslices = 0, gslices_zero = 0;
   int64_t act_elems = 0, act_nonzero_fp32 = 0, act_nonzero = 0;
+  int64_t weight_elems = 0, weight_nonzero_fp32 = 0, weight_nonzero = 0;
 };
 
 // Quantises the operands and scans them (`keep_values`: also keep the dequantised operands, for

@@ -196,6 +196,20 @@ TEST(Quant, AllZeroTensorQuantisesToZeroWithoutError) {
   EXPECT_EQ(c.mac_skipped, c.mac_dense);
 }
 
+TEST(Quant, WeightDensityBeforeAndAfterQuantisationIsReported) {
+  Gemm x(4, 8, 4);  // 32 weights: 8 exact zeros, 8 below half an int8 step (1/127), 16 ones
+  for (int m = 0; m < 4; ++m) x.set(m, 0, 1);
+  for (size_t i = 0; i < x.w.size(); ++i) x.w[i] = i < 8 ? 0.0f : i < 16 ? 1e-3f : 1.0f;
+  HwConfig hw = hwc("ws", 4, 4, ws_skip(2, 2, 2, 2));
+  hw.array.datatype = DataType::int8;
+  Counters c = run(hw, x);
+  EXPECT_EQ(c.weight_elems, 32);
+  EXPECT_EQ(c.weight_nonzero_fp32, 24);
+  EXPECT_EQ(c.weight_nonzero, 16);
+  hw.array.datatype = DataType::fp32;
+  EXPECT_EQ(run(hw, x).weight_nonzero, 24);
+}
+
 TEST(Quant, SmallValuesBecomeZerosAndRoundHalfToEven) {
   Quant q = make_quant(DataType::int8, 127, false);  // step 1
   EXPECT_EQ(quantise_value(q, 0.5f), 0.0f);
