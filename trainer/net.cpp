@@ -591,10 +591,16 @@ std::vector<double> Net::layer_penalties() const {
 }
 
 std::vector<int64_t> Net::nonzero_counts(float threshold) const {
+  std::vector<int> all(p_->g.nodes.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+  return nonzero_counts(all, threshold);
+}
+
+std::vector<int64_t> Net::nonzero_counts(const std::vector<int>& nodes, float threshold) const {
   p_->need_forward("nonzero_counts");
   std::vector<int64_t> out;
-  for (size_t i = 0; i < p_->g.nodes.size(); ++i) {
-    const Act& a = p_->cur->acts[i + 1];
+  for (int i : nodes) {
+    const Act& a = p_->cur->acts.at(static_cast<size_t>(i) + 1);
     if (p_->cur->clobbered[i]) {
       out.push_back(-1);
       continue;

@@ -90,6 +90,8 @@ class Net {
   // the element count (batch included). Firing % = nonzeros / numel; the sponge model uses 2^-126.
   // -1 for a node whose output its ReLU overwrote in place (see edge()).
   std::vector<int64_t> nonzero_counts(float threshold = 0.0f) const;
+  // The same for the listed nodes only (in that order): training's eval counts just the ReLUs.
+  std::vector<int64_t> nonzero_counts(const std::vector<int>& nodes, float threshold = 0.0f) const;
   int64_t edge_numel(int node) const;
   // Bytes held by the current batch size's plan: activations (every edge) and gradient buffers.
   int64_t activation_bytes() const;

@@ -321,9 +321,9 @@ TrainResult train(const TrainConfig& cfg) {
       net.forward(x.data(), n, false);
       LossParts lp = net.loss(y.data());
       correct += lp.correct, seen += n, test_loss += lp.ce * n;
-      std::vector<int64_t> counts = net.nonzero_counts();
+      std::vector<int64_t> counts = net.nonzero_counts(relus);
       for (size_t r = 0; r < relus.size(); ++r) {
-        nnz[r] += counts[relus[r]];
+        nnz[r] += counts[r];
         tot[r] += net.edge_numel(relus[r]);
       }
     }

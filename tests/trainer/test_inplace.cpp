@@ -57,6 +57,10 @@ TEST_P(NetInPlace, GradientsEqualThoseOfAPlanKeepingEveryEdge) {
   EXPECT_NO_THROW(keep.edge(bn1));
   bool add_clobbered = std::string(GetParam()) != "all";
   EXPECT_EQ(fast.nonzero_counts()[add] < 0, add_clobbered);
+  int relu1 = g.find("relu1");
+  std::vector<int64_t> all = fast.nonzero_counts(), some = fast.nonzero_counts({relu1, bn1, add});
+  EXPECT_EQ(some, (std::vector<int64_t>{all[relu1], all[bn1], all[add]}));
+  EXPECT_GT(some[0], 0);
   // The fused ReLUs' outputs (BN → ReLU, add → ReLU) are those of the separate layers.
   for (const char* r : {"relu1", "layer1.0.relu2", "layer4.1.relu2"})
     EXPECT_EQ(fast.edge(g.find(r)).data, keep.edge(g.find(r)).data) << r;
