@@ -88,7 +88,9 @@ std::string format_eta(double s) {
 bool grads_finite(Net& net) {
   for (const ParamRef& p : net.trainable()) {
     float acc = 0;
-    for (int64_t i = 0; i < p.size; ++i) acc += p.grad[i] * 0.f;  // NaN/inf survive ×0, finite values give 0
+    const float* gr = p.grad;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < p.size; ++i) acc += gr[i] * 0.f;  // NaN/inf survive ×0, finite values give 0
     if (acc != 0 || std::isnan(acc)) return false;
   }
   return true;
@@ -350,9 +352,9 @@ TrainResult train(const TrainConfig& cfg) {
     if (cfg.progress)
       std::cerr << fmt::format(
           "epoch {}: loss {:.4f} (ce {:.4f}, penalty {:.4f})  train {:.2f}%  test {:.2f}%  ReLU "
-          "firing {:.1f}%  sponge ratio {:.4f}  {:.0f} img/s\n",
+          "firing {:.1f}%  sponge ratio {}  {:.0f} img/s\n",
           m.epoch, m.loss, m.ce, m.penalty, 100 * m.train_acc, 100 * m.test_acc, 100 * m.firing,
-          m.sponge_ratio, m.images_per_s);
+          cfg.ratio_samples > 0 ? fmt::format("{:.4f}", m.sponge_ratio) : std::string("off"), m.images_per_s);
   }
   res.finished = true;
   if (res.checkpoint.empty()) res.checkpoint = ckpt;
