@@ -11,9 +11,10 @@ trap 'rm -rf "$W"' EXIT
 rm -rf "$R"/traces "$R"/goldens
 mkdir -p "$R"/traces "$R"/goldens
 
-# Traces from our own trainer: smallcnn, standard and EAT, a short deterministic run (1 thread).
+# Traces from our own trainer: smallcnn, standard and EAT, a short deterministic run (1 thread,
+# direct convolutions as when the committed traces were made).
 for lam in 0 2; do
-  $B train --model smallcnn --width 2 --train-limit 4096 --test-limit 1000 --batch 128 --epochs 2 --threads 1 -q \
+  $B train --model smallcnn --width 2 --train-limit 4096 --test-limit 1000 --batch 128 --epochs 2 --threads 1 -q --conv direct \
     --schedule cosine --lambda $lam --penalty-layers relu --out "$W/run-$lam" >/dev/null
 done
 $B trace export "$W/run-0" --samples 2 --dtype float16 --out "$R/traces/smallcnn-st" >/dev/null
