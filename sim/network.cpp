@@ -88,7 +88,8 @@ std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw) {
     if (n.op == Op::add)
       for (size_t k = 0; k < n.in.size(); ++k) {
         int r = alias_root(g, n.in[k]);
-        if (r < 0 || owner[r] != o) grp.residual_elems += numel(g.in_shape(n, k));
+        if (r < 0 || owner[r] != o)
+          grp.residual_elems += numel(g.in_shape(n, k)), grp.residual_nodes.push_back(r);
       }
   }
   // A row writes back each tensor that another row or the graph output needs.
@@ -189,6 +190,21 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
   return c;
 }
 
+namespace {
+
+// Bytes of tensors compressed each with its own scale; adds their metadata bits to `meta_bits`.
+int64_t compressed_bytes(const HwConfig& hw, const std::vector<WrittenTensor>& ts, int64_t& meta_bits) {
+  int64_t bits = 0;
+  for (const WrittenTensor& t : ts) {
+    Quant q = make_quant(hw.array.datatype, t.max_abs, t.nonneg);
+    Compressed c = compressed_size(t.data, t.elems, q, hw.elem_bits(), hw.sparsity.compress);
+    bits += c.bits, meta_bits += c.meta_bits;
+  }
+  return (bits + 7) / 8;
+}
+
+}  // namespace
+
 Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch, Fidelity f,
                         const LayerData* data, CheckStats* check) {
   const int64_t b = hw.elem_bytes();
@@ -211,20 +227,14 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     std::unique_ptr<SparseLayer> sp;
     if (values && (hw.sparsity.any() || check)) sp = analyse_layer(hw, grp.shape, *data, check != nullptr);
     Compressed cin;
-    int64_t out_meta_bits = 0;
+    int64_t out_meta_bits = 0, res_meta_bits = 0;
     if (values && hw.sparsity.compress.format != CompressFormat::none) {
       cin = compressed_size(data->ifmap, grp.in_elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
       io.ifmap_bytes = (cin.bits + 7) / 8;
-      // Tensors written back leave compressed too, each quantised with its own scale.
-      if (!data->written.empty()) {
-        int64_t bits = 0;
-        for (const WrittenTensor& t : data->written) {
-          Quant q = make_quant(hw.array.datatype, t.max_abs, t.nonneg);
-          Compressed c = compressed_size(t.data, t.elems, q, hw.elem_bits(), hw.sparsity.compress);
-          bits += c.bits, out_meta_bits += c.meta_bits;
-        }
-        io.out_bytes = (bits + 7) / 8;
-      }
+      // Tensors written back leave compressed too, each quantised with its own scale; residual
+      // operands arrive the same way (each was written back compressed).
+      if (!data->written.empty()) io.out_bytes = compressed_bytes(hw, data->written, out_meta_bits);
+      if (!data->residuals.empty()) io.residual_bytes = compressed_bytes(hw, data->residuals, res_meta_bits);
     }
     c = simulate_gemm(hw, grp.shape, io, f, sp.get(), ppu_cycles);
     if (cin.bits > 0) {
@@ -239,6 +249,10 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
           (cin.meta_bits + 7) / 8 * (c.dram_ifmap_rd_bytes / std::max<int64_t>(1, io.ifmap_bytes));
       c.meta_dram_bytes += (out_meta_bits + 7) / 8;
       c.meta_sram_bits += out_meta_bits;  // written into the psum/ofmap buffer with the values
+    }
+    if (res_meta_bits > 0) {  // fetched with the values into the psum buffer, read once by the PPU
+      c.meta_dram_bytes += (res_meta_bits + 7) / 8;
+      c.meta_sram_bits += 2 * res_meta_bits;
     }
     if (check && sp) *check = functional_check(hw, *sp, *data);
   } else {

@@ -47,23 +47,24 @@ void install_clocked_model(ClockedModel* m);  // null uninstalls
 // One report row.
 struct LayerGroup {
   std::string name;
-  int gemm = -1;               // conv2d/linear node index; -1 for a row of PPU work alone
-  bool linear = false;         // the GEMM is a linear layer (else conv2d)
-  std::vector<int> ppu;        // nodes fused on the output stream, in execution order
-  GemmShape shape;             // gemm >= 0 only
-  int64_t ppu_ops = 0;         // per sample (BN, ReLU, pooling, residual add, bias add)
-  int64_t in_elems = 0;        // input tensor read from DRAM
-  int64_t weight_elems = 0;    // weights + bias + unfolded BN scale/shift
-  int64_t residual_elems = 0;  // residual-add operands produced outside the row
-  int64_t out_elems = 0;       // tensors other rows (or the graph output) need
-  std::vector<int> out_nodes;  // the nodes whose outputs those are
-  std::string kind() const;    // "conv", "linear" or "ppu"
+  int gemm = -1;                    // conv2d/linear node index; -1 for a row of PPU work alone
+  bool linear = false;              // the GEMM is a linear layer (else conv2d)
+  std::vector<int> ppu;             // nodes fused on the output stream, in execution order
+  GemmShape shape;                  // gemm >= 0 only
+  int64_t ppu_ops = 0;              // per sample (BN, ReLU, pooling, residual add, bias add)
+  int64_t in_elems = 0;             // input tensor read from DRAM
+  int64_t weight_elems = 0;         // weights + bias + unfolded BN scale/shift
+  int64_t residual_elems = 0;       // residual-add operands produced outside the row
+  std::vector<int> residual_nodes;  // their producers (identities resolved; -1: the graph input)
+  int64_t out_elems = 0;            // tensors other rows (or the graph output) need
+  std::vector<int> out_nodes;       // the nodes whose outputs those are
+  std::string kind() const;         // "conv", "linear" or "ppu"
   std::string fused_names(const Graph& g) const;
 };
 
 std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw);
 
-// A tensor a row writes back (compress sizes it from its values).
+// A tensor a row writes back or reads as a residual operand (compress sizes it from its values).
 struct WrittenTensor {
   const float* data = nullptr;
   int64_t elems = 0;
@@ -84,7 +85,8 @@ struct LayerData {
   // Non-zero: the weights never change under this id (TraceData gives each layer one, never
   // reused), so their zero counts may be cached between samples. 0: no caching.
   uint64_t weights_id = 0;
-  std::vector<WrittenTensor> written;  // the row's written-back tensors (LayerGroup::out_nodes)
+  std::vector<WrittenTensor> written;    // the row's written-back tensors (LayerGroup::out_nodes)
+  std::vector<WrittenTensor> residuals;  // the row's residual operands (LayerGroup::residual_nodes)
 };
 
 // What the functional check found for one layer and sample.

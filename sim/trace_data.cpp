@@ -33,11 +33,11 @@ TraceData::TraceData(const TraceReader& tr, int64_t samples) : id_(g_next_id++) 
   };
   std::vector<ParamInfo> params = g.parameters();
   // Which tensors each GEMM row writes back does not depend on the hardware.
-  std::map<int, std::vector<int>> written;
+  std::map<int, std::vector<int>> written, residuals;
   HwConfig any;
   any.ppu.width = 1;
   for (const LayerGroup& grp : group_layers(g, any))
-    if (grp.gemm >= 0) written[grp.gemm] = grp.out_nodes;
+    if (grp.gemm >= 0) written[grp.gemm] = grp.out_nodes, residuals[grp.gemm] = grp.residual_nodes;
   for (int i : g.order) {
     const eatsim::Node& n = g.nodes[size_t(i)];
     if (n.op != Op::conv2d && n.op != Op::linear) continue;
@@ -51,6 +51,9 @@ TraceData::TraceData(const TraceReader& tr, int64_t samples) : id_(g_next_id++) 
     }
     for (int o : written[i])
       if (const Tensor* t = load(g.nodes[size_t(o)].name, true)) nd.written.push_back(t);
+    for (int r : residuals[i])
+      if (const Tensor* t = load(r < 0 ? "input" : g.nodes[size_t(r)].name, true)) nd.residuals.push_back(t);
+    if (nd.residuals.size() != residuals[i].size()) nd.residuals.clear();  // all or none: else raw sizes
     if (!nd.in || !nd.w)
       throw TraceError(tr.dir() + ": layer " + n.name + ": the trace lacks its input or weights");
     nodes_[i] = nd;
@@ -71,6 +74,8 @@ LayerData TraceData::layer(int node, int64_t sample) const {
   if (n.out) d.output = n.out->data.data() + sample * n.out->per_sample;
   for (const Tensor* t : n.written)
     d.written.push_back({t->data.data() + sample * t->per_sample, t->per_sample, t->max_abs, t->nonneg});
+  for (const Tensor* t : n.residuals)
+    d.residuals.push_back({t->data.data() + sample * t->per_sample, t->per_sample, t->max_abs, t->nonneg});
   return d;
 }
 

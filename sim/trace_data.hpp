@@ -27,7 +27,8 @@ class TraceData {
   std::map<std::string, Tensor> t_;
   struct Node {
     const Tensor *in = nullptr, *w = nullptr, *b = nullptr, *out = nullptr;
-    std::vector<const Tensor*> written;  // the row's written-back tensors (compression sizes them)
+    std::vector<const Tensor*> written;    // the row's written-back tensors (compression sizes them)
+    std::vector<const Tensor*> residuals;  // the row's residual operands (likewise)
   };
   std::map<int, Node> nodes_;
   uint64_t id_;  // unique per object: layer weights get ids (id_ << 24) + node

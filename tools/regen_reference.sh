@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Regenerates the committed reference traces and golden reports in traces/reference/ — on purpose
 # only: oneDNN's kernels can differ across CPUs, so CI never runs this; it checks against them.
-#   tools/regen_reference.sh [BUILD_DIR]       (then review `git diff --stat traces/reference`)
+#   tools/regen_reference.sh [--goldens-only] [BUILD_DIR]   (then review `git diff --stat traces/reference`)
+# --goldens-only keeps the committed traces and rewrites the goldens: for a change of the simulator's
+# model, whose effect the golden diff then shows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ONLY_GOLDENS=0
+if [ "${1:-}" = "--goldens-only" ]; then
+  ONLY_GOLDENS=1
+  shift
+fi
 B=${1:-build}/eatsim
 R=traces/reference
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-rm -rf "$R"/traces "$R"/goldens
-mkdir -p "$R"/traces "$R"/goldens
+rm -rf "$R"/goldens
+mkdir -p "$R"/goldens
+if [ $ONLY_GOLDENS = 0 ]; then
+rm -rf "$R"/traces
+mkdir -p "$R"/traces
 
 # Traces from our own trainer: smallcnn, standard and EAT, a short deterministic run (1 thread,
 # direct convolutions as when the committed traces were made).
@@ -24,6 +34,8 @@ $B trace synth resnet8 --width 0.25 --in-channels 1 --input-size 28 --samples 2 
   --dtype float16 --seed 11 --out "$R/traces/resnet8-syn50" >/dev/null
 $B trace synth resnet8 --width 0.25 --in-channels 1 --input-size 28 --samples 2 --density 0.1 --cluster channel \
   --dtype float16 --seed 12 --out "$R/traces/resnet8-syn10" >/dev/null
+
+fi
 
 # Goldens: every reference trace on every preset named here.
 for t in "$R"/traces/*; do

@@ -76,6 +76,33 @@ TEST(ReferenceGoldens, AnAlteredEnergyEntryIsCaught) {
 namespace eatsim {
 namespace {
 
+// Residual-add operands fetched from DRAM are compressed like the layer input (and as their
+// producer wrote them): on a 10 %-dense trace the identity shortcut (a ReLU output) arrives in far
+// fewer bytes than raw; the projection shortcuts (BN outputs, dense) in more — bitmap compression
+// of a dense tensor costs its metadata; the MAC work does not change.
+TEST(ReferenceGoldens, ResidualOperandsArriveCompressed) {
+  TraceReader tr(ref() + "/traces/resnet8-syn10");
+  sim::HwConfig on = sim::load_hwconfig("cnvlutin_ws16");
+  sim::HwConfig off = sim::load_hwconfig("cnvlutin_ws16", {"sparsity.compress.format=none"});
+  sim::SimResult a = sim::simulate_trace(on, tr), b = sim::simulate_trace(off, tr);
+  ASSERT_EQ(a.layers.size(), b.layers.size());
+  int with_residual = 0;
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    const sim::LayerGroup& g = a.layers[i].group;
+    if (g.residual_elems == 0 || g.gemm < 0) continue;
+    ++with_residual;
+    int64_t raw = g.residual_elems * on.elem_bytes();
+    EXPECT_EQ(b.layers[i].samples[0].dram_psum_rd_bytes, raw) << g.name;
+    EXPECT_NE(a.layers[i].samples[0].dram_psum_rd_bytes, raw) << g.name;
+    EXPECT_GT(a.layers[i].samples[0].meta_dram_bytes, 0) << g.name;
+    if (g.name == "layer1.0.conv2") {
+      EXPECT_LT(a.layers[i].samples[0].dram_psum_rd_bytes, raw / 2);
+    }
+    EXPECT_EQ(a.layers[i].samples[0].mac_effective, b.layers[i].samples[0].mac_effective) << g.name;
+  }
+  EXPECT_GE(with_residual, 3);
+}
+
 // A changed skip rule (the engine's own test hook) moves a reference trace's counters on the
 // skipping preset, and the check against the committed golden reports it.
 TEST(ReferenceGoldens, AnAlteredSkipRuleIsCaught) {
