@@ -26,6 +26,21 @@ void add_fill_drain(const HwConfig& hw, FoldWork& w) {
   w.sram_rd[kPsum] += words(w.dram_wr, 8, hw.buf[kPsum].word_bits);
 }
 
+void add_accumulating_events(const HwConfig& hw, int bits, FoldWork& w) {
+  const int64_t T = w.stream, rows = w.rows_used, cols = w.cols_used;
+  w.mac_slots = rows * cols * T;
+  w.reg_read = 2 * w.mac_slots;
+  w.reg_write = w.mac_slots + rows * cols;
+  w.psum_add = w.first_k ? 0 : T * cols;
+  w.sram_rd[kPsum] = w.first_k ? 0 : T * words(cols, kPsumBits, hw.buf[kPsum].word_bits);
+  w.sram_wr[kPsum] = T * words(cols, w.last_k ? bits : kPsumBits, hw.buf[kPsum].word_bits);
+}
+
+void add_output_tile(const LayerIo& io, const GemmShape& g, int64_t at, int64_t len, FoldWork& w) {
+  w.dram_rd[kPsum] = share(io.residual_bytes, at, len, g.M * g.N);
+  w.dram_wr = share(io.out_bytes, at, len, g.M * g.N);
+}
+
 void too_small(const HwConfig& hw, const GemmShape& g, int buf, int64_t need, const std::string& what) {
   throw ConfigError(fmt::format(
       "{}: buffers.{}.size_kb: {} KB{} holds {} bytes, but layer {} needs {} bytes for one tile ({}); "

@@ -66,6 +66,13 @@ int64_t share(int64_t total, int64_t start, int64_t len, int64_t denom);
 int64_t max_share(int64_t total, int64_t len, int64_t denom);
 // Adds the buffer fills (DRAM reads land in SRAM) and drains (DRAM writes leave the psum buffer).
 void add_fill_drain(const HwConfig& hw, FoldWork& w);
+// The events of a fold that streams w.stream steps through a rows_used × cols_used tile holding one
+// stationary operand and accumulates across k-tiles (WS, IS): MAC slots, register traffic (one
+// preload write per PE), partial-sum adds and psum-buffer traffic (final outputs at `bits`).
+void add_accumulating_events(const HwConfig& hw, int bits, FoldWork& w);
+// A finished output tile of `len` elements starting at `at` (in the output's (N, M) order): its
+// share of the residual operands comes in (psum buffer) and of the outputs goes out to DRAM.
+void add_output_tile(const LayerIo& io, const GemmShape& g, int64_t at, int64_t len, FoldWork& w);
 std::unique_ptr<DataflowPlan> make_ws(const HwConfig& hw, const GemmShape& g, const LayerIo& io);
 std::unique_ptr<DataflowPlan> make_os(const HwConfig& hw, const GemmShape& g, const LayerIo& io);
 std::unique_ptr<DataflowPlan> make_is(const HwConfig& hw, const GemmShape& g, const LayerIo& io,

@@ -113,22 +113,14 @@ class IsPlan : public DataflowPlan {
     return w;
   }
   void outputs(FoldWork& w, int64_t mt, int64_t nc) const {
-    if (w.last_k) {
-      int64_t at = mt * C_ * g_.N + nc * nc_ * w.cols_used, len = w.stream * w.cols_used;
-      w.dram_rd[kPsum] = share(io_.residual_bytes, at, len, g_.M * g_.N);
-      w.dram_wr = share(io_.out_bytes, at, len, g_.M * g_.N);
-    }
+    if (w.last_k)
+      add_output_tile(io_, g_, mt * C_ * g_.N + nc * nc_ * w.cols_used, w.stream * w.cols_used, w);
   }
   void events(FoldWork& w) const {
     const int64_t T = w.stream, rows = w.rows_used, cols = w.cols_used;
-    w.mac_slots = rows * cols * T;
-    w.reg_read = 2 * w.mac_slots;
-    w.reg_write = w.mac_slots + rows * cols;
-    w.psum_add = w.first_k ? 0 : T * cols;
+    add_accumulating_events(hw_, bits_, w);
     w.sram_rd[kIfmap] = rows * words(cols, bits_, hw_.buf[kIfmap].word_bits);
     w.sram_rd[kWeights] = T * words(rows, bits_, hw_.buf[kWeights].word_bits);
-    w.sram_rd[kPsum] = w.first_k ? 0 : T * words(cols, kPsumBits, hw_.buf[kPsum].word_bits);
-    w.sram_wr[kPsum] = T * words(cols, w.last_k ? bits_ : kPsumBits, hw_.buf[kPsum].word_bits);
   }
 
   const HwConfig& hw_;

@@ -55,9 +55,7 @@ class OsPlan : public DataflowPlan {
       w.dram_rd[kWeights] = share(io_.weight_bytes, nt * C_ * g_.K, g_.K * cols, g_.K * g_.N);
     if (nt == 0 || !ifmap_resident_)
       w.dram_rd[kIfmap] = share(io_.ifmap_bytes, mt * R_ * g_.K, rows * g_.K, g_.M * g_.K);
-    int64_t at = nt * C_ * g_.M + mt * R_ * cols, len = rows * cols;
-    w.dram_rd[kPsum] = share(io_.residual_bytes, at, len, g_.M * g_.N);
-    w.dram_wr = share(io_.out_bytes, at, len, g_.M * g_.N);
+    add_output_tile(io_, g_, nt * C_ * g_.M + mt * R_ * cols, rows * cols, w);
     add_fill_drain(hw_, w);
     return w;
   }

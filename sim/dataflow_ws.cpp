@@ -53,14 +53,9 @@ class WsPlan : public DataflowPlan {
     w.first_k = kt == 0, w.last_k = kt == kt_ - 1;
     w.m0 = mc * mc_, w.k0 = kt * R_, w.n0 = nt * C_;
     const int64_t T = w.stream, rows = w.rows_used, cols = w.cols_used;
-    w.mac_slots = rows * cols * T;
-    w.reg_read = 2 * w.mac_slots;
-    w.reg_write = w.mac_slots + rows * cols;
-    w.psum_add = w.first_k ? 0 : T * cols;
+    add_accumulating_events(hw_, bits_, w);
     w.sram_rd[kIfmap] = T * words(rows, bits_, hw_.buf[kIfmap].word_bits);
     w.sram_rd[kWeights] = rows * words(cols, bits_, hw_.buf[kWeights].word_bits);
-    w.sram_rd[kPsum] = w.first_k ? 0 : T * words(cols, kPsumBits, hw_.buf[kPsum].word_bits);
-    w.sram_wr[kPsum] = T * words(cols, w.last_k ? bits_ : kPsumBits, hw_.buf[kPsum].word_bits);
     // DRAM: a weight tile on first use (again per chunk when its column does not stay), the ifmap
     // spread over the folds of its first pass (every pass when it does not stay).
     if (mc == 0 || !column_resident_)
@@ -68,11 +63,7 @@ class WsPlan : public DataflowPlan {
           share(io_.weight_bytes, nt * C_ * g_.K + kt * R_ * cols, rows * cols, g_.K * g_.N);
     if (nt == 0 || !ifmap_resident_)
       w.dram_rd[kIfmap] = share(io_.ifmap_bytes, mc * mc_ * g_.K + T * kt * R_, T * rows, g_.M * g_.K);
-    if (w.last_k) {
-      int64_t at = nt * C_ * g_.M + mc * mc_ * cols, len = T * cols;
-      w.dram_rd[kPsum] = share(io_.residual_bytes, at, len, g_.M * g_.N);
-      w.dram_wr = share(io_.out_bytes, at, len, g_.M * g_.N);
-    }
+    if (w.last_k) add_output_tile(io_, g_, nt * C_ * g_.M + mc * mc_ * cols, T * cols, w);
     add_fill_drain(hw_, w);
     return w;
   }
