@@ -222,25 +222,26 @@ class BatchNorm2d : public Layer {
     count_ = x[0] * x[2] * x[3];
     float eps = static_cast<float>(a.node.eps);
     auto flags = normalization_flags::use_scale | normalization_flags::use_shift;
-    train_pd_ = dnnl::batch_normalization_forward::primitive_desc(
-        {dnnl::prop_kind::forward_training, data, eps, flags}, e.eng);
-    infer_pd_ = dnnl::batch_normalization_forward::primitive_desc(
-        {dnnl::prop_kind::forward_inference, data, eps, flags | normalization_flags::use_global_stats},
-        e.eng);
-    train_ = dnnl::batch_normalization_forward(train_pd_);
-    infer_ = dnnl::batch_normalization_forward(infer_pd_);
-    if (a.backward) {
-      bwd_pd_ = dnnl::batch_normalization_backward::primitive_desc(
-          {dnnl::prop_kind::backward, data, data, eps, flags}, e.eng, train_pd_);
-      bwd_ = dnnl::batch_normalization_backward(bwd_pd_);
-    }
-    a.out.desc = train_pd_.dst_desc();
     for (int64_t b : {16, 8, 1}) {
       tag t = b == 16 ? tag::nChw16c : b == 8 ? tag::nChw8c : tag::nchw;
       if (data == md({x[0], x[1], x[2], x[3]}, dt::f32, t)) {
         own_ = BlockedBn{x[0], x[1], x[2] * x[3], b, (x[1] + b - 1) / b, eps};
         break;
       }
+    }
+    // The training descriptor gives the output layout and the statistics' descriptors; oneDNN's
+    // primitives run only for layouts our kernels do not cover.
+    train_pd_ = dnnl::batch_normalization_forward::primitive_desc(
+        {dnnl::prop_kind::forward_training, data, eps, flags}, e.eng);
+    a.out.desc = train_pd_.dst_desc();
+    if (!own_.B) {
+      train_ = dnnl::batch_normalization_forward(train_pd_);
+      infer_ = dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(
+          {dnnl::prop_kind::forward_inference, data, eps, flags | normalization_flags::use_global_stats},
+          e.eng));
+      if (a.backward)
+        bwd_ = dnnl::batch_normalization_backward(dnnl::batch_normalization_backward::primitive_desc(
+            {dnnl::prop_kind::backward, data, data, eps, flags}, e.eng, train_pd_));
     }
     sc_.assign(static_cast<size_t>(own_.CB * own_.B), 0.0f);
     sh_ = sc_;
@@ -360,8 +361,7 @@ class BatchNorm2d : public Layer {
   int64_t count_;  // elements per channel: N·H·W
   Param *gamma_, *beta_, *rmean_, *rvar_, *nbt_;
   memory scale_, shift_, dscale_, dshift_, rmean_mem_, rvar_mem_, mean_, var_;
-  dnnl::batch_normalization_forward::primitive_desc train_pd_, infer_pd_;
-  dnnl::batch_normalization_backward::primitive_desc bwd_pd_;
+  dnnl::batch_normalization_forward::primitive_desc train_pd_;
   dnnl::batch_normalization_forward train_, infer_;
   dnnl::batch_normalization_backward bwd_;
 };
