@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake pkg-config ccache git
-  libsystemc-dev libdnnl-dev libyaml-cpp-dev libfmt-dev libboost-program-options-dev
+  # oneDNN's CMake config requires OpenCL even for CPU-only use; libdnnl-dev only recommends it.
+  libsystemc-dev libdnnl-dev ocl-icd-opencl-dev libyaml-cpp-dev libfmt-dev libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   python3 python3-numpy python3-torch dataset-fashion-mnist gnuplot-nox
 )
@@ -38,7 +39,14 @@ fi
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 BUILD=${EATSIM_BUILD_DIR:-build}
 JOBS=${EATSIM_JOBS:-$(nproc)}
-if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
-  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Configure unless a previous configure finished: a failed or interrupted one leaves CMakeCache.txt
+# without a generated build system, and must not wedge later runs.
+if [[ ! -f "$BUILD/CMakeCache.txt" || ! ( -f "$BUILD/Makefile" || -f "$BUILD/build.ninja" ) ]]; then
+  mkdir -p "$BUILD"
+  if ! cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$BUILD/configure.log" 2>&1; then
+    cat "$BUILD/configure.log" >&2
+    echo "setup: CMake configure failed (log above, also in $BUILD/configure.log); fix it and rerun tools/setup.sh" >&2
+    exit 2
+  fi
 fi
 cmake --build "$BUILD" -j "$JOBS"
