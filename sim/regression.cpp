@@ -14,9 +14,13 @@
 namespace eatsim::sim {
 
 Tolerance Tolerances::of(const std::string& metric, bool is_float) const {
+  Tolerance t = is_float ? floats : counters;
   auto it = per.find(metric);
-  if (it != per.end()) return it->second;
-  return is_float ? floats : counters;
+  if (it != per.end()) {  // a per-metric entry overrides the fields it names; the rest stay its class's
+    if (!std::isnan(it->second.rel)) t.rel = it->second.rel;
+    if (!std::isnan(it->second.abs)) t.abs = it->second.abs;
+  }
+  return t;
 }
 
 namespace {
@@ -27,7 +31,7 @@ Tolerance read_tol(yamlu::Map& parent, const std::string& key, Tolerance fallbac
   Tolerance t = fallback;
   t.rel = m.get<double>("rel", t.rel);
   t.abs = m.get<double>("abs", t.abs);
-  if (t.rel < 0 || t.abs < 0)
+  if (t.rel < 0 || t.abs < 0)  // NaN (unset) compares false
     parent.diag().error(n, parent.key_path(key), "tolerances must be zero or positive");
   m.done();
   return t;
@@ -61,7 +65,7 @@ Tolerances load_tolerances(const std::string& path, const std::vector<std::strin
           m.node(name);
           continue;
         }
-        t.per[name] = read_tol(m, name, t.counters);
+        t.per[name] = read_tol(m, name, {NAN, NAN});
       }
     m.done();
   }
@@ -113,9 +117,9 @@ Report read_report(const std::string& path) {
 CheckOutcome compare(const Report& rep, const Report& gold, const Tolerances& tol) {
   auto refuse = [&](const std::string& what, const std::string& a, const std::string& b) {
     throw ConfigError(
-        fmt::format("{}: the golden {} has {} '{}' but the report {} has '{}' (compare like with like, or "
+        fmt::format("{}: the golden has {} '{}' but the report {} has '{}' (compare like with like, or "
                     "--update on purpose)",
-                    gold.file, gold.file, what, b, rep.file, a));
+                    gold.file, what, b, rep.file, a));
   };
   if (rep.format != gold.format)
     refuse("report format", std::to_string(rep.format), std::to_string(gold.format));

@@ -14,7 +14,7 @@ struct Tolerance {
 struct Tolerances {
   Tolerance counters;                    // integer event counts, cycles, bytes: exact by default
   Tolerance floats{1e-9, 0};             // energies, power, EDP, utilisation, ratios
-  std::map<std::string, Tolerance> per;  // per metric name, overriding the above
+  std::map<std::string, Tolerance> per;  // per metric name; NaN fields fall back to the metric's class
   std::string source = "built-in defaults";
   Tolerance of(const std::string& metric, bool is_float) const;
 };

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "sim/regression.hpp"
 #include "tests/helpers.hpp"
 
 namespace eatsim {
@@ -66,6 +67,20 @@ TEST_F(Check, BadToleranceFilesExit2) {
       << r.err;
   test::write_file(*d_ / "neg.yaml", "counters: {rel: -1}\n");
   EXPECT_EQ(check("golden", "--tolerance " + (*d_ / "neg.yaml")).code, 2);
+}
+
+TEST(Tolerances, APerMetricEntryKeepsItsClassForFieldsItDoesNotName) {
+  test::TempDir d("tol");
+  test::write_file(d / "t.yaml",
+                   "counters: {rel: 0, abs: 2}\nfloats: {rel: 1e-6, abs: 5}\nmetrics:\n"
+                   "  energy_dram_pj: {rel: 0.01}\n  cycles_stall: {rel: 0.5}\n");
+  sim::Tolerances t = sim::load_tolerances(d / "t.yaml", {"energy_dram_pj", "cycles_stall"});
+  sim::Tolerance e = t.of("energy_dram_pj", true), c = t.of("cycles_stall", false);
+  EXPECT_EQ(e.rel, 0.01);
+  EXPECT_EQ(e.abs, 5);  // from floats, not from counters
+  EXPECT_EQ(c.rel, 0.5);
+  EXPECT_EQ(c.abs, 2);
+  EXPECT_EQ(t.of("energy_pj", true).rel, 1e-6);
 }
 
 TEST_F(Check, ComparisonsAcrossThingsAreRefused) {
