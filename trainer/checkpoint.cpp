@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "models/errors.hpp"
@@ -16,27 +17,47 @@ namespace fs = std::filesystem;
 namespace {
 constexpr const char* kFormat = "eatsim-checkpoint";
 constexpr int kVersion = 1;
+// Optimiser state lives in a subfolder, so the top level holds exactly the state_dict keys.
+constexpr const char* kOptimizerDir = "optimizer";
+}  // namespace
+
+namespace {
+// NumericError naming the first tensor with a NaN or an infinity: such a state is never published.
+void check_finite(const std::string& dir, const std::string& key, const Tensor& t) {
+  for (size_t i = 0; i < t.data.size(); ++i)
+    if (!std::isfinite(t.data[i]))
+      throw NumericError(fmt::format("{}: tensor '{}' holds {} at index {}; the checkpoint was not written",
+                                     dir, key, t.data[i], i));
+}
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const Net& net, const CheckpointMeta& meta,
                      const std::map<std::string, Tensor>& extra) {
+  std::vector<std::pair<std::string, Tensor>> params;
+  for (const ParamInfo& in : net.param_info()) {
+    params.emplace_back(in.key, net.get(in.key));
+    check_finite(dir, in.key, params.back().second);
+  }
+  for (const auto& [name, t] : extra) check_finite(dir, kOptimizerDir + std::string("/") + name, t);
   fs::path target = fs::absolute(dir);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
   std::string staging = temp_name_for(target.lexically_normal().string());
   fs::create_directories(staging);
   try {
-    for (const ParamInfo& in : net.param_info()) {
-      Tensor t = net.get(in.key);
-      std::string path = staging + "/" + in.key + ".npy";
-      if (in.is_int64) {
+    const auto& info = net.param_info();
+    for (size_t i = 0; i < info.size(); ++i) {
+      const Tensor& t = params[i].second;
+      std::string path = staging + "/" + info[i].key + ".npy";
+      if (info[i].is_int64) {
         int64_t v = static_cast<int64_t>(t.data[0]);
-        npy_save(path, DType::i64, in.shape, &v);
+        npy_save(path, DType::i64, info[i].shape, &v);
       } else {
         npy_save_f32(path, t.shape, t.data.data());
       }
     }
+    if (!extra.empty()) fs::create_directories(staging + "/" + kOptimizerDir);
     for (const auto& [name, t] : extra)
-      npy_save_f32(staging + "/extra." + name + ".npy", t.shape, t.data.data());
+      npy_save_f32(staging + "/" + kOptimizerDir + "/" + name + ".npy", t.shape, t.data.data());
     YAML::Emitter y;
     y << YAML::BeginMap << YAML::Key << "format" << YAML::Value << kFormat << YAML::Key << "version"
       << YAML::Value << kVersion << YAML::Key << "model" << YAML::Value << net.graph().name;
@@ -117,14 +138,21 @@ CheckpointMeta load_checkpoint(const std::string& dir, Net& net, std::map<std::s
   net.load_state(state, dir);
   if (extra) {
     extra->clear();
-    for (const auto& e : fs::directory_iterator(dir)) {
-      std::string name = e.path().filename().string();
-      if (name.rfind("extra.", 0) != 0 || name.size() < 11 || name.substr(name.size() - 4) != ".npy")
-        continue;
-      Tensor t;
-      t.data = npy_load_f32(e.path().string(), &t.shape);
-      (*extra)[name.substr(6, name.size() - 10)] = std::move(t);
-    }
+    // optimizer/NAME.npy; checkpoints of earlier versions kept extra.NAME.npy beside the parameters.
+    auto scan = [&](const std::string& folder, const std::string& prefix) {
+      if (!fs::is_directory(folder)) return;
+      for (const auto& e : fs::directory_iterator(folder)) {
+        std::string name = e.path().filename().string();
+        if (name.size() <= prefix.size() + 4 || name.rfind(prefix, 0) != 0 ||
+            name.substr(name.size() - 4) != ".npy")
+          continue;
+        Tensor t;
+        t.data = npy_load_f32(e.path().string(), &t.shape);
+        (*extra)[name.substr(prefix.size(), name.size() - prefix.size() - 4)] = std::move(t);
+      }
+    };
+    scan(dir + "/" + kOptimizerDir, "");
+    scan(dir, "extra.");
   }
   return m;
 }

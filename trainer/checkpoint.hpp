@@ -1,7 +1,8 @@
-// Checkpoints: a directory with one .npy per state_dict key (`layer1.0.conv1.weight.npy`), extra
-// tensors (optimiser state) as `extra.NAME.npy`, the resolved graph (model.yaml) and
-// checkpoint.yaml (model, params, epoch, free-form metadata). Written atomically: a staging
-// directory is filled, fsynced and renamed over the target.
+// Checkpoints: a directory with one .npy per state_dict key (`layer1.0.conv1.weight.npy`) and
+// nothing else named *.npy at its top level, extra tensors (optimiser state) as
+// `optimizer/NAME.npy`, the resolved graph (model.yaml) and checkpoint.yaml (model, params, epoch,
+// free-form metadata). Written atomically: a staging directory is filled, fsynced and renamed over
+// the target; a state holding NaN or inf is refused (NumericError) and nothing is published.
 #pragma once
 #include <map>
 #include <string>

@@ -533,10 +533,7 @@ LossParts Net::loss(const int64_t* labels) const { return p_->loss(labels); }
 LossParts Net::backward(const int64_t* labels) {
   LossParts r;
   p_->timed("loss", [&] { r = p_->loss(labels); });
-  if (!std::isfinite(r.loss))
-    throw NumericError(
-        fmt::format("loss is {} (ce {}, penalty {}): training diverged (lower the learning rate or λ)",
-                    r.loss, r.ce, r.penalty));
+  if (!std::isfinite(r.loss)) return r;  // no gradient from a non-finite loss; the caller stops
   const Act& o = p_->cur->acts[p_->g.output + 1];
   std::vector<float> d(static_cast<size_t>(o.numel()));
   softmax_ce_backward(p_->probs.data(), labels, o.dims[0], o.dims[1], d.data());

@@ -69,7 +69,8 @@ class Net {
   void forward(const float* x, int n, bool train);
   // Loss of the last forward (CE on the output node + λ·P) without backward.
   LossParts loss(const int64_t* labels) const;
-  // Loss of the last (training) forward, then backward: parameter gradients are overwritten.
+  // Loss of the last (training) forward, then backward: parameter gradients are overwritten. A
+  // non-finite loss is returned without a backward pass (the gradients are then stale).
   LossParts backward(const int64_t* labels);
   // Backward from a given gradient of the output node (plain layout); λ·P's gradient is added.
   void backward_from(const float* d_output);

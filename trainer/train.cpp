@@ -185,6 +185,29 @@ TrainResult train(const TrainConfig& cfg) {
   double acc_loss = 0, acc_ce = 0, acc_pen = 0, acc_seconds = 0;
   int64_t acc_correct = 0, acc_seen = 0;
   std::error_code ec;
+  struct Kept {
+    int epoch = -1;  // epochs finished when the last published checkpoint was taken; -1: none
+    int64_t position = 0;
+  } kept;
+  // The one message for every kind of divergence: what went wrong, the likely cause, and exactly
+  // which checkpoint a resume would start from (or that there is none).
+  auto diverged = [&](int epoch, int64_t step, const std::string& what) {
+    std::string cause = cfg.penalty.lambda > 0 && cfg.penalty.sigma < 1e-6
+                            ? fmt::format("σ = {} is probably too small (try 1e-4)", cfg.penalty.sigma)
+                            : fmt::format("λ = {} or the learning rate {} is probably too large",
+                                          cfg.penalty.lambda, schedule_lr(cfg, epoch));
+    std::string where =
+        kept.epoch < 0
+            ? "no checkpoint was written before it diverged (nothing to resume: change the options and start "
+              "again)"
+            : fmt::format("the last good checkpoint ({}) is kept in {}",
+                          kept.position == 0
+                              ? fmt::format("after epoch {}", kept.epoch)
+                              : fmt::format("epoch {}, sample {}", kept.epoch + 1, kept.position),
+                          ckpt);
+    return NumericError(fmt::format("{}: training diverged at epoch {}, step {} ({}): {}; {}", cfg.out_dir,
+                                    epoch + 1, step, what, cause, where));
+  };
   if (cfg.resume) {
     if (!fs::exists(ckpt + "/checkpoint.yaml", ec))
       throw DataError(fmt::format("{}: no checkpoint to resume from (start without --resume)", ckpt));
@@ -201,6 +224,7 @@ TrainResult train(const TrainConfig& cfg) {
       if (k.rfind("momentum.", 0) == 0) sgd.state()[k.substr(9)] = std::move(t);
     start_epoch = meta.epoch;
     start_pos = static_cast<int64_t>(parse_num(meta.info, "position", ckpt));
+    kept = {meta.epoch, start_pos};
     total_steps = static_cast<int64_t>(parse_num(meta.info, "steps", ckpt));
     acc_loss = parse_num(meta.info, "sum_loss", ckpt), acc_ce = parse_num(meta.info, "sum_ce", ckpt);
     acc_pen = parse_num(meta.info, "sum_penalty", ckpt), acc_seconds = parse_num(meta.info, "seconds", ckpt);
@@ -242,7 +266,14 @@ TrainResult train(const TrainConfig& cfg) {
     if (!res.epochs.empty()) m.info["test_acc"] = num(res.epochs.back().test_acc);
     std::map<std::string, Tensor> extra;
     for (const auto& [k, t] : sgd.state()) extra["momentum." + k] = t;
-    save_checkpoint(ckpt, net, m, extra);
+    try {
+      save_checkpoint(ckpt, net, m, extra);
+    } catch (const NumericError& e) {  // a NaN/inf parameter or buffer: never published
+      std::string msg = e.what(), tensor = msg.substr(msg.find("tensor"));
+      throw diverged(epoch - (pos == 0 ? 1 : 0), train_b.position() / cfg.batch,
+                     tensor.substr(0, tensor.find(';')));
+    }
+    kept = {epoch, pos};
     res.checkpoint = ckpt;
   };
   auto write_csv = [&]() {
@@ -270,17 +301,9 @@ TrainResult train(const TrainConfig& cfg) {
     while ((n = train_b.next(x.data(), y32.data())) > 0) {
       for (int i = 0; i < n; ++i) y[i] = y32[i];
       LossParts lp = net.train_step(x.data(), y.data(), n);
-      if (!std::isfinite(lp.loss) || !grads_finite(net)) {
-        std::string cause =
-            cfg.penalty.lambda > 0 && cfg.penalty.sigma < 1e-6
-                ? fmt::format("σ = {} is probably too small (try 1e-4)", cfg.penalty.sigma)
-                : fmt::format("λ = {} or the learning rate {} is probably too large", cfg.penalty.lambda, lr);
-        throw NumericError(
-            fmt::format("{}: training diverged at epoch {}, step {} ({} is not finite): {}; the last good "
-                        "checkpoint is kept in {}",
-                        cfg.out_dir, epoch + 1, train_b.position() / cfg.batch,
-                        std::isfinite(lp.loss) ? "a gradient" : "the loss", cause, ckpt));
-      }
+      if (!std::isfinite(lp.loss) || !grads_finite(net))
+        throw diverged(epoch, train_b.position() / cfg.batch,
+                       std::isfinite(lp.loss) ? "a gradient is not finite" : "the loss is not finite");
       sgd.step(net);
       ++total_steps, ++steps_here;
       acc_loss += lp.loss * n, acc_ce += lp.ce * n, acc_pen += lp.penalty * n;
@@ -302,6 +325,7 @@ TrainResult train(const TrainConfig& cfg) {
         acc_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
         save(epoch, train_b.position());
         if (cfg.progress && tty) std::cerr << "\n";
+        res.interrupted = g_stop;
         return res;
       }
     }

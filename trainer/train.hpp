@@ -59,6 +59,7 @@ struct EpochMetrics {
 struct TrainResult {
   std::vector<EpochMetrics> epochs;  // the epochs finished by this invocation (metrics.csv has them all)
   bool finished = false;             // all epochs done (false: interrupted or max_steps)
+  bool interrupted = false;          // stopped by request_stop() (Ctrl-C), not by max_steps
   std::string checkpoint;            // the last checkpoint written
 };
 

@@ -81,7 +81,7 @@ TEST(Checkpoint, RoundTripKeepsEveryTensorMetadataAndExtras) {
   size_t entries = 0;
   for (const auto& e : fs::directory_iterator(tmp.path())) entries += 1, (void)e;
   EXPECT_EQ(entries, 1u);
-  EXPECT_FALSE(fs::exists(tmp / "c/extra.momentum.conv1.weight.npy"));
+  EXPECT_FALSE(fs::exists(tmp / "c/optimizer/momentum.conv1.weight.npy"));
 }
 
 TEST(Checkpoint, BadCheckpointsNameTheProblem) {

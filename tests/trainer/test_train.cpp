@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
+#include "models/errors.hpp"
 #include "tests/helpers.hpp"
 #include "traces/npy.hpp"
+#include "trainer/checkpoint.hpp"
 
 namespace eatsim {
 namespace {
@@ -75,7 +78,7 @@ TEST(Train, ResumeContinuesBitForBit) {
   auto r = test::run_cli(cfg + (d / "parts") + " --resume");
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* f :
-       {"conv1.weight.npy", "bn2.running_var.npy", "fc.bias.npy", "extra.momentum.conv2.weight.npy"})
+       {"conv1.weight.npy", "bn2.running_var.npy", "fc.bias.npy", "optimizer/momentum.conv2.weight.npy"})
     EXPECT_EQ(test::read_file(d / ("whole/checkpoint/" + std::string(f))),
               test::read_file(d / ("parts/checkpoint/" + std::string(f))))
         << f;
@@ -117,9 +120,11 @@ TEST(Train, CtrlCSavesAndResumeFinishes) {
   int st = 0;
   waitpid(pid, &st, 0);
   ASSERT_TRUE(WIFEXITED(st)) << "killed by a signal instead of saving and exiting";
-  EXPECT_EQ(WEXITSTATUS(st), 0);
-  EXPECT_NE(test::read_file(d / "out.txt").find("checkpoint saved"), std::string::npos)
-      << test::read_file(d / "out.txt");
+  // The conventional interrupted status, so `eatsim train ... && eatsim trace export ...` stops.
+  EXPECT_EQ(WEXITSTATUS(st), 128 + SIGINT);
+  std::string said = test::read_file(d / "out.txt");
+  EXPECT_NE(said.find("interrupted; checkpoint saved"), std::string::npos) << said;
+  EXPECT_NE(said.find("--resume"), std::string::npos) << said;
   auto r = test::run_cli(
       "train --model smallcnn --width 2 --train-limit 8192 --test-limit 500 --batch 64 --threads 1 -q "
       "--epochs 2 --resume --out " +
@@ -139,6 +144,60 @@ TEST(Train, DivergenceStopsAndKeepsTheLastGoodCheckpoint) {
   EXPECT_NE(r.err.find("diverged"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("learning rate"), std::string::npos) << r.err;
   EXPECT_EQ(test::read_file(d / "run/checkpoint/conv1.weight.npy"), good);
+  EXPECT_NE(r.err.find("last good checkpoint (epoch 1, sample 128) is kept"), std::string::npos) << r.err;
+}
+
+// Every float tensor of a checkpoint directory (parameters, buffers, optimiser state) is finite.
+void expect_all_finite(const fs::path& dir) {
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.path().extension() != ".npy" || npy_read_info(e.path()).dtype != DType::f32) continue;
+    for (float v : npy_load_f32(e.path())) ASSERT_TRUE(std::isfinite(v)) << e.path();
+  }
+}
+
+TEST(Train, DivergenceInTheFirstEpochClaimsNoCheckpoint) {
+  test::TempDir d("train");
+  auto r = test::run_cli(kSmall + "--train-limit 2048 --epochs 1 --lr 1e5 --out " + (d / "run"));
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("diverged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no checkpoint was written"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("is kept in"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(d / "run/checkpoint"));
+}
+
+TEST(Train, ANonFiniteStateIsNeverPublished) {
+  // A learning rate that explodes after the first epoch: whatever breaks first (loss, gradient or a
+  // BN running variance), the checkpoint left behind is the finite one of epoch 1.
+  test::TempDir d("train");
+  auto r = test::run_cli(kSmall + "--train-limit 1024 --epochs 4 --schedule exponential --gamma 1e6 --out " +
+                         (d / "run"));
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("diverged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(after epoch 1) is kept"), std::string::npos) << r.err;
+  ASSERT_TRUE(fs::exists(d / "run/checkpoint/checkpoint.yaml"));
+  expect_all_finite(d / "run/checkpoint");
+  // The kept checkpoint is usable downstream.
+  auto t = test::run_cli("trace export " + (d / "run") + " --samples 2 --out " + (d / "t"));
+  EXPECT_EQ(t.code, 0) << t.err;
+}
+
+TEST(Checkpoint, StateWithInfIsRefusedAndTheOldOneStays) {
+  test::TempDir d("train");
+  Graph g = load_graph("smallcnn");
+  Net a(g, 1);
+  save_checkpoint(d / "c", a, {});
+  std::string before = test::read_file(d / "c/bn1.running_var.npy");
+  Tensor v = a.get("bn1.running_var");
+  v.data[3] = INFINITY;
+  a.set("bn1.running_var", v);
+  try {
+    save_checkpoint(d / "c", a, {});
+    ADD_FAILURE() << "a checkpoint with inf was written";
+  } catch (const NumericError& e) {
+    EXPECT_NE(std::string(e.what()).find("'bn1.running_var' holds inf at index 3"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(test::read_file(d / "c/bn1.running_var.npy"), before);
 }
 
 TEST(Train, BadInputExits2WithOneLine) {

@@ -104,9 +104,10 @@ int run(const Args& args) {
   TrainResult r = train(c);
   std::signal(SIGINT, SIG_DFL);
   if (!r.finished) {
-    std::cout << fmt::format(
-        "stopped; checkpoint saved in {} (continue with the same options and --resume)\n", r.checkpoint);
-    return 0;
+    std::cout << fmt::format("{}; checkpoint saved in {} (continue with the same options and --resume)\n",
+                             r.interrupted ? "interrupted" : "stopped after --max-steps", r.checkpoint);
+    // 128 + SIGINT, as a shell reports a Ctrl-C: `train && trace export` must not carry on.
+    return r.interrupted ? 128 + SIGINT : 0;
   }
   if (!r.epochs.empty()) {
     const auto& m = r.epochs.back();
