@@ -4,12 +4,14 @@
 #include "trainer/export.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <memory>
 
 #include "models/errors.hpp"
 #include "traces/fsutil.hpp"
@@ -31,7 +33,7 @@ std::string resolve_checkpoint_dir(const std::string& path) {
 
 ExportSummary export_trace(const ExportOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
-  if (o.samples < 1) throw UsageError("--samples must be at least 1");
+  if (o.samples == 0) throw UsageError("--samples must be at least 1");
   if (o.first < 0) throw UsageError("--first must be zero or positive");
   std::string dir = resolve_checkpoint_dir(o.checkpoint);
   CheckpointMeta meta = read_checkpoint_meta(dir);
@@ -47,33 +49,84 @@ ExportSummary export_trace(const ExportOptions& o) {
   Net net(g);
   load_checkpoint(dir, net);
   TraceWriter w(o.out, o.force);  // refuses an existing --out before any work
-  std::string data = o.dataset;
-  if (data.empty()) {
-    auto it = meta.info.find("dataset");
-    if (it == meta.info.end())
-      throw UsageError(fmt::format("{}: the checkpoint does not say its dataset; give --data", dir));
-    data = it->second;
-  }
-  Dataset ds = load_dataset(data, o.split);
-  if (o.first + o.samples > ds.n)
-    throw UsageError(fmt::format("--samples {} from --first {}: the {} split of {} has only {} samples",
-                                 o.samples, o.first, o.split, data, ds.n));
+  // The samples: a dataset split through the Batcher, or the user's arrays.
   const int C = static_cast<int>(g.input_shape[0]), S = static_cast<int>(g.input_shape[1]);
-  Batcher b(ds, o.batch, C, S, false, false, {}, 0);
-  b.seek(o.first);
-  const int64_t N = o.samples;
-  std::vector<float> x(static_cast<size_t>(o.batch * b.sample_floats()));
+  const int64_t sample_floats = numel(g.input_shape);
+  std::string data = o.dataset, split = o.split;
+  std::unique_ptr<Dataset> ds;
+  std::unique_ptr<Batcher> b;
+  std::vector<float> user_x;
+  std::vector<int64_t> user_y;
+  int64_t available = 0;
+  if (!o.inputs.empty()) {
+    if (!o.dataset.empty()) throw UsageError("--inputs and --data exclude each other: give one source");
+    NpyInfo xi = npy_read_info(o.inputs);
+    Shape want{-1};
+    want.insert(want.end(), g.input_shape.begin(), g.input_shape.end());
+    if (xi.dtype != DType::f32 || xi.shape.size() != want.size() ||
+        !std::equal(want.begin() + 1, want.end(), xi.shape.begin() + 1) || xi.shape[0] < 1)
+      throw DataError(
+          fmt::format("{}: inputs must be float32 N×{} for model '{}', found {} {} (reshape or "
+                      "convert with numpy: x.astype(np.float32).reshape(-1, {}))",
+                      o.inputs, shape_str(g.input_shape), g.name, dtype_name(xi.dtype), shape_str(xi.shape),
+                      fmt::join(g.input_shape, ", ")));
+    user_x = npy_load_f32(o.inputs);
+    available = xi.shape[0];
+    if (!o.labels.empty()) {
+      NpyInfo yi = npy_read_info(o.labels);
+      if ((yi.dtype != DType::i64 && yi.dtype != DType::i32) || yi.shape != Shape{available})
+        throw DataError(
+            fmt::format("{}: labels must be int64 or int32 of shape ({},) to match {}, found {} {}", o.labels,
+                        available, o.inputs, dtype_name(yi.dtype), shape_str(yi.shape)));
+      user_y = npy_load_i64(o.labels);
+      for (size_t i = 0; i < user_y.size(); ++i)
+        if (user_y[i] < 0 || user_y[i] >= g.params.classes)
+          throw DataError(fmt::format("{}: label {} at index {} is outside the model's {} classes", o.labels,
+                                      user_y[i], i, g.params.classes));
+    } else {
+      user_y.assign(static_cast<size_t>(available), -1);
+    }
+    data = "file:" + fs::absolute(o.inputs).lexically_normal().string(), split = "";
+  } else {
+    if (!o.labels.empty()) throw UsageError("--labels goes with --inputs");
+    if (data.empty()) {
+      auto it = meta.info.find("dataset");
+      if (it == meta.info.end())
+        throw UsageError(fmt::format("{}: the checkpoint does not say its dataset; give --data", dir));
+      data = it->second;
+    }
+    ds = std::make_unique<Dataset>(load_dataset(data, split));
+    available = ds->n;
+    b = std::make_unique<Batcher>(*ds, o.batch, C, S, false, false, AugmentOptions{}, 0);
+  }
+  const std::string from = o.inputs.empty() ? fmt::format("the {} split of {}", split, data) : o.inputs;
+  if (o.first >= available)
+    throw UsageError(fmt::format("--first {}: {} has only {} samples", o.first, from, available));
+  const int64_t N = o.samples < 0 ? available - o.first : o.samples;
+  if (N < 1) throw UsageError("--samples must be at least 1");
+  if (o.first + N > available)
+    throw UsageError(
+        fmt::format("--samples {} from --first {}: {} has only {} samples", N, o.first, from, available));
+  std::vector<float> x(static_cast<size_t>(o.batch * sample_floats));
   std::vector<int32_t> y(static_cast<size_t>(o.batch));
+  // The next batch of at most `o.batch` samples starting at `at`.
+  auto fetch = [&](int64_t at) {
+    if (b) {
+      b->seek(at);
+      return b->next(x.data(), y.data());
+    }
+    int n = static_cast<int>(std::min<int64_t>(o.batch, available - at));
+    std::copy_n(user_x.data() + at * sample_floats, n * sample_floats, x.data());
+    for (int i = 0; i < n; ++i) y[i] = static_cast<int32_t>(user_y[at + i]);
+    return n;
+  };
 
   // Runs the samples in batches; `sink` gets every batch's edges ([0] = input, [1 + i] = node i).
   auto pass = [&](const std::function<void(const std::vector<Tensor>&, const int32_t*, int)>& sink) {
-    b.seek(o.first);
-    int64_t left = N;
-    while (left > 0) {
-      int n = b.next(x.data(), y.data());
-      n = static_cast<int>(std::min<int64_t>(n, left));
+    for (int64_t at = o.first; at < o.first + N;) {
+      int n = static_cast<int>(std::min<int64_t>(fetch(at), o.first + N - at));
       sink(net.infer_edges(x.data(), n), y.data(), n);
-      left -= n;
+      at += n;
     }
   };
   size_t E = g.nodes.size() + 1;
@@ -89,7 +142,7 @@ ExportSummary export_trace(const ExportOptions& o) {
   m.producer = o.producer;
   m.graph = g;
   m.meta.dataset = data;
-  m.meta.split = o.split;
+  m.meta.split = split;
   m.meta.checkpoint = fs::absolute(dir).lexically_normal().string();
   auto num = [&](const char* k, double def) {
     auto it = meta.info.find(k);
@@ -124,6 +177,7 @@ ExportSummary export_trace(const ExportOptions& o) {
       m.labels.push_back(labels[i]);
       m.predictions.push_back(pred);
       sum.correct += pred == labels[i];
+      sum.labelled += labels[i] >= 0;
     }
   });
   for (const auto& p : g.parameters()) {

@@ -13,6 +13,10 @@ struct ExportOptions {
   std::string checkpoint;  // a checkpoint directory, or a run directory holding checkpoint/
   std::string dataset;     // empty: the one the checkpoint was trained on
   std::string split = "test";
+  // The user's own inputs instead of a dataset: a float32 .npy of N×C×H×W network inputs (after any
+  // normalisation the model expects), and optionally int32/int64 labels of N entries (-1 = unknown
+  // when absent). `samples` < 0 takes every row from `first` on.
+  std::string inputs, labels;
   int64_t samples = 8, first = 0;
   DType dtype = DType::f32;  // f32 (exact), f16, or i8 (int8/uint8 with per-tensor scales)
   int batch = 64;            // inference batch (memory bound)
@@ -22,7 +26,7 @@ struct ExportOptions {
 };
 
 struct ExportSummary {
-  int64_t samples = 0, correct = 0;
+  int64_t samples = 0, correct = 0, labelled = 0;
   double seconds = 0;
   int64_t bytes = 0;
 };

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "tests/helpers.hpp"
+#include "traces/npy.hpp"
 #include "traces/trace.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/net.hpp"
@@ -57,6 +58,50 @@ TEST_F(Export, TraceHoldsTheNetworksTensors) {
   for (int s = 0; s < 5; ++s)
     EXPECT_EQ(m.predictions[s],
               std::max_element(out.begin() + 10 * s, out.begin() + 10 * s + 10) - (out.begin() + 10 * s));
+}
+
+TEST_F(Export, UsersOwnInputsAreTracedExactly) {
+  // The inputs of an earlier trace, given back as a user's array: the same tensors come out.
+  ASSERT_EQ(
+      test::run_cli("trace export " + (*dir_ / "run") + " --samples 3 --first 7 --out " + (*dir_ / "ds"))
+          .code,
+      0);
+  TraceReader ds(*dir_ / "ds");
+  auto x = ds.load("input");
+  npy_save_f32(*dir_ / "x.npy", {3, 1, 28, 28}, x.data());
+  std::vector<int64_t> y(ds.manifest().labels.begin(), ds.manifest().labels.end());
+  npy_save(*dir_ / "y.npy", DType::i64, {3}, y.data());
+  auto r = test::run_cli("trace export " + (*dir_ / "run") + " --inputs " + (*dir_ / "x.npy") + " --labels " +
+                         (*dir_ / "y.npy") + " --out " + (*dir_ / "mine"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 samples"), std::string::npos) << r.out;
+  TraceReader mine(*dir_ / "mine");
+  EXPECT_EQ(mine.manifest().labels, ds.manifest().labels);
+  EXPECT_EQ(mine.manifest().predictions, ds.manifest().predictions);
+  EXPECT_EQ(mine.manifest().meta.dataset.rfind("file:", 0), 0u) << mine.manifest().meta.dataset;
+  for (const char* t : {"input", "relu1", "fc"}) EXPECT_EQ(mine.load(t), ds.load(t)) << t;
+  // Without labels: unknown (-1); a range of rows with --first/--samples.
+  r = test::run_cli("trace export " + (*dir_ / "run") + " --inputs " + (*dir_ / "x.npy") +
+                    " --first 1 --samples 2 --out " + (*dir_ / "nolab"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("no labels"), std::string::npos) << r.out;
+  TraceReader nolab(*dir_ / "nolab");
+  EXPECT_EQ(nolab.manifest().labels, (std::vector<int64_t>{-1, -1}));
+  auto all = ds.load("relu1");
+  EXPECT_EQ(nolab.load("relu1"), std::vector<float>(all.begin() + all.size() / 3, all.end()));
+  // Wrong shapes, dtypes and label counts are refused, naming the file and the fix.
+  npy_save_f32(*dir_ / "bad.npy", {3, 28, 28}, x.data());
+  auto bad = test::run_cli("trace export " + (*dir_ / "run") + " --inputs " + (*dir_ / "bad.npy") +
+                           " --out " + (*dir_ / "z"));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("bad.npy: inputs must be float32 N×[1, 28, 28]"), std::string::npos) << bad.err;
+  npy_save(*dir_ / "y2.npy", DType::i64, {2}, y.data());
+  bad = test::run_cli("trace export " + (*dir_ / "run") + " --inputs " + (*dir_ / "x.npy") + " --labels " +
+                      (*dir_ / "y2.npy") + " --out " + (*dir_ / "z"));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("y2.npy: labels must be int64 or int32 of shape (3,)"), std::string::npos)
+      << bad.err;
+  EXPECT_FALSE(fs::exists(*dir_ / "z"));
 }
 
 TEST_F(Export, Int8StorageIsWithinHalfAStep) {

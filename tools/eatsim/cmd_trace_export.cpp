@@ -16,8 +16,13 @@ int run(const Args& args) {
                      "checkpoint directory (or a run directory)")(
       "out,o", po::value<std::string>()->required(), "output trace directory")(
       "data", po::value<std::string>()->default_value(""), "dataset (default: the checkpoint's)")(
+      "inputs", po::value<std::string>()->default_value(""),
+      "your own inputs instead of a dataset: float32 .npy of N×C×H×W, as the network takes them "
+      "(normalised); every row unless --first/--samples")(
+      "labels", po::value<std::string>()->default_value(""),
+      "with --inputs: int64/int32 .npy of N labels (default: unknown, stored as -1)")(
       "split", po::value<std::string>()->default_value("test"), "train | test")(
-      "samples,n", po::value<int64_t>()->default_value(8), "number of samples")(
+      "samples,n", po::value<int64_t>()->default_value(8), "number of samples (with --inputs: all rows)")(
       "first", po::value<int64_t>()->default_value(0), "index of the first sample in the split")(
       "dtype", po::value<std::string>()->default_value("float32"),
       "float32 | float16 | int8 (per-tensor scales)")("batch", po::value<int>()->default_value(64),
@@ -26,15 +31,20 @@ int run(const Args& args) {
   po::positional_options_description pos;
   pos.add("checkpoint", 1);
   po::variables_map vm;
-  if (!parse("trace export", "CHECKPOINT --out DIR [--samples N --split test --dtype float32]", args, opts,
-             pos, vm))
+  if (!parse("trace export",
+             "CHECKPOINT --out DIR [--samples N --split test | --inputs X.npy [--labels Y.npy]] [--dtype "
+             "float32]",
+             args, opts, pos, vm))
     return 0;
   ExportOptions o;
   o.checkpoint = vm["checkpoint"].as<std::string>();
   o.out = vm["out"].as<std::string>();
   o.dataset = vm["data"].as<std::string>();
   o.split = vm["split"].as<std::string>();
-  o.samples = vm["samples"].as<int64_t>();
+  o.inputs = vm["inputs"].as<std::string>();
+  o.labels = vm["labels"].as<std::string>();
+  o.samples = !o.inputs.empty() && vm["samples"].defaulted() ? -1 : vm["samples"].as<int64_t>();
+  if (!vm["samples"].defaulted() && o.samples < 1) throw UsageError("--samples must be at least 1");
   o.first = vm["first"].as<int64_t>();
   o.batch = vm["batch"].as<int>();
   o.force = vm["force"].as<bool>();
@@ -46,8 +56,10 @@ int run(const Args& args) {
   if (o.batch < 1) throw UsageError("--batch must be positive");
   ExportSummary s = export_trace(o);
   std::cout << fmt::format(
-      "wrote {}: {} samples ({} predicted correctly), {:.1f} MB ({:.2f} MB per sample), {:.2f} s\n", o.out,
-      s.samples, s.correct, s.bytes / 1e6, s.bytes / 1e6 / s.samples, s.seconds);
+      "wrote {}: {} samples ({}), {:.1f} MB ({:.2f} MB per sample), {:.2f} s\n", o.out, s.samples,
+      s.labelled ? fmt::format("{} of {} labelled ones predicted correctly", s.correct, s.labelled)
+                 : std::string("no labels"),
+      s.bytes / 1e6, s.bytes / 1e6 / s.samples, s.seconds);
   return 0;
 }
 
