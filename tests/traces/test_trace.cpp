@@ -330,6 +330,13 @@ TEST(TraceCli, SynthAndInfo) {
   EXPECT_EQ(test::run_cli("trace synth smallcnn --density 2 --out " + (d / "u")).code, 2);
   EXPECT_EQ(test::run_cli("trace synth smallcnn --cluster stripes --out " + (d / "u")).code, 2);
   EXPECT_EQ(test::run_cli("trace info " + (d / "nothere")).code, 2);
+  // A reader that has gone before the first line (`| head` after its lines): the CSV is complete
+  // and the exit status is 0.
+  fs::remove(d / "t.csv");
+  std::string cmd = std::string("set -o pipefail; ") + EATSIM_BIN + " trace info " + (d / "t") + " --csv " +
+                    (d / "t.csv") + " | true";
+  EXPECT_EQ(std::system(("bash -c '" + cmd + "'").c_str()), 0);
+  EXPECT_EQ(test::read_file(d / "t.csv"), csv);
 }
 
 }  // namespace

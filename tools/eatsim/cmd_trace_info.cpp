@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <iostream>
 
 #include "models/errors.hpp"
 #include "tools/eatsim/command.hpp"
+#include "traces/fsutil.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {
@@ -48,45 +48,44 @@ int run(const Args& args) {
   TraceReader r(vm["trace"].as<std::string>());
   const Manifest& m = r.manifest();
   const Graph& g = m.graph;
-  std::cout << fmt::format("trace {} (format v{}, by {})\n", r.dir(), m.version, m.producer);
-  std::cout << fmt::format("model {}: width {}, input {}, {} classes, {} nodes\n", g.name, g.params.width,
-                           shape_str(g.input_shape), g.params.classes, g.nodes.size());
+  std::string head;
+  head += fmt::format("trace {} (format v{}, by {})\n", r.dir(), m.version, m.producer);
+  head += fmt::format("model {}: width {}, input {}, {} classes, {} nodes\n", g.name, g.params.width,
+                      shape_str(g.input_shape), g.params.classes, g.nodes.size());
   int correct = 0;
   for (size_t i = 0; i < m.predictions.size(); ++i) correct += m.predictions[i] == m.labels[i];
-  std::cout << fmt::format("samples: {} from {} ({})", m.num_samples(), m.meta.dataset, m.meta.split);
-  if (!m.predictions.empty())
-    std::cout << fmt::format(", {} of {} predicted correctly", correct, m.num_samples());
-  std::cout << "\n";
-  std::cout << fmt::format("training: lambda {}, sigma {}, accuracy {}{}\n", m.meta.lambda, m.meta.sigma,
-                           m.meta.accuracy < 0 ? "unknown" : fmt::format("{:.4f}", m.meta.accuracy),
-                           m.meta.checkpoint.empty() ? "" : ", checkpoint " + m.meta.checkpoint);
-  for (const auto& [k, v] : m.meta.extra) std::cout << fmt::format("  {}: {}\n", k, v);
-  std::ofstream csv;
-  if (vm.count("csv")) {
-    csv.open(vm["csv"].as<std::string>());
-    if (!csv) throw UsageError(fmt::format("{}: cannot write the CSV file", vm["csv"].as<std::string>()));
-    csv << "name,kind,op,dtype,shape,numel,nnz,density,min,max,scale\n";
-  }
-  std::cout << fmt::format("\n{:<28} {:<10} {:<14} {:<8} {:<20} {:>9} {:>11} {:>11}\n", "tensor", "kind",
-                           "op", "dtype", "shape", "density", "min", "max");
+  head += fmt::format("samples: {} from {} ({})", m.num_samples(), m.meta.dataset, m.meta.split);
+  if (!m.predictions.empty()) head += fmt::format(", {} of {} predicted correctly", correct, m.num_samples());
+  head += "\n";
+  head += fmt::format("training: lambda {}, sigma {}, accuracy {}{}\n", m.meta.lambda, m.meta.sigma,
+                      m.meta.accuracy < 0 ? "unknown" : fmt::format("{:.4f}", m.meta.accuracy),
+                      m.meta.checkpoint.empty() ? "" : ", checkpoint " + m.meta.checkpoint);
+  for (const auto& [k, v] : m.meta.extra) head += fmt::format("  {}: {}\n", k, v);
+  // Every figure first, then the CSV file, then the table: a reader that closes stdout early
+  // (`| head`) must not cost the file.
+  const bool want_csv = vm.count("csv") > 0, show_params = vm["params"].as<bool>();
+  std::string csv = "name,kind,op,dtype,shape,numel,nnz,density,min,max,scale\n";
+  std::string table = fmt::format("\n{:<28} {:<10} {:<14} {:<8} {:<20} {:>9} {:>11} {:>11}\n", "tensor",
+                                  "kind", "op", "dtype", "shape", "density", "min", "max");
   int64_t bytes = 0;
   for (const auto& e : m.tensors) {
     NpyInfo info = npy_read_info(r.path_of(e));
     bytes += static_cast<int64_t>(info.data_offset + info.nbytes);
-    if (e.kind == TensorKind::param && !vm["params"].as<bool>() && !csv.is_open()) continue;
+    if (e.kind == TensorKind::param && !show_params && !want_csv) continue;
     Stats s = stats_of(r, e);
     int ni = g.find(e.name);
     std::string op = e.kind == TensorKind::activation && ni >= 0 ? op_name(g.nodes[ni].op) : "-";
     double dens = s.n ? static_cast<double>(s.nnz) / s.n : 0;
-    if (e.kind != TensorKind::param || vm["params"].as<bool>())
-      std::cout << fmt::format("{:<28} {:<10} {:<14} {:<8} {:<20} {:>8.2f}% {:>11.4g} {:>11.4g}\n", e.name,
-                               tensor_kind_name(e.kind), op, dtype_name(e.dtype), shape_str(e.shape),
-                               100 * dens, s.n ? s.mn : 0, s.n ? s.mx : 0);
-    if (csv.is_open())
-      csv << fmt::format("{},{},{},{},\"{}\",{},{},{:.6f},{:.6g},{:.6g},{:.9g}\n", e.name,
-                         tensor_kind_name(e.kind), op, dtype_name(e.dtype), shape_str(e.shape), s.n, s.nnz,
-                         dens, s.n ? s.mn : 0, s.n ? s.mx : 0, e.scale);
+    if (e.kind != TensorKind::param || show_params)
+      table += fmt::format("{:<28} {:<10} {:<14} {:<8} {:<20} {:>8.2f}% {:>11.4g} {:>11.4g}\n", e.name,
+                           tensor_kind_name(e.kind), op, dtype_name(e.dtype), shape_str(e.shape), 100 * dens,
+                           s.n ? s.mn : 0, s.n ? s.mx : 0);
+    csv += fmt::format("{},{},{},{},\"{}\",{},{},{:.6f},{:.6g},{:.6g},{:.9g}\n", e.name,
+                       tensor_kind_name(e.kind), op, dtype_name(e.dtype), shape_str(e.shape), s.n, s.nnz,
+                       dens, s.n ? s.mn : 0, s.n ? s.mx : 0, e.scale);
   }
+  if (want_csv) atomic_write(vm["csv"].as<std::string>(), csv);
+  std::cout << head << table;
   std::cout << fmt::format("\n{} tensors, {:.2f} MB on disk ({:.2f} MB per sample)\n", m.tensors.size(),
                            bytes / 1e6, bytes / 1e6 / m.num_samples());
   return 0;

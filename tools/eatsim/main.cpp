@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -100,6 +101,9 @@ int main(int argc, char** argv) {
     setenv("EATSIM_NO_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);  // returns only on failure: carry on with the default policy
   }
+  // A reader that closes stdout early (`eatsim trace info T | head`) ends the output, not the run:
+  // files are still written and the exit status is the command's own.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     return eatsim::cli::main_impl(argc, argv);
   } catch (const eatsim::Error& e) {
