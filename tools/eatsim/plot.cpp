@@ -103,6 +103,29 @@ std::string axis_label(const std::string& column) {
   return it == known.end() ? column : it->second;
 }
 
+std::string component_color(const std::string& name) {
+  static const std::map<std::string, std::string> known = {
+      {"mac", "#1f77b4"},       {"mac_gated", "#aec7e8"},  {"psum_add", "#ff7f0e"},
+      {"reg", "#ffbb78"},       {"sram_ifmap", "#2ca02c"}, {"sram_weights", "#98df8a"},
+      {"sram_psum", "#d62728"}, {"dram", "#ff9896"},       {"ppu", "#9467bd"},
+      {"leakage", "#c5b0d5"},   {"frontend", "#8c564b"},   {"realign", "#e377c2"},
+      {"metadata", "#7f7f7f"}};
+  static const std::vector<std::string> spare = {"#bcbd22", "#17becf", "#c49c94", "#f7b6d2",
+                                                 "#dbdb8d", "#9edae5", "#393b79", "#637939"};
+  static std::map<std::string, std::string> assigned;  // unknown names, in order of first use
+  auto it = known.find(name);
+  if (it != known.end()) return it->second;
+  auto a = assigned.find(name);
+  if (a != assigned.end()) return a->second;
+  return assigned[name] = spare[assigned.size() % spare.size()];
+}
+
+std::string series_color(size_t i) {
+  static const std::vector<std::string> p = {"#4472c4", "#ed7d31", "#70ad47", "#7030a0",
+                                             "#ffc000", "#5b9bd5", "#c00000", "#264478"};
+  return p[i % p.size()];
+}
+
 bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
 void render(const std::string& prefix, const std::map<std::string, std::string>& data,

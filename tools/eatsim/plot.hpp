@@ -26,6 +26,12 @@ std::string quote(const std::string& s);            // a gnuplot string literal
 std::string axis_label(const std::string& column);  // a column name with its unit, for axes
 bool gnuplot_available();
 
+// Fixed colours, so a thing has one colour in every figure: an energy component by its name (the
+// report's energy_<name>_pj columns; 13 known ones, others from a spare list), and the runs or
+// series of a figure by position (first = standard, second = EAT in the demo).
+std::string component_color(const std::string& name);
+std::string series_color(size_t i);
+
 }  // namespace eatsim::plot
 
 namespace eatsim::plot {
@@ -37,8 +43,11 @@ void firing_bars(const std::string& firing_csv, const std::string& label_a, cons
 void energy_breakdown(const std::vector<std::string>& report_csvs, const std::vector<std::string>& labels,
                       const std::string& prefix);
 // Test accuracy vs the estimator's energy ratio, one point per run (last epoch of metrics.csv),
-// labelled with the run's λ and σ (the paper's Figure 3).
-void accuracy_vs_ratio(const std::vector<std::string>& run_dirs, const std::string& prefix);
+// labelled with the run's λ and σ (the paper's Figure 3). The ratio is metrics.csv's (the
+// estimator on --ratio-samples test images) unless `ratios` gives one per run, described by
+// `ratio_source` on the axis.
+void accuracy_vs_ratio(const std::vector<std::string>& run_dirs, const std::string& prefix,
+                       const std::vector<double>& ratios = {}, const std::string& ratio_source = "");
 // Per-epoch test accuracy and ReLU firing of several runs.
 void training_curves(const std::vector<std::string>& run_dirs, const std::vector<std::string>& labels,
                      const std::string& prefix);

@@ -33,8 +33,9 @@ void firing_bars(const std::string& csv_path, const std::string& la, const std::
       "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset xtics rotate by -60 font ',8'\nset grid "
       "ytics\n"
       "set key outside top center horizontal\nset bmargin 7\nset offsets 0, 0, 0, 0\nplot $d using 2:xtic(1) "
-      "title {} lc rgb '#4472c4'{}\n",
-      quote(la), two ? fmt::format(", '' using 3 title {} lc rgb '#ed7d31'", quote(lb)) : "");
+      "title {} lc rgb '{}'{}\n",
+      quote(la), series_color(0),
+      two ? fmt::format(", '' using 3 title {} lc rgb '{}'", quote(lb), series_color(1)) : "");
   render(prefix, {{"d", rows}}, body, std::max(1000, 22 * n + 200), 600);
 }
 
@@ -77,8 +78,9 @@ void energy_breakdown(const std::vector<std::string>& csvs, const std::vector<st
   for (size_t i = 0; i < csvs.size(); ++i) {
     std::string cols;
     for (size_t k = 0; k < comps.size(); ++k)
-      cols += fmt::format("{}$e{} using {}{} title {}", k ? ", " : "", i, k + 2, k == 0 ? ":xtic(1)" : "",
-                          i == 0 ? quote(comps[k]) : "''");
+      cols +=
+          fmt::format("{}$e{} using {}{} title {} lc rgb '{}'", k ? ", " : "", i, k + 2,
+                      k == 0 ? ":xtic(1)" : "", i == 0 ? quote(comps[k]) : "''", component_color(comps[k]));
     body += fmt::format(
         "set title {}\nset ylabel 'energy per sample (µJ)'\nset yrange [0:{}]\nset style data histograms\n"
         "set style histogram rowstacked\nset style fill solid 0.85 border -1\nset boxwidth 0.8\n"
@@ -114,13 +116,17 @@ RunSummary read_run(const std::string& dir) {
 }
 }  // namespace
 
-void accuracy_vs_ratio(const std::vector<std::string>& dirs, const std::string& prefix) {
+void accuracy_vs_ratio(const std::vector<std::string>& dirs, const std::string& prefix,
+                       const std::vector<double>& ratios, const std::string& ratio_source) {
   if (dirs.empty()) throw UsageError("plot lambda: give run directories");
+  if (!ratios.empty() && ratios.size() != dirs.size())
+    throw UsageError("plot lambda: give one energy ratio per run");
   std::map<double, std::string> by_sigma;  // one series per σ, points along λ
-  for (const auto& d : dirs) {
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    const std::string& d = dirs[i];
     RunSummary r = read_run(d);
     size_t last = r.metrics.rows.size() - 1;
-    double ratio = r.metrics.num(last, r.metrics.col("sponge_ratio"));
+    double ratio = ratios.empty() ? r.metrics.num(last, r.metrics.col("sponge_ratio")) : ratios[i];
     double acc = r.metrics.num(last, r.metrics.col("test_acc"));
     if (ratio < 0) throw DataError(d + "/metrics.csv: no estimator ratio (trained with --ratio-samples 0?)");
     by_sigma[r.lambda > 0 ? r.sigma : 0.0] += fmt::format(
@@ -133,16 +139,18 @@ void accuracy_vs_ratio(const std::vector<std::string>& dirs, const std::string& 
     data[fmt::format("s{}", k)] = rows;
     std::string title = sigma == 0 ? "standard training" : fmt::format("EAT, σ = {:g}", sigma);
     plots += fmt::format(
-        "{}$s{} using 1:2 with points pt 7 ps 1.3 lc {} title {}, $s{} using 1:2:3 with labels "
+        "{}$s{} using 1:2 with points pt 7 ps 1.3 lc rgb '{}' title {}, $s{} using 1:2:3 with labels "
         "offset 0.8,0.8 font ',8' notitle",
-        k ? ", " : "", k, k + 1, quote(title), k);
+        k ? ", " : "", k, series_color(k), quote(title), k);
     ++k;
   }
-  std::string body =
+  std::string source = ratio_source.empty()
+                           ? "the estimator on --ratio-samples test images, last epoch of metrics.csv"
+                           : ratio_source;
+  std::string body = fmt::format(
       "set title 'Accuracy vs energy ratio over λ and σ (the paper, Figure 3)'\n"
-      "set xlabel 'energy ratio (sponge estimator, optimised / worst case)'\nset ylabel 'test accuracy (%)'\n"
-      "set grid\nset key bottom right\nplot " +
-      plots + "\n";
+      "set xlabel {}\nset ylabel 'test accuracy (%)'\nset grid\nset key bottom right\nplot {}\n",
+      quote("energy ratio, optimised / worst case (" + source + ")"), plots);
   render(prefix, data, body);
 }
 
@@ -159,10 +167,9 @@ void training_curves(const std::vector<std::string>& dirs, const std::vector<std
                           100 * r.metrics.num(k, f));
     data[fmt::format("r{}", i)] = rows;
     std::string t = quote(i < labels.size() ? labels[i] : dirs[i]);
-    acc +=
-        fmt::format("{}$r{} using 1:2 with linespoints lw 2 pt 7 lc {} title {}", i ? ", " : "", i, i + 1, t);
-    fire +=
-        fmt::format("{}$r{} using 1:3 with linespoints lw 2 pt 7 lc {} title {}", i ? ", " : "", i, i + 1, t);
+    for (auto [col, s] : {std::pair{2, &acc}, std::pair{3, &fire}})
+      *s += fmt::format("{}$r{} using 1:{} with linespoints lw 2 pt 7 lc rgb '{}' title {}", i ? ", " : "", i,
+                        col, series_color(i), t);
   }
   std::string body =
       "set multiplot layout 1,2\nset grid\nset xlabel 'epoch'\nset key bottom right\n"
