@@ -173,18 +173,18 @@ Estimate estimate(const Census& c, Convention conv, int64_t first, int64_t count
     }
     l.out_total = count * c.nodes[i].numel;
     l.out_nnz = c.nodes[i].nnz_sum(first, count);
+    const bool second_read = conv == Convention::reference && n.op == Op::batchnorm2d;
     for (const auto& p : params) {
       if (p.node != i) continue;
       if (conv == Convention::graph && p.kind == ParamKind::num_batches_tracked) continue;
       const ParamCounts& pc = c.params.at(p.key);
       l.param_total += pc.numel;
       l.param_nnz += pc.nnz;
+      if (second_read && (p.kind == ParamKind::running_mean || p.kind == ParamKind::running_var))
+        l.surcharge += pc.numel, l.surcharge_nnz += pc.nnz;
     }
-    if (conv == Convention::reference && n.op == Op::batchnorm2d) {
-      l.surcharge = 2 * n.out_shape[0];
-      l.param_total += l.surcharge;
-      l.param_nnz += l.surcharge;
-    }
+    l.param_total += l.surcharge;
+    l.param_nnz += l.surcharge_nnz;
     count_ops(g, n, count, conv, l);
     t.in_total += l.in_total, t.in_nnz += l.in_nnz, t.out_total += l.out_total, t.out_nnz += l.out_nnz;
     t.param_total += l.param_total, t.param_nnz += l.param_nnz, t.ops += l.ops;

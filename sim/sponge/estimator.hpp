@@ -33,7 +33,9 @@ struct LayerCount {
   Shape in_shape, out_shape;  // batched; in_shape is the first input's
   int64_t in_total = 0, in_nnz = 0, out_total = 0, out_nnz = 0;
   int64_t param_total = 0, param_nnz = 0;  // surcharge included
-  int64_t surcharge = 0;                   // BN's 2C extra "parameters" (reference only)
+  // BN's second read of its running statistics (reference only): 2C more elements, of which the
+  // non-zeros of running_mean and running_var count as non-zero, as the original adds them.
+  int64_t surcharge = 0, surcharge_nnz = 0;
   int64_t ops = 0;
   bool supported = true;  // false: the original has no op rule for it (0 ops), e.g. identity
 };

@@ -66,7 +66,7 @@ void write_estimate(std::ostream& o, const Estimate& e, const std::string& pad, 
           "\"energy_worst_pj\": {}, "
           "\"energy_opt_pj\": {}",
           jstr(l.name), jstr(l.type), calls[l.name]++, jshape(l.in_shape), jshape(l.out_shape), l.in_total,
-          l.in_nnz, l.out_total, l.out_nnz, l.param_total, l.param_nnz, l.surcharge, l.surcharge, l.ops,
+          l.in_nnz, l.out_total, l.out_nnz, l.param_total, l.param_nnz, l.surcharge, l.surcharge_nnz, l.ops,
           jstr(l.rule), jnum(layer_energy_worst_pj(l)), jnum(layer_energy_opt_pj(l, e.f())));
       o << "}";
       if (!l.supported) unsupported += (unsupported.empty() ? "" : ", ") + jstr(l.name);

@@ -20,8 +20,9 @@ void sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 // Writes the fixture case and two traces: the forward pass on all 4 inputs at once (what the
 // original's one-pass `analyse` saw) and one image at a time (what its per-image scoring saw;
 // PyTorch's kernels round differently at batch 1, and a few values near zero flip).
-void make_traces(const std::string& arch, const test::TempDir& d) {
-  sh(test::python() + " " + fixture("make_case.py") + " --arch " + arch + " --out " + d.path());
+void make_traces(const std::string& arch, const test::TempDir& d, const std::string& case_flags = "") {
+  sh(test::python() + " " + fixture("make_case.py") + " --arch " + arch + " --out " + d.path() + " " +
+     case_flags);
   std::string cmd = test::python() + " " + test::source_dir() + "/tests/energy/fixture_traces.py " + arch +
                     " " + d.path() + " " + EATSIM_BIN;
   ASSERT_EQ(std::system(cmd.c_str()), 0)
@@ -110,6 +111,24 @@ void check_arch(const std::string& arch) {
              arch + " mean optimised energy");
   expect_rel(p.energy_worst_mean_pj, ch["energy_worst_pj_mean"].as<double>(), 1e-12,
              arch + " mean worst energy");
+}
+
+// Running statistics with exact zeros (pruned or EAT-trained networks): BN's second read of them
+// counts their non-zeros, not 2C. expected_<arch>_zero-stats_whole.json comes from
+// tests/energy/sponge_reference.py, which reproduces expected_<arch>_whole.json exactly.
+void check_zero_stats(const std::string& arch) {
+  test::TempDir d("sponge0-" + arch);
+  make_traces(arch, d, "--zero-stats");
+  if (::testing::Test::HasFatalFailure()) return;
+  YAML::Node whole = YAML::LoadFile(fixture("expected_" + arch + "_zero-stats_whole.json"));
+  Census c = census_from_trace(TraceReader(d / "trace0"), 32);
+  Report r = analyse(c, {Convention::reference, Reduction::whole, 0});
+  expect_pass(r.whole, whole["whole"], arch + " zero statistics", false);
+}
+
+TEST(SpongeFixture, ZeroRunningStatisticsCountAsTheOriginalCountsThem) {
+  check_zero_stats("resnet18");
+  check_zero_stats("vgg16");
 }
 
 TEST(SpongeFixture, ReferenceConventionReproducesTheOriginalOnResNet18) { check_arch("resnet18"); }
