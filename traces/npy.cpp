@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -209,8 +210,27 @@ void NpyReader::read_raw(void* dst, int64_t n) {
   pos_ += n;
 }
 
+namespace {
+// Every float read from a .npy (trace tensors, checkpoints, user inputs) must be finite: a NaN or an
+// infinity would otherwise pass as a zero, a non-zero or a quantisation scale of nothing.
+void check_finite(const std::string& path, const float* v, int64_t n, int64_t first) {
+  bool bad = false;
+  for (int64_t i = 0; i < n; ++i) bad |= !std::isfinite(v[i]);
+  if (!bad) return;
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i]))
+      throw TraceError(fmt::format("{}: element {} is {}; eatsim reads only finite values (fix the producer, or "
+                                   "replace it, e.g. numpy.nan_to_num)",
+                                   path, first + i, v[i]));
+}
+}  // namespace
+
 void NpyReader::read_f32(float* dst, int64_t n) {
-  if (info_.dtype == DType::f32) return read_raw(dst, n);
+  if (info_.dtype == DType::f32) {
+    read_raw(dst, n);
+    return check_finite(path_, dst, n, pos_ - n);
+  }
+  const bool can_be_nonfinite = info_.dtype == DType::f16;
   size_t es = dtype_size(info_.dtype);
   buf_.resize(kChunk * es);
   while (n > 0) {
@@ -247,6 +267,7 @@ void NpyReader::read_f32(float* dst, int64_t n) {
           break;
       }
     }
+    if (can_be_nonfinite) check_finite(path_, dst, k, pos_ - k);
     dst += k, n -= k;
   }
 }

@@ -207,6 +207,17 @@ void write_synthetic_trace(const Graph& g, const SynthOptions& o, const std::str
   if (!(o.weight_density >= 0 && o.weight_density <= 1))
     throw UsageError("--weight-density must be in [0, 1]");
   std::vector<double> density = resolve_density(g, o.density);
+  if (o.clustering == Clustering::channel) {
+    // Zero runs of mean length L between non-zero runs of mean length ≥ 1 cannot be sparser than
+    // 1/(1+L): a lower density needs longer zero runs.
+    const double L = std::max(1.0, o.run_length);
+    for (size_t i = 0; i < density.size(); ++i)
+      if (density[i] > 0 && density[i] < 1 / (1 + L) - 1e-12 && g.nodes[i].out_shape.size() == 3)
+        throw UsageError(fmt::format(
+            "--density {:g} for {} with --cluster channel: zero runs of mean length {:g} (--run-length) give a "
+            "density of at least {:.4g}; use --run-length {:g} or more, or another --cluster",
+            density[i], g.nodes[i].name, L, 1 / (1 + L), std::ceil((1 - density[i]) / density[i] - 1e-9)));
+  }
   TraceWriter w(dir, replace);
   Manifest& m = w.manifest();
   m.producer = producer;

@@ -253,6 +253,12 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
               "unsupported dtype '" + dt + "' (float32, float16, int8, uint8, int32, int64)");
     e.shape = read_int_list(t, "shape", true);
     e.scale = t.get<double>("scale", 0.0);
+    if (t.node("scale") && !(std::isfinite(e.scale) && e.scale > 0))
+      d.error(t.node("scale"), t.key_path("scale"), "a scale must be a finite positive number");
+    else if (t.node("scale") && e.dtype != DType::i8 && e.dtype != DType::u8)
+      d.error(t.node("scale"), t.key_path("scale"), "only int8 and uint8 tensors carry a scale");
+    else if (!t.node("scale") && (e.dtype == DType::i8 || e.dtype == DType::u8))
+      d.error(tensors[i], t.key_path("scale"), "an int8 or uint8 tensor needs its scale (value = stored × scale)");
     t.done();
     if (!plain_file_name(e.file)) {
       d.error(tensors[i]["file"], t.key_path("file"),

@@ -2,11 +2,14 @@
 // runs, and every malformed trace is refused with one clear line.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <regex>
 
 #include "models/errors.hpp"
 #include "tests/helpers.hpp"
+#include "traces/npy.hpp"
 #include "traces/synth.hpp"
 #include "traces/trace.hpp"
 
@@ -153,6 +156,81 @@ TEST(TraceFormat, ClusteringShapesWhereTheZerosAre) {
   // Blobs: neighbours agree far more often than chance (0.4² + 0.6² = 0.52).
   EXPECT_LT(spatial_agreement(got[Clustering::independent], C, H, W), 0.58);
   EXPECT_GT(spatial_agreement(got[Clustering::blob], C, H, W), 0.75);
+}
+
+TEST(TraceFormat, ChannelRunsGiveTheAskedDensityOrRefuse) {
+  test::TempDir d("trace");
+  ParamOverrides ov;
+  ov.has_in_channels = ov.has_input_size = true;
+  ov.p.in_channels = 1, ov.p.input_size = 16;
+  Graph g = load_graph("resnet8", ov);
+  SynthOptions o;
+  o.samples = 1;
+  o.density = "0.05";
+  o.clustering = Clustering::channel;
+  o.run_length = 8;  // mean zero runs of 8 cannot be sparser than 1/9
+  try {
+    write_synthetic_trace(g, o, d / "t", false, "test");
+    ADD_FAILURE() << "density 0.05 with zero runs of 8 was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("use --run-length 19 or more"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(d / "t"));
+  o.run_length = 19;
+  write_synthetic_trace(g, o, d / "t", false, "test");
+  EXPECT_NEAR(density_of(TraceReader(d / "t").load("relu1")), 0.05, 0.01);
+}
+
+// Overwrites element `at` of a float32 .npy in place.
+void poke(const std::string& path, int64_t at, float v) {
+  NpyInfo info = npy_read_info(path);
+  std::FILE* f = std::fopen(path.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, static_cast<long>(info.data_offset + 4 * at), SEEK_SET);
+  std::fwrite(&v, 4, 1, f);
+  std::fclose(f);
+}
+
+TEST(TraceCli, NonFiniteValuesAreRefusedByEveryReader) {
+  test::TempDir d("trace");
+  ASSERT_EQ(test::run_cli("trace synth smallcnn --samples 2 --out " + (d / "t")).code, 0);
+  fs::copy(d / "t", d / "w", fs::copy_options::recursive);
+  poke(d / "t/input.npy", 5, NAN);
+  poke(d / "w/param.conv1.weight.npy", 3, INFINITY);
+  const std::string sim = "sim --hw cnvlutin_ws16 --check --trace";
+  for (const std::string cmd : {sim, std::string("energy"), std::string("trace info"), std::string("firing")}) {
+    auto r = test::run_cli(cmd + " " + (d / "t"));
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("input.npy: element 5 is nan"), std::string::npos) << cmd << "\n" << r.err;
+  }
+  for (const std::string cmd : {sim, std::string("energy"), std::string("trace info --params")}) {
+    auto r = test::run_cli(cmd + " " + (d / "w"));
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("param.conv1.weight.npy: element 3 is inf"), std::string::npos) << cmd << "\n" << r.err;
+  }
+}
+
+TEST(TraceCli, ScalesBelongToQuantisedTensorsOnly) {
+  test::TempDir d("trace");
+  ASSERT_EQ(test::run_cli("trace synth smallcnn --samples 1 --dtype int8 --out " + (d / "q")).code, 0);
+  std::string yaml = test::read_file(d / "q/trace.yaml");
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string y = yaml;
+    size_t p = y.find(from);
+    EXPECT_NE(p, std::string::npos) << from;
+    if (p != std::string::npos) y.replace(p, from.size(), to);
+    test::write_file(d / "q/trace.yaml", y);
+    return test::run_cli("trace info " + (d / "q"));
+  };
+  std::regex scale(R"(, scale: [0-9.e+-]+)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(yaml, m, scale));
+  auto r = with(m.str(), "");  // a uint8/int8 tensor without its scale
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("needs its scale"), std::string::npos) << r.err;
+  r = with(m.str(), ", scale: -1");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("finite positive"), std::string::npos) << r.err;
 }
 
 TEST(TraceFormat, QuantisedStorageRecordsScales) {
