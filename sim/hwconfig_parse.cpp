@@ -2,6 +2,8 @@
 // errors as file:line:col: key: message. Unknown keys are errors; required values have no default.
 #include <fmt/format.h>
 
+#include <limits>
+
 #include <cmath>
 #include <utility>
 
@@ -52,8 +54,9 @@ E req_enum(Map& m, const std::string& key, const char* what, const Names<E>& nam
   return v;
 }
 
-// Required integer that must be >= lo.
-int64_t req_int(Map& m, const std::string& key, int64_t lo) {
+// Required integer in [lo, hi]: the default hi keeps every value inside an int, which most fields
+// are (a larger one would otherwise wrap silently).
+int64_t req_int(Map& m, const std::string& key, int64_t lo, int64_t hi = std::numeric_limits<int>::max()) {
   if (!m.has(key)) {
     m.diag().error(m.self(), m.key_path(key), "missing required key (an integer)");
     return lo;
@@ -64,6 +67,10 @@ int64_t req_int(Map& m, const std::string& key, int64_t lo) {
     m.diag().error(m.node(key), m.key_path(key),
                    lo == 1 ? fmt::format("must be positive (got {})", *v)
                            : fmt::format("must be at least {} (got {})", lo, *v));
+    return lo;
+  }
+  if (*v > hi) {
+    m.diag().error(m.node(key), m.key_path(key), fmt::format("must be at most {} (got {})", hi, *v));
     return lo;
   }
   return *v;
@@ -113,8 +120,9 @@ EnergyEntry read_entry(Map& parent, const std::string& key, bool required) {
 
 void read_array(Map& m, HwConfig& hw) {
   ArrayConfig& a = hw.array;
-  a.rows = static_cast<int>(req_int(m, "rows", 1));
-  a.cols = static_cast<int>(req_int(m, "cols", 1));
+  // 65536 × 65536 PEs is far beyond any array, and keeps every product of sizes inside 64 bits.
+  a.rows = static_cast<int>(req_int(m, "rows", 1, 65536));
+  a.cols = static_cast<int>(req_int(m, "cols", 1, 65536));
   a.dataflow = req_enum(m, "dataflow", "dataflow", kDataflows, Dataflow::ws);
   a.datatype = req_enum(m, "datatype", "datatype", kDatatypes, DataType::int8);
   a.clock_mhz = req_positive(m, "clock_mhz");
@@ -155,9 +163,9 @@ void read_sparsity(Map& m, HwConfig& hw) {
         return 0;
       }
       auto v = k.opt<int64_t>(key);
-      if (v && *v < 1)
-        k.diag().error(k.node(key), k.key_path(key), fmt::format("must be positive (got {})", *v));
-      return v ? static_cast<int>(*v) : 0;
+      if (v && (*v < 1 || *v > 65536))
+        k.diag().error(k.node(key), k.key_path(key), fmt::format("must be 1..65536 (got {})", *v));
+      return v && *v >= 1 && *v <= 65536 ? static_cast<int>(*v) : 0;
     };
     sk.group = want("group", !is);
     sk.fifo_depth = want("fifo_depth", !is);
@@ -332,8 +340,8 @@ HwConfig parse_tree(const YAML::Node& root, const std::string& file, const Origi
   YAML::Node dn = section(top, "dram");
   if (dn.IsDefined()) {
     Map d(dn, "dram", diag);
-    hw.dram.bytes_per_cycle = req_int(d, "bytes_per_cycle", 1);
-    hw.dram.latency = req_int(d, "latency", 0);
+    hw.dram.bytes_per_cycle = req_int(d, "bytes_per_cycle", 1, int64_t(1) << 30);
+    hw.dram.latency = req_int(d, "latency", 0, int64_t(1) << 30);
     d.done();
   }
   YAML::Node pn = section(top, "ppu");

@@ -1,5 +1,7 @@
 // eatsim demo: the whole story on embedded defaults (see tools/eatsim/demo.hpp).
+#include <fmt/format.h>
 #include "models/errors.hpp"
+
 #include "tools/eatsim/command.hpp"
 #include "tools/eatsim/demo.hpp"
 
@@ -27,6 +29,7 @@ int run(const Args& args) {
       "quick", po::bool_switch(), "a reduced demo for smoke tests (1 epoch on 2048 images, 2 samples)");
   po::variables_map vm;
   if (!parse("demo", "[--out DIR] [--epochs E] [--quick]", args, opts, {}, vm)) return 0;
+  require_range("threads", d.threads, 0, kMaxWorkers, fmt::format("0 (every core) .. {}", kMaxWorkers));
   if (vm["quick"].as<bool>()) {
     if (vm["epochs"].defaulted()) d.epochs = 1;
     if (vm["train-limit"].defaulted()) d.train_limit = 2048;

@@ -54,7 +54,7 @@ int run(const Args& args) {
   else if (fid != "fast")
     throw UsageError(fmt::format("eatsim sim: --fidelity: unknown '{}' (fast, cycle or step)", fid));
   int jobs = vm["jobs"].as<int>();
-  if (jobs < 0) throw UsageError("eatsim sim: --jobs must be 0 (every core) or positive");
+  require_range("jobs", jobs, 0, kMaxWorkers, fmt::format("0 (every core) .. {}", kMaxWorkers));
   if (jobs == 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::string> sets;
   if (vm.count("set")) sets = vm["set"].as<std::vector<std::string>>();

@@ -64,7 +64,8 @@ int run(const Args& args) {
   sweep::RunOptions o;
   o.out_dir = vm.count("out") ? vm["out"].as<std::string>() : s.name;
   o.jobs = vm["jobs"].as<int>();
-  if (o.jobs < 1) throw UsageError("--jobs must be at least 1");
+  require_range("jobs", o.jobs, 1, kMaxWorkers, fmt::format("1..{}", kMaxWorkers));
+  if (o.out_dir.empty()) throw UsageError("--out '': give an output directory");
   o.shard = sweep::parse_shard(vm["shard"].as<std::string>());
   o.progress = !vm["quiet"].as<bool>();
   sweep::SimEvaluator ev(s);

@@ -60,7 +60,7 @@ int run(const Args& args) {
     return 0;
   if (vm.count("threads")) {
     int t = vm["threads"].as<int>();
-    if (t < 1) throw UsageError("--threads must be at least 1");
+    require_range("threads", t, 1, kMaxWorkers, fmt::format("1..{}", kMaxWorkers));
     omp_set_num_threads(t);
   }
   TrainConfig c;
@@ -68,6 +68,7 @@ int run(const Args& args) {
   c.model_params = model_overrides(vm);
   c.dataset = vm["data"].as<std::string>();
   c.out_dir = vm["out"].as<std::string>();
+  if (c.out_dir.empty()) throw UsageError("--out '': give a run directory");
   c.epochs = vm["epochs"].as<int>();
   c.batch = vm["batch"].as<int>();
   c.eval_batch = c.batch;
@@ -77,6 +78,10 @@ int run(const Args& args) {
   c.step_size = vm["step-size"].as<int>();
   c.momentum = vm["momentum"].as<double>();
   c.nesterov = vm["nesterov"].as<bool>();
+  require_range("momentum", c.momentum, 0, 0.9999, "in [0, 1)");
+  require_range("gamma", c.gamma, 1e-12, 1e6, "positive (the per-epoch or per-step LR factor)");
+  require_range("step-size", c.step_size, 1, 1e9, "at least 1 (epochs between LR steps)");
+  require_range("batch", c.batch, 1, 1 << 16, "1..65536");
   const std::string conv = vm["conv"].as<std::string>();
   if (conv != "winograd" && conv != "direct")
     throw UsageError(fmt::format("--conv {}: unknown convolution algorithm (winograd | direct)", conv));
@@ -96,6 +101,12 @@ int run(const Args& args) {
   c.max_steps = vm["max-steps"].as<int64_t>();
   c.ratio_samples = vm["ratio-samples"].as<int64_t>();
   if (c.ratio_samples < 0) throw UsageError("--ratio-samples must be zero or positive");
+  require_range("weight-decay", c.weight_decay, 0, 1, "in [0, 1]");
+  require_range("crop-pad", c.augment.crop_pad, 0, 64, "0..64 (pixels of padding for random crops)");
+  require_range("rotate", c.augment.rotate_deg, 0, 180, "0..180 (degrees)");
+  require_range("train-limit", static_cast<double>(c.train_limit), 0, 1e12, "zero (all) or positive");
+  require_range("test-limit", static_cast<double>(c.test_limit), 0, 1e12, "zero (all) or positive");
+  require_range("max-steps", static_cast<double>(c.max_steps), 0, 1e15, "zero (no limit) or positive");
   c.progress = !vm["quiet"].as<bool>();
   if (c.penalty.lambda < 0)
     throw UsageError(fmt::format("--lambda {}: must be zero or positive", c.penalty.lambda));

@@ -29,6 +29,11 @@ bool parse(const std::string& command, const std::string& usage, const Args& arg
            po::options_description& opts, const po::positional_options_description& pos,
            po::variables_map& vm);
 
+// A numeric option must lie in [lo, hi]: UsageError "--NAME V: must be <what>" otherwise (NaN too).
+void require_range(const std::string& option, double value, double lo, double hi, const std::string& what);
+// Threads and worker counts: at most this many (more is never useful and exhausts the machine).
+constexpr int kMaxWorkers = 1024;
+
 // Progress on long work goes to stderr; stays quiet when stderr is not a terminal unless forced.
 bool stderr_is_tty();
 

@@ -21,6 +21,11 @@ std::vector<Command>& registry() {
 
 bool stderr_is_tty() { return isatty(2) != 0; }
 
+void require_range(const std::string& option, double value, double lo, double hi, const std::string& what) {
+  if (!(value >= lo && value <= hi))  // NaN fails both
+    throw UsageError(fmt::format("--{} {}: must be {}", option, value, what));
+}
+
 bool parse(const std::string& command, const std::string& usage, const Args& args,
            po::options_description& opts, const po::positional_options_description& pos,
            po::variables_map& vm) {
