@@ -151,7 +151,9 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
   auto plan = make_plan(hw, g, io, skip && hw.array.dataflow == Dataflow::is ? &sp->is_rows : nullptr);
   FoldEngine e(hw, *plan, skip ? make_skip_stream(hw, *sp) : nullptr,
                f == Fidelity::cycle ? &g_clocked->memory(hw) : nullptr);
-  // The PPU consumes the output stream, which flows while the array computes; what is left runs after.
+  // The PPU consumes the output stream through the psum buffer, which decouples it from the array:
+  // it works on every clock of the row (compute, DMA stalls, write-back), as a real PPU drains one
+  // fold's outputs while the next fold computes or waits; what is left runs after (the tail).
   if (hw.scalesim_compat) ppu_cycles = 0;
   int64_t ppu_tail = 0, busy = -1;
   if (f == Fidelity::cycle) {
@@ -162,7 +164,8 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
       e.run();
     else
       while (!e.done()) e.step();
-    ppu_tail = std::max<int64_t>(0, ppu_cycles - e.counters().compute_cycles());
+    const Counters& c = e.counters();
+    ppu_tail = std::max<int64_t>(0, ppu_cycles - (c.compute_cycles() + c.cycles_stall + c.cycles_writeback));
   }
   Counters c = e.counters();
   c.cycles_ppu_tail = ppu_tail;

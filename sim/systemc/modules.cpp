@@ -154,7 +154,7 @@ void Ppu::on_falling() {
   if (!active_ && job.nb_read(j)) active_ = true, array_ended_ = false, left_ = j.cycles, tail_ = 0;
   if (!active_) return;
   if (!array_ended_) {
-    if (cycle_kind.read() == kCompute && left_ > 0) --left_;
+    if (cycle_kind.read() != kIdle && left_ > 0) --left_;  // every clock of the row, not only compute
     ArrayEnd e;
     if (array_end.nb_read(e)) array_ended_ = true;
   } else if (left_ > 0) {
