@@ -118,7 +118,10 @@ std::string hwconfig_to_yaml(const HwConfig& hw) {
   opt("acc_ports", s.skip.acc_ports), opt("weight_feeds", s.skip.weight_feeds);
   o << "}\n  compress: {format: " << compress_name(s.compress.format);
   opt("run_bits", s.compress.run_bits);
-  o << "}\nenergy:\n  per_datatype:\n";
+  o << "}\n";
+  if (s.policy == SparsityPolicy::per_layer)  // absent for `always`: earlier hashes stay valid
+    o << "  policy: per-layer\n  calibration: \"" << s.calibration << "\"\n";
+  o << "energy:\n  per_datatype:\n";
   for (const auto& [dt, de] : hw.energy.per_datatype) {
     o << "    " << datatype_name(dt) << ":\n";
     o << "      mac: " << entry(de.mac) << "\n      mac_gated: " << entry(de.mac_gated) << "\n";

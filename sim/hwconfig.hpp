@@ -63,10 +63,15 @@ struct CompressConfig {
   CompressFormat format = CompressFormat::none;
   int run_bits = 0;  // rle only
 };
+// always: the features work in every layer. per-layer: a layer keeps them only where they save
+// energy on a calibration trace of the same network (a real design's per-layer enable bits).
+enum class SparsityPolicy { always, per_layer };
 struct SparsityConfig {
   bool gate = false;
   SkipConfig skip;
   CompressConfig compress;
+  SparsityPolicy policy = SparsityPolicy::always;
+  std::string calibration;  // per-layer: the calibration trace directory (resolved path)
   bool any() const { return gate || skip.enabled || compress.format != CompressFormat::none; }
 };
 

@@ -148,6 +148,21 @@ void read_buffer(Map& m, BufferConfig& b, int elem_bits) {
 void read_sparsity(Map& m, HwConfig& hw) {
   SparsityConfig& s = hw.sparsity;
   s.gate = m.req<bool>("gate");
+  if (m.has("policy")) {
+    std::string p = m.get<std::string>("policy", "always");
+    if (p == "per-layer")
+      s.policy = SparsityPolicy::per_layer;
+    else if (p != "always")
+      m.diag().error(m.node("policy"), m.key_path("policy"),
+                     fmt::format("unknown policy '{}' (always or per-layer)", p));
+  }
+  s.calibration = m.get<std::string>("calibration", "");
+  if (s.policy == SparsityPolicy::per_layer && s.calibration.empty())
+    m.diag().error(
+        m.self(), m.key_path("calibration"),
+        "policy per-layer needs a calibration trace (calibration: DIR, a trace of the same network)");
+  if (s.policy == SparsityPolicy::always && m.has("calibration"))
+    m.diag().error(m.node("calibration"), m.key_path("calibration"), "only with policy: per-layer");
   YAML::Node skn = section(m, "skip");
   if (skn.IsDefined()) {
     Map k(skn, m.key_path("skip"), m.diag());
@@ -363,6 +378,18 @@ HwConfig parse_tree(const YAML::Node& root, const std::string& file, const Origi
   }
   top.done();
   if (!diag.errors.empty()) throw ConfigError(attribute(diag.errors, file, origins));
+  // A relative calibration path is relative to the file that names it (the working directory for
+  // --set and embedded presets).
+  std::string& cal = hw.sparsity.calibration;
+  if (!cal.empty() && cal[0] != '/') {
+    std::string from = origin_of(origins, "sparsity.calibration");
+    if (from.empty()) from = file;
+    if (from.rfind("--set", 0) != 0 && from.rfind("hwconfigs/", 0) != 0) {
+      std::string dir =
+          from.substr(0, from.find_last_of('/') == std::string::npos ? 0 : from.find_last_of('/') + 1);
+      cal = dir + cal;
+    }
+  }
   return hw;
 }
 

@@ -2,6 +2,7 @@
 #include "sim/report.hpp"
 
 #include "models/errors.hpp"
+#include "sim/layer_policy.hpp"
 #include "traces/trace.hpp"
 
 #include <fmt/format.h>
@@ -247,6 +248,8 @@ SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, 
       if (o.checked) rec.checks.push_back(o.check);
     }
   }
+  if (sparse && hw.sparsity.policy == SparsityPolicy::per_layer)
+    apply_layer_policy(r, calibrate_layers(hw, g));
   return r;
 }
 
@@ -338,6 +341,7 @@ Stat stat(size_t n, F f) {
 // One row of the report (a layer or the total) as metrics per sample.
 struct Row {
   std::string name, kind, fused, tiling;
+  std::string sparsity;  // per-layer policy: "on" / "off"; "" otherwise
   int64_t M = 0, K = 0, N = 0;
   std::vector<Counters> c;
   std::vector<Metrics> m;
@@ -346,8 +350,16 @@ struct Row {
 std::vector<Row> rows_of(const SimResult& r) {
   std::vector<Row> rows;
   for (const auto& l : r.layers) {
-    Row row{l.group.name,    l.group.kind(),  l.fused,   l.tiling, l.group.shape.M,
-            l.group.shape.K, l.group.shape.N, l.samples, {}};
+    Row row{l.group.name,
+            l.group.kind(),
+            l.fused,
+            l.tiling,
+            l.sparsity_on < 0 ? "" : (l.sparsity_on ? "on" : "off"),
+            l.group.shape.M,
+            l.group.shape.K,
+            l.group.shape.N,
+            l.samples,
+            {}};
     for (size_t s = 0; s < l.samples.size(); ++s) {
       const Counters& c = l.samples[s];
       const Counters* d = l.dense.empty() ? nullptr : &l.dense[s];
@@ -356,7 +368,7 @@ std::vector<Row> rows_of(const SimResult& r) {
     }
     rows.push_back(std::move(row));
   }
-  rows.push_back(Row{"total", "total", "", "", 0, 0, 0, r.totals(), total_metrics(r)});
+  rows.push_back(Row{"total", "total", "", "", "", 0, 0, 0, r.totals(), total_metrics(r)});
   return rows;
 }
 
@@ -480,13 +492,15 @@ std::string format_check(const SimResult& r) {
 std::string to_csv(const SimResult& r) {
   std::ostringstream o;
   auto d = derived(r.hw);
-  o << "layer,kind,fused,M,K,N";
+  const bool per_layer = r.hw.sparsity.policy == SparsityPolicy::per_layer && r.hw.sparsity.any();
+  o << "layer,kind,fused," << (per_layer ? "sparsity," : "") << "M,K,N";
   for (const auto& i : counter_infos()) o << "," << i.name;
   for (const auto& [name, f] : d) o << "," << name;
   o << ",cycles_min,cycles_max,energy_pj_min,energy_pj_max\n";
   for (const Row& row : rows_of(r)) {
     size_t n = row.c.size();
-    o << row.name << "," << row.kind << ",\"" << row.fused << "\"," << row.M << "," << row.K << "," << row.N;
+    o << row.name << "," << row.kind << ",\"" << row.fused << "\"," << (per_layer ? row.sparsity + "," : "")
+      << row.M << "," << row.K << "," << row.N;
     for (const auto& i : counter_infos())
       o << "," << num(stat(n, [&](size_t s) { return double(row.c[s].*i.field); }).mean);
     for (const auto& [name, f] : d) o << "," << num(stat(n, [&](size_t s) { return f(row, s); }).mean);
@@ -534,7 +548,8 @@ std::string to_json(const SimResult& r) {
       return fmt::format("{{\"min\": {}, \"mean\": {}, \"max\": {}}}", num(s.min), num(s.mean), num(s.max));
     };
     o << "    {\"name\": " << jstr(row.name) << ", \"kind\": " << jstr(row.kind)
-      << ", \"fused\": " << jstr(row.fused) << ", \"tiling\": " << jstr(row.tiling) << ", \"M\": " << row.M
+      << ", \"fused\": " << jstr(row.fused) << ", \"tiling\": " << jstr(row.tiling)
+      << (row.sparsity.empty() ? "" : ", \"sparsity\": " + jstr(row.sparsity)) << ", \"M\": " << row.M
       << ", \"K\": " << row.K << ", \"N\": " << row.N << ",\n     \"counters\": {";
     first = true;
     for (const auto& i : counter_infos())

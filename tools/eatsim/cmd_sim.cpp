@@ -8,6 +8,7 @@
 
 #include "models/errors.hpp"
 #include "sim/gemm.hpp"
+#include "sim/layer_policy.hpp"
 #include "sim/report.hpp"
 #include "sim/systemc/clocked.hpp"
 #include "sim/trace_data.hpp"
@@ -95,7 +96,7 @@ int run(const Args& args) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.source = source;
   r.trace_hash = thash;
-  std::cout << sim::format_table(r);
+  std::cout << sim::format_table(r) << sim::describe_layer_policy(r);
   if (check) std::cout << sim::format_check(r);
   std::cerr << fmt::format(
       "simulated {} sample(s) in {:.3f} s ({:.2f} ms per sample, {} fidelity, {} job(s))\n", samples, secs,

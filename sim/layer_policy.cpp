@@ -1,0 +1,65 @@
+// The per-layer sparsity policy; see layer_policy.hpp.
+#include "sim/layer_policy.hpp"
+
+#include <fmt/format.h>
+
+#include "models/errors.hpp"
+#include "sim/trace_data.hpp"
+#include "traces/trace.hpp"
+
+namespace eatsim::sim {
+
+std::map<std::string, bool> calibrate_layers(const HwConfig& hw, const Graph& g) {
+  const std::string& dir = hw.sparsity.calibration;
+  TraceReader tr(dir);
+  HwConfig always = hw;
+  always.sparsity.policy = SparsityPolicy::always;
+  TraceData values(tr, tr.manifest().num_samples());
+  DataSource ds = values.source();
+  SimResult cal = simulate_network(always, tr.graph(), tr.manifest().num_samples(), Fidelity::fast, &ds);
+  std::vector<LayerGroup> want = group_layers(g, hw);
+  auto same = [&] {
+    if (want.size() != cal.layers.size()) return false;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const GemmShape &a = want[i].shape, &b = cal.layers[i].group.shape;
+      if (want[i].name != cal.layers[i].group.name || a.M != b.M || a.K != b.K || a.N != b.N) return false;
+    }
+    return true;
+  };
+  if (!same())
+    throw ConfigError(
+        fmt::format("{}: sparsity.calibration: the trace is of network '{}' with other layers than '{}' "
+                    "(calibrate on a trace "
+                    "of the network simulated)",
+                    dir, tr.graph().name, g.name));
+  const EnergyTable t = EnergyTable::from(hw);
+  std::map<std::string, bool> on;
+  for (const LayerRecord& l : cal.layers) {
+    double with = 0, without = 0;
+    for (size_t s = 0; s < l.samples.size(); ++s)
+      with += energy_of(t, l.samples[s]).total(), without += energy_of(t, l.dense[s]).total();
+    on[l.group.name] = with < without;
+  }
+  return on;
+}
+
+void apply_layer_policy(SimResult& r, const std::map<std::string, bool>& on) {
+  for (LayerRecord& l : r.layers) {
+    auto it = on.find(l.group.name);
+    l.sparsity_on = it == on.end() || it->second ? 1 : 0;
+    if (!l.sparsity_on) l.samples = l.dense, l.checks.clear();
+  }
+}
+
+std::string describe_layer_policy(const SimResult& r) {
+  if (r.hw.sparsity.policy != SparsityPolicy::per_layer || !r.hw.sparsity.any()) return "";
+  std::string on, off;
+  for (const LayerRecord& l : r.layers) {
+    std::string& list = l.sparsity_on ? on : off;
+    list += (list.empty() ? "" : ", ") + l.group.name;
+  }
+  return fmt::format("sparsity per layer (calibrated on {}): on in {}; off in {}\n",
+                     r.hw.sparsity.calibration, on.empty() ? "none" : on, off.empty() ? "none" : off);
+}
+
+}  // namespace eatsim::sim

@@ -1,0 +1,25 @@
+// The per-layer sparsity policy (`sparsity.policy: per-layer`): each layer keeps gate, skip and
+// compression only where they save energy on a calibration trace of the same network, as a real
+// design sets per-layer enable bits from a profiling run. The choice depends on the hwconfig and
+// the calibration trace only, so it is reproducible from the two.
+#pragma once
+#include <map>
+#include <string>
+
+#include "sim/report.hpp"
+
+namespace eatsim::sim {
+
+// Report-row name -> whether the features save energy there, from simulating hw's calibration
+// trace with the features on and off (mean energy over its samples; the front end stays powered
+// either way). ConfigError when the trace is not of `g`'s network.
+std::map<std::string, bool> calibrate_layers(const HwConfig& hw, const Graph& g);
+
+// A layer that turns its features off runs as the same hardware with them off: its counters
+// become its dense twin's. Sets LayerRecord::sparsity_on on every row.
+void apply_layer_policy(SimResult& r, const std::map<std::string, bool>& on);
+
+// One line for the terminal: where the features are on and off ("" under policy always).
+std::string describe_layer_policy(const SimResult& r);
+
+}  // namespace eatsim::sim
