@@ -12,6 +12,7 @@
 
 #include "models/embedded.hpp"
 #include "models/errors.hpp"
+#include "models/files.hpp"
 #include "models/yaml_util.hpp"
 
 namespace eatsim {
@@ -438,11 +439,9 @@ Graph load_graph(const std::string& name, const ParamOverrides& over) {
     throw ModelError(
         fmt::format("{}: no such model (built in: {}; or give a path to a .yaml file)", name, known));
   }
-  std::ifstream f(name);
-  if (!f) throw ModelError(name + ": cannot open the model file (check the path)");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return parse_graph(ss.str(), name, over);
+  std::string text;
+  if (std::string why = read_regular_file(name, text); !why.empty()) throw ModelError(name + ": " + why);
+  return parse_graph(text, name, over);
 }
 
 std::string graph_to_yaml(const Graph& g) {

@@ -21,6 +21,32 @@ std::string yaml_error_line(const YAML::Exception& e, const std::string& file) {
                      e.mark.column + 1, e.msg);
 }
 
+std::string check_tree(const YAML::Node& root, const std::string& file) {
+  std::vector<YAML::Node> stack{root};
+  int64_t visited = 0;
+  while (!stack.empty()) {
+    YAML::Node n = stack.back();
+    stack.pop_back();
+    if (++visited > kMaxNodes)
+      return fmt::format(
+          "{}: more than {} YAML nodes counting every use of an alias (an alias expanding without "
+          "bound?); eatsim's files are far smaller",
+          file, kMaxNodes);
+    if (n.IsMap()) {
+      std::set<std::string> keys;
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        if (it->first.IsScalar() && !keys.insert(it->first.Scalar()).second)
+          return fmt::format("{}:{}:{}: duplicate key '{}' (each key once)", file, it->first.Mark().line + 1,
+                             it->first.Mark().column + 1, it->first.Scalar());
+        stack.push_back(it->second);
+      }
+    } else if (n.IsSequence()) {
+      for (auto it = n.begin(); it != n.end(); ++it) stack.push_back(*it);
+    }
+  }
+  return "";
+}
+
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Scalar:

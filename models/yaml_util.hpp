@@ -1,6 +1,7 @@
 // Strict YAML reading shared by every config parser: typed getters that record errors with
 // file:line:col instead of throwing at the first one, and detection of unknown keys.
 #pragma once
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <optional>
@@ -28,13 +29,28 @@ struct Diag {
 
 // Parses YAML text; a syntax error throws E with "file:line:col: yaml: message".
 std::string yaml_error_line(const YAML::Exception& e, const std::string& file);
+// "" when the tree is fit to read, else the message: a duplicate key in a mapping (file:line:col),
+// or more than kMaxNodes nodes counting every use of an alias (an alias bomb of a few hundred bytes
+// would otherwise expand into gigabytes). Walks at most kMaxNodes nodes.
+constexpr int64_t kMaxNodes = 1000000;
+std::string check_tree(const YAML::Node& root, const std::string& file);
+
+// One YAML document (a second one is an error), checked by check_tree.
 template <class E>
 YAML::Node parse(const std::string& text, const std::string& file) {
+  std::vector<YAML::Node> docs;
   try {
-    return YAML::Load(text);
+    docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     throw E(yaml_error_line(e, file));
   }
+  if (docs.size() > 1)
+    throw E(fmt::format("{}:{}: a second YAML document ('---'); a file holds one", file,
+                        docs[1].Mark().line + 1));
+  YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
+  std::string why = check_tree(root, file);
+  if (!why.empty()) throw E(why);
+  return root;
 }
 
 std::string describe(const YAML::Node& n);  // short rendering of a value for messages

@@ -9,6 +9,7 @@
 
 #include "models/embedded.hpp"
 #include "models/errors.hpp"
+#include "models/files.hpp"
 #include "models/yaml_util.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/hwconfig_parse.hpp"
@@ -25,14 +26,8 @@ struct Source {
   bool embedded = false;
 };
 
-bool read_text(const std::string& path, std::string& out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
-  return true;
-}
+// "" on success, else why the file cannot be read.
+std::string read_text(const std::string& path, std::string& out) { return read_regular_file(path, out); }
 
 // A key path -> file map; the longest recorded prefix of a key names where it came from.
 void record_origins(const YAML::Node& n, const std::string& path, const std::string& file, Origins& o) {
@@ -68,7 +63,10 @@ Source find_include(const Source& from, const std::string& name, const YAML::Nod
   Source s;
   if (!from.embedded) {
     fs::path p = fs::path(from.name).parent_path() / name;
-    if (read_text(p.string(), s.text)) {
+    std::error_code ec;
+    if (fs::exists(p, ec)) {  // beside the including file: it must be readable, or say why
+      if (std::string why = read_text(p.string(), s.text); !why.empty())
+        throw ConfigError(fmt::format("{}: include: {}: {}", where(key_node.Mark()), p.string(), why));
       s.name = p.lexically_normal().string();
       return s;
     }
@@ -153,8 +151,8 @@ void apply_override(YAML::Node root, const std::string& assignment, Origins& ori
 Source find_top(const std::string& file_or_preset) {
   Source s;
   if (fs::exists(file_or_preset)) {
-    if (!read_text(file_or_preset, s.text))
-      throw ConfigError(fmt::format("{}: cannot read file", file_or_preset));
+    if (std::string why = read_text(file_or_preset, s.text); !why.empty())
+      throw ConfigError(fmt::format("{}: {}", file_or_preset, why));
     s.name = file_or_preset;
     return s;
   }

@@ -149,6 +149,13 @@ CheckOutcome compare(const Report& rep, const Report& gold, const Tolerances& to
       o.moved.push_back(mv);
     }
   }
+  // Every row of a report carries its metrics: a golden with none compares nothing and must not pass.
+  for (const auto& layer : gold.layers)
+    if (gold.values.at(layer).empty())
+      throw TraceError(
+          fmt::format("{}: layer '{}' has no metrics (a cut or edited golden? write it again with "
+                      "eatsim check --update)",
+                      gold.file, layer));
   return o;
 }
 

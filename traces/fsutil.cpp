@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "models/errors.hpp"
+#include "models/files.hpp"
 
 namespace eatsim {
 namespace fs = std::filesystem;
@@ -34,6 +35,7 @@ static std::string parent_of(const std::string& path) {
 }
 
 void atomic_write(const std::string& path, const std::string& data) {
+  if (std::string why = replaceable(path); !why.empty()) throw TraceError(fmt::format("{}: {}", path, why));
   std::string tmp = temp_name_for(path);
   {
     FILE* f = std::fopen(tmp.c_str(), "wb");
@@ -59,6 +61,17 @@ void publish_dir(const std::string& staging, const std::string& final_dir, bool 
   std::error_code ec;
   if (fs::exists(final_dir, ec)) {
     if (!replace) throw TraceError(fmt::format("{}: already exists (use --force to replace it)", final_dir));
+    if (std::string why = replaceable(final_dir);
+        !why.empty() && !fs::is_directory(fs::symlink_status(final_dir)))
+      throw TraceError(fmt::format("{}: {}", final_dir, why));
+    // Swap the two in one step: a kill at any moment leaves the old or the new directory in place.
+    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) == 0) {
+      fs::remove_all(staging, ec);  // now the old one
+      fsync_path(parent_of(final_dir));
+      return;
+    }
+    // A file system without the exchange: move aside, move in (a kill between the two leaves the
+    // old directory under its .old name, which the caller's next run can still find).
     std::string old = temp_name_for(final_dir) + ".old";
     fs::rename(final_dir, old, ec);
     if (ec)
@@ -80,11 +93,9 @@ void publish_dir(const std::string& staging, const std::string& final_dir, bool 
 }
 
 std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw TraceError(fmt::format("{}: cannot open (check the path)", path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  std::string out, why = read_regular_file(path, out);
+  if (!why.empty()) throw TraceError(fmt::format("{}: {}", path, why));
+  return out;
 }
 
 }  // namespace eatsim

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "models/errors.hpp"
+#include "models/yaml_util.hpp"
 #include "traces/fsutil.hpp"
 #include "traces/npy.hpp"
 
@@ -88,7 +89,7 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
         "{}: not a checkpoint (no checkpoint.yaml; give the directory `eatsim train` wrote)", dir));
   CheckpointMeta m;
   try {
-    YAML::Node y = YAML::LoadFile(file);
+    YAML::Node y = yamlu::parse<DataError>(read_text(file), file);
     if (!y["format"] || y["format"].as<std::string>() != kFormat)
       throw DataError(fmt::format("{}: not an eatsim checkpoint (format should be '{}')", file, kFormat));
     if (y["version"].as<int>() != kVersion)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -32,12 +33,21 @@ using Clock = std::chrono::steady_clock;
 
 std::string num(double v) { return fmt::format("{}", v); }  // shortest round-trip form
 
+// A number of checkpoint.yaml's info within [lo, hi]; anything else is a DataError naming it.
 double parse_num(const std::map<std::string, std::string>& info, const std::string& k,
-                 const std::string& where) {
+                 const std::string& where, double lo = -1e300, double hi = 1e300) {
   auto it = info.find(k);
   if (it == info.end())
     throw DataError(fmt::format("{}: checkpoint.yaml has no '{}' (not written by eatsim train?)", where, k));
-  return std::stod(it->second);
+  const std::string& s = it->second;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !(v >= lo && v <= hi))
+    throw DataError(
+        fmt::format("{}/checkpoint.yaml: info.{} is '{}', not a number in [{}, {}] (was the file "
+                    "edited? start the run again without --resume)",
+                    where, k, s, lo, hi));
+  return v;
 }
 
 // What must not change between a run and its resumption (epochs may grow; paths may move).
@@ -223,20 +233,36 @@ TrainResult train(const TrainConfig& cfg) {
     for (auto& [k, t] : extra)
       if (k.rfind("momentum.", 0) == 0) sgd.state()[k.substr(9)] = std::move(t);
     start_epoch = meta.epoch;
-    start_pos = static_cast<int64_t>(parse_num(meta.info, "position", ckpt));
+    if (start_epoch < 0 || start_epoch > cfg.epochs)
+      throw DataError(
+          fmt::format("{}/checkpoint.yaml: epoch {} is outside 0..{} (resume with the run's --epochs)", ckpt,
+                      start_epoch, cfg.epochs));
+    const double n_train = static_cast<double>(train_b.batches_per_epoch()) * cfg.batch, big = 9e15;
+    start_pos = static_cast<int64_t>(parse_num(meta.info, "position", ckpt, 0, n_train));
     kept = {meta.epoch, start_pos};
-    total_steps = static_cast<int64_t>(parse_num(meta.info, "steps", ckpt));
+    total_steps = static_cast<int64_t>(parse_num(meta.info, "steps", ckpt, 0, big));
     acc_loss = parse_num(meta.info, "sum_loss", ckpt), acc_ce = parse_num(meta.info, "sum_ce", ckpt);
-    acc_pen = parse_num(meta.info, "sum_penalty", ckpt), acc_seconds = parse_num(meta.info, "seconds", ckpt);
-    acc_correct = static_cast<int64_t>(parse_num(meta.info, "correct", ckpt));
-    acc_seen = static_cast<int64_t>(parse_num(meta.info, "seen", ckpt));
+    acc_pen = parse_num(meta.info, "sum_penalty", ckpt),
+    acc_seconds = parse_num(meta.info, "seconds", ckpt, 0);
+    acc_seen = static_cast<int64_t>(parse_num(meta.info, "seen", ckpt, 0, n_train));
+    acc_correct =
+        static_cast<int64_t>(parse_num(meta.info, "correct", ckpt, 0, static_cast<double>(acc_seen)));
     if (fs::exists(csv_path, ec)) {
-      std::ifstream in(csv_path);
+      // Rows of the finished epochs, in order: each must start with its epoch number.
+      std::istringstream in(read_text(csv_path));
       std::string line;
       std::getline(in, line);
-      while (std::getline(in, line))
-        if (!line.empty() && std::stoi(line.substr(0, line.find(','))) <= start_epoch)
-          csv_rows.push_back(line);
+      for (int row = 2, want = 1; std::getline(in, line); ++row, ++want) {
+        if (line.empty()) continue;
+        int e = 0;
+        auto [p, err] = std::from_chars(line.data(), line.data() + line.size(), e);
+        if (err != std::errc() || p == line.data() + line.size() || *p != ',' || e != want)
+          throw DataError(
+              fmt::format("{}:{}: not the row of epoch {} (was the file edited? remove the line, or start "
+                          "again without --resume)",
+                          csv_path, row, want));
+        if (e <= start_epoch) csv_rows.push_back(line);
+      }
     }
   } else if (fs::exists(ckpt, ec)) {
     throw UsageError(
