@@ -25,6 +25,8 @@ struct Parser {
   const std::string& t;
   const std::string& where;
   size_t i = 0;
+  int depth = 0;
+  static constexpr int kMaxDepth = 200;  // nesting: deeper would overflow the stack, and no sweep needs it
 
   [[noreturn]] void fail(const std::string& msg) {
     throw ConfigError(fmt::format("{}: constraint '{}' at column {}: {}", where, t, i + 1, msg));
@@ -92,6 +94,13 @@ struct Parser {
     }
   }
   NodeP parse_unary() {
+    struct Guard {
+      Parser& p;
+      explicit Guard(Parser& q) : p(q) {
+        if (++p.depth > kMaxDepth) p.fail(fmt::format("nested more than {} deep", kMaxDepth));
+      }
+      ~Guard() { --p.depth; }
+    } guard(*this);
     if (eat("-"))
       return std::make_shared<Expr::Node>(Expr::Node{Expr::Node::unary, 0, "-", parse_unary(), nullptr});
     return parse_atom();
@@ -180,6 +189,9 @@ Value eval_node(const Expr::Node& n, const std::function<std::optional<Value>(co
       if (n.s == "+") return mk(x + y);
       if (n.s == "-") return mk(x - y);
       if (n.s == "*") return mk(x * y);
+      if ((n.s == "/" || n.s == "%") && y == 0)
+        throw ConfigError(
+            fmt::format("{}: constraint '{}': division by zero (for the values of this point)", where, text));
       if (n.s == "/") return mk(x / y);
       if (n.s == "%") return mk(std::fmod(x, y));
     }

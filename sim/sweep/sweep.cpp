@@ -43,6 +43,7 @@ std::string fmt_num(double v) {
 }
 
 // Values of one parameter: a list, {from, to, step}, or {log2: [lo, hi]} (powers of two).
+constexpr double kMaxValues = 100000;  // per parameter
 std::vector<std::string> read_values(const YAML::Node& n, const std::string& key, yamlu::Diag& d) {
   std::vector<std::string> out;
   if (n.IsSequence()) {
@@ -64,14 +65,20 @@ std::vector<std::string> read_values(const YAML::Node& n, const std::string& key
       if (lo <= 0 || hi < lo)
         d.error(r, "params." + key + ".log2", "expected [low, high] with 0 < low <= high");
       else
-        for (int64_t v = 1; v <= hi; v *= 2)
+        for (int64_t v = 1;; v *= 2) {  // stops before v * 2 could overflow
           if (v >= lo) out.push_back(std::to_string(v));
+          if (v > hi / 2) break;
+        }
     } else {
       double from = m.req<double>("from"), to = m.req<double>("to"), step = m.get<double>("step", 1.0);
       if (!(step > 0))
         d.error(m.node("step"), "params." + key + ".step", "step must be positive");
       else if (to < from)
         d.error(m.node("to"), "params." + key + ".to", "the range is empty (to < from)");
+      else if (!std::isfinite(from) || !std::isfinite(to) || (to - from) / step + 1 > kMaxValues)
+        d.error(n, "params." + key,
+                fmt::format("{{from: {:g}, to: {:g}, step: {:g}}} has more than {} values (a larger step?)",
+                            from, to, step, kMaxValues));
       else
         for (int64_t i = 0; from + i * step <= to + 1e-9 * std::fabs(step); ++i)
           out.push_back(fmt_num(from + i * step));
@@ -207,6 +214,22 @@ Spec parse_spec(const std::string& text, const std::string& file) {
   }
   if (s.groups.empty())
     d.error(root, "params", "a sweep needs at least one parameter to vary (params: or zip:)");
+  s.max_points = top.get<int64_t>("max_points", s.max_points);
+  if (s.max_points < 1) d.error(top.node("max_points"), "max_points", "must be positive");
+  // Count the crossed grid before anything is built (and without overflowing).
+  double grid = 1;
+  std::string dims;
+  for (const auto& g : s.groups) {
+    if (g.empty()) continue;
+    grid *= static_cast<double>(g.front().values.size());
+    dims += fmt::format("{}{} ({})", dims.empty() ? "" : " × ", g.front().values.size(), g.front().key);
+  }
+  if (d.errors.empty() && grid > static_cast<double>(s.max_points))
+    d.error(
+        root, "params",
+        fmt::format("the grid has {:.4g} points ({}), more than max_points {}; shrink the ranges, or raise "
+                    "max_points: in the sweep file",
+                    grid, dims, s.max_points));
   std::set<std::string> seen;
   for (const auto& k : s.keys())
     if (!seen.insert(k).second) d.error(root, "params", "parameter '" + k + "' is varied twice");

@@ -30,6 +30,7 @@ struct Spec {
   std::vector<std::vector<Param>> groups;  // each group is zipped; groups are crossed
   std::vector<Expr> constraints;
   std::vector<TraceRef> traces;
+  int64_t max_points = 1000000;  // `max_points:` in the file: a larger grid is refused before it is built
   std::vector<std::string> keys() const;  // every varied key, in order
 };
 

@@ -121,5 +121,29 @@ TEST(HostileFiles, AGoldenWithoutMetricsDoesNotPass) {
   EXPECT_NE(r.err.find("has no metrics"), std::string::npos) << r.err;
 }
 
+TEST(HostileFiles, SweepGridsAreCountedBeforeTheyAreBuilt) {
+  test::TempDir d("hostile");
+  ASSERT_EQ(test::run_cli("trace synth smallcnn --samples 1 --out " + (d / "t")).code, 0);
+  auto sweep = [&](const std::string& body) {
+    test::write_file(d / "s.yaml", "base: tpu_ws32\ntraces: [{path: t}]\n" + body);
+    return test::run_cli("sweep " + (d / "s.yaml") + " -q --out " + (d / "out"));
+  };
+  std::string huge = "params:\n";
+  for (const char* k : {"array.rows", "array.cols", "buffers.ifmap.size_kb", "buffers.weights.size_kb"})
+    huge += fmt::format("  {}: {{from: 1, to: 100000}}\n", k);
+  expect_refused(sweep(huge), "the grid has 1e+20 points", "1e20-point grid");
+  expect_refused(sweep("params:\n  array.rows: {from: 1, to: 1e12}\n"), "has more than 100000 values",
+                 "huge range");
+  std::string deep = "params:\n  array.rows: [16, 32]\nconstraints: [\"" + std::string(20000, '(') + "1" +
+                     std::string(20000, ')') + "\"]\n";
+  expect_refused(sweep(deep), "nested more than 200 deep", "deep constraint");
+  expect_refused(sweep("params:\n  array.rows: [16, 32]\nconstraints: [\"rows / 0 > 1\"]\n"),
+                 "division by zero", "x / 0");
+  // The widest power-of-two range ends (and is refused only by the grid limit when crossed).
+  auto r = sweep("params:\n  dram.latency: {log2: [1, 9223372036854775807]}\nmax_points: 2\n");
+  expect_refused(r, "the grid has 63 points", "log2 to 2^63-1");
+  EXPECT_FALSE(fs::exists(d / "out/results.csv"));
+}
+
 }  // namespace
 }  // namespace eatsim
