@@ -5,11 +5,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
-#include <regex>
+#include <map>
 
 #include "models/errors.hpp"
 #include "traces/fsutil.hpp"
@@ -86,6 +87,68 @@ float half_to_float(uint16_t h) {
   return f;
 }
 
+namespace {
+// The header's Python dict literal, read as numpy writes it: exactly the keys 'descr',
+// 'fortran_order' and 'shape', each once (numpy rejects other keys and keeps the last of a
+// duplicate, so both are errors here); values as written ('<f4', True, (2, 3)).
+std::map<std::string, std::string> header_dict(const std::string& path, const std::string& h) {
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < h.size() && (h[i] == ' ' || h[i] == '\t' || h[i] == '\n')) ++i;
+  };
+  auto bad = [&](const std::string& why) {
+    return TraceError(
+        fmt::format("{}: .npy header at byte {}: {} (numpy writes {{'descr': ..., "
+                    "'fortran_order': ..., 'shape': (...), }})",
+                    path, i, why));
+  };
+  ws();
+  if (i >= h.size() || h[i++] != '{') throw bad("expected '{'");
+  std::map<std::string, std::string> d;
+  for (;;) {
+    ws();
+    if (i < h.size() && h[i] == '}') break;
+    if (i >= h.size() || h[i] != '\'') throw bad("expected a quoted key");
+    size_t q = h.find('\'', i + 1);
+    if (q == std::string::npos) throw bad("unterminated key");
+    std::string key = h.substr(i + 1, q - i - 1);
+    i = q + 1;
+    ws();
+    if (i >= h.size() || h[i++] != ':') throw bad("expected ':' after '" + key + "'");
+    ws();
+    size_t v0 = i;
+    if (i < h.size() && h[i] == '\'') {
+      size_t e = h.find('\'', i + 1);
+      if (e == std::string::npos) throw bad("unterminated string");
+      i = e + 1;
+    } else if (i < h.size() && h[i] == '(') {
+      size_t e = h.find(')', i);
+      if (e == std::string::npos) throw bad("unterminated tuple");
+      i = e + 1;
+    } else {
+      while (i < h.size() && std::isalnum(static_cast<unsigned char>(h[i]))) ++i;
+    }
+    if (i == v0) throw bad("expected a value for '" + key + "'");
+    if (key != "descr" && key != "fortran_order" && key != "shape") throw bad("unknown key '" + key + "'");
+    if (!d.emplace(key, h.substr(v0, i - v0)).second) throw bad("duplicate key '" + key + "'");
+    ws();
+    if (i < h.size() && h[i] == ',') {
+      ++i;
+      continue;
+    }
+    ws();
+    if (i < h.size() && h[i] == '}') break;
+    throw bad("expected ',' or '}'");
+  }
+  ++i;
+  ws();
+  if (i != h.size()) throw bad("text after the dict");
+  for (const char* k : {"descr", "fortran_order", "shape"})
+    if (!d.count(k)) throw TraceError(fmt::format("{}: .npy header has no '{}'", path, k));
+  return d;
+}
+}  // namespace
+
 NpyInfo npy_read_info(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw TraceError(path + ": is a directory, not a .npy file");
@@ -121,10 +184,11 @@ NpyInfo npy_read_info(const std::string& path) {
     throw TraceError(fmt::format("{}: truncated .npy header", path));
 
   NpyInfo info;
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
-    throw TraceError(fmt::format("{}: .npy header has no 'descr'", path));
-  std::string descr = m[1];
+  std::map<std::string, std::string> dict = header_dict(path, header);
+  std::string descr = dict.at("descr");
+  if (descr.size() < 2 || descr.front() != '\'' || descr.back() != '\'')
+    throw TraceError(fmt::format("{}: .npy header 'descr' is {}, not a dtype string", path, descr));
+  descr = descr.substr(1, descr.size() - 2);
   bool found = false;
   for (const auto& t : kTypes) {
     bool one_byte = t.size == 1;
@@ -138,14 +202,16 @@ NpyInfo npy_read_info(const std::string& path) {
         fmt::format("{}: unsupported dtype '{}' (supported: <f4, <f2, |i1, |u1, <i4, <i8; "
                     "little-endian only)",
                     path, descr));
-  if (!std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")))
-    throw TraceError(fmt::format("{}: .npy header has no 'fortran_order'", path));
-  if (m[1] == "True")
+  const std::string& order = dict.at("fortran_order");
+  if (order != "True" && order != "False")
+    throw TraceError(fmt::format("{}: .npy header 'fortran_order' is {}, not True or False", path, order));
+  if (order == "True")
     throw TraceError(
         fmt::format("{}: Fortran-ordered arrays are not supported (save with np.ascontiguousarray)", path));
-  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
-    throw TraceError(fmt::format("{}: .npy header has no 'shape'", path));
-  std::string dims = m[1];
+  const std::string& shape = dict.at("shape");
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')')
+    throw TraceError(fmt::format("{}: .npy header 'shape' is {}, not a tuple", path, shape));
+  std::string dims = shape.substr(1, shape.size() - 2);
   uint64_t count = 1;
   const uint64_t limit = std::numeric_limits<int64_t>::max() / 8;
   size_t start = 0;
@@ -219,9 +285,10 @@ void check_finite(const std::string& path, const float* v, int64_t n, int64_t fi
   if (!bad) return;
   for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(v[i]))
-      throw TraceError(fmt::format("{}: element {} is {}; eatsim reads only finite values (fix the producer, or "
-                                   "replace it, e.g. numpy.nan_to_num)",
-                                   path, first + i, v[i]));
+      throw TraceError(
+          fmt::format("{}: element {} is {}; eatsim reads only finite values (fix the producer, or "
+                      "replace it, e.g. numpy.nan_to_num)",
+                      path, first + i, v[i]));
 }
 }  // namespace
 

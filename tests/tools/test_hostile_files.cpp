@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -103,6 +104,28 @@ TEST(HostileFiles, OutputsNeverReplaceALinkOrADevice) {
   fs::create_directory(d / "dir.csv");
   expect_refused(test::run_cli("trace info " + (d / "t") + " --csv " + (d / "dir.csv")), "not a regular file",
                  "CSV onto a directory");
+}
+
+TEST(HostileFiles, AFullDiskFailsTheWriteAndLeavesNoTruncatedFile) {
+  // A file-size limit of 1 KiB makes every larger write fail as a full disk would (SIGXFSZ ignored).
+  test::TempDir d("hostile");
+  ASSERT_EQ(test::run_cli("trace synth resnet8 --samples 1 --out " + (d / "t")).code, 0);
+  for (const std::string cmd :
+       {std::string("energy ") + (d / "t") + " --csv " + (d / "e.csv"),
+        std::string("energy ") + (d / "t") + " --json " + (d / "e.json"),
+        std::string("trace info ") + (d / "t") + " --csv " + (d / "i.csv"),
+        std::string("firing ") + (d / "t") + " --csv " + (d / "f.csv"),
+        std::string("sim --hw tpu_ws32 --trace ") + (d / "t") + " --out " + (d / "s")}) {
+    std::string sh = "bash -c \"trap '' XFSZ; ulimit -f 1; " + std::string(EATSIM_BIN) + " " + cmd + "\" >" +
+                     (d / "out") + " 2>" + (d / "err");
+    int st = std::system(sh.c_str());
+    EXPECT_EQ(WEXITSTATUS(st), 2) << cmd << "\n" << test::read_file(d / "err");
+    EXPECT_NE(test::read_file(d / "err").find("write failed (disk full?)"), std::string::npos) << cmd;
+  }
+  for (const char* f : {"e.csv", "e.json", "i.csv", "f.csv", "s.csv", "s.json"})
+    EXPECT_FALSE(fs::exists(d / f)) << f;
+  for (const auto& e : fs::directory_iterator(d.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
 }
 
 TEST(HostileFiles, AGoldenWithoutMetricsDoesNotPass) {

@@ -145,6 +145,19 @@ TEST(Npy, RejectsMalformedFiles) {
   huge += std::string("\x00\x00\x00\x01", 4);
   expect_rejected(huge + "{}", "longer than");
   expect_rejected(std::string("\x93NUMPY\x01\0\xff\x00", 10) + "{'descr'", "truncated .npy header");
+  // The dict as numpy reads it: a duplicate key (numpy keeps the last), an extra key (numpy
+  // refuses), a missing one.
+  expect_rejected(header("{'descr': '<f4', 'descr': '<i8', 'fortran_order': False, 'shape': (2,), }") +
+                      std::string(16, '\0'),
+                  "duplicate key 'descr'");
+  expect_rejected(
+      header("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1, }") + std::string(8, '\0'),
+      "unknown key 'extra'");
+  expect_rejected(header("{'descr': '<f4', 'shape': (2,), }") + std::string(8, '\0'),
+                  "has no 'fortran_order'");
+  expect_rejected(header("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }") + std::string(8, '\0'),
+                  "not True or False");
+  expect_rejected(header("['descr', '<f4']") + std::string(8, '\0'), "expected '{'");
 }
 
 TEST(Npy, WriterLeavesNothingBehindWhenAbandoned) {

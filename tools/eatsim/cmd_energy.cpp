@@ -3,10 +3,12 @@
 
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "models/errors.hpp"
 #include "sim/sponge/report.hpp"
 #include "tools/eatsim/command.hpp"
+#include "traces/fsutil.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {
@@ -14,10 +16,12 @@ namespace {
 
 using namespace eatsim::sponge;
 
-std::ofstream open_out(const std::string& path, const char* what) {
-  std::ofstream f(path);
-  if (!f) throw UsageError(fmt::format("{}: cannot write the {} file", path, what));
-  return f;
+// Writes a file through `fill` atomically: complete or not at all, even on a full disk.
+template <class F>
+void write_out(const std::string& path, F fill) {
+  std::ostringstream o;
+  fill(o);
+  atomic_write(path, o.str());
 }
 
 void print_report(const std::string& dir, const Census& c, const Report& r, const Options& o, int bits) {
@@ -112,12 +116,10 @@ int run(const Args& args) {
                              dir, r.ratio, db, rb.ratio, 100.0 * (r.ratio - rb.ratio) / r.ratio);
   }
   if (vm.count("csv")) {
-    auto f = open_out(vm["csv"].as<std::string>(), "CSV");
-    write_layer_csv(f, r);
+    write_out(vm["csv"].as<std::string>(), [&](std::ostream& f) { write_layer_csv(f, r); });
   }
   if (vm.count("json")) {
-    auto f = open_out(vm["json"].as<std::string>(), "JSON");
-    write_json(f, r, dir, c.graph.name);
+    write_out(vm["json"].as<std::string>(), [&](std::ostream& f) { write_json(f, r, dir, c.graph.name); });
   }
   return 0;
 }

@@ -5,10 +5,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "models/errors.hpp"
 #include "sim/sponge/report.hpp"
 #include "tools/eatsim/command.hpp"
+#include "traces/fsutil.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {
@@ -71,9 +73,9 @@ int run(const Args& args) {
   for (const auto& [t, c] : fa.by_type) line(t, "", c, two ? bt[t] : nullptr);
   line("all counted layers", "", fa.total, two ? &fb.total : nullptr);
   if (vm.count("csv")) {
-    std::ofstream f(vm["csv"].as<std::string>());
-    if (!f) throw UsageError(fmt::format("{}: cannot write the CSV file", vm["csv"].as<std::string>()));
+    std::ostringstream f;
     write_firing_csv(f, fa, two ? &fb : nullptr);
+    atomic_write(vm["csv"].as<std::string>(), f.str());
   }
   return 0;
 }

@@ -157,8 +157,9 @@ void run(const Options& o) {
     for (Side& side : sides) {
       side.census = sponge::census_from_trace(TraceReader(side.trace), 32);
       side.estimate = sponge::analyse(side.census, {});
-      std::ofstream js(o.out + "/energy-" + side.name + ".json");
+      std::ostringstream js;
       sponge::write_json(js, side.estimate, side.trace, side.census.graph.name);
+      atomic_write(o.out + "/energy-" + side.name + ".json", js.str());
     }
     auto fa = sponge::firing(sides[0].census, sponge::Convention::graph);
     auto fb = sponge::firing(sides[1].census, sponge::Convention::graph);
