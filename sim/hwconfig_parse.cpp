@@ -76,16 +76,19 @@ int64_t req_int(Map& m, const std::string& key, int64_t lo, int64_t hi = std::nu
   return *v;
 }
 
-double req_positive(Map& m, const std::string& key, bool allow_zero = false) {
+// Required finite number > 0 (>= 0 with allow_zero), at most `hi`: beyond that sizes, clocks and
+// energies overflow the event arithmetic into inf, nan or wrapped byte counts.
+double req_positive(Map& m, const std::string& key, bool allow_zero = false, double hi = 1e12) {
   if (!m.has(key)) {
     m.diag().error(m.self(), m.key_path(key), "missing required key (a number)");
     return 1;
   }
   auto v = m.opt<double>(key);
   if (!v) return 1;
-  if (*v < 0 || (!allow_zero && *v == 0)) {
+  if (!std::isfinite(*v) || *v < 0 || (!allow_zero && *v == 0) || *v > hi) {
     m.diag().error(m.node(key), m.key_path(key),
-                   fmt::format("must be {} (got {})", allow_zero ? "zero or positive" : "positive", *v));
+                   fmt::format("must be {} and at most {:g} (got {})",
+                               allow_zero ? "zero or positive" : "positive", hi, *v));
     return 1;
   }
   return *v;
@@ -110,7 +113,7 @@ EnergyEntry read_entry(Map& parent, const std::string& key, bool required) {
   }
   Map m(parent.node(key), parent.key_path(key), parent.diag());
   if (!m.ok()) return e;
-  e.pj = req_positive(m, "pj", true);
+  e.pj = req_positive(m, "pj", true, 1e9);  // pJ per event: a joule per event is far beyond any circuit
   e.source = m.req<std::string>("source");
   if (m.has("source") && e.source.empty())
     m.diag().error(m.node("source"), m.key_path("source"), "must cite a source");
@@ -125,14 +128,16 @@ void read_array(Map& m, HwConfig& hw) {
   a.cols = static_cast<int>(req_int(m, "cols", 1, 65536));
   a.dataflow = req_enum(m, "dataflow", "dataflow", kDataflows, Dataflow::ws);
   a.datatype = req_enum(m, "datatype", "datatype", kDatatypes, DataType::int8);
-  a.clock_mhz = req_positive(m, "clock_mhz");
+  a.clock_mhz = req_positive(m, "clock_mhz", false, 1e6);
+  if (a.clock_mhz < 1e-3)
+    m.diag().error(m.node("clock_mhz"), m.key_path("clock_mhz"), "must be at least 0.001 MHz");
   a.preload_overlap = m.req<bool>("preload_overlap");
   a.k_order = req_enum(m, "k_order", "K order", kKOrders, KOrder::cin_inner);
   m.done();
 }
 
 void read_buffer(Map& m, BufferConfig& b, int elem_bits) {
-  b.size_kb = req_positive(m, "size_kb");
+  b.size_kb = req_positive(m, "size_kb", false, 1 << 30);  // 1 TiB
   b.banks = static_cast<int>(req_int(m, "banks", 1));
   b.word_bits = static_cast<int>(req_int(m, "word_bits", 8));
   if (m.has("word_bits") && b.word_bits % 8 != 0)
@@ -256,8 +261,10 @@ void read_energy(Map& m, HwConfig& hw) {
         if (pt.IsSequence() && pt.size() == 2)
           kb = yamlu::convert<double>(pt[0]), pj = yamlu::convert<double>(pt[1]);
         std::string key = fmt::format("{}[{}]", s.key_path("points"), i);
-        if (!kb || !pj || *kb <= 0 || *pj <= 0) {
-          s.diag().error(pt, key, "expected [size_kb, pJ] with both positive, got " + yamlu::describe(pt));
+        if (!kb || !pj || !(*kb > 0 && *kb <= (1 << 30)) || !(*pj > 0 && *pj <= 1e9)) {
+          s.diag().error(
+              pt, key,
+              "expected [size_kb, pJ], both positive (at most 1 TiB and 1e9 pJ), got " + yamlu::describe(pt));
           continue;
         }
         if (!e.sram.points.empty() && *kb <= e.sram.points.back().first)

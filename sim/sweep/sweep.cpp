@@ -376,7 +376,14 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
     if (p.id % o.shard.n == o.shard.k - 1) mine.push_back(p);
   sum.in_shard = static_cast<int64_t>(mine.size());
 
-  fs::create_directories(o.out_dir + "/points");
+  std::error_code ec_out;
+  if (fs::exists(o.out_dir, ec_out) && !fs::is_directory(o.out_dir, ec_out))
+    throw UsageError(
+        fmt::format("--out {}: exists and is not a directory (give a directory for the results)", o.out_dir));
+  fs::create_directories(o.out_dir + "/points", ec_out);
+  if (ec_out)
+    throw UsageError(
+        fmt::format("--out {}: cannot create the results directory ({})", o.out_dir, ec_out.message()));
   std::string meta = meta_yaml(s, o.shard, sum.grid), meta_path = o.out_dir + "/sweep-output.yaml";
   std::error_code ec;
   if (fs::exists(meta_path, ec)) {

@@ -2,7 +2,9 @@
 // option and what it must be, before any work starts (nothing is written).
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
+#include <ostream>
 
 #include "tests/helpers.hpp"
 
@@ -14,6 +16,11 @@ struct Case {
   const char* args;  // after `eatsim`; OUT stands for a fresh directory
   const char* said;  // a part of the one-line error
 };
+
+// Test names in listings (and so in ctest) show the command, not the object's bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  for (const char* p = c.args; *p; ++p) *os << (std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_');
+}
 
 class HostileOption : public ::testing::TestWithParam<Case> {};
 
@@ -34,6 +41,12 @@ const Case kCases[] = {
     {"hw check tpu_ws32 --set array.rows=4294967328", "array.rows: must be at most 65536"},
     {"hw check tpu_ws32 --set dram.latency=99999999999", "dram.latency: must be at most"},
     {"hw check tpu_ws32 --set ppu.width=3000000000", "ppu.width: must be at most"},
+    // Sizes, clocks and energies that would overflow into inf, nan or negative byte counts.
+    {"hw check tpu_ws32 --set buffers.ifmap.size_kb=1e15",
+     "buffers.ifmap.size_kb: must be positive and at most"},
+    {"sim --hw tpu_ws32 --model smallcnn --set energy.dram_per_byte.pj=1e308", "at most 1e+09"},
+    {"sim --hw tpu_ws32 --model smallcnn --set array.clock_mhz=1e-300", "must be at least 0.001 MHz"},
+    {"hw check tpu_ws32 --set array.clock_mhz=.nan", "array.clock_mhz: expected a number"},
     // Worker counts.
     {"sim --hw tpu_ws32 --model smallcnn --jobs 100000", "--jobs 100000: must be"},
     {"train --model smallcnn --threads 100000 --out OUT", "--threads 100000: must be 1..1024"},
