@@ -84,7 +84,8 @@ void energy_breakdown(const std::vector<std::string>& csvs, const std::vector<st
     body += fmt::format(
         "set title {}\nset ylabel 'energy per sample (µJ)'\nset yrange [0:{}]\nset style data histograms\n"
         "set style histogram rowstacked\nset style fill solid 0.85 border -1\nset boxwidth 0.8\n"
-        "set xtics rotate by -60 font ',8'\nset grid ytics\nset key outside right\nset offsets 0, 0, 0, "
+        "set xtics rotate by -60 font ',8'\nset grid ytics\nset key outside right\nset rmargin at screen "
+        "0.86\nset offsets 0, 0, 0, "
         "0\nplot {}\n",
         quote("Energy per layer by component: " + (i < labels.size() ? labels[i] : csvs[i])), ymax * 1.05,
         cols);
