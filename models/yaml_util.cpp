@@ -5,8 +5,15 @@
 
 #include <cmath>
 #include <cstdint>
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 namespace eatsim::yamlu {
+
+void Diag::error(const YAML::Node& n, const std::string& key, const std::string& msg) {
+  error(n.IsDefined() ? n.Mark() : YAML::Mark::null_mark(), key, msg);
+}
 
 void Diag::error(const YAML::Mark& m, const std::string& key, const std::string& msg) {
   if (m.is_null())
@@ -19,6 +26,35 @@ std::string yaml_error_line(const YAML::Exception& e, const std::string& file) {
   if (e.mark.is_null()) return fmt::format("{}: yaml: {}", file, e.msg);
   return fmt::format("{}:{}:{}: yaml: {} (check indentation and quoting)", file, e.mark.line + 1,
                      e.mark.column + 1, e.msg);
+}
+
+namespace {
+// Records where documents start and ignores the rest.
+struct DocumentStarts : YAML::EventHandler {
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+  }
+  void OnMapEnd() override {}
+};
+}  // namespace
+
+YAML::Node load_one(const std::string& text, int& second_line) {
+  YAML::Node root = YAML::Load(text);
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts h;
+  second_line = 0;
+  if (parser.HandleNextDocument(h) && parser.HandleNextDocument(h) && h.starts.size() > 1)
+    second_line = h.starts[1].line + 1;
+  return root;
 }
 
 std::string check_tree(const YAML::Node& root, const std::string& file) {
@@ -48,6 +84,7 @@ std::string check_tree(const YAML::Node& root, const std::string& file) {
 }
 
 std::string describe(const YAML::Node& n) {
+  if (!n.IsDefined()) return "nothing";
   switch (n.Type()) {
     case YAML::NodeType::Scalar:
       return "'" + n.Scalar() + "'";
@@ -131,7 +168,7 @@ const char* type_name<bool>() {
 
 Map::Map(const YAML::Node& node, std::string path, Diag& diag)
     : node_(node), path_(std::move(path)), diag_(diag) {
-  if (!node_.IsMap()) {
+  if (!node_.IsDefined() || !node_.IsMap()) {
     diag_.error(node_, path_.empty() ? "(top level)" : path_, "expected a mapping, got " + describe(node_));
     ok_ = false;
   }

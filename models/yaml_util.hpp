@@ -18,9 +18,7 @@ struct Diag {
   std::vector<std::string> errors;
 
   void error(const YAML::Mark& m, const std::string& key, const std::string& msg);
-  void error(const YAML::Node& n, const std::string& key, const std::string& msg) {
-    error(n.Mark(), key, msg);
-  }
+  void error(const YAML::Node& n, const std::string& key, const std::string& msg);  // absent: no place
   template <class E>
   void throw_if_any() const {
     if (!errors.empty()) throw E(errors);
@@ -35,19 +33,22 @@ std::string yaml_error_line(const YAML::Exception& e, const std::string& file);
 constexpr int64_t kMaxNodes = 1000000;
 std::string check_tree(const YAML::Node& root, const std::string& file);
 
+// The first YAML document of `text` and, through `second_line`, the 1-based line where a second one
+// starts (0: none). (yaml-cpp's LoadAll can loop forever on malformed text; this reads at most two.)
+YAML::Node load_one(const std::string& text, int& second_line);
+
 // One YAML document (a second one is an error), checked by check_tree.
 template <class E>
 YAML::Node parse(const std::string& text, const std::string& file) {
-  std::vector<YAML::Node> docs;
+  YAML::Node root;
+  int second = 0;
   try {
-    docs = YAML::LoadAll(text);
+    root = load_one(text, second);
   } catch (const YAML::Exception& e) {
     throw E(yaml_error_line(e, file));
   }
-  if (docs.size() > 1)
-    throw E(fmt::format("{}:{}: a second YAML document ('---'); a file holds one", file,
-                        docs[1].Mark().line + 1));
-  YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
+  if (second > 0)
+    throw E(fmt::format("{}:{}: a second YAML document ('---'); a file holds one", file, second));
   std::string why = check_tree(root, file);
   if (!why.empty()) throw E(why);
   return root;

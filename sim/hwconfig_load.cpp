@@ -125,11 +125,17 @@ void apply_override(YAML::Node root, const std::string& assignment, Origins& ori
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     if (parts[i].empty()) throw ConfigError(fmt::format("{}: empty key in '{}'", who, path));
     sofar += (sofar.empty() ? "" : ".") + parts[i];
-    const YAML::Node& ccur = cur;
-    YAML::Node next = ccur[parts[i]];
-    if (!next.IsDefined()) {
+    // Look the key up by iterating: yaml-cpp's const operator[] hands back an invalid node in some
+    // merged trees, and its non-const one would insert on a mere lookup.
+    YAML::Node next;
+    auto find = [&] {
+      for (auto it = cur.begin(); it != cur.end(); ++it)
+        if (it->first.IsScalar() && it->first.Scalar() == parts[i]) return next.reset(it->second), true;
+      return false;
+    };
+    if (!find()) {
       cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
-      next.reset(ccur[parts[i]]);
+      find();
     } else if (!next.IsMap()) {
       throw ConfigError(fmt::format("{}: {} is {}, not a mapping", who, sofar, yamlu::describe(next)));
     }

@@ -503,7 +503,7 @@ std::string to_csv(const SimResult& r) {
       << row.M << "," << row.K << "," << row.N;
     for (const auto& i : counter_infos())
       o << "," << num(stat(n, [&](size_t s) { return double(row.c[s].*i.field); }).mean);
-    for (const auto& [name, f] : d) o << "," << num(stat(n, [&](size_t s) { return f(row, s); }).mean);
+    for (const auto& [name, f] : d) o << "," << num(stat(n, [&, &f = f](size_t s) { return f(row, s); }).mean);
     Stat cy = stat(n, [&](size_t s) { return double(row.m[s].cycles); });
     Stat en = stat(n, [&](size_t s) { return row.m[s].energy_pj; });
     o << "," << num(cy.min) << "," << num(cy.max) << "," << num(en.min) << "," << num(en.max) << "\n";

@@ -201,6 +201,9 @@ std::vector<std::pair<std::string, int>> read_gt_csv(const std::string& path) {
   std::stringstream hs(line);
   for (std::string c; std::getline(hs, c, ';');) cols.push_back(c);
   size_t ci = std::find(cols.begin(), cols.end(), "ClassId") - cols.begin();
+  size_t fi = std::find(cols.begin(), cols.end(), "Filename") - cols.begin();
+  if (ci == cols.size() || fi == cols.size())
+    throw DataError(fmt::format("{}:1: the header has no Filename or no ClassId column ({})", path, line));
   std::vector<std::pair<std::string, int>> out;
   int lineno = 1;
   while (std::getline(in, line)) {
@@ -213,10 +216,12 @@ std::vector<std::pair<std::string, int>> read_gt_csv(const std::string& path) {
     if (f.size() != cols.size())
       throw DataError(
           fmt::format("{}:{}: {} fields, the header has {}", path, lineno, f.size(), cols.size()));
+    if (f[fi].empty() || f[fi].find('/') != std::string::npos || f[fi] == "..")
+      throw DataError(fmt::format("{}:{}: '{}' is not a plain image file name", path, lineno, f[fi]));
     try {
       int cls = std::stoi(f[ci]);
       if (cls < 0 || cls > 999) throw std::out_of_range("class");
-      out.emplace_back(f[0], cls);
+      out.emplace_back(f[fi], cls);
     } catch (const std::exception&) {
       throw DataError(fmt::format("{}:{}: bad ClassId '{}'", path, lineno, f[ci]));
     }
