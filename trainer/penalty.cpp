@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "models/errors.hpp"
+#include "trainer/layers/layer.hpp"
 
 namespace eatsim {
 
@@ -72,8 +73,7 @@ constexpr int64_t kBlock = 4096;
 
 namespace {
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) float sum_block(const float* x, int64_t n,
-                                                                             float sigma) {
+EATSIM_SIMD_CLONES float sum_block(const float* x, int64_t n, float sigma) {
   float s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < n; ++i) {
@@ -83,9 +83,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float sum_block(con
   return s;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void grad_block(const float* x, float* dx,
-                                                                             int64_t n, float sigma,
-                                                                             float k) {
+EATSIM_SIMD_CLONES void grad_block(const float* x, float* dx, int64_t n, float sigma, float k) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     float d = x[i] * x[i] + sigma;

@@ -11,7 +11,12 @@
 #include "models/graph.hpp"
 
 // Element-wise kernels compiled for AVX-512 and AVX2 as well as the baseline, chosen at load time.
+// Not under ThreadSanitizer: the clones' IFUNC resolvers run before its runtime is up and crash.
+#if defined(__SANITIZE_THREAD__)
+#define EATSIM_SIMD_CLONES
+#else
 #define EATSIM_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 
 namespace eatsim::trainer {
 
