@@ -166,6 +166,12 @@ TEST(HostileFiles, SweepGridsAreCountedBeforeTheyAreBuilt) {
   auto r = sweep("params:\n  dram.latency: {log2: [1, 9223372036854775807]}\nmax_points: 2\n");
   expect_refused(r, "the grid has 63 points", "log2 to 2^63-1");
   EXPECT_FALSE(fs::exists(d / "out/results.csv"));
+  // Results onto an existing file: a usage error, the file untouched.
+  test::write_file(d / "afile", "keep");
+  test::write_file(d / "s.yaml", "base: tpu_ws32\ntraces: [{path: t}]\nparams:\n  array.rows: [16]\n");
+  expect_refused(test::run_cli("sweep " + (d / "s.yaml") + " -q --out " + (d / "afile")),
+                 "exists and is not a directory", "sweep --out onto a file");
+  EXPECT_EQ(test::read_file(d / "afile"), "keep");
 }
 
 }  // namespace
