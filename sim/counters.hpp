@@ -20,7 +20,8 @@ namespace eatsim::sim {
   X(cycles_drain, "pipeline fill/drain cycles per fold: R + C - 2")                                         \
   X(cycles_stall, "cycles a fold waited for its DRAM data (DMA-bound time)")                                \
   X(cycles_writeback, "cycles after the last fold until the layer's last DRAM write completed")             \
-  X(cycles_ppu_tail, "cycles the PPU needed beyond the layer's compute (it runs on the output stream)")     \
+  X(cycles_ppu_tail,                                                                                        \
+    "cycles the PPU needed beyond the row (compute, stall, write-back: it works through all)")              \
   X(reg_read, "PE operand-register reads: 2 per toggled MAC")                                               \
   X(reg_write,                                                                                              \
     "PE register writes: 1 per toggled MAC (psum/accumulator) + 1 per stationary operand preloaded")        \

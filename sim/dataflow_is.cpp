@@ -46,7 +46,8 @@ class IsPlan : public DataflowPlan {
     int64_t rows = std::min(R_, g_.K), cols = std::min(C_, g_.M);
     // Skip: an m-tile's ifmap and a chunk's weights are spread over that m-tile's ktc k-folds
     // (compacted()), so the largest fold read is the whole share over the fewest k-folds.
-    if (rows_ && buf == kWeights) return max_share(max_share(io_.weight_bytes, g_.K * nc_, g_.K * g_.N), 1, min_ktc_);
+    if (rows_ && buf == kWeights)
+      return max_share(max_share(io_.weight_bytes, g_.K * nc_, g_.K * g_.N), 1, min_ktc_);
     if (rows_ && buf == kIfmap)
       return ifmap_resident_ ? max_share(max_share(io_.ifmap_bytes, g_.K * cols, g_.M * g_.K), 1, min_ktc_)
                              : rows * cols * hw_.elem_bytes();
@@ -135,7 +136,7 @@ class IsPlan : public DataflowPlan {
   bool weights_resident_, ifmap_resident_;
   const std::vector<std::vector<int32_t>>* rows_;
   std::vector<int64_t> ktc_, start_;  // IS skip: k-folds per m-tile, first fold of each m-tile
-  int64_t min_ktc_ = 1;                // IS skip: the fewest k-folds of any m-tile
+  int64_t min_ktc_ = 1;               // IS skip: the fewest k-folds of any m-tile
   int64_t idx_bits_ = 0;
 };
 

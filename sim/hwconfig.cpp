@@ -2,6 +2,7 @@
 #include "sim/hwconfig.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <sstream>
@@ -120,7 +121,7 @@ std::string hwconfig_to_yaml(const HwConfig& hw) {
   opt("run_bits", s.compress.run_bits);
   o << "}\n";
   if (s.policy == SparsityPolicy::per_layer)  // absent for `always`: earlier hashes stay valid
-    o << "  policy: per-layer\n  calibration: \"" << s.calibration << "\"\n";
+    o << "  policy: per-layer\n  calibration: " << YAML::Node(s.calibration) << "\n";
   o << "energy:\n  per_datatype:\n";
   for (const auto& [dt, de] : hw.energy.per_datatype) {
     o << "    " << datatype_name(dt) << ":\n";

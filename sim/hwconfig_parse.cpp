@@ -5,6 +5,7 @@
 #include <limits>
 
 #include <cmath>
+#include <filesystem>
 #include <utility>
 
 #include "models/yaml_util.hpp"
@@ -391,7 +392,8 @@ HwConfig parse_tree(const YAML::Node& root, const std::string& file, const Origi
   if (!cal.empty() && cal[0] != '/') {
     std::string from = origin_of(origins, "sparsity.calibration");
     if (from.empty()) from = file;
-    if (from.rfind("--set", 0) != 0 && from.rfind("hwconfigs/", 0) != 0) {
+    std::error_code ec;  // an embedded preset's name is no file on disk: the working directory then
+    if (from.rfind("--set", 0) != 0 && std::filesystem::is_regular_file(from, ec)) {
       std::string dir =
           from.substr(0, from.find_last_of('/') == std::string::npos ? 0 : from.find_last_of('/') + 1);
       cal = dir + cal;

@@ -503,7 +503,8 @@ std::string to_csv(const SimResult& r) {
       << row.M << "," << row.K << "," << row.N;
     for (const auto& i : counter_infos())
       o << "," << num(stat(n, [&](size_t s) { return double(row.c[s].*i.field); }).mean);
-    for (const auto& [name, f] : d) o << "," << num(stat(n, [&, &f = f](size_t s) { return f(row, s); }).mean);
+    for (const auto& [name, f] : d)
+      o << "," << num(stat(n, [&, &f = f](size_t s) { return f(row, s); }).mean);
     Stat cy = stat(n, [&](size_t s) { return double(row.m[s].cycles); });
     Stat en = stat(n, [&](size_t s) { return row.m[s].energy_pj; });
     o << "," << num(cy.min) << "," << num(cy.max) << "," << num(en.min) << "," << num(en.max) << "\n";
@@ -517,6 +518,13 @@ std::string hw_hash(const HwConfig& hw) {
   HwConfig arch = hw;
   arch.energy = EnergyConfig{};
   arch.name = arch.description = arch.file = "";
+  // A per-layer policy is identified by its calibration trace's content, not by the path to it.
+  if (arch.sparsity.policy == SparsityPolicy::per_layer && !arch.sparsity.calibration.empty()) {
+    try {
+      arch.sparsity.calibration = "trace " + trace_hash(TraceReader(arch.sparsity.calibration));
+    } catch (const Error&) {  // unreadable: the simulation itself says so; hash the path meanwhile
+    }
+  }
   return content_hash(hwconfig_to_yaml(arch));
 }
 

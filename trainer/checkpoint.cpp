@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kFormat = "eatsim-checkpoint";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;  // 2: optimiser state in optimizer/ (1: extra.NAME.npy beside the parameters)
 // Optimiser state lives in a subfolder, so the top level holds exactly the state_dict keys.
 constexpr const char* kOptimizerDir = "optimizer";
 }  // namespace
@@ -92,9 +92,10 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
     YAML::Node y = yamlu::parse<DataError>(read_text(file), file);
     if (!y["format"] || y["format"].as<std::string>() != kFormat)
       throw DataError(fmt::format("{}: not an eatsim checkpoint (format should be '{}')", file, kFormat));
-    if (y["version"].as<int>() != kVersion)
-      throw DataError(fmt::format("{}: checkpoint version {} is not supported (this build reads {})", file,
-                                  y["version"].as<int>(), kVersion));
+    const int version = y["version"].as<int>();
+    if (version != 1 && version != kVersion)
+      throw DataError(fmt::format("{}: checkpoint version {} is not supported (this build reads 1 and {})",
+                                  file, version, kVersion));
     m.model = y["model"].as<std::string>();
     YAML::Node p = y["params"];
     m.params.width = p["width"].as<double>();

@@ -104,7 +104,7 @@ ExportSummary export_trace(const ExportOptions& o) {
     throw UsageError(fmt::format("--first {}: {} has only {} samples", o.first, from, available));
   const int64_t N = o.samples < 0 ? available - o.first : o.samples;
   if (N < 1) throw UsageError("--samples must be at least 1");
-  if (o.first + N > available)
+  if (N > available - o.first)
     throw UsageError(
         fmt::format("--samples {} from --first {}: {} has only {} samples", N, o.first, from, available));
   std::vector<float> x(static_cast<size_t>(o.batch * sample_floats));

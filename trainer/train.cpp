@@ -231,7 +231,18 @@ TrainResult train(const TrainConfig& cfg) {
     std::map<std::string, Tensor> extra;
     CheckpointMeta meta = load_checkpoint(ckpt, net, &extra);
     for (auto& [k, t] : extra)
-      if (k.rfind("momentum.", 0) == 0) sgd.state()[k.substr(9)] = std::move(t);
+      if (k.rfind("momentum.", 0) == 0) {
+        // The optimiser writes a whole parameter's worth into its momentum: shapes must match.
+        const std::string key = k.substr(9);
+        auto in = std::find_if(net.param_info().begin(), net.param_info().end(),
+                               [&](const ParamInfo& p) { return p.key == key && p.trainable; });
+        if (in == net.param_info().end() || t.shape != in->shape)
+          throw DataError(fmt::format(
+              "{}/optimizer/{}.npy: momentum of {} parameter '{}' has shape {} (was the "
+              "checkpoint edited? start again without --resume)",
+              ckpt, k, in == net.param_info().end() ? "an unknown" : "the", key, shape_str(t.shape)));
+        sgd.state()[key] = std::move(t);
+      }
     start_epoch = meta.epoch;
     if (start_epoch < 0 || start_epoch > cfg.epochs)
       throw DataError(
@@ -252,8 +263,9 @@ TrainResult train(const TrainConfig& cfg) {
       std::istringstream in(read_text(csv_path));
       std::string line;
       std::getline(in, line);
-      for (int row = 2, want = 1; std::getline(in, line); ++row, ++want) {
+      for (int row = 2, want = 0; std::getline(in, line); ++row) {
         if (line.empty()) continue;
+        ++want;
         int e = 0;
         auto [p, err] = std::from_chars(line.data(), line.data() + line.size(), e);
         if (err != std::errc() || p == line.data() + line.size() || *p != ',' || e != want)
@@ -295,9 +307,13 @@ TrainResult train(const TrainConfig& cfg) {
     try {
       save_checkpoint(ckpt, net, m, extra);
     } catch (const NumericError& e) {  // a NaN/inf parameter or buffer: never published
-      std::string msg = e.what(), tensor = msg.substr(msg.find("tensor"));
+      // "<dir>: tensor 'K' holds inf at index I; the checkpoint was not written"
+      std::string msg = e.what();
+      size_t p = msg.find(": tensor '", ckpt.size()), q = msg.find(';', p == std::string::npos ? 0 : p);
       throw diverged(epoch - (pos == 0 ? 1 : 0), train_b.position() / cfg.batch,
-                     tensor.substr(0, tensor.find(';')));
+                     p == std::string::npos || q == std::string::npos
+                         ? std::string("a parameter or buffer is not finite")
+                         : msg.substr(p + 2, q - p - 2));
     }
     kept = {epoch, pos};
     res.checkpoint = ckpt;

@@ -84,8 +84,13 @@ TEST_F(LayerPolicy, ChoicesArePerLayerReportedAndReproducible) {
   EXPECT_NE(to_csv(a).find("layer,kind,fused,sparsity,M,K,N"), std::string::npos);
   EXPECT_NE(to_json(a).find("\"sparsity\": \"off\""), std::string::npos);
   EXPECT_NE(to_json(a).find("\"sparsity\": \"on\""), std::string::npos);
-  // The choice is part of the architecture's identity (another hash than `always`).
+  // The choice is part of the architecture's identity (another hash than `always`), through the
+  // calibration trace's content, not its path.
   EXPECT_NE(hw_hash(hw("ramp")), hw_hash(hw("", "")));
+  HwConfig moved = hw("ramp");
+  moved.sparsity.calibration = (*d_ / "ramp") + "/./";
+  EXPECT_EQ(hw_hash(moved), hw_hash(hw("ramp")));
+  EXPECT_NE(hw_hash(hw("dense")), hw_hash(hw("ramp")));
   // Policy always keeps its report columns as before.
   EXPECT_EQ(to_csv(simulate_trace(hw("", ""), tr)).find("sparsity,"), std::string::npos);
 }

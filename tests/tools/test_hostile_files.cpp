@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "tests/helpers.hpp"
+#include "traces/npy.hpp"
 
 namespace eatsim {
 namespace {
@@ -87,6 +88,16 @@ TEST(HostileFiles, ResumeStateIsCheckedNotTrusted) {
                  "appended junk row");
   expect_refused(with(csv, std::regex_replace(good_csv, std::regex("\n1,"), "\nONE,")),
                  "metrics.csv:2: not the row of epoch 1", "non-numeric epoch");
+  // A momentum file of another shape would be written past its end by the optimiser.
+  const std::string mom = d / "run/checkpoint/optimizer/momentum.conv1.weight.npy";
+  const std::string good_mom = test::read_file(mom);
+  float two[2] = {0, 0};
+  npy_save_f32(mom, {2}, two);
+  expect_refused(test::run_cli(cfg + " --resume"), "momentum of the parameter 'conv1.weight' has shape [2]",
+                 "momentum of another shape");
+  test::write_file(mom, good_mom);
+  // A blank line in metrics.csv is no row.
+  test::write_file(csv, good_csv + "\n");
   // Nothing was lost: the run still resumes and finishes.
   auto r = test::run_cli(cfg + " --resume");
   EXPECT_EQ(r.code, 0) << r.err;

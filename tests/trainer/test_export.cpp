@@ -134,6 +134,14 @@ TEST_F(Export, BadRequestsExit2AndLeaveNothing) {
       0);
   EXPECT_EQ(TraceReader(*dir_ / "y").manifest().num_samples(), 2);
   EXPECT_EQ(test::run_cli("trace export " + (*dir_ / "nothing") + " --out " + (*dir_ / "z")).code, 2);
+  // A count that would overflow the range check, and a batch that would exhaust memory.
+  auto huge = test::run_cli("trace export " + (*dir_ / "run") +
+                            " --first 1 --samples 9223372036854775807 --out " + (*dir_ / "z"));
+  EXPECT_EQ(huge.code, 2) << huge.err;
+  EXPECT_NE(huge.err.find("has only 10000 samples"), std::string::npos) << huge.err;
+  EXPECT_EQ(
+      test::run_cli("trace export " + (*dir_ / "run") + " --batch 2000000000 --out " + (*dir_ / "z")).code,
+      2);
   // A checkpoint whose tensor does not fit the graph: named in the message.
   fs::copy(*dir_ / "run", *dir_ / "bad", fs::copy_options::recursive);
   fs::remove(*dir_ / "bad/checkpoint/conv2.weight.npy");

@@ -53,7 +53,7 @@ int run(const Args& args) {
   if (!dtype_from_name(dt, o.dtype) ||
       !(o.dtype == DType::f32 || o.dtype == DType::f16 || o.dtype == DType::i8))
     throw UsageError(fmt::format("--dtype '{}': expected float32, float16 or int8", dt));
-  if (o.batch < 1) throw UsageError("--batch must be positive");
+  require_range("batch", o.batch, 1, 1 << 16, "1..65536");
   ExportSummary s = export_trace(o);
   std::cout << fmt::format(
       "wrote {}: {} samples ({}), {:.1f} MB ({:.2f} MB per sample), {:.2f} s\n", o.out, s.samples,

@@ -52,10 +52,13 @@ int run(const Args& args) {
   head += fmt::format("trace {} (format v{}, by {})\n", r.dir(), m.version, m.producer);
   head += fmt::format("model {}: width {}, input {}, {} classes, {} nodes\n", g.name, g.params.width,
                       shape_str(g.input_shape), g.params.classes, g.nodes.size());
-  int correct = 0;
-  for (size_t i = 0; i < m.predictions.size(); ++i) correct += m.predictions[i] == m.labels[i];
+  int correct = 0, labelled = 0;  // a label of -1 is unknown (traces of a user's own inputs)
+  for (size_t i = 0; i < m.predictions.size(); ++i)
+    if (m.labels[i] >= 0) ++labelled, correct += m.predictions[i] == m.labels[i];
   head += fmt::format("samples: {} from {} ({})", m.num_samples(), m.meta.dataset, m.meta.split);
-  if (!m.predictions.empty()) head += fmt::format(", {} of {} predicted correctly", correct, m.num_samples());
+  if (!m.predictions.empty())
+    head += labelled ? fmt::format(", {} of {} labelled ones predicted correctly", correct, labelled)
+                     : std::string(", no labels");
   head += "\n";
   head += fmt::format("training: lambda {}, sigma {}, accuracy {}{}\n", m.meta.lambda, m.meta.sigma,
                       m.meta.accuracy < 0 ? "unknown" : fmt::format("{:.4f}", m.meta.accuracy),

@@ -94,6 +94,7 @@ void run(const Options& o) {
   sides[0].name = "standard", sides[0].label = "standard";
   sides[1].name = "eat", sides[1].label = fmt::format("EAT (λ={:g}, σ={:g})", o.lambda, o.sigma);
 
+  bool all_reused = true;  // training and traces all reused: a rerun, whose figures are the first run's
   // 1-2. Training, standard and EAT: resumed or reused when the run directory has it.
   for (int s = 0; s < 2; ++s) {
     Side& side = sides[s];
@@ -120,6 +121,7 @@ void run(const Options& o) {
     if (!r.finished) throw UsageError(side.run + ": training was interrupted; rerun eatsim demo to continue");
     side.test_acc = last_metric(side.run, "test_acc");
     side.relu_firing = last_metric(side.run, "firing_relu");
+    all_reused = all_reused && r.epochs.empty();
     st.done(fmt::format("{}test accuracy {:.2f} %, ReLU firing {:.1f} %", r.epochs.empty() ? "reused; " : "",
                         100 * side.test_acc, 100 * side.relu_firing));
   }
@@ -137,6 +139,7 @@ void run(const Options& o) {
         } catch (const Error&) {
         }
       }
+      all_reused = all_reused && reuse;
       if (!reuse) {
         ExportOptions e;
         e.checkpoint = side.run;
@@ -267,7 +270,7 @@ void run(const Options& o) {
   std::string where =
       fmt::format("everything is in {}/ (runs, traces, energy-*.json, firing.csv, sim/, plots/)", o.out);
   std::cout << figures;
-  if (old.rfind(figures, 0) == 0 && old.size() > figures.size()) {
+  if (all_reused && old.rfind(figures, 0) == 0 && old.size() > figures.size()) {
     std::string first = old.substr(figures.size() + 1);  // "wall time N s; everything is in ..."
     std::cout << fmt::format(
         "\nthis rerun: {:.0f} s, finished stages reused; {} keeps the run that computed "

@@ -26,12 +26,16 @@ namespace {
 
 // Readers take paths: each input goes to a file in a directory of this process first.
 const std::string& workdir() {
-  static const std::string d = [] {
-    std::string p = (fs::temp_directory_path() / ("eatsim-fuzz-" + std::to_string(::getpid()))).string();
-    fs::create_directories(p);
-    return p;
-  }();
-  return d;
+  struct Dir {  // removed when the process ends
+    std::string path = (fs::temp_directory_path() / ("eatsim-fuzz-" + std::to_string(::getpid()))).string();
+    Dir() { fs::create_directories(path); }
+    ~Dir() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  };
+  static const Dir d;
+  return d.path;
 }
 
 std::string put(const std::string& name, const char* data, size_t size) {
