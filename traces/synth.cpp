@@ -214,7 +214,8 @@ void write_synthetic_trace(const Graph& g, const SynthOptions& o, const std::str
     for (size_t i = 0; i < density.size(); ++i)
       if (density[i] > 0 && density[i] < 1 / (1 + L) - 1e-12 && g.nodes[i].out_shape.size() == 3)
         throw UsageError(fmt::format(
-            "--density {:g} for {} with --cluster channel: zero runs of mean length {:g} (--run-length) give a "
+            "--density {:g} for {} with --cluster channel: zero runs of mean length {:g} (--run-length) give "
+            "a "
             "density of at least {:.4g}; use --run-length {:g} or more, or another --cluster",
             density[i], g.nodes[i].name, L, 1 / (1 + L), std::ceil((1 - density[i]) / density[i] - 1e-9)));
   }

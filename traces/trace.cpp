@@ -258,7 +258,8 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
     else if (t.node("scale") && e.dtype != DType::i8 && e.dtype != DType::u8)
       d.error(t.node("scale"), t.key_path("scale"), "only int8 and uint8 tensors carry a scale");
     else if (!t.node("scale") && (e.dtype == DType::i8 || e.dtype == DType::u8))
-      d.error(tensors[i], t.key_path("scale"), "an int8 or uint8 tensor needs its scale (value = stored × scale)");
+      d.error(tensors[i], t.key_path("scale"),
+              "an int8 or uint8 tensor needs its scale (value = stored × scale)");
     t.done();
     if (!plain_file_name(e.file)) {
       d.error(tensors[i]["file"], t.key_path("file"),
