@@ -26,9 +26,6 @@ struct Source {
   bool embedded = false;
 };
 
-// "" on success, else why the file cannot be read.
-std::string read_text(const std::string& path, std::string& out) { return read_regular_file(path, out); }
-
 // A key path -> file map; the longest recorded prefix of a key names where it came from.
 void record_origins(const YAML::Node& n, const std::string& path, const std::string& file, Origins& o) {
   if (!path.empty()) o[path] = file;
@@ -65,7 +62,7 @@ Source find_include(const Source& from, const std::string& name, const YAML::Nod
     fs::path p = fs::path(from.name).parent_path() / name;
     std::error_code ec;
     if (fs::exists(p, ec)) {  // beside the including file: it must be readable, or say why
-      if (std::string why = read_text(p.string(), s.text); !why.empty())
+      if (std::string why = read_regular_file(p.string(), s.text); !why.empty())
         throw ConfigError(fmt::format("{}: include: {}: {}", where(key_node.Mark()), p.string(), why));
       s.name = p.lexically_normal().string();
       return s;
@@ -157,7 +154,7 @@ void apply_override(YAML::Node root, const std::string& assignment, Origins& ori
 Source find_top(const std::string& file_or_preset) {
   Source s;
   if (fs::exists(file_or_preset)) {
-    if (std::string why = read_text(file_or_preset, s.text); !why.empty())
+    if (std::string why = read_regular_file(file_or_preset, s.text); !why.empty())
       throw ConfigError(fmt::format("{}: {}", file_or_preset, why));
     s.name = file_or_preset;
     return s;
