@@ -10,10 +10,10 @@
 #include <queue>
 #include <sstream>
 
-#include "models/embedded.hpp"
-#include "models/errors.hpp"
-#include "models/files.hpp"
-#include "models/yaml_util.hpp"
+#include "base/embedded.hpp"
+#include "base/errors.hpp"
+#include "base/files.hpp"
+#include "base/yaml_util.hpp"
 
 namespace eatsim {
 

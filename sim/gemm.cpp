@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "models/graph.hpp"
 
 namespace eatsim::sim {

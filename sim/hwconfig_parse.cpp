@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <utility>
 
-#include "models/yaml_util.hpp"
+#include "base/yaml_util.hpp"
 #include "sim/hwconfig_parse.hpp"
 
 namespace eatsim::sim {

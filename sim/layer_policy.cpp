@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/trace_data.hpp"
 #include "traces/trace.hpp"
 

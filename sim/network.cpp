@@ -8,8 +8,8 @@
 #include <functional>
 #include <stdexcept>
 
-#include "models/errors.hpp"
-#include "sim/check.hpp"
+#include "base/errors.hpp"
+#include "sim/verify.hpp"
 #include "sim/engine.hpp"
 #include "sim/sparse.hpp"
 
@@ -209,7 +209,7 @@ int64_t compressed_bytes(const HwConfig& hw, const std::vector<WrittenTensor>& t
 }  // namespace
 
 Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch, Fidelity f,
-                        const LayerData* data, CheckStats* check) {
+                        const LayerData* data, VerifyStats* check) {
   const int64_t b = hw.elem_bytes();
   int64_t ppu_cycles = (grp.ppu_ops + hw.ppu.width - 1) / hw.ppu.width;
   Counters c;
@@ -257,7 +257,7 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
       c.meta_dram_bytes += (res_meta_bits + 7) / 8;
       c.meta_sram_bits += 2 * res_meta_bits;
     }
-    if (check && sp) *check = functional_check(hw, *sp, *data);
+    if (check && sp) *check = verify_layer(hw, *sp, *data);
   } else {
     // PPU work with no array layer upstream: it streams its input from DRAM and writes back.
     DmaChannel dma(hw.dram.bytes_per_cycle, hw.dram.latency);

@@ -90,7 +90,7 @@ struct LayerData {
 };
 
 // What the functional check found for one layer and sample.
-struct CheckStats {
+struct VerifyStats {
   bool ran = false;
   double worst_ratio = 0;    // max over outputs of |engine - reference| / tolerance (must be <= 1)
   double quant_err_max = 0;  // max |engine + bias - recorded fp32 output|
@@ -114,7 +114,7 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
 // mismatch) and its figures land there.
 Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch,
                         Fidelity f = Fidelity::fast, const LayerData* data = nullptr,
-                        CheckStats* check = nullptr);
+                        VerifyStats* check = nullptr);
 
 // Reported cycles of a row: SCALE-Sim's convention (index of the last cycle) in compatible mode.
 int64_t reported_cycles(const HwConfig& hw, const LayerGroup& grp, const Counters& c);

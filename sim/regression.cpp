@@ -7,9 +7,9 @@
 #include <cmath>
 #include <utility>
 
-#include "models/errors.hpp"
-#include "models/yaml_util.hpp"
-#include "traces/fsutil.hpp"
+#include "base/errors.hpp"
+#include "base/files.hpp"
+#include "base/yaml_util.hpp"
 
 namespace eatsim::sim {
 
@@ -39,12 +39,7 @@ Tolerance read_tol(yamlu::Map& parent, const std::string& key, Tolerance fallbac
 }  // namespace
 
 Tolerances load_tolerances(const std::string& path, const std::vector<std::string>& known) {
-  std::string text;
-  try {
-    text = read_text(path);
-  } catch (const TraceError& e) {
-    throw ConfigError(e.what());
-  }
+  std::string text = read_text<ConfigError>(path);
   YAML::Node root = yamlu::parse<ConfigError>(text, path);
   yamlu::Diag d{path, {}};
   Tolerances t;
@@ -75,13 +70,13 @@ Tolerances load_tolerances(const std::string& path, const std::vector<std::strin
 }
 
 Report read_report(const std::string& path) {
-  std::string text = read_text(path);
-  YAML::Node j = yamlu::parse<TraceError>(text, path);
+  std::string text = read_text<ConfigError>(path);
+  YAML::Node j = yamlu::parse<ConfigError>(text, path);
   Report r;
   r.file = path;
   try {
     if (!j.IsMap() || !j["layers"])
-      throw TraceError(fmt::format("{}: not an eatsim simulation report (no layers)", path));
+      throw ConfigError(fmt::format("{}: not an eatsim simulation report (no layers)", path));
     r.format = j["report_format"] ? j["report_format"].as<int>() : 0;
     r.model = j["model"].as<std::string>();
     r.samples = j["samples"].as<int64_t>();
@@ -106,11 +101,11 @@ Report read_report(const std::string& path) {
       }
     }
   } catch (const YAML::Exception& e) {
-    throw TraceError(
+    throw ConfigError(
         fmt::format("{}: not a complete eatsim simulation report ({}; truncated?)", path, e.what()));
   }
   if (r.layers.empty() || r.layers.back() != "total")
-    throw TraceError(fmt::format("{}: the report has no total row (truncated?)", path));
+    throw ConfigError(fmt::format("{}: the report has no total row (truncated?)", path));
   return r;
 }
 
@@ -152,7 +147,7 @@ CheckOutcome compare(const Report& rep, const Report& gold, const Tolerances& to
   // Every row of a report carries its metrics: a golden with none compares nothing and must not pass.
   for (const auto& layer : gold.layers)
     if (gold.values.at(layer).empty())
-      throw TraceError(
+      throw ConfigError(
           fmt::format("{}: layer '{}' has no metrics (a cut or edited golden? write it again with "
                       "eatsim check --update)",
                       gold.file, layer));

@@ -1,7 +1,7 @@
 // Network simulation over samples and its reports: see report.hpp.
 #include "sim/report.hpp"
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/layer_policy.hpp"
 #include "traces/trace.hpp"
 
@@ -43,7 +43,7 @@ namespace {
 // features on) and the functional check's figures (when it ran). Plain bytes, for pipes.
 struct RowOut {
   Counters c, dense;
-  CheckStats check;
+  VerifyStats check;
   bool checked = false;
 };
 static_assert(std::is_trivially_copyable_v<RowOut>, "rows travel through pipes as bytes");
@@ -474,7 +474,7 @@ std::string format_check(const SimResult& r) {
                    "worst/tol", "quant err max", "rel");
   for (const auto& l : r.layers) {
     if (l.checks.empty()) continue;
-    CheckStats m;
+    VerifyStats m;
     for (const auto& c : l.checks) {
       m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
       m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);
@@ -573,7 +573,7 @@ std::string to_json(const SimResult& r) {
     // The functional check of this row, when it ran: worst |engine - reference| / tolerance, the
     // quantisation error against the recorded output, and the scales (max|x| over all samples).
     if (k < r.layers.size() && !r.layers[k].checks.empty()) {
-      CheckStats m;
+      VerifyStats m;
       for (const auto& c : r.layers[k].checks) {
         m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
         m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);

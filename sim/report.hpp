@@ -21,7 +21,7 @@ struct LayerRecord {
   std::string tiling;  // how the dataflow tiled it (sample 0)
   std::vector<Counters> samples;
   std::vector<Counters> dense;     // the same hardware with the sparsity features off (energy ratio)
-  std::vector<CheckStats> checks;  // per sample when the functional check ran
+  std::vector<VerifyStats> checks;  // per sample when the functional check ran
   int sparsity_on = -1;            // sparsity.policy per-layer: 1 features kept, 0 turned off; -1 always
 };
 

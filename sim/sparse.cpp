@@ -8,7 +8,7 @@
 #include <cmath>
 #include <unordered_map>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/network.hpp"
 
 namespace eatsim::sim {

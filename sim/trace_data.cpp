@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cmath>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 
 namespace eatsim::sim {
 

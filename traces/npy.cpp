@@ -12,8 +12,8 @@
 #include <limits>
 #include <map>
 
-#include "models/errors.hpp"
-#include "traces/fsutil.hpp"
+#include "base/errors.hpp"
+#include "base/files.hpp"
 
 namespace eatsim {
 

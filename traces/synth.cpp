@@ -7,7 +7,7 @@
 #include <cmath>
 #include <map>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim {

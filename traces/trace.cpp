@@ -9,9 +9,9 @@
 #include <map>
 #include <sstream>
 
-#include "models/errors.hpp"
-#include "models/yaml_util.hpp"
-#include "traces/fsutil.hpp"
+#include "base/errors.hpp"
+#include "base/yaml_util.hpp"
+#include "base/files.hpp"
 
 namespace eatsim {
 namespace fs = std::filesystem;
@@ -52,7 +52,7 @@ std::string content_hash(const std::string& bytes) {
 
 std::string trace_hash(const TraceReader& r) {
   Fnv f;
-  std::string manifest = read_text(r.dir() + "/trace.yaml");
+  std::string manifest = read_text<TraceError>(r.dir() + "/trace.yaml");
   f.add(manifest.data(), manifest.size());
   std::vector<char> buf(1 << 20);
   for (const auto& e : r.manifest().tensors) {
@@ -169,7 +169,7 @@ TraceReader::TraceReader(const std::string& dir) : dir_(dir) {
     throw TraceError(fmt::format("{}: not a directory (a trace is a directory with trace.yaml)", dir));
   if (!fs::exists(mpath, ec))
     throw TraceError(fmt::format("{}: no trace.yaml (not a trace, or an export that did not finish)", dir));
-  YAML::Node root = yamlu::parse<TraceError>(read_text(mpath), mpath);
+  YAML::Node root = yamlu::parse<TraceError>(read_text<TraceError>(mpath), mpath);
   yamlu::Diag d{mpath, {}};
   yamlu::Map top(root, "", d);
   d.throw_if_any<TraceError>();

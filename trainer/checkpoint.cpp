@@ -7,9 +7,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "models/errors.hpp"
-#include "models/yaml_util.hpp"
-#include "traces/fsutil.hpp"
+#include "base/errors.hpp"
+#include "base/yaml_util.hpp"
+#include "base/files.hpp"
 #include "traces/npy.hpp"
 
 namespace eatsim {
@@ -89,7 +89,7 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
         "{}: not a checkpoint (no checkpoint.yaml; give the directory `eatsim train` wrote)", dir));
   CheckpointMeta m;
   try {
-    YAML::Node y = yamlu::parse<DataError>(read_text(file), file);
+    YAML::Node y = yamlu::parse<DataError>(read_text<DataError>(file), file);
     if (!y["format"] || y["format"].as<std::string>() != kFormat)
       throw DataError(fmt::format("{}: not an eatsim checkpoint (format should be '{}')", file, kFormat));
     const int version = y["version"].as<int>();

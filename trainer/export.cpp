@@ -13,8 +13,8 @@
 #include <functional>
 #include <memory>
 
-#include "models/errors.hpp"
-#include "traces/fsutil.hpp"
+#include "base/errors.hpp"
+#include "base/files.hpp"
 #include "traces/trace.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/data/batcher.hpp"
@@ -39,7 +39,7 @@ ExportSummary export_trace(const ExportOptions& o) {
   CheckpointMeta meta = read_checkpoint_meta(dir);
   std::error_code ec;
   Graph g = fs::exists(dir + "/model.yaml", ec)
-                ? parse_graph(read_text(dir + "/model.yaml"), dir + "/model.yaml")
+                ? parse_graph(read_text<DataError>(dir + "/model.yaml"), dir + "/model.yaml")
                 : [&] {
                     ParamOverrides ov;
                     ov.has_width = ov.has_in_channels = ov.has_input_size = ov.has_classes = true;

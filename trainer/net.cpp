@@ -11,7 +11,7 @@
 #include <random>
 #include <unordered_map>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "trainer/layers/layer.hpp"
 #include "trainer/layers/softmax_ce.hpp"
 

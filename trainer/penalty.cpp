@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "trainer/layers/layer.hpp"
 
 namespace eatsim {

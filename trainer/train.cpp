@@ -15,10 +15,10 @@
 #include <iostream>
 #include <sstream>
 
-#include "models/errors.hpp"
-#include "sim/sponge/census.hpp"
-#include "sim/sponge/estimator.hpp"
-#include "traces/fsutil.hpp"
+#include "base/errors.hpp"
+#include "sim/estimator/census.hpp"
+#include "sim/estimator/estimator.hpp"
+#include "base/files.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/data/dataset.hpp"
 #include "trainer/net.hpp"
@@ -260,7 +260,7 @@ TrainResult train(const TrainConfig& cfg) {
         static_cast<int64_t>(parse_num(meta.info, "correct", ckpt, 0, static_cast<double>(acc_seen)));
     if (fs::exists(csv_path, ec)) {
       // Rows of the finished epochs, in order: each must start with its epoch number.
-      std::istringstream in(read_text(csv_path));
+      std::istringstream in(read_text<DataError>(csv_path));
       std::string line;
       std::getline(in, line);
       for (int row = 2, want = 0; std::getline(in, line); ++row) {

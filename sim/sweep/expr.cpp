@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 
 namespace eatsim::sweep {
 

@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/report.hpp"
 #include "sim/trace_data.hpp"

@@ -15,9 +15,9 @@
 #include <set>
 #include <thread>
 
-#include "models/errors.hpp"
-#include "models/yaml_util.hpp"
-#include "traces/fsutil.hpp"
+#include "base/errors.hpp"
+#include "base/files.hpp"
+#include "base/yaml_util.hpp"
 
 namespace eatsim::sweep {
 namespace fs = std::filesystem;
@@ -158,7 +158,7 @@ std::string result_json(const Result& r) {
 // Reads a result file; nullopt when it is unreadable (a reader never trusts a file it did not
 // see committed — but atomic renames mean a present file is complete).
 Result read_result(const std::string& path) {
-  YAML::Node n = yamlu::parse<TraceError>(read_text(path), path);
+  YAML::Node n = yamlu::parse<ConfigError>(read_text<ConfigError>(path), path);
   Result r;
   try {
     r.point = n["point"].as<int64_t>();
@@ -171,7 +171,7 @@ Result read_result(const std::string& path) {
     for (auto it = n["metrics"].begin(); it != n["metrics"].end(); ++it)
       r.metrics.emplace_back(it->first.Scalar(), it->second.as<double>());
   } catch (const YAML::Exception& e) {
-    throw TraceError(fmt::format("{}: not a sweep result file ({})", path, e.what()));
+    throw ConfigError(fmt::format("{}: not a sweep result file ({})", path, e.what()));
   }
   return r;
 }
@@ -269,13 +269,7 @@ Spec parse_spec(const std::string& text, const std::string& file) {
 Spec load_spec(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw ConfigError(path + ": no such sweep file");
-  std::string text;
-  try {
-    text = read_text(path);
-  } catch (const TraceError& e) {
-    throw ConfigError(e.what());
-  }
-  return parse_spec(text, path);
+  return parse_spec(read_text<ConfigError>(path), path);
 }
 
 std::vector<Point> expand(const Spec& s, int64_t* total) {
@@ -387,7 +381,7 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
   std::string meta = meta_yaml(s, o.shard, sum.grid), meta_path = o.out_dir + "/sweep-output.yaml";
   std::error_code ec;
   if (fs::exists(meta_path, ec)) {
-    std::string old = read_text(meta_path);
+    std::string old = read_text<ConfigError>(meta_path);
     if (old != meta)
       throw ConfigError(
           fmt::format("{}: holds results of another sweep or shard (its sweep-output.yaml differs); "
@@ -485,10 +479,10 @@ MergeReport merge(const std::vector<std::string>& dirs, const std::string& out) 
     std::error_code ec;
     if (!fs::exists(meta_path, ec))
       throw ConfigError(fmt::format("{}: not a sweep output directory (no sweep-output.yaml)", d));
-    YAML::Node m = yamlu::parse<ConfigError>(read_text(meta_path), meta_path);
+    YAML::Node m = yamlu::parse<ConfigError>(read_text<ConfigError>(meta_path), meta_path);
     std::string h = m["sweep_hash"].as<std::string>("");
     if (hash.empty()) {
-      hash = h, spec_text = read_text(d + "/sweep.yaml"), spec_dir = d;
+      hash = h, spec_text = read_text<ConfigError>(d + "/sweep.yaml"), spec_dir = d;
     } else if (h != hash) {
       throw ConfigError(
           fmt::format("{}: comes from another sweep file (hash {}, {} has {}); merge shards of one sweep", d,
@@ -505,11 +499,11 @@ MergeReport merge(const std::vector<std::string>& dirs, const std::string& out) 
       auto [it, fresh] = seen.emplace(f, d);
       if (!fresh) {
         rep.duplicated.push_back(fmt::format("{} (in {} and {})", f, it->second, d));
-        if (read_text(e.path().string()) != read_text(it->second + "/points/" + f))
+        if (read_text<ConfigError>(e.path().string()) != read_text<ConfigError>(it->second + "/points/" + f))
           throw ConfigError(fmt::format("{}: result {} differs from the one in {}", d, f, it->second));
         continue;
       }
-      atomic_write(out + "/points/" + f, read_text(e.path().string()));
+      atomic_write(out + "/points/" + f, read_text<ConfigError>(e.path().string()));
     }
   }
   int64_t grid = 0;

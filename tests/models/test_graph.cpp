@@ -4,7 +4,7 @@
 #include <fstream>
 #include <regex>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "models/graph.hpp"
 #include "tests/helpers.hpp"
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <random>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "models/graph.hpp"
 #include "sim/energy.hpp"
 #include "sim/network.hpp"

@@ -6,8 +6,8 @@
 #include <random>
 #include <regex>
 
-#include "models/embedded.hpp"
-#include "models/errors.hpp"
+#include "base/embedded.hpp"
+#include "base/errors.hpp"
 #include "sim/hwconfig.hpp"
 #include "tests/helpers.hpp"
 

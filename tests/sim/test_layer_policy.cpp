@@ -4,7 +4,7 @@
 // reproducible, and a bad calibration is a clean error.
 #include <gtest/gtest.h>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/report.hpp"
 #include "sim/sim_data.hpp"

@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "models/graph.hpp"
 #include "sim/counters.hpp"
 #include "sim/network.hpp"
@@ -332,7 +332,7 @@ TEST(FunctionalCheck, PassesOnSynthResNet18AndVgg16AtSmallWidthAndCatchesAChange
       for (auto& v : w) v = float(int(rng() % 2001) - 1000) / 1000.0f;
       LayerData d;
       d.ifmap = in.data(), d.weights = w.data();
-      CheckStats cs;
+      VerifyStats cs;
       EXPECT_NO_THROW(simulate_group(hw, grp, 0, Fidelity::fast, &d, &cs)) << model << " " << n.name;
       EXPECT_TRUE(cs.ran);
       EXPECT_LE(cs.worst_ratio, 1.0);

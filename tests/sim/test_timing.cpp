@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <random>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/engine.hpp"
 #include "sim/network.hpp"
 #include "tests/helpers.hpp"

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <limits>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "tests/helpers.hpp"
 #include "traces/npy.hpp"
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <regex>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "tests/helpers.hpp"
 #include "traces/npy.hpp"
 #include "traces/synth.hpp"

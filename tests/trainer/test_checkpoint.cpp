@@ -6,7 +6,7 @@
 #include <functional>
 #include <random>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "tests/helpers.hpp"
 #include "traces/npy.hpp"
 #include "trainer/checkpoint.hpp"

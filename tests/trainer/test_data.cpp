@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "tests/helpers.hpp"
 #include "trainer/data/batcher.hpp"
 #include "trainer/data/dataset.hpp"

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <random>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "trainer/net.hpp"
 
 namespace eatsim {

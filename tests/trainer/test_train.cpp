@@ -11,7 +11,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "tests/helpers.hpp"
 #include "traces/npy.hpp"
 #include "trainer/checkpoint.hpp"

@@ -4,10 +4,10 @@
 
 #include <iostream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/regression.hpp"
 #include "tools/eatsim/command.hpp"
-#include "traces/fsutil.hpp"
+#include "base/files.hpp"
 
 namespace eatsim::cli {
 namespace {
@@ -37,7 +37,7 @@ int run(const Args& args) {
     } catch (const Error& e) {
       old = fmt::format("the old golden is replaced whole ({})", e.lines().front());
     }
-    atomic_write(gp, read_text(rp));
+    atomic_write(gp, read_text<ConfigError>(rp));
     std::cout << fmt::format("updated {} from {}: {}\n", gp, rp, old);
     return 0;
   }

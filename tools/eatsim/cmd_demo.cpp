@@ -1,6 +1,6 @@
 // eatsim demo: the whole story on embedded defaults (see tools/eatsim/demo.hpp).
 #include <fmt/format.h>
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 
 #include "tools/eatsim/command.hpp"
 #include "tools/eatsim/demo.hpp"

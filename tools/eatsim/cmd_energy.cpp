@@ -5,10 +5,10 @@
 #include <iostream>
 #include <sstream>
 
-#include "models/errors.hpp"
-#include "sim/sponge/report.hpp"
+#include "base/errors.hpp"
+#include "sim/estimator/report.hpp"
 #include "tools/eatsim/command.hpp"
-#include "traces/fsutil.hpp"
+#include "base/files.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {

@@ -6,7 +6,7 @@
 #include <iostream>
 #include <map>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/sweep/sweep.hpp"
 #include "tools/eatsim/command.hpp"
 #include "tools/eatsim/plot.hpp"

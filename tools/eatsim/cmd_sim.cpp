@@ -6,14 +6,14 @@
 #include <iostream>
 #include <thread>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/gemm.hpp"
 #include "sim/layer_policy.hpp"
 #include "sim/report.hpp"
 #include "sim/systemc/clocked.hpp"
 #include "sim/trace_data.hpp"
 #include "tools/eatsim/command.hpp"
-#include "traces/fsutil.hpp"
+#include "base/files.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {

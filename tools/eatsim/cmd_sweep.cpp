@@ -4,7 +4,7 @@
 #include <iostream>
 #include <thread>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/sweep/sim_evaluator.hpp"
 #include "tools/eatsim/command.hpp"
 #include "tools/eatsim/plot.hpp"

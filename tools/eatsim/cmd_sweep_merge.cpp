@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/sweep/sweep.hpp"
 #include "tools/eatsim/command.hpp"
 

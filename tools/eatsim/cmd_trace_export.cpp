@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "tools/eatsim/command.hpp"
 #include "trainer/export.hpp"
 

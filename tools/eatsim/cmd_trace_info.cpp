@@ -5,9 +5,9 @@
 #include <cmath>
 #include <iostream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "tools/eatsim/command.hpp"
-#include "traces/fsutil.hpp"
+#include "base/files.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {

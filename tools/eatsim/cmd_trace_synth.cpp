@@ -4,7 +4,7 @@
 #include <chrono>
 #include <iostream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "tools/eatsim/command.hpp"
 #include "traces/synth.hpp"
 

@@ -11,16 +11,16 @@
 #include <iostream>
 #include <sstream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/report.hpp"
 #include "sim/sim_data.hpp"
-#include "sim/sponge/census.hpp"
-#include "sim/sponge/estimator.hpp"
-#include "sim/sponge/firing.hpp"
-#include "sim/sponge/report.hpp"
+#include "sim/estimator/census.hpp"
+#include "sim/estimator/estimator.hpp"
+#include "sim/estimator/firing.hpp"
+#include "sim/estimator/report.hpp"
 #include "tools/eatsim/plot.hpp"
-#include "traces/fsutil.hpp"
+#include "base/files.hpp"
 #include "traces/trace.hpp"
 #include "trainer/export.hpp"
 #include "trainer/train.hpp"
@@ -266,7 +266,7 @@ void run(const Options& o) {
   const std::string figures = out.str(), path = o.out + "/headline.txt";
   const double wall = std::chrono::duration<double>(Clock::now() - t_start).count();
   std::string old;
-  if (fs::is_regular_file(path)) old = read_text(path);
+  if (fs::is_regular_file(path)) old = read_text<DataError>(path);
   std::string where =
       fmt::format("everything is in {}/ (runs, traces, energy-*.json, firing.csv, sim/, plots/)", o.out);
   std::cout << figures;

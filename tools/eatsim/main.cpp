@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "tools/eatsim/command.hpp"
 
 namespace eatsim::cli {

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "models/errors.hpp"
-#include "traces/fsutil.hpp"
+#include "base/errors.hpp"
+#include "base/files.hpp"
 
 namespace eatsim::plot {
 

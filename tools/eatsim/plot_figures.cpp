@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "models/errors.hpp"
-#include "models/yaml_util.hpp"
+#include "base/errors.hpp"
+#include "base/yaml_util.hpp"
 #include "tools/eatsim/plot.hpp"
-#include "traces/fsutil.hpp"
+#include "base/files.hpp"
 
 namespace eatsim::plot {
 namespace fs = std::filesystem;
@@ -106,7 +106,7 @@ RunSummary read_run(const std::string& dir) {
   r.metrics = read_csv(dir + "/metrics.csv");
   if (r.metrics.rows.empty()) throw DataError(dir + "/metrics.csv: no finished epoch yet");
   std::string meta = dir + "/checkpoint/checkpoint.yaml";
-  YAML::Node y = yamlu::parse<DataError>(read_text(meta), meta);
+  YAML::Node y = yamlu::parse<DataError>(read_text<DataError>(meta), meta);
   try {
     r.lambda = std::stod(y["info"]["lambda"].as<std::string>());
     r.sigma = std::stod(y["info"]["sigma"].as<std::string>());

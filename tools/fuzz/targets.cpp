@@ -9,7 +9,7 @@
 #include <map>
 #include <sstream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "models/graph.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/regression.hpp"

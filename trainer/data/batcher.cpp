@@ -6,7 +6,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 #include "traces/synth.hpp"  // Rng
 
 namespace eatsim {

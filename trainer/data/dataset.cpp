@@ -13,7 +13,7 @@
 #include <memory>
 #include <sstream>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 
 namespace eatsim {
 namespace fs = std::filesystem;

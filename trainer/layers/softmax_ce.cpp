@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "models/errors.hpp"
+#include "base/errors.hpp"
 
 namespace eatsim::trainer {
 
