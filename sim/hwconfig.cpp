@@ -90,6 +90,12 @@ std::string entry(const EnergyEntry& e) { return fmt::format("{{pj: {}, source: 
 const char* b(bool v) { return v ? "true" : "false"; }
 }  // namespace
 
+HwConfig dense_twin(const HwConfig& hw) {
+  HwConfig d = hw;
+  d.sparsity = SparsityConfig{};
+  return d;
+}
+
 std::string hwconfig_to_yaml(const HwConfig& hw) {
   std::ostringstream o;
   o << "# resolved from " << hw.file << "\n";

@@ -135,5 +135,6 @@ std::vector<std::string> embedded_preset_names();
 
 // The resolved configuration in the hwconfig format (no include), parseable again.
 std::string hwconfig_to_yaml(const HwConfig& hw);
+HwConfig dense_twin(const HwConfig& hw);  // the same hardware with every sparsity feature off
 
 }  // namespace eatsim::sim

@@ -4,25 +4,24 @@
 #include <fmt/format.h>
 
 #include "base/errors.hpp"
-#include "sim/trace_data.hpp"
+#include "sim/run.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::sim {
 
-std::map<std::string, bool> calibrate_layers(const HwConfig& hw, const Graph& g) {
+std::map<std::string, bool> calibrate_layers(const SimResult& r) {
+  const HwConfig& hw = r.hw;
   const std::string& dir = hw.sparsity.calibration;
   TraceReader tr(dir);
   HwConfig always = hw;
   always.sparsity.policy = SparsityPolicy::always;
-  TraceData values(tr, tr.manifest().num_samples());
-  DataSource ds = values.source();
-  SimResult cal = simulate_network(always, tr.graph(), tr.manifest().num_samples(), Fidelity::fast, &ds);
-  std::vector<LayerGroup> want = group_layers(g, hw);
+  SimResult cal = simulate(always, tr);
   auto same = [&] {
-    if (want.size() != cal.layers.size()) return false;
-    for (size_t i = 0; i < want.size(); ++i) {
-      const GemmShape &a = want[i].shape, &b = cal.layers[i].group.shape;
-      if (want[i].name != cal.layers[i].group.name || a.M != b.M || a.K != b.K || a.N != b.N) return false;
+    if (r.layers.size() != cal.layers.size()) return false;
+    for (size_t i = 0; i < r.layers.size(); ++i) {
+      const LayerGroup &x = r.layers[i].group, &y = cal.layers[i].group;
+      const GemmShape &a = x.shape, &b = y.shape;
+      if (x.name != y.name || a.M != b.M || a.K != b.K || a.N != b.N) return false;
     }
     return true;
   };
@@ -31,8 +30,8 @@ std::map<std::string, bool> calibrate_layers(const HwConfig& hw, const Graph& g)
         fmt::format("{}: sparsity.calibration: the trace is of network '{}' with other layers than '{}' "
                     "(calibrate on a trace "
                     "of the network simulated)",
-                    dir, tr.graph().name, g.name));
-  const EnergyTable t = EnergyTable::from(hw);
+                    dir, tr.graph().name, r.model));
+  const EnergyTable& t = r.energy;
   std::map<std::string, bool> on;
   for (const LayerRecord& l : cal.layers) {
     double with = 0, without = 0;

@@ -6,14 +6,14 @@
 #include <map>
 #include <string>
 
-#include "sim/report.hpp"
+#include "sim/result.hpp"
 
 namespace eatsim::sim {
 
 // Report-row name -> whether the features save energy there, from simulating hw's calibration
 // trace with the features on and off (mean energy over its samples; the front end stays powered
-// either way). ConfigError when the trace is not of `g`'s network.
-std::map<std::string, bool> calibrate_layers(const HwConfig& hw, const Graph& g);
+// either way). ConfigError when the trace is not of the network `r` simulated (r.layers).
+std::map<std::string, bool> calibrate_layers(const SimResult& r);
 
 // A layer that turns its features off runs as the same hardware with them off: its counters
 // become its dense twin's. Sets LayerRecord::sparsity_on on every row.

@@ -9,21 +9,19 @@
 #include <stdexcept>
 
 #include "base/errors.hpp"
-#include "sim/verify.hpp"
 #include "sim/engine.hpp"
 #include "sim/sparse.hpp"
+#include "sim/verify.hpp"
 
 namespace eatsim::sim {
 namespace {
 
 bool is_gemm(Op op) { return op == Op::conv2d || op == Op::linear; }
 
-// Element operations a PPU node costs per sample.
-int64_t ppu_ops_of(const Graph& g, const Node& n, const HwConfig& hw) {
+// Element operations a PPU node costs per sample (BN: LayerGroup::bn_ops).
+int64_t ppu_ops_of(const Graph& g, const Node& n) {
   int64_t out = numel(n.out_shape);
   switch (n.op) {
-    case Op::batchnorm2d:
-      return hw.ppu.fold_bn ? 0 : 2 * out;  // scale and shift
     case Op::relu:
       return out;
     case Op::add:
@@ -56,7 +54,7 @@ std::string LayerGroup::fused_names(const Graph& g) const {
   return s;
 }
 
-std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw) {
+std::vector<LayerGroup> group_layers(const Graph& g) {
   std::vector<int> owner(g.nodes.size(), -1);
   std::vector<LayerGroup> groups;
   for (int i : g.order) {
@@ -83,8 +81,8 @@ std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw) {
     owner[i] = o;
     LayerGroup& grp = groups[o];
     grp.ppu.push_back(i);
-    grp.ppu_ops += ppu_ops_of(g, n, hw);
-    if (n.op == Op::batchnorm2d && !hw.ppu.fold_bn) grp.weight_elems += 2 * n.out_shape[0];
+    grp.ppu_ops += ppu_ops_of(g, n);
+    if (n.op == Op::batchnorm2d) grp.bn_ops += 2 * numel(n.out_shape), grp.bn_params += 2 * n.out_shape[0];
     if (n.op == Op::add)
       for (size_t k = 0; k < n.in.size(); ++k) {
         int r = alias_root(g, n.in[k]);
@@ -211,14 +209,14 @@ int64_t compressed_bytes(const HwConfig& hw, const std::vector<WrittenTensor>& t
 Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch, Fidelity f,
                         const LayerData* data, VerifyStats* check) {
   const int64_t b = hw.elem_bytes();
-  int64_t ppu_cycles = (grp.ppu_ops + hw.ppu.width - 1) / hw.ppu.width;
+  const int64_t ppu_ops = grp.ppu_ops_on(hw), weight_elems = grp.weight_elems_on(hw);
+  int64_t ppu_cycles = (ppu_ops + hw.ppu.width - 1) / hw.ppu.width;
   Counters c;
   if (grp.gemm >= 0) {
     LayerIo io;
     io.ifmap_bytes = grp.in_elems * b;
-    bool resident =
-        sample_in_batch % hw.batch != 0 && grp.weight_elems * b <= hw.buf[kWeights].usable_bytes();
-    io.weight_bytes = resident ? 0 : grp.weight_elems * b;
+    bool resident = sample_in_batch % hw.batch != 0 && weight_elems * b <= hw.buf[kWeights].usable_bytes();
+    io.weight_bytes = resident ? 0 : weight_elems * b;
     io.residual_bytes = grp.residual_elems * b;
     io.out_bytes = grp.out_elems * b;
     const bool values = data && data->ifmap && data->weights;
@@ -283,7 +281,7 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     c.sram_psum_wr = detail::words(c.dram_psum_rd_bytes + c.dram_wr_bytes, 8, hw.buf[kPsum].word_bits);
     c.sram_psum_rd = c.sram_psum_wr;
   }
-  c.ppu_ops = grp.ppu_ops;
+  c.ppu_ops = ppu_ops;
   return c;
 }
 

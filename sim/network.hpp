@@ -51,18 +51,27 @@ struct LayerGroup {
   bool linear = false;              // the GEMM is a linear layer (else conv2d)
   std::vector<int> ppu;             // nodes fused on the output stream, in execution order
   GemmShape shape;                  // gemm >= 0 only
-  int64_t ppu_ops = 0;              // per sample (BN, ReLU, pooling, residual add, bias add)
+  int64_t ppu_ops = 0;              // per sample (ReLU, pooling, residual add, bias add; BN apart)
+  int64_t bn_ops = 0;               // per sample: BN scale and shift (none where hw folds BN)
   int64_t in_elems = 0;             // input tensor read from DRAM
-  int64_t weight_elems = 0;         // weights + bias + unfolded BN scale/shift
+  int64_t weight_elems = 0;         // weights + bias
+  int64_t bn_params = 0;            // BN scale/shift per channel (none where hw folds BN)
   int64_t residual_elems = 0;       // residual-add operands produced outside the row
   std::vector<int> residual_nodes;  // their producers (identities resolved; -1: the graph input)
   int64_t out_elems = 0;            // tensors other rows (or the graph output) need
   std::vector<int> out_nodes;       // the nodes whose outputs those are
   std::string kind() const;         // "conv", "linear" or "ppu"
   std::string fused_names(const Graph& g) const;
+  // On a given PPU: its element operations per sample, and the parameters the row loads.
+  int64_t ppu_ops_on(const HwConfig& hw) const { return ppu_ops + (hw.ppu.fold_bn ? 0 : bn_ops); }
+  int64_t weight_elems_on(const HwConfig& hw) const {
+    return weight_elems + (hw.ppu.fold_bn ? 0 : bn_params);
+  }
 };
 
-std::vector<LayerGroup> group_layers(const Graph& g, const HwConfig& hw);
+// The report rows of a graph: the same on every hardware (what the hardware changes, BN folding,
+// is kept apart in each row).
+std::vector<LayerGroup> group_layers(const Graph& g);
 
 // A tensor a row writes back or reads as a residual operand (compress sizes it from its values).
 struct WrittenTensor {

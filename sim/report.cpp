@@ -1,266 +1,27 @@
 // Network simulation over samples and its reports: see report.hpp.
 #include "sim/report.hpp"
 
-#include "base/errors.hpp"
-#include "sim/layer_policy.hpp"
-#include "traces/trace.hpp"
-
 #include <fmt/format.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <exception>
-#include <mutex>
+#include <functional>
 #include <sstream>
-#include <stdexcept>
-#include <thread>
-#include <type_traits>
+
+#include "base/errors.hpp"
+#include "traces/trace.hpp"
 
 namespace eatsim::sim {
 
-std::vector<Counters> SimResult::totals() const {
-  std::vector<Counters> t(static_cast<size_t>(num_samples));
-  for (const auto& l : layers)
-    for (size_t s = 0; s < t.size(); ++s) t[s] += l.samples[s];
-  return t;
-}
-
-HwConfig dense_twin(const HwConfig& hw) {
-  HwConfig d = hw;
-  d.sparsity = SparsityConfig{};
-  return d;
-}
-
-namespace {
-
-// What one row of one sample produced: its counters, the same hardware's dense counters (sparse
-// features on) and the functional check's figures (when it ran). Plain bytes, for pipes.
-struct RowOut {
-  Counters c, dense;
-  VerifyStats check;
-  bool checked = false;
-};
-static_assert(std::is_trivially_copyable_v<RowOut>, "rows travel through pipes as bytes");
-
-// Every row of one sample: independent of every other sample (batch residency depends on the
-// sample's index only), which is what lets samples run in any order, on any worker. The dense
-// twin always runs fast: it is the same numbers in every fidelity.
-std::vector<RowOut> simulate_sample(const SimResult& r, int64_t s, Fidelity f, const DataSource* data,
-                                    bool check, std::mutex* data_mu) {
-  std::vector<RowOut> out;
-  const bool sparse = r.hw.sparsity.any();
-  const HwConfig dense = sparse ? dense_twin(r.hw) : HwConfig{};
-  for (const auto& rec : r.layers) {
-    const LayerGroup& grp = rec.group;
-    LayerData d;
-    if (data && grp.gemm >= 0) {
-      std::unique_lock<std::mutex> lock;
-      if (data_mu) lock = std::unique_lock<std::mutex>(*data_mu);
-      d = (*data)(grp.gemm, s);
-    }
-    RowOut o;
-    o.checked = check && grp.gemm >= 0 && d.ifmap && d.weights;
-    o.c = simulate_group(r.hw, grp, s, f, data ? &d : nullptr, o.checked ? &o.check : nullptr);
-    if (sparse) o.dense = simulate_group(dense, grp, s, Fidelity::fast);
-    out.push_back(o);
-  }
-  return out;
-}
-
-// Threads: each takes the next sample.
-void run_threads(SimResult& r, Fidelity f, const DataSource* data, bool check, int jobs,
-                 std::vector<std::vector<RowOut>>& per_sample) {
-  std::atomic<int64_t> next{0};
-  std::mutex data_mu, err_mu;
-  std::exception_ptr err;
-  auto work = [&] {
-    for (int64_t s; (s = next++) < r.num_samples;) {
-      try {
-        per_sample[s] = simulate_sample(r, s, f, data, check, &data_mu);
-      } catch (...) {
-        std::lock_guard<std::mutex> l(err_mu);
-        if (!err) err = std::current_exception();
-        next = r.num_samples;
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int j = 0; j < jobs; ++j) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
-  if (err) std::rethrow_exception(err);
-}
-
-bool write_all(int fd, const void* p, size_t n) {
-  const char* c = static_cast<const char*>(p);
-  while (n > 0) {
-    ssize_t k = ::write(fd, c, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    c += k, n -= size_t(k);
-  }
-  return true;
-}
-bool read_all(int fd, void* p, size_t n) {
-  char* c = static_cast<char*>(p);
-  while (n > 0) {
-    ssize_t k = ::read(fd, c, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    c += k, n -= size_t(k);
-  }
-  return true;
-}
-
-// A worker's error crosses the pipe as a kind and a message, so the CLI still maps it to its exit
-// code and hint.
-int error_kind(const std::exception& e) {
-  if (dynamic_cast<const ConfigError*>(&e)) return 1;
-  if (dynamic_cast<const NumericError*>(&e)) return 2;
-  if (dynamic_cast<const TraceError*>(&e)) return 3;
-  if (dynamic_cast<const ModelError*>(&e)) return 4;
-  return 0;
-}
-[[noreturn]] void rethrow_as(int kind, const std::string& m) {
-  switch (kind) {
-    case 1:
-      throw ConfigError(m);
-    case 2:
-      throw NumericError(m);
-    case 3:
-      throw TraceError(m);
-    case 4:
-      throw ModelError(m);
-  }
-  throw std::runtime_error(m);
-}
-
-// Worker processes (the SystemC kernel is one per process): worker w simulates samples w, w + jobs,
-// ... and sends (sample, counters of every row) through a pipe; an error travels as sample -1
-// and its message.
-void run_processes(SimResult& r, Fidelity f, const DataSource* data, bool check, int jobs,
-                   std::vector<std::vector<RowOut>>& per_sample) {
-  std::fflush(stdout), std::fflush(stderr);
-  struct Worker {
-    pid_t pid;
-    int fd;
-  };
-  std::vector<Worker> workers;
-  const size_t rows = r.layers.size();
-  for (int w = 0; w < jobs; ++w) {
-    int p[2];
-    if (::pipe(p) != 0) throw std::runtime_error("simulate_network: pipe failed");
-    pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("simulate_network: fork failed");
-    if (pid == 0) {
-      ::close(p[0]);
-      int code = 0;
-      try {
-        for (int64_t s = w; s < r.num_samples; s += jobs) {
-          std::vector<RowOut> c = simulate_sample(r, s, f, data, check, nullptr);
-          if (!write_all(p[1], &s, sizeof s) || !write_all(p[1], c.data(), rows * sizeof(RowOut))) {
-            code = 3;
-            break;
-          }
-        }
-      } catch (const std::exception& e) {
-        int64_t s = -1 - error_kind(e);
-        std::string m = e.what();
-        uint64_t n = m.size();
-        write_all(p[1], &s, sizeof s), write_all(p[1], &n, sizeof n), write_all(p[1], m.data(), n);
-        code = 2;
-      }
-      ::close(p[1]);
-      ::_exit(code);
-    }
-    ::close(p[1]);
-    workers.push_back({pid, p[0]});
-  }
-  std::string error;
-  int kind = 0;
-  for (const Worker& wk : workers) {
-    for (int64_t s; read_all(wk.fd, &s, sizeof s);) {
-      if (s < 0) {
-        uint64_t n = 0;
-        if (read_all(wk.fd, &n, sizeof n)) {
-          std::string m(n, '\0');
-          if (read_all(wk.fd, m.data(), n) && error.empty()) error = m, kind = int(-1 - s);
-        }
-        break;
-      }
-      std::vector<RowOut> c(rows);
-      if (s >= r.num_samples || !read_all(wk.fd, c.data(), rows * sizeof(RowOut))) break;
-      per_sample[s] = std::move(c);
-    }
-    ::close(wk.fd);
-    int status = 0;
-    ::waitpid(wk.pid, &status, 0);
-    if (error.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-      error = fmt::format("simulate_network: worker {} died (status {})", wk.pid, status);
-  }
-  if (!error.empty()) rethrow_as(kind, error);
-  for (const auto& c : per_sample)
-    if (c.size() != rows) throw std::runtime_error("simulate_network: a worker lost a sample");
-}
-
-}  // namespace
-
-SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f,
-                           const DataSource* data, bool check, int jobs) {
-  check_supported(hw);
-  SimResult r;
-  r.hw = hw, r.model = g.name, r.num_samples = samples;
-  const bool sparse = hw.sparsity.any();
-  for (auto& grp : group_layers(g, r.hw)) {
-    LayerRecord rec;
-    rec.fused = grp.fused_names(g);
-    rec.group = std::move(grp);
-    r.layers.push_back(std::move(rec));
-  }
-  for (auto& rec : r.layers) {
-    const LayerGroup& grp = rec.group;
-    if (grp.gemm >= 0) {
-      LayerIo io;
-      io.ifmap_bytes = grp.in_elems * hw.elem_bytes();
-      rec.tiling = make_plan(r.hw, grp.shape, io)->tiling();
-    }
-  }
-  jobs = static_cast<int>(std::clamp<int64_t>(jobs, 1, std::max<int64_t>(samples, 1)));
-  std::vector<std::vector<RowOut>> per_sample(static_cast<size_t>(samples));
-  if (jobs == 1) {
-    for (int64_t s = 0; s < samples; ++s) per_sample[s] = simulate_sample(r, s, f, data, check, nullptr);
-  } else if (f == Fidelity::cycle) {
-    run_processes(r, f, data, check, jobs, per_sample);
-  } else {
-    run_threads(r, f, data, check, jobs, per_sample);
-  }
-  for (size_t l = 0; l < r.layers.size(); ++l) {
-    LayerRecord& rec = r.layers[l];
-    for (int64_t s = 0; s < samples; ++s) {
-      const RowOut& o = per_sample[s][l];
-      rec.samples.push_back(o.c);
-      if (sparse) rec.dense.push_back(o.dense);
-      if (o.checked) rec.checks.push_back(o.check);
-    }
-  }
-  if (sparse && hw.sparsity.policy == SparsityPolicy::per_layer)
-    apply_layer_policy(r, calibrate_layers(hw, g));
-  return r;
-}
-
-Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles, const Counters* dense,
+Metrics metrics_of(const SimResult& r, const Counters& c, int64_t cycles, const Counters* dense,
                    int64_t dense_cycles) {
+  const HwConfig& hw = r.hw;
   Metrics m;
   m.cycles = cycles;
   double slots = double(hw.pe_count()) * double(std::max<int64_t>(cycles, 1));
   m.util_effective = double(c.mac_effective) / slots;
   m.util_dense = double(c.mac_dense) / slots;
-  m.energy = energy_of(EnergyTable::from(hw), c);
+  m.energy = energy_of(r.energy, c);
   m.energy_pj = m.energy.total();
   double us = double(cycles) / hw.array.clock_mhz;
   m.power_mw = us > 0 ? m.energy_pj / us / 1000.0 : 0;  // pJ/us = uW
@@ -269,7 +30,7 @@ Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t cycles, const 
   // With no sparsity feature the run is its own dense reference: both ratios are exactly 1.
   m.energy_ratio = 1, m.speedup = 1;
   if (dense) {
-    double de = energy_of(EnergyTable::from(dense_twin(hw)), *dense).total();
+    double de = energy_of(r.energy_dense, *dense).total();
     m.energy_ratio = de > 0 ? m.energy_pj / de : 1;
     m.speedup = cycles > 0 ? double(dense_cycles) / double(cycles) : 1;
   }
@@ -287,7 +48,7 @@ std::vector<Metrics> total_metrics(const SimResult& r) {
       cycles += reported_cycles(r.hw, l.group, l.samples[s]);
       if (sparse) dcycles += reported_cycles(r.hw, l.group, l.dense[s]), dt += l.dense[s];
     }
-    out.push_back(metrics_of(r.hw, t[s], cycles, sparse ? &dt : nullptr, dcycles));
+    out.push_back(metrics_of(r, t[s], cycles, sparse ? &dt : nullptr, dcycles));
   }
   return out;
 }
@@ -363,8 +124,8 @@ std::vector<Row> rows_of(const SimResult& r) {
     for (size_t s = 0; s < l.samples.size(); ++s) {
       const Counters& c = l.samples[s];
       const Counters* d = l.dense.empty() ? nullptr : &l.dense[s];
-      row.m.push_back(metrics_of(r.hw, c, reported_cycles(r.hw, l.group, c), d,
-                                 d ? reported_cycles(r.hw, l.group, *d) : 0));
+      row.m.push_back(
+          metrics_of(r, c, reported_cycles(r.hw, l.group, c), d, d ? reported_cycles(r.hw, l.group, *d) : 0));
     }
     rows.push_back(std::move(row));
   }

@@ -1,51 +1,14 @@
-// Simulating a network over the samples of a trace and reporting it: per-layer table, CSV and
-// JSON with counters, cycles, utilisation, traffic, energy per component, power, EDP, area
-// proxies, min/mean/max over samples.
+// Reporting a simulation (sim/run.hpp makes it): per-layer table, CSV and JSON with counters,
+// cycles, utilisation, traffic, energy per component, power, EDP, area proxies, min/mean/max over
+// samples.
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
-#include "models/graph.hpp"
-#include "sim/counters.hpp"
-#include "sim/energy.hpp"
-#include "sim/hwconfig.hpp"
-#include "sim/network.hpp"
+#include "sim/result.hpp"
 
 namespace eatsim::sim {
-
-struct LayerRecord {
-  LayerGroup group;
-  std::string fused;   // names of the PPU nodes on its output stream
-  std::string tiling;  // how the dataflow tiled it (sample 0)
-  std::vector<Counters> samples;
-  std::vector<Counters> dense;     // the same hardware with the sparsity features off (energy ratio)
-  std::vector<VerifyStats> checks;  // per sample when the functional check ran
-  int sparsity_on = -1;            // sparsity.policy per-layer: 1 features kept, 0 turned off; -1 always
-};
-
-struct SimResult {
-  HwConfig hw;
-  std::string model;       // graph name
-  std::string source;      // trace directory, or "shapes only"
-  std::string trace_hash;  // content hash of the trace (traces/trace.hpp trace_hash), "" for shapes
-  std::vector<LayerRecord> layers;
-  int64_t num_samples = 0;
-  std::vector<Counters> totals() const;  // per sample, summed over layers
-};
-
-// Operand values of a GEMM node for a sample (issue 9); not called by the dense features.
-using DataSource = std::function<LayerData(int node, int64_t sample)>;
-
-// With sparsity features on, every row is also simulated on the same hardware with them off, for
-// the energy ratio and speed-up (in fast fidelity: the same numbers). `check`: run the functional
-// check on every GEMM row (needs data). `jobs` > 1 simulates samples on that many workers: threads
-// for fast and step (calls to `data` are serialised; the arrays a call returns must stay valid
-// while its caller simulates the row, as TraceData's do), forked processes for cycle (one SystemC
-// kernel per process). Samples are independent, so the result never depends on `jobs`.
-SimResult simulate_network(const HwConfig& hw, const Graph& g, int64_t samples, Fidelity f = Fidelity::fast,
-                           const DataSource* data = nullptr, bool check = false, int jobs = 1);
 
 // Derived numbers of one run (a layer or the total, one sample).
 struct Metrics {
@@ -58,10 +21,10 @@ struct Metrics {
   double energy_ratio = 1, speedup = 1;  // sparse features on vs the same hardware dense
   bool dma_bound = false;                // the DRAM channel was busier than the array
 };
-// `dense` (and its cycles): the same run with the sparsity features off, for the ratios.
-Metrics metrics_of(const HwConfig& hw, const Counters& c, int64_t reported_cycles,
+// One run on r's hardware, priced with r's energy tables. `dense` (and its cycles): the same run
+// with the sparsity features off, for the ratios.
+Metrics metrics_of(const SimResult& r, const Counters& c, int64_t reported_cycles,
                    const Counters* dense = nullptr, int64_t dense_cycles = 0);
-HwConfig dense_twin(const HwConfig& hw);  // the same hardware with every sparsity feature off
 // Whole-network metrics per sample (cycles: the sum of the rows' reported cycles) — what sweeps,
 // the demo and regression checks compare.
 std::vector<Metrics> total_metrics(const SimResult& r);

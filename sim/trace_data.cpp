@@ -34,9 +34,7 @@ TraceData::TraceData(const TraceReader& tr, int64_t samples) : id_(g_next_id++) 
   std::vector<ParamInfo> params = g.parameters();
   // Which tensors each GEMM row writes back does not depend on the hardware.
   std::map<int, std::vector<int>> written, residuals;
-  HwConfig any;
-  any.ppu.width = 1;
-  for (const LayerGroup& grp : group_layers(g, any))
+  for (const LayerGroup& grp : group_layers(g))
     if (grp.gemm >= 0) written[grp.gemm] = grp.out_nodes, residuals[grp.gemm] = grp.residual_nodes;
   for (int i : g.order) {
     const eatsim::Node& n = g.nodes[size_t(i)];

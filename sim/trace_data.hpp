@@ -5,7 +5,7 @@
 #include <map>
 #include <vector>
 
-#include "sim/report.hpp"
+#include "sim/result.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::sim {

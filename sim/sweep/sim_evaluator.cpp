@@ -6,6 +6,7 @@
 #include "base/errors.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/report.hpp"
+#include "sim/run.hpp"
 #include "sim/trace_data.hpp"
 #include "traces/trace.hpp"
 
@@ -49,11 +50,7 @@ std::vector<std::pair<std::string, double>> SimEvaluator::evaluate(const Point& 
   std::vector<std::string> overrides;
   for (const auto& [k, v] : p.assign) overrides.push_back(k + "=" + v);
   sim::HwConfig hw = sim::load_hwconfig(p_->spec.base, overrides);
-  const TraceReader& tr = *p_->traces[t];
-  sim::DataSource src;
-  if (p_->values[t]) src = p_->values[t]->source();
-  sim::SimResult r = sim::simulate_network(hw, tr.graph(), tr.manifest().num_samples(), sim::Fidelity::fast,
-                                           p_->values[t] ? &src : nullptr);
+  sim::SimResult r = sim::simulate(hw, *p_->traces[t], {}, p_->values[t].get());
   auto cols = sim::summary_columns(r);
   double e = 0;
   for (const auto& [k, v] : cols)

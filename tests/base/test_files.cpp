@@ -91,5 +91,35 @@ TEST(BaseErrors, EveryDomainIsAnErrorWithItsLines) {
   }
 }
 
+TEST(BaseErrors, AnErrorThrownAgainByItsKindIsTheSameTypeWithTheSameLines) {
+  auto again = [](const Error& e) -> std::exception_ptr {
+    try {
+      throw_error(e.kind(), e.what());
+    } catch (...) {
+      return std::current_exception();
+    }
+  };
+  auto same = [&](const auto& original) {
+    using E = std::decay_t<decltype(original)>;
+    try {
+      std::rethrow_exception(again(original));
+    } catch (const E& e) {
+      EXPECT_EQ(e.kind(), original.kind());
+      EXPECT_EQ(e.lines(), original.lines());
+      return;
+    } catch (...) {
+    }
+    ADD_FAILURE() << "kind " << int(original.kind()) << " came back as another type";
+  };
+  same(ConfigError("a.yaml:1: x"));
+  same(ModelError(std::vector<std::string>{"m.yaml:1: one", "m.yaml:2: two"}));
+  same(TraceError("t/x.npy: truncated"));
+  same(DataError("ckpt: bad"));
+  same(NumericError("layer conv1: mismatch"));
+  same(FileError("out.csv: cannot create"));
+  same(UsageError("--jobs: out of range"));
+  EXPECT_EQ(Error("plain").kind(), ErrorKind::general);
+}
+
 }  // namespace
 }  // namespace eatsim

@@ -10,6 +10,7 @@
 #include "sim/energy.hpp"
 #include "sim/network.hpp"
 #include "sim/report.hpp"
+#include "sim/run.hpp"
 
 namespace eatsim::sim {
 namespace {
@@ -26,7 +27,7 @@ TEST(Energy, TotalIsEventsTimesTableEntries) {
                    "buffers.weights.word_bits=128", "buffers.psum.size_kb=32", "buffers.psum.banks=4",
                    "buffers.psum.word_bits=64"});
   Graph g = load_graph("resnet8");
-  auto groups = group_layers(g, hw);
+  auto groups = group_layers(g);
   ASSERT_FALSE(groups.empty());
   for (const auto& grp : groups) {
     Counters c = simulate_group(hw, grp, 0);
@@ -58,7 +59,7 @@ TEST(MacClasses, DenseIsEffectivePlusGatedSkippedAndPaddingOnEveryLayer) {
       Graph g = load_graph(model);
       HwConfig hw = load_hwconfig(preset, dense_sets());
       int64_t dense = 0;
-      for (const auto& grp : group_layers(g, hw)) {
+      for (const auto& grp : group_layers(g)) {
         if (grp.gemm < 0) continue;
         Counters c = simulate_group(hw, grp, 0);
         EXPECT_EQ(c.mac_dense, c.mac_effective + c.mac_gated + c.mac_skipped + c.mac_pad)
@@ -98,10 +99,10 @@ TEST(Traffic, ResidentOperandsCrossDramOnce) {
     HwConfig hw =
         load_hwconfig("tpu_ws32", {std::string("array.dataflow=") + df, "buffers.ifmap.size_kb=8192",
                                    "buffers.weights.size_kb=8192", "buffers.psum.size_kb=8192"});
-    for (const auto& grp : group_layers(g, hw)) {
+    for (const auto& grp : group_layers(g)) {
       Counters c = simulate_group(hw, grp, 0);
       EXPECT_EQ(c.dram_ifmap_rd_bytes, grp.in_elems) << df << grp.name;
-      EXPECT_EQ(c.dram_weights_rd_bytes, grp.weight_elems) << df << grp.name;
+      EXPECT_EQ(c.dram_weights_rd_bytes, grp.weight_elems_on(hw)) << df << grp.name;
       EXPECT_EQ(c.dram_psum_rd_bytes, grp.residual_elems) << df << grp.name;
       EXPECT_EQ(c.dram_wr_bytes, grp.out_elems) << df << grp.name;
     }
@@ -111,7 +112,7 @@ TEST(Traffic, ResidentOperandsCrossDramOnce) {
 TEST(Traffic, ResNetRowsReadResidualsAndWriteWhatOthersNeed) {
   Graph g = load_graph("resnet18");
   HwConfig hw = load_hwconfig("tpu_ws32");
-  auto groups = group_layers(g, hw);
+  auto groups = group_layers(g);
   ASSERT_EQ(groups.size(), 21u);  // every BN, ReLU, add and pool rides on a conv/linear
   for (const auto& grp : groups) {
     if (grp.name == "layer1.0.conv2") {
@@ -131,13 +132,13 @@ TEST(Traffic, ResNetRowsReadResidualsAndWriteWhatOthersNeed) {
 TEST(Traffic, WeightsStayResidentForABatch) {
   Graph g = load_graph("resnet8");
   HwConfig hw = load_hwconfig("tpu_ws32", {"batch=4"});
-  for (const auto& grp : group_layers(g, hw)) {
+  for (const auto& grp : group_layers(g)) {
     int64_t w0 = simulate_group(hw, grp, 0).dram_weights_rd_bytes;
     int64_t w1 = simulate_group(hw, grp, 1).dram_weights_rd_bytes;
     int64_t w4 = simulate_group(hw, grp, 4).dram_weights_rd_bytes;
-    EXPECT_EQ(w0, grp.weight_elems) << grp.name;
+    EXPECT_EQ(w0, grp.weight_elems_on(hw)) << grp.name;
     EXPECT_EQ(w4, w0) << grp.name;
-    bool fits = grp.weight_elems <= hw.buf[kWeights].usable_bytes();
+    bool fits = grp.weight_elems_on(hw) <= hw.buf[kWeights].usable_bytes();
     EXPECT_EQ(w1, fits ? 0 : w0) << grp.name;
   }
 }
@@ -145,7 +146,7 @@ TEST(Traffic, WeightsStayResidentForABatch) {
 TEST(Report, EveryRatioIsExactlyOneWithNoSparsityFeature) {
   Graph g = load_graph("resnet8");
   HwConfig hw = load_hwconfig("tpu_ws32");
-  SimResult r = simulate_network(hw, g, 3);
+  SimResult r = simulate_network(hw, g, {3});
   auto tm = total_metrics(r);
   ASSERT_EQ(tm.size(), 3u);
   for (const Metrics& m : tm) {
@@ -173,7 +174,8 @@ TEST(Report, StepFidelityGivesTheSameNetworkCountersOnEveryPreset) {
   Graph g = load_graph("resnet8");
   for (const auto& preset : embedded_preset_names()) {
     HwConfig hw = load_hwconfig(preset, dense_sets());
-    SimResult a = simulate_network(hw, g, 2, Fidelity::fast), b = simulate_network(hw, g, 2, Fidelity::step);
+    SimResult a = simulate_network(hw, g, {2, Fidelity::fast}),
+              b = simulate_network(hw, g, {2, Fidelity::step});
     ASSERT_EQ(a.layers.size(), b.layers.size());
     for (size_t i = 0; i < a.layers.size(); ++i)
       for (size_t s = 0; s < 2; ++s)
@@ -185,8 +187,8 @@ TEST(Report, StepFidelityGivesTheSameNetworkCountersOnEveryPreset) {
 
 TEST(Report, SparsityFeaturesAreRefusedUntilTheSparseEngineExists) {
   Graph g = load_graph("resnet8");
-  EXPECT_THROW(simulate_network(load_hwconfig("cnvlutin_ws16"), g, 1), ConfigError);
-  EXPECT_NO_THROW(simulate_network(load_hwconfig("cnvlutin_ws16", dense_sets()), g, 1));
+  EXPECT_THROW(simulate_network(load_hwconfig("cnvlutin_ws16"), g, {1}), ConfigError);
+  EXPECT_NO_THROW(simulate_network(load_hwconfig("cnvlutin_ws16", dense_sets()), g, {1}));
 }
 
 }  // namespace
@@ -199,7 +201,7 @@ namespace {
 TEST(WorkedExample, ResNet18Layer1Conv1OnTpuWs32MatchesTheDocument) {
   Graph g = load_graph("resnet18");
   HwConfig hw = load_hwconfig("tpu_ws32");
-  for (const auto& grp : group_layers(g, hw)) {
+  for (const auto& grp : group_layers(g)) {
     if (grp.name != "layer1.0.conv1") continue;
     Counters c = simulate_group(hw, grp, 0);
     EXPECT_EQ(c.folds, 36);

@@ -7,7 +7,7 @@
 #include "base/errors.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/report.hpp"
-#include "sim/sim_data.hpp"
+#include "sim/run.hpp"
 #include "tests/helpers.hpp"
 #include "traces/trace.hpp"
 
@@ -51,10 +51,10 @@ test::TempDir* LayerPolicy::d_ = nullptr;
 
 TEST_F(LayerPolicy, OnDenseDataItIsNeverWorseThanAlwaysOrOff) {
   TraceReader tr(*d_ / "dense");
-  SimResult always = simulate_trace(hw("", ""), tr);
-  SimResult off = simulate_trace(load_hwconfig("tpu_ws32"), tr);
-  SimResult self = simulate_trace(hw("dense"), tr);
-  SimResult other = simulate_trace(hw("dense2"), tr);
+  SimResult always = simulate(hw("", ""), tr);
+  SimResult off = simulate(load_hwconfig("tpu_ws32"), tr);
+  SimResult self = simulate(hw("dense"), tr);
+  SimResult other = simulate(hw("dense2"), tr);
   // The problem: with every feature on, dense-ish data costs more than the same array without them.
   ASSERT_GT(energy(always), energy(off) * 1.05);
   // Calibrated on the trace itself each layer takes the cheaper of the two: never above either.
@@ -75,7 +75,7 @@ TEST_F(LayerPolicy, OnDenseDataItIsNeverWorseThanAlwaysOrOff) {
 
 TEST_F(LayerPolicy, ChoicesArePerLayerReportedAndReproducible) {
   TraceReader tr(*d_ / "ramp");
-  SimResult a = simulate_trace(hw("ramp"), tr), b = simulate_trace(hw("ramp"), tr);
+  SimResult a = simulate(hw("ramp"), tr), b = simulate(hw("ramp"), tr);
   int on = 0, off = 0;
   for (const auto& l : a.layers) (l.sparsity_on ? on : off) += 1;
   EXPECT_GT(on, 0);   // sparse late layers keep the features
@@ -92,7 +92,7 @@ TEST_F(LayerPolicy, ChoicesArePerLayerReportedAndReproducible) {
   EXPECT_EQ(hw_hash(moved), hw_hash(hw("ramp")));
   EXPECT_NE(hw_hash(hw("dense")), hw_hash(hw("ramp")));
   // Policy always keeps its report columns as before.
-  EXPECT_EQ(to_csv(simulate_trace(hw("", ""), tr)).find("sparsity,"), std::string::npos);
+  EXPECT_EQ(to_csv(simulate(hw("", ""), tr)).find("sparsity,"), std::string::npos);
 }
 
 TEST_F(LayerPolicy, BadCalibrationIsAConfigErrorNamingTheProblem) {
@@ -108,7 +108,7 @@ TEST_F(LayerPolicy, BadCalibrationIsAConfigErrorNamingTheProblem) {
   EXPECT_NE(message([] { hw("dense", "always"); }).find("only with policy: per-layer"), std::string::npos);
   EXPECT_NE(message([] { hw("dense", "sometimes"); }).find("unknown policy 'sometimes'"), std::string::npos);
   TraceReader tr(*d_ / "dense");
-  EXPECT_NE(message([&] { simulate_trace(hw("small"), tr); }).find("other layers"), std::string::npos);
+  EXPECT_NE(message([&] { simulate(hw("small"), tr); }).find("other layers"), std::string::npos);
   // Through the CLI: exit 2, one line.
   auto r =
       test::run_cli("sim --hw tpu_ws32 --set sparsity.gate=true --set sparsity.policy=per-layer --trace " +

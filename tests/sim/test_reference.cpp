@@ -69,7 +69,8 @@ TEST(ReferenceGoldens, AnAlteredEnergyEntryIsCaught) {
 
 #include "sim/hwconfig.hpp"
 #include "sim/regression.hpp"
-#include "sim/sim_data.hpp"
+#include "sim/report.hpp"
+#include "sim/run.hpp"
 #include "sim/sparse.hpp"
 #include "traces/trace.hpp"
 
@@ -84,7 +85,7 @@ TEST(ReferenceGoldens, ResidualOperandsArriveCompressed) {
   TraceReader tr(ref() + "/traces/resnet8-syn10");
   sim::HwConfig on = sim::load_hwconfig("cnvlutin_ws16");
   sim::HwConfig off = sim::load_hwconfig("cnvlutin_ws16", {"sparsity.compress.format=none"});
-  sim::SimResult a = sim::simulate_trace(on, tr), b = sim::simulate_trace(off, tr);
+  sim::SimResult a = sim::simulate(on, tr), b = sim::simulate(off, tr);
   ASSERT_EQ(a.layers.size(), b.layers.size());
   int with_residual = 0;
   for (size_t i = 0; i < a.layers.size(); ++i) {
@@ -112,7 +113,7 @@ TEST(ReferenceGoldens, AnAlteredSkipRuleIsCaught) {
   TraceReader tr(trace);
   test::TempDir d("ref");
   auto report = [&](const std::string& name) {
-    test::write_file(d / name, sim::to_json(sim::simulate_trace(hw, tr)));
+    test::write_file(d / name, sim::to_json(sim::simulate(hw, tr)));
     return sim::read_report(d / name);
   };
   sim::Report gold = sim::read_report(golden);

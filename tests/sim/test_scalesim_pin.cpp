@@ -31,7 +31,7 @@ TEST(ScaleSimCompat, ResNet18CyclesEqualScaleSimV2OnEveryLayer) {
                                    "array.cols=" + std::to_string(size)});
       int n = 0;
       int64_t total = 0, expected_total = 0;
-      for (const auto& grp : group_layers(g, hw)) {
+      for (const auto& grp : group_layers(g)) {
         if (grp.gemm < 0) continue;
         const Node& node = g.nodes[grp.gemm];
         // Shapes straight from the graph, independent of the simulator's GEMM mapping.

@@ -14,7 +14,7 @@
 #include "sim/quant.hpp"
 #include "sim/regression.hpp"
 #include "sim/report.hpp"
-#include "sim/sim_data.hpp"
+#include "sim/run.hpp"
 #include "sim/sparse.hpp"
 #include "tests/helpers.hpp"
 #include "traces/trace.hpp"
@@ -162,8 +162,8 @@ TEST(IsSkip, NothingToSkipIsNeverSlowerThanDense) {
                 .code,
             0);
   TraceReader tr(d / "t");
-  SimResult dense = simulate_trace(load_hwconfig(d / "is.yaml"), tr);
-  SimResult skip = simulate_trace(load_hwconfig(d / "is.yaml", {"sparsity.skip.enabled=true"}), tr);
+  SimResult dense = simulate(load_hwconfig(d / "is.yaml"), tr);
+  SimResult skip = simulate(load_hwconfig(d / "is.yaml", {"sparsity.skip.enabled=true"}), tr);
   ASSERT_EQ(dense.layers.size(), skip.layers.size());
   for (size_t i = 0; i < dense.layers.size(); ++i)
     for (size_t s = 0; s < dense.layers[i].samples.size(); ++s) {
@@ -183,9 +183,9 @@ TEST(Skip, NeverSlowerThanDenseWithoutContention) {
     for (const char* g : {"4", "16"}) {
       std::vector<std::string> sets = {std::string("sparsity.skip.group=") + g, "sparsity.skip.acc_ports=16",
                                        "sparsity.skip.fifo_depth=16"};
-      SimResult on = simulate_trace(load_hwconfig("cnvlutin_ws16", sets), tr);
+      SimResult on = simulate(load_hwconfig("cnvlutin_ws16", sets), tr);
       sets.push_back("sparsity.skip.enabled=false");
-      SimResult off = simulate_trace(load_hwconfig("cnvlutin_ws16", sets), tr);
+      SimResult off = simulate(load_hwconfig("cnvlutin_ws16", sets), tr);
       for (size_t i = 0; i < on.layers.size(); ++i)
         for (size_t s = 0; s < on.layers[i].samples.size(); ++s)
           EXPECT_LE(on.layers[i].samples[s].total_cycles(), off.layers[i].samples[s].total_cycles())
@@ -436,7 +436,7 @@ TEST(SkipRegression, EatsimCheckCatchesAChangedSkipRule) {
   test::TempDir dir("skipreg");
   auto report = [&](const std::string& name) {
     std::string p = dir / name;
-    test::write_file(p, to_json(simulate_network(hw, g, 1, Fidelity::fast, &src)));
+    test::write_file(p, to_json(simulate_network(hw, g, {1, Fidelity::fast}, &src)));
     return read_report(p);
   };
   Report golden = report("golden.json");

@@ -56,7 +56,7 @@ TEST(SparseConfig, ContradictoryOrImpossibleSettingsAreClearErrors) {
 TEST(SparseConfig, SparsityWithoutValuesIsRefusedNamingTheLayer) {
   sim::HwConfig hw = sim::load_hwconfig("tpu_ws32", {"sparsity.gate=true"});
   Graph g = load_graph("resnet8");
-  auto groups = sim::group_layers(g, hw);
+  auto groups = sim::group_layers(g);
   EXPECT_THROW(sim::simulate_group(hw, groups.front(), 0), ConfigError);
 }
 

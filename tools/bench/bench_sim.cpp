@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "sim/report.hpp"
+#include "sim/run.hpp"
 #include "sim/systemc/clocked.hpp"
 #include "sim/trace_data.hpp"
 #include "traces/synth.hpp"
@@ -30,7 +31,7 @@ const sim::HwConfig& hw() {
 }
 
 void BM_SimFast(benchmark::State& st) {
-  for (auto _ : st) benchmark::DoNotOptimize(sim::simulate_network(hw(), graph(), 1, sim::Fidelity::fast));
+  for (auto _ : st) benchmark::DoNotOptimize(sim::simulate_network(hw(), graph(), {1, sim::Fidelity::fast}));
   st.SetLabel("ResNet18 full width, tpu_ws32, per sample");
 }
 BENCHMARK(BM_SimFast)->Unit(benchmark::kMillisecond);
@@ -38,7 +39,7 @@ BENCHMARK(BM_SimFast)->Unit(benchmark::kMillisecond);
 void BM_SimStep(benchmark::State& st) {
   int64_t cycles = 0;
   for (auto _ : st) {
-    auto r = sim::simulate_network(hw(), graph(), 1, sim::Fidelity::step);
+    auto r = sim::simulate_network(hw(), graph(), {1, sim::Fidelity::step});
     cycles = r.totals()[0].total_cycles();
   }
   st.counters["cycles"] = double(cycles);
@@ -49,7 +50,7 @@ void BM_SimCycle(benchmark::State& st) {
   eatsim::sysc::install();
   int64_t cycles = 0;
   for (auto _ : st) {
-    auto r = sim::simulate_network(hw(), graph(), 1, sim::Fidelity::cycle);
+    auto r = sim::simulate_network(hw(), graph(), {1, sim::Fidelity::cycle});
     cycles = r.totals()[0].total_cycles();
   }
   st.counters["cycles"] = double(cycles);
@@ -64,7 +65,7 @@ void BM_SimArraySize(benchmark::State& st) {
       sim::load_hwconfig("tpu_ws32", {"array.rows=" + std::to_string(n), "array.cols=" + std::to_string(n)});
   auto f = st.range(1) ? sim::Fidelity::cycle : sim::Fidelity::fast;
   int64_t cycles = 0;
-  for (auto _ : st) cycles = sim::simulate_network(h, graph(), 1, f).totals()[0].total_cycles();
+  for (auto _ : st) cycles = sim::simulate_network(h, graph(), {1, f}).totals()[0].total_cycles();
   st.counters["cycles"] = double(cycles);
   st.SetLabel(st.range(1) ? "cycle" : "fast");
 }
@@ -87,7 +88,7 @@ void BM_SimFastWithTraceReads(benchmark::State& st) {
     return d;
   };
   for (auto _ : st)
-    benchmark::DoNotOptimize(sim::simulate_network(hw(), graph(), 1, sim::Fidelity::fast, &src));
+    benchmark::DoNotOptimize(sim::simulate_network(hw(), graph(), {1, sim::Fidelity::fast}, &src));
 }
 BENCHMARK(BM_SimFastWithTraceReads)->Unit(benchmark::kMillisecond);
 
@@ -119,7 +120,7 @@ const sim::HwConfig& hw_skip() {
 void BM_SimSkip(benchmark::State& st) {
   sim::DataSource src = eat_values().source();
   for (auto _ : st)
-    benchmark::DoNotOptimize(sim::simulate_network(hw_skip(), graph(), 1, sim::Fidelity::fast, &src));
+    benchmark::DoNotOptimize(sim::simulate_network(hw_skip(), graph(), {1, sim::Fidelity::fast}, &src));
   st.SetLabel("tpu_ws32 + gate + skip G4 D4 L4, EAT-like trace, per sample");
 }
 BENCHMARK(BM_SimSkip)->Unit(benchmark::kMillisecond);
@@ -127,7 +128,8 @@ BENCHMARK(BM_SimSkip)->Unit(benchmark::kMillisecond);
 void BM_SimSkipCheck(benchmark::State& st) {
   sim::DataSource src = eat_values().source();
   for (auto _ : st)
-    benchmark::DoNotOptimize(sim::simulate_network(hw_skip(), graph(), 1, sim::Fidelity::fast, &src, true));
+    benchmark::DoNotOptimize(
+        sim::simulate_network(hw_skip(), graph(), {1, sim::Fidelity::fast, 1, true}, &src));
   st.SetLabel("same, with the functional check");
 }
 BENCHMARK(BM_SimSkipCheck)->Unit(benchmark::kMillisecond);
@@ -138,7 +140,7 @@ void BM_SimSkipCycle(benchmark::State& st) {
   int64_t cycles = 0;
   for (auto _ : st)
     cycles =
-        sim::simulate_network(hw_skip(), graph(), 1, sim::Fidelity::cycle, &src).totals()[0].total_cycles();
+        sim::simulate_network(hw_skip(), graph(), {1, sim::Fidelity::cycle}, &src).totals()[0].total_cycles();
   st.counters["cycles"] = double(cycles);
   st.SetLabel("same skipping, clocked SystemC model");
 }

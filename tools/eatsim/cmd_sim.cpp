@@ -7,13 +7,13 @@
 #include <thread>
 
 #include "base/errors.hpp"
+#include "base/files.hpp"
 #include "sim/gemm.hpp"
 #include "sim/layer_policy.hpp"
 #include "sim/report.hpp"
+#include "sim/run.hpp"
 #include "sim/systemc/clocked.hpp"
-#include "sim/trace_data.hpp"
 #include "tools/eatsim/command.hpp"
-#include "base/files.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {
@@ -61,46 +61,27 @@ int run(const Args& args) {
   if (vm.count("set")) sets = vm["set"].as<std::vector<std::string>>();
   sim::HwConfig hw = sim::load_hwconfig(vm["hw"].as<std::string>(), sets);
 
-  Graph g;
-  int64_t samples = 1;
-  std::string source = "shapes only", thash;
-  std::unique_ptr<TraceReader> trp;
-  if (vm.count("trace")) {
-    trp = std::make_unique<TraceReader>(vm["trace"].as<std::string>());
-    TraceReader& tr = *trp;
-    g = tr.graph();
-    samples = tr.manifest().num_samples();
-    source = tr.dir();
-    thash = trace_hash(tr);
-  } else {
-    g = load_graph(vm["model"].as<std::string>(), model_overrides(vm));
-  }
+  sim::SimOptions so{0, fidelity, jobs, vm["check"].as<bool>()};
   if (vm.count("samples")) {
-    int64_t n = vm["samples"].as<int64_t>();
-    if (n < 1) throw UsageError("eatsim sim: --samples must be positive");
-    samples = std::min(samples, n);
+    so.samples = vm["samples"].as<int64_t>();
+    if (so.samples < 1) throw UsageError("eatsim sim: --samples must be positive");
   }
+  if (so.verify && !vm.count("trace"))
+    throw UsageError("eatsim sim: --check needs a trace's values (--trace DIR)");
+  std::unique_ptr<TraceReader> tr;
+  if (vm.count("trace")) tr = std::make_unique<TraceReader>(vm["trace"].as<std::string>());
+  const Graph g = tr ? tr->graph() : load_graph(vm["model"].as<std::string>(), model_overrides(vm));
   if (vm.count("scalesim-topology"))
     atomic_write(vm["scalesim-topology"].as<std::string>(), sim::scalesim_topology(g));
-  const bool check = vm["check"].as<bool>();
-  if (check && !trp) throw UsageError("eatsim sim: --check needs a trace's values (--trace DIR)");
-  // The trace's values: every sparsity feature and the check read them; dense runs skip the load.
-  std::unique_ptr<sim::TraceData> values;
-  sim::DataSource src;
-  if (trp && (hw.sparsity.any() || check)) {
-    values = std::make_unique<sim::TraceData>(*trp, samples);
-    src = values->source();
-  }
   auto t0 = std::chrono::steady_clock::now();
-  sim::SimResult r = sim::simulate_network(hw, g, samples, fidelity, values ? &src : nullptr, check, jobs);
+  sim::SimResult r = tr ? sim::simulate(hw, *tr, so) : sim::simulate_network(hw, g, {1, fidelity, jobs});
+  if (!tr) r.source = "shapes only";
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.source = source;
-  r.trace_hash = thash;
   std::cout << sim::format_table(r) << sim::describe_layer_policy(r);
-  if (check) std::cout << sim::format_check(r);
+  if (so.verify) std::cout << sim::format_check(r);
   std::cerr << fmt::format(
-      "simulated {} sample(s) in {:.3f} s ({:.2f} ms per sample, {} fidelity, {} job(s))\n", samples, secs,
-      1000 * secs / double(samples), fid, jobs);
+      "simulated {} sample(s) in {:.3f} s ({:.2f} ms per sample, {} fidelity, {} job(s))\n", r.num_samples,
+      secs, 1000 * secs / double(r.num_samples), fid, jobs);
   if (vm.count("out")) {
     std::string p = vm["out"].as<std::string>();
     atomic_write(p + ".csv", sim::to_csv(r));

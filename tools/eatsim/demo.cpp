@@ -12,15 +12,15 @@
 #include <sstream>
 
 #include "base/errors.hpp"
-#include "sim/hwconfig.hpp"
-#include "sim/report.hpp"
-#include "sim/sim_data.hpp"
+#include "base/files.hpp"
 #include "sim/estimator/census.hpp"
 #include "sim/estimator/estimator.hpp"
 #include "sim/estimator/firing.hpp"
 #include "sim/estimator/report.hpp"
+#include "sim/hwconfig.hpp"
+#include "sim/report.hpp"
+#include "sim/run.hpp"
 #include "tools/eatsim/plot.hpp"
-#include "base/files.hpp"
 #include "traces/trace.hpp"
 #include "trainer/export.hpp"
 #include "trainer/train.hpp"
@@ -181,8 +181,8 @@ void run(const Options& o) {
         o.preset, {"sparsity.gate=false", "sparsity.skip.enabled=false", "sparsity.compress.format=none"});
     for (Side& side : sides) {
       TraceReader tr(side.trace);
-      side.sparse = sim::simulate_trace(hw, tr);
-      side.dense = sim::simulate_trace(dense, tr);
+      side.sparse = sim::simulate(hw, tr);
+      side.dense = sim::simulate(dense, tr);
       for (auto* r : {&side.sparse, &side.dense}) {
         std::string p = o.out + "/sim/" + side.name + "-" + o.preset + (r == &side.dense ? "-dense" : "");
         atomic_write(p + ".csv", sim::to_csv(*r));
@@ -221,7 +221,7 @@ void run(const Options& o) {
     for (const auto& l : r.layers) {
       double e = 0, c = 0;
       for (const auto& cnt : l.samples) {
-        auto m = sim::metrics_of(r.hw, cnt, sim::reported_cycles(r.hw, l.group, cnt));
+        auto m = sim::metrics_of(r, cnt, sim::reported_cycles(r.hw, l.group, cnt));
         e += m.energy_pj, c += static_cast<double>(m.cycles);
       }
       v.emplace_back(e / 1e6 / l.samples.size(), c / l.samples.size());

@@ -10,6 +10,7 @@
 
 #include "base/errors.hpp"
 #include "sim/report.hpp"
+#include "sim/run.hpp"
 #include "sim/systemc/clocked.hpp"
 #include "sim/trace_data.hpp"
 #include "tests/helpers.hpp"
@@ -110,8 +111,8 @@ void expect_network_equal(const std::string& model, const std::string& preset, C
   TraceData values(tr, 2);
   DataSource src = values.source();
   HwConfig hw = load_hwconfig(preset, sets);
-  SimResult fast = simulate_network(hw, tr.graph(), 2, Fidelity::fast, &src);
-  SimResult cycle = simulate_network(hw, tr.graph(), 2, Fidelity::cycle, &src);
+  SimResult fast = simulate_network(hw, tr.graph(), {2, Fidelity::fast}, &src);
+  SimResult cycle = simulate_network(hw, tr.graph(), {2, Fidelity::cycle}, &src);
   ASSERT_EQ(fast.layers.size(), cycle.layers.size());
   for (size_t l = 0; l < fast.layers.size(); ++l) {
     for (int64_t s = 0; s < 2; ++s) {

@@ -5,6 +5,7 @@
 
 #include "base/errors.hpp"
 #include "sim/report.hpp"
+#include "sim/run.hpp"
 #include "sim/systemc/clocked.hpp"
 #include "sim/trace_data.hpp"
 #include "tests/helpers.hpp"
@@ -28,14 +29,14 @@ TEST(Jobs, ReportsDoNotDependOnTheNumberOfWorkersInEitherFidelity) {
   // mixing up samples would show.
   HwConfig hw = load_hwconfig("tpu_ws32", {"array.rows=8", "array.cols=8", "batch=2"});
   const int64_t samples = 5;
-  std::string one = to_json(simulate_network(hw, g, samples, Fidelity::fast, nullptr, false, 1));
-  auto r = simulate_network(hw, g, samples, Fidelity::fast, nullptr, false, 1);
+  std::string one = to_json(simulate_network(hw, g, {samples, Fidelity::fast, 1, false}));
+  auto r = simulate_network(hw, g, {samples, Fidelity::fast, 1, false});
   ASSERT_NE(r.layers[1].samples[0].dram_weights_rd_bytes, r.layers[1].samples[1].dram_weights_rd_bytes);
   for (int jobs : {2, 3, 8}) {
-    EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::fast, nullptr, false, jobs)), one) << jobs;
-    EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::cycle, nullptr, false, jobs)), one) << jobs;
+    EXPECT_EQ(to_json(simulate_network(hw, g, {samples, Fidelity::fast, jobs, false})), one) << jobs;
+    EXPECT_EQ(to_json(simulate_network(hw, g, {samples, Fidelity::cycle, jobs, false})), one) << jobs;
   }
-  EXPECT_EQ(to_json(simulate_network(hw, g, samples, Fidelity::cycle, nullptr, false, 1)), one);
+  EXPECT_EQ(to_json(simulate_network(hw, g, {samples, Fidelity::cycle, 1, false})), one);
 }
 
 TEST(Jobs, SparseRunsWithTheCheckKeepTheirDenseTwinsAndCheckFiguresOnAnyWorkerCount) {
@@ -49,14 +50,14 @@ TEST(Jobs, SparseRunsWithTheCheckKeepTheirDenseTwinsAndCheckFiguresOnAnyWorkerCo
   TraceData values(tr, 3);
   DataSource src = values.source();
   HwConfig hw = load_hwconfig("cnvlutin_ws16", {"array.rows=8", "array.cols=8", "batch=2"});
-  SimResult one = simulate_network(hw, tr.graph(), 3, Fidelity::fast, &src, true, 1);
+  SimResult one = simulate_network(hw, tr.graph(), {3, Fidelity::fast, 1, true}, &src);
   ASSERT_EQ(one.layers[0].dense.size(), 3u);
   ASSERT_EQ(one.layers[0].checks.size(), 3u);
   const std::string want = to_json(one);
   ASSERT_NE(want.find("\"check\""), std::string::npos);
-  EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), 3, Fidelity::fast, &src, true, 2)), want);
-  EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), 3, Fidelity::cycle, &src, true, 3)), want);
-  EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), 3, Fidelity::cycle, &src, true, 1)), want);
+  EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), {3, Fidelity::fast, 2, true}, &src)), want);
+  EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), {3, Fidelity::cycle, 3, true}, &src)), want);
+  EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), {3, Fidelity::cycle, 1, true}, &src)), want);
 }
 
 TEST(Jobs, AWorkerErrorReachesTheCallerWithItsType) {
@@ -69,7 +70,7 @@ TEST(Jobs, AWorkerErrorReachesTheCallerWithItsType) {
   };
   for (Fidelity f : {Fidelity::fast, Fidelity::cycle}) {
     try {
-      simulate_network(hw, g, 4, f, &bad, false, 3);
+      simulate_network(hw, g, {4, f, 3, false}, &bad);
       ADD_FAILURE() << "no error with " << fidelity_name(f);
     } catch (const TraceError& e) {  // the type survives the worker process: exit code and hint
       EXPECT_NE(std::string(e.what()).find("sample 2 is unreadable"), std::string::npos) << e.what();
