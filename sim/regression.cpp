@@ -9,6 +9,7 @@
 
 #include "base/errors.hpp"
 #include "base/files.hpp"
+#include "base/json.hpp"
 #include "base/yaml_util.hpp"
 
 namespace eatsim::sim {
@@ -69,40 +70,47 @@ Tolerances load_tolerances(const std::string& path, const std::vector<std::strin
   return t;
 }
 
-Report read_report(const std::string& path) {
-  std::string text = read_text<ConfigError>(path);
-  YAML::Node j = yamlu::parse<ConfigError>(text, path);
-  Report r;
-  r.file = path;
-  try {
-    if (!j.IsMap() || !j["layers"])
-      throw ConfigError(fmt::format("{}: not an eatsim simulation report (no layers)", path));
-    r.format = j["report_format"] ? j["report_format"].as<int>() : 0;
-    r.model = j["model"].as<std::string>();
-    r.samples = j["samples"].as<int64_t>();
-    r.hw_name = j["hw"]["name"].as<std::string>();
-    r.hw_hash = j["hw_hash"] ? j["hw_hash"].as<std::string>() : "";
-    r.trace_hash = j["trace_hash"] ? j["trace_hash"].as<std::string>() : "";
-    for (const auto& l : j["layers"]) {
-      std::string name = l["name"].as<std::string>();
-      r.layers.push_back(name);
-      auto& vals = r.values[name];
-      for (const char* group : {"counters", "derived"}) {
-        bool f = std::string(group) == "derived";
-        for (auto it = l[group].begin(); it != l[group].end(); ++it) {
-          std::string m = it->first.Scalar();
-          vals[m] = it->second["mean"].as<double>();
-          if (!r.is_float.count(m)) {
-            r.metrics.push_back(m);
-            r.is_float[m] =
-                f && m != "cycles" && m != "cycles_compute" && m.find("bytes") == std::string::npos;
-          }
-        }
+namespace {
+
+// One row's metrics (means over samples) into r.values[name], recording each metric's class.
+void read_layer_metrics(const Json& l, const std::string& name, const std::string& path, Report& r) {
+  auto& vals = r.values[name];
+  for (const char* group : {"counters", "derived"}) {
+    const bool derived = std::string(group) == "derived";
+    const Json& g = l.contains(group) ? l[group] : Json::object();
+    if (!g.is_object())
+      throw ConfigError(fmt::format("{}: layer '{}': '{}' is not an object", path, name, group));
+    for (auto it = g.begin(); it != g.end(); ++it) {
+      const std::string& m = it.key();
+      vals[m] =
+          json_get<double, ConfigError>(it.value(), "mean", fmt::format("{}: layer '{}': {}", path, name, m));
+      if (!r.is_float.count(m)) {
+        r.metrics.push_back(m);
+        r.is_float[m] =
+            derived && m != "cycles" && m != "cycles_compute" && m.find("bytes") == std::string::npos;
       }
     }
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(
-        fmt::format("{}: not a complete eatsim simulation report ({}; truncated?)", path, e.what()));
+  }
+}
+
+}  // namespace
+
+Report read_report(const std::string& path) {
+  const Json j = parse_json<ConfigError>(read_text<ConfigError>(path), path);
+  if (!j.is_object() || !j.contains("layers") || !j["layers"].is_array())
+    throw ConfigError(fmt::format("{}: not an eatsim simulation report (no layers)", path));
+  Report r;
+  r.file = path;
+  r.format = j.contains("report_format") ? json_get<int, ConfigError>(j, "report_format", path) : 0;
+  r.model = json_get<std::string, ConfigError>(j, "model", path);
+  r.samples = json_get<int64_t, ConfigError>(j, "samples", path);
+  r.hw_name = json_get<std::string, ConfigError>(j.contains("hw") ? j["hw"] : Json(), "name", path + ": hw");
+  r.hw_hash = j.contains("hw_hash") ? json_get<std::string, ConfigError>(j, "hw_hash", path) : "";
+  r.trace_hash = j.contains("trace_hash") ? json_get<std::string, ConfigError>(j, "trace_hash", path) : "";
+  for (const Json& l : j["layers"]) {
+    std::string name = json_get<std::string, ConfigError>(l, "name", path + ": layers");
+    r.layers.push_back(name);
+    read_layer_metrics(l, name, path, r);
   }
   if (r.layers.empty() || r.layers.back() != "total")
     throw ConfigError(fmt::format("{}: the report has no total row (truncated?)", path));

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "base/errors.hpp"
+#include "base/json.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::sim {
@@ -140,8 +141,9 @@ int64_t sram_bytes(const HwConfig& hw, const Counters& c, int b, bool rd) {
 }
 
 // Named per-sample values every report shows, beyond the raw counters.
-std::vector<std::pair<std::string, std::function<double(const Row&, size_t)>>> derived(const HwConfig& hw) {
-  std::vector<std::pair<std::string, std::function<double(const Row&, size_t)>>> d = {
+using DerivedList = std::vector<std::pair<std::string, std::function<double(const Row&, size_t)>>>;
+DerivedList derived(const HwConfig& hw) {
+  DerivedList d = {
       {"cycles", [](const Row& r, size_t s) { return double(r.m[s].cycles); }},
       {"cycles_compute", [](const Row& r, size_t s) { return double(r.c[s].compute_cycles()); }},
       {"dma_bound", [](const Row& r, size_t s) { return r.m[s].dma_bound ? 1.0 : 0.0; }},
@@ -185,13 +187,19 @@ std::vector<std::pair<std::string, std::function<double(const Row&, size_t)>>> d
   return d;
 }
 
-std::string jstr(const std::string& s) {
-  std::string o = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') o += '\\';
-    o += ch;
+Json stat_json(const Stat& s) { return Json{{"min", s.min}, {"mean", s.mean}, {"max", s.max}}; }
+
+// The functional verification of a row over its samples: worst |engine - reference| / tolerance,
+// the quantisation error against the recorded output, and the scales (max|x| over all samples).
+VerifyStats worst_of(const std::vector<VerifyStats>& checks) {
+  VerifyStats m;
+  for (const auto& c : checks) {
+    m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
+    m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);
+    m.quant_err_rel = std::max(m.quant_err_rel, c.quant_err_rel);
+    m.ifmap_scale = c.ifmap_scale, m.weight_scale = c.weight_scale;
   }
-  return o + "\"";
+  return m;
 }
 
 }  // namespace
@@ -235,13 +243,7 @@ std::string format_check(const SimResult& r) {
                    "worst/tol", "quant err max", "rel");
   for (const auto& l : r.layers) {
     if (l.checks.empty()) continue;
-    VerifyStats m;
-    for (const auto& c : l.checks) {
-      m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
-      m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);
-      m.quant_err_rel = std::max(m.quant_err_rel, c.quant_err_rel);
-      m.ifmap_scale = c.ifmap_scale, m.weight_scale = c.weight_scale;
-    }
+    VerifyStats m = worst_of(l.checks);
     o << fmt::format("{:<22} {:>12.5g} {:>12.5g} {:>12.4f} {:>14.5g} {:>10.3g}\n",
                      l.group.name.size() > 22 ? l.group.name.substr(0, 22) : l.group.name, m.ifmap_scale,
                      m.weight_scale, m.worst_ratio, m.quant_err_max, m.quant_err_rel);
@@ -289,67 +291,54 @@ std::string hw_hash(const HwConfig& hw) {
   return content_hash(hwconfig_to_yaml(arch));
 }
 
-std::string to_json(const SimResult& r) {
-  std::ostringstream o;
-  const HwConfig& hw = r.hw;
-  auto d = derived(hw);
-  o << "{\n  \"report_format\": " << kReportFormat << ",\n  \"model\": " << jstr(r.model)
-    << ",\n  \"source\": " << jstr(r.source) << ",\n  \"samples\": " << r.num_samples
-    << ",\n  \"hw_hash\": " << jstr(hw_hash(hw)) << ",\n  \"trace_hash\": " << jstr(r.trace_hash) << ",\n";
-  o << "  \"hw\": {\"name\": " << jstr(hw.name) << ", \"file\": " << jstr(hw.file)
-    << ", \"rows\": " << hw.array.rows << ", \"cols\": " << hw.array.cols
-    << ", \"dataflow\": " << jstr(dataflow_name(hw.array.dataflow))
-    << ", \"datatype\": " << jstr(datatype_name(hw.array.datatype))
-    << ", \"clock_mhz\": " << num(hw.array.clock_mhz)
-    << ", \"scalesim_compat\": " << (hw.scalesim_compat ? "true" : "false")
-    << ", \"pe_count\": " << hw.pe_count() << ", \"sram_kb\": " << num(hw.sram_kb()) << "},\n";
-  o << "  \"counter_descriptions\": {";
-  bool first = true;
+namespace {
+
+Json layer_json(const Row& row, const DerivedList& d, const LayerRecord* rec) {
+  const size_t n = row.c.size();
+  Json l{{"name", row.name}, {"kind", row.kind}, {"fused", row.fused}, {"tiling", row.tiling}};
+  if (!row.sparsity.empty()) l["sparsity"] = row.sparsity;
+  l["M"] = row.M, l["K"] = row.K, l["N"] = row.N;
+  Json& counters = l["counters"] = Json::object();
   for (const auto& i : counter_infos())
-    o << (first ? "" : ", ") << jstr(i.name) << ": " << jstr(i.description), first = false;
-  o << "},\n  \"layers\": [\n";
-  auto rows = rows_of(r);
-  for (size_t k = 0; k < rows.size(); ++k) {
-    const Row& row = rows[k];
-    size_t n = row.c.size();
-    auto st = [&](auto f) {
-      Stat s = stat(n, f);
-      return fmt::format("{{\"min\": {}, \"mean\": {}, \"max\": {}}}", num(s.min), num(s.mean), num(s.max));
-    };
-    o << "    {\"name\": " << jstr(row.name) << ", \"kind\": " << jstr(row.kind)
-      << ", \"fused\": " << jstr(row.fused) << ", \"tiling\": " << jstr(row.tiling)
-      << (row.sparsity.empty() ? "" : ", \"sparsity\": " + jstr(row.sparsity)) << ", \"M\": " << row.M
-      << ", \"K\": " << row.K << ", \"N\": " << row.N << ",\n     \"counters\": {";
-    first = true;
-    for (const auto& i : counter_infos())
-      o << (first ? "" : ", ") << jstr(i.name) << ": "
-        << st([&](size_t s) { return double(row.c[s].*i.field); }),
-          first = false;
-    o << "},\n     \"derived\": {";
-    first = true;
-    for (const auto& [name, f] : d)
-      o << (first ? "" : ", ") << jstr(name) << ": " << st([&, &f = f](size_t s) { return f(row, s); }),
-          first = false;
-    o << "}";
-    // The functional check of this row, when it ran: worst |engine - reference| / tolerance, the
-    // quantisation error against the recorded output, and the scales (max|x| over all samples).
-    if (k < r.layers.size() && !r.layers[k].checks.empty()) {
-      VerifyStats m;
-      for (const auto& c : r.layers[k].checks) {
-        m.worst_ratio = std::max(m.worst_ratio, c.worst_ratio);
-        m.quant_err_max = std::max(m.quant_err_max, c.quant_err_max);
-        m.quant_err_rel = std::max(m.quant_err_rel, c.quant_err_rel);
-        m.ifmap_scale = c.ifmap_scale, m.weight_scale = c.weight_scale;
-      }
-      o << ",\n     \"check\": {\"worst_over_tolerance\": " << num(m.worst_ratio)
-        << ", \"quant_err_max\": " << num(m.quant_err_max) << ", \"quant_err_rel\": " << num(m.quant_err_rel)
-        << ", \"ifmap_max_abs\": " << num(m.ifmap_scale) << ", \"weight_max_abs\": " << num(m.weight_scale)
-        << "}";
-    }
-    o << "}" << (k + 1 < rows.size() ? "," : "") << "\n";
+    counters[i.name] = stat_json(stat(n, [&](size_t s) { return double(row.c[s].*i.field); }));
+  Json& derived = l["derived"] = Json::object();
+  for (const auto& [name, f] : d)
+    derived[name] = stat_json(stat(n, [&, &f = f](size_t s) { return f(row, s); }));
+  if (rec && !rec->checks.empty()) {
+    VerifyStats m = worst_of(rec->checks);
+    l["check"] = Json{{"worst_over_tolerance", m.worst_ratio},
+                      {"quant_err_max", m.quant_err_max},
+                      {"quant_err_rel", m.quant_err_rel},
+                      {"ifmap_max_abs", m.ifmap_scale},
+                      {"weight_max_abs", m.weight_scale}};
   }
-  o << "  ]\n}\n";
-  return o.str();
+  return l;
+}
+
+}  // namespace
+
+std::string to_json(const SimResult& r) {
+  const HwConfig& hw = r.hw;
+  Json j{{"report_format", kReportFormat}, {"model", r.model},       {"source", r.source},
+         {"samples", r.num_samples},       {"hw_hash", hw_hash(hw)}, {"trace_hash", r.trace_hash}};
+  j["hw"] = Json{{"name", hw.name},
+                 {"file", hw.file},
+                 {"rows", hw.array.rows},
+                 {"cols", hw.array.cols},
+                 {"dataflow", dataflow_name(hw.array.dataflow)},
+                 {"datatype", datatype_name(hw.array.datatype)},
+                 {"clock_mhz", double(hw.array.clock_mhz)},
+                 {"scalesim_compat", hw.scalesim_compat},
+                 {"pe_count", hw.pe_count()},
+                 {"sram_kb", double(hw.sram_kb())}};
+  Json& desc = j["counter_descriptions"] = Json::object();
+  for (const auto& i : counter_infos()) desc[i.name] = i.description;
+  Json& layers = j["layers"] = Json::array();
+  const DerivedList d = derived(hw);
+  const std::vector<Row> rows = rows_of(r);
+  for (size_t k = 0; k < rows.size(); ++k)
+    layers.push_back(layer_json(rows[k], d, k < r.layers.size() ? &r.layers[k] : nullptr));
+  return write_json(j);
 }
 
 }  // namespace eatsim::sim

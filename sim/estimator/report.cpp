@@ -5,6 +5,8 @@
 
 #include <map>
 
+#include "base/json.hpp"
+
 namespace eatsim::sponge {
 
 double layer_energy_worst_pj(const LayerCount& l) {
@@ -19,87 +21,75 @@ double layer_energy_opt_pj(const LayerCount& l, double f) {
 
 namespace {
 
-std::string jstr(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\';
-    o += c;
-  }
-  return o + "\"";
-}
-
-std::string jnum(double v) { return fmt::format("{:.17g}", v); }
-
-std::string jshape(const Shape& s) {
-  std::string o = "[";
-  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
-  return o + "]";
-}
-
-void write_estimate(std::ostream& o, const Estimate& e, const std::string& pad, bool layers) {
+Json estimate_json(const Estimate& e, bool layers) {
   const Totals& t = e.totals;
-  o << "{\n" << pad << "  \"first\": " << e.first << ",\n" << pad << "  \"batch\": " << e.samples << ",\n";
-  o << pad << "  \"totals\": {"
-    << fmt::format(
-           "\"param_total\": {}, \"param_nnz\": {}, \"in_total\": {}, \"in_nnz\": {}, \"out_total\": {}, "
-           "\"out_nnz\": {}, \"ops\": {}",
-           t.param_total, t.param_nnz, t.in_total, t.in_nnz, t.out_total, t.out_nnz, t.ops)
-    << "},\n";
-  o << pad << "  \"energy_worst_pj\": " << jnum(e.energy_worst_pj) << ",\n";
-  o << pad << "  \"energy_opt_pj\": " << jnum(e.energy_opt_pj) << ",\n";
-  o << pad << "  \"ratio\": " << jnum(e.ratio) << ",\n";
-  o << pad << "  \"compute_fraction\": " << jnum(e.f()) << ",\n";
-  o << pad << "  \"weight_density\": " << jnum(e.weight_density) << ",\n";
-  o << pad << "  \"input_act_density\": " << jnum(e.input_density);
-  if (layers) {
-    o << ",\n" << pad << "  \"leaves\": [";
-    std::map<std::string, int> calls;
-    std::string unsupported;
-    for (size_t i = 0; i < e.layers.size(); ++i) {
-      const LayerCount& l = e.layers[i];
-      o << (i ? "," : "") << "\n" << pad << "    {";
-      o << fmt::format(
-          "\"name\": {}, \"type\": {}, \"call\": {}, \"in_shapes\": [{}], \"out_shapes\": [{}], "
-          "\"in_total\": {}, "
-          "\"in_nnz\": {}, \"out_total\": {}, \"out_nnz\": {}, \"param_total\": {}, \"param_nnz\": {}, "
-          "\"surcharge_total\": {}, \"surcharge_nnz\": {}, \"ops\": {}, \"op_rule\": {}, "
-          "\"energy_worst_pj\": {}, "
-          "\"energy_opt_pj\": {}",
-          jstr(l.name), jstr(l.type), calls[l.name]++, jshape(l.in_shape), jshape(l.out_shape), l.in_total,
-          l.in_nnz, l.out_total, l.out_nnz, l.param_total, l.param_nnz, l.surcharge, l.surcharge_nnz, l.ops,
-          jstr(l.rule), jnum(layer_energy_worst_pj(l)), jnum(layer_energy_opt_pj(l, e.f())));
-      o << "}";
-      if (!l.supported) unsupported += (unsupported.empty() ? "" : ", ") + jstr(l.name);
-    }
-    o << "\n" << pad << "  ],\n" << pad << "  \"unsupported_leaves\": [" << unsupported << "]";
+  Json j{{"first", e.first}, {"batch", e.samples}};
+  j["totals"] = Json{{"param_total", t.param_total},
+                     {"param_nnz", t.param_nnz},
+                     {"in_total", t.in_total},
+                     {"in_nnz", t.in_nnz},
+                     {"out_total", t.out_total},
+                     {"out_nnz", t.out_nnz},
+                     {"ops", t.ops}};
+  j["energy_worst_pj"] = e.energy_worst_pj;
+  j["energy_opt_pj"] = e.energy_opt_pj;
+  j["ratio"] = e.ratio;
+  j["compute_fraction"] = e.f();
+  j["weight_density"] = e.weight_density;
+  j["input_act_density"] = e.input_density;
+  if (!layers) return j;
+  Json& leaves = j["leaves"] = Json::array();
+  Json unsupported = Json::array();
+  std::map<std::string, int> calls;
+  for (const LayerCount& l : e.layers) {
+    leaves.push_back(Json{{"name", l.name},
+                          {"type", l.type},
+                          {"call", calls[l.name]++},
+                          {"in_shapes", Json::array({Json(l.in_shape)})},
+                          {"out_shapes", Json::array({Json(l.out_shape)})},
+                          {"in_total", l.in_total},
+                          {"in_nnz", l.in_nnz},
+                          {"out_total", l.out_total},
+                          {"out_nnz", l.out_nnz},
+                          {"param_total", l.param_total},
+                          {"param_nnz", l.param_nnz},
+                          {"surcharge_total", l.surcharge},
+                          {"surcharge_nnz", l.surcharge_nnz},
+                          {"ops", l.ops},
+                          {"op_rule", l.rule},
+                          {"energy_worst_pj", layer_energy_worst_pj(l)},
+                          {"energy_opt_pj", layer_energy_opt_pj(l, e.f())}});
+    if (!l.supported) unsupported.push_back(l.name);
   }
-  o << "\n" << pad << "}";
+  j["unsupported_leaves"] = unsupported;
+  return j;
 }
 
 }  // namespace
 
 void write_json(std::ostream& o, const Report& r, const std::string& trace, const std::string& model) {
-  o << "{\n  \"trace\": " << jstr(trace) << ",\n  \"arch\": " << jstr(model)
-    << ",\n  \"convention\": " << jstr(convention_name(r.options.convention))
-    << ",\n  \"reduction\": " << jstr(reduction_name(r.options.reduction)) << ",\n  \"bits\": " << r.bits
-    << ",\n  \"n_inputs\": " << r.whole.samples << ",\n  \"ratio\": " << jnum(r.ratio)
-    << ",\n  \"energy_worst_pj_mean\": " << jnum(r.energy_worst_mean_pj)
-    << ",\n  \"energy_opt_pj_mean\": " << jnum(r.energy_opt_mean_pj) << ",\n  \"whole\": ";
-  write_estimate(o, r.whole, "  ", true);
+  Json j{{"trace", trace},
+         {"arch", model},
+         {"convention", convention_name(r.options.convention)},
+         {"reduction", reduction_name(r.options.reduction)},
+         {"bits", r.bits},
+         {"n_inputs", r.whole.samples},
+         {"ratio", r.ratio},
+         {"energy_worst_pj_mean", r.energy_worst_mean_pj},
+         {"energy_opt_pj_mean", r.energy_opt_mean_pj}};
+  j["whole"] = estimate_json(r.whole, true);
   if (!r.chunks.empty()) {
-    o << ",\n  \"chunked\": {\n    \"chunk\": "
-      << (r.options.reduction == Reduction::per_sample ? 1 : r.options.batch)
-      << ",\n    \"n_chunks\": " << r.chunks.size() << ",\n    \"ratio_mean\": " << jnum(r.ratio)
-      << ",\n    \"ratio_std\": " << jnum(r.ratio_std)
-      << ",\n    \"energy_opt_pj_mean\": " << jnum(r.energy_opt_mean_pj)
-      << ",\n    \"energy_worst_pj_mean\": " << jnum(r.energy_worst_mean_pj) << ",\n    \"per_chunk\": [";
-    for (size_t i = 0; i < r.chunks.size(); ++i) {
-      o << (i ? ", " : "");
-      write_estimate(o, r.chunks[i], "    ", false);
-    }
-    o << "]\n  }";
+    Json per_chunk = Json::array();
+    for (const Estimate& c : r.chunks) per_chunk.push_back(estimate_json(c, false));
+    j["chunked"] = Json{{"chunk", r.options.reduction == Reduction::per_sample ? 1 : r.options.batch},
+                        {"n_chunks", r.chunks.size()},
+                        {"ratio_mean", r.ratio},
+                        {"ratio_std", r.ratio_std},
+                        {"energy_opt_pj_mean", r.energy_opt_mean_pj},
+                        {"energy_worst_pj_mean", r.energy_worst_mean_pj},
+                        {"per_chunk", per_chunk}};
   }
-  o << "\n}\n";
+  o << ::eatsim::write_json(j);
 }
 
 void write_layer_csv(std::ostream& o, const Report& r) {

@@ -17,6 +17,7 @@
 
 #include "base/errors.hpp"
 #include "base/files.hpp"
+#include "base/json.hpp"
 #include "base/yaml_util.hpp"
 
 namespace eatsim::sweep {
@@ -108,19 +109,6 @@ std::vector<Param> read_group(const YAML::Node& n, const std::string& where, yam
   return g;
 }
 
-std::string json_str(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      o += fmt::format("\\u{:04x}", c);
-      continue;
-    }
-    o += c;
-  }
-  return o + "\"";
-}
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string o = "\"";
@@ -139,40 +127,33 @@ struct Result {
 };
 
 std::string result_json(const Result& r) {
-  std::string o =
-      fmt::format("{{\n  \"point\": {},\n  \"trace_index\": {},\n  \"trace\": {},\n  \"params\": {{", r.point,
-                  r.trace, json_str(r.trace_name));
-  for (size_t i = 0; i < r.params.size(); ++i)
-    o += fmt::format("{}{}: {}", i ? ", " : "", json_str(r.params[i].first), json_str(r.params[i].second));
-  o += "},\n  \"trace_columns\": {";
-  for (size_t i = 0; i < r.trace_cols.size(); ++i)
-    o += fmt::format("{}{}: {}", i ? ", " : "", json_str(r.trace_cols[i].first),
-                     json_str(r.trace_cols[i].second));
-  o += "},\n  \"metrics\": {\n";
-  for (size_t i = 0; i < r.metrics.size(); ++i)
-    o += fmt::format("    {}: {}{}\n", json_str(r.metrics[i].first), fmt_num(r.metrics[i].second),
-                     i + 1 < r.metrics.size() ? "," : "");
-  return o + "  }\n}\n";
+  Json j{{"point", r.point}, {"trace_index", r.trace}, {"trace", r.trace_name}};
+  Json& params = j["params"] = Json::object();
+  for (const auto& [k, v] : r.params) params[k] = v;
+  Json& cols = j["trace_columns"] = Json::object();
+  for (const auto& [k, v] : r.trace_cols) cols[k] = v;
+  Json& metrics = j["metrics"] = Json::object();
+  for (const auto& [k, v] : r.metrics) metrics[k] = v;
+  return write_json(j);
 }
 
-// Reads a result file; nullopt when it is unreadable (a reader never trusts a file it did not
-// see committed — but atomic renames mean a present file is complete).
+// Reads a result file (atomic renames mean a present file is complete; a damaged one is refused).
 Result read_result(const std::string& path) {
-  YAML::Node n = yamlu::parse<ConfigError>(read_text<ConfigError>(path), path);
+  const Json n = parse_json<ConfigError>(read_text<ConfigError>(path), path);
   Result r;
-  try {
-    r.point = n["point"].as<int64_t>();
-    r.trace = n["trace_index"].as<size_t>();
-    r.trace_name = n["trace"].as<std::string>();
-    for (auto it = n["params"].begin(); it != n["params"].end(); ++it)
-      r.params.emplace_back(it->first.Scalar(), it->second.Scalar());
-    for (auto it = n["trace_columns"].begin(); it != n["trace_columns"].end(); ++it)
-      r.trace_cols.emplace_back(it->first.Scalar(), it->second.Scalar());
-    for (auto it = n["metrics"].begin(); it != n["metrics"].end(); ++it)
-      r.metrics.emplace_back(it->first.Scalar(), it->second.as<double>());
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("{}: not a sweep result file ({})", path, e.what()));
-  }
+  r.point = json_get<int64_t, ConfigError>(n, "point", path);
+  r.trace = size_t(json_get<int64_t, ConfigError>(n, "trace_index", path));
+  r.trace_name = json_get<std::string, ConfigError>(n, "trace", path);
+  for (const char* key : {"params", "trace_columns", "metrics"})
+    if (!n.contains(key) || !n[key].is_object())
+      throw ConfigError(fmt::format("{}: not a sweep result file (no '{}')", path, key));
+  for (auto it = n["params"].begin(); it != n["params"].end(); ++it)
+    r.params.emplace_back(it.key(), json_get<std::string, ConfigError>(n["params"], it.key().c_str(), path));
+  for (auto it = n["trace_columns"].begin(); it != n["trace_columns"].end(); ++it)
+    r.trace_cols.emplace_back(it.key(),
+                              json_get<std::string, ConfigError>(n["trace_columns"], it.key().c_str(), path));
+  for (auto it = n["metrics"].begin(); it != n["metrics"].end(); ++it)
+    r.metrics.emplace_back(it.key(), json_get<double, ConfigError>(n["metrics"], it.key().c_str(), path));
   return r;
 }
 
@@ -180,7 +161,7 @@ std::string meta_yaml(const Spec& s, const Shard& sh, int64_t grid) {
   return fmt::format(
       "# eatsim sweep output; sweep.yaml beside this file is the sweep that made it.\n"
       "sweep: {}\nsweep_hash: \"{}\"\nshard: \"{}/{}\"\ngrid_points: {}\ntraces: {}\n",
-      json_str(s.name), s.hash, sh.k, sh.n, grid, s.traces.size());
+      json_quote(s.name), s.hash, sh.k, sh.n, grid, s.traces.size());
 }
 
 }  // namespace
