@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "sim/dataflow.hpp"
+#include "sim/scan.hpp"
 
 namespace eatsim::sim::detail {
 namespace {
@@ -145,6 +146,31 @@ class IsPlan : public DataflowPlan {
 std::unique_ptr<DataflowPlan> make_is(const HwConfig& hw, const GemmShape& g, const LayerIo& io,
                                       const std::vector<std::vector<int32_t>>* is_rows) {
   return std::make_unique<IsPlan>(hw, g, io, is_rows);
+}
+
+// ---- Skip scan (sim/scan.hpp): per m-tile, the K rows with a non-zero or padding input. ----
+
+void scan_is(SparseLayer& s, const ScanInput& in) {
+  const int64_t M = s.g.M, K = s.g.K, is_tiles = (M + s.C - 1) / s.C;
+  s.is_rows.resize(size_t(is_tiles));
+  std::vector<uint8_t> tile_or(size_t(K), 0);
+  for_each_row(s, in, [&](int64_t m, const std::vector<uint8_t>& row) {
+    for (int64_t k = 0; k < K; ++k) tile_or[size_t(k)] |= row[size_t(k)] != kZero;
+    int64_t mt = m / s.C;
+    if (m == M - 1 || (m + 1) % s.C == 0) {
+      int64_t cols = m - mt * s.C + 1;
+      auto& rows = s.is_rows[size_t(mt)];
+      for (int64_t k = 0; k < K; ++k) {
+        ++s.gslices;
+        if (tile_or[size_t(k)] || !s.skip) rows.push_back(int32_t(k));
+        if (!tile_or[size_t(k)]) {
+          ++s.gslices_zero;
+          if (s.skip) s.skipped_entries += cols;
+        }
+      }
+      std::fill(tile_or.begin(), tile_or.end(), 0);
+    }
+  });
 }
 
 }  // namespace eatsim::sim::detail

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "sim/dataflow.hpp"
+#include "sim/scan.hpp"
 
 namespace eatsim::sim::detail {
 namespace {
@@ -74,6 +75,36 @@ class OsPlan : public DataflowPlan {
 
 std::unique_ptr<DataflowPlan> make_os(const HwConfig& hw, const GemmShape& g, const LayerIo& io) {
   return std::make_unique<OsPlan>(hw, g, io);
+}
+
+// ---- Skip scan (sim/scan.hpp): which k each pixel group of each m-tile has work at. ----
+
+void scan_os(SparseLayer& s, const ScanInput& in) {
+  const int64_t M = s.g.M, K = s.g.K, os_tiles = (M + s.R - 1) / s.R;
+  s.os_groups = (s.R + s.G - 1) / s.G;
+  s.os_keep.assign(size_t(os_tiles * s.os_groups * K), 0);
+  s.os_count.assign(size_t(os_tiles * s.os_groups), 0);
+  for_each_row(s, in, [&](int64_t m, const std::vector<uint8_t>& row) {
+    int64_t mt = m / s.R, gi = (m % s.R) / s.G;
+    uint8_t* keep = &s.os_keep[size_t((mt * s.os_groups + gi) * K)];
+    for (int64_t k = 0; k < K; ++k) keep[k] |= row[size_t(k)] != kZero;
+  });
+  for (int64_t mt = 0; mt < os_tiles; ++mt)
+    for (int gi = 0; gi < s.os_groups; ++gi) {
+      int64_t p0 = mt * s.R + int64_t(gi) * s.G;
+      int64_t gs = std::max<int64_t>(0, std::min<int64_t>({s.G, M - p0, (mt + 1) * s.R - p0}));
+      if (gs == 0) continue;
+      uint8_t* keep = &s.os_keep[size_t((mt * s.os_groups + gi) * K)];
+      int64_t n = 0;
+      for (int64_t k = 0; k < K; ++k) n += keep[k];
+      s.gslices += K, s.gslices_zero += K - n;
+      if (s.skip) {
+        s.skipped_entries += (K - n) * gs;
+      } else {
+        std::fill(keep, keep + K, uint8_t(1)), n = K;
+      }
+      s.os_count[size_t(mt * s.os_groups + gi)] = n;
+    }
 }
 
 }  // namespace eatsim::sim::detail

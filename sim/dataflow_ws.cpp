@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "sim/dataflow.hpp"
+#include "sim/scan.hpp"
 
 namespace eatsim::sim::detail {
 namespace {
@@ -82,6 +83,107 @@ class WsPlan : public DataflowPlan {
 
 std::unique_ptr<DataflowPlan> make_ws(const HwConfig& hw, const GemmShape& g, const LayerIo& io) {
   return std::make_unique<WsPlan>(hw, g, io);
+}
+
+// ---- Skip scan (sim/scan.hpp): which lane groups of each k-tile have work for each pixel. ----
+
+namespace {
+
+// WS with K = (kh, kw, Cin), Cin a multiple of G and R a multiple of G: every G-slice is one tap's
+// run of G channels, so one bit per (input pixel, channel group) answers every slice.
+void scan_ws_fast(SparseLayer& s, const ScanInput& in) {
+  const std::vector<uint8_t>& anz = in.anz;
+  const std::vector<int64_t>& zw = in.zw;
+  const GemmShape& g = s.g;
+  const int64_t M = g.M, K = g.K, N = g.N, cin = g.cin, H = g.h, W = g.w, G = s.G;
+  const int64_t cg_n = cin / G, gpt = s.R / G, kt_n = (K + s.R - 1) / s.R;
+  const bool perturbed = in.opts.perturbed_skip;
+  bool weights_dense = true;
+  for (int64_t v : zw) weights_dense &= v == 0;
+  // Per input pixel: non-zeros per channel group, and the total.
+  std::vector<uint8_t> gnz(size_t(H * W * cg_n));
+  std::vector<int64_t> pnz(size_t(H * W), 0);
+  for (int64_t p = 0; p < H * W; ++p)
+    for (int64_t cg = 0; cg < cg_n; ++cg) {
+      int n = 0;
+      for (int64_t j = 0; j < G; ++j) n += anz[size_t(p * cin + cg * G + j)];
+      gnz[size_t(p * cg_n + cg)] = uint8_t(std::min(n, 255));
+      pnz[size_t(p)] += n;
+    }
+  s.ws_mask.assign(size_t(kt_n * M), 0);
+  const int64_t slices = K / G;
+  std::vector<int64_t> base(size_t(g.kh * g.kw));  // per tap: input pixel index, or -1 on padding
+  for (int64_t m = 0; m < M; ++m) {
+    int64_t oy = m / g.wo, ox = m % g.wo;
+    for (int ky = 0; ky < g.kh; ++ky)
+      for (int kx = 0; kx < g.kw; ++kx) {
+        int64_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx, t = ky * g.kw + kx;
+        bool pad = iy < 0 || iy >= H || ix < 0 || ix >= W;
+        base[size_t(t)] = pad ? -1 : iy * W + ix;
+        if (pad) {
+          s.pad_entries += cin;
+          continue;
+        }
+        int64_t nz = pnz[size_t(iy * W + ix)];
+        s.zero_entries += cin - nz;
+        if (weights_dense) {
+          s.mac_nonzero += nz * N;
+        } else {
+          const uint8_t* a = &anz[size_t((iy * W + ix) * cin)];
+          for (int64_t c = 0; c < cin; ++c)
+            if (a[c])
+              s.zero_weight_macs += zw[size_t(t * cin + c)], s.mac_nonzero += N - zw[size_t(t * cin + c)];
+        }
+      }
+    for (int64_t sl = 0; sl < slices; ++sl) {
+      int64_t t = sl / cg_n, p = base[size_t(t)];
+      int n = p < 0 ? -1 : gnz[size_t(p * cg_n + sl % cg_n)];  // -1: padding, always work
+      bool work = n != 0;
+      if (perturbed && n == 1) work = false;  // test hook: a wrong skip rule
+      ++s.gslices;
+      if (!work) {
+        ++s.gslices_zero;
+        if (s.skip) s.skipped_entries += G;
+      }
+      if (work || !s.skip) s.ws_mask[size_t((sl / gpt) * M + m)] |= uint64_t(1) << (sl % gpt);
+    }
+  }
+}
+
+}  // namespace
+
+void scan_ws(SparseLayer& s, const ScanInput& in) {
+  const GemmShape& g = s.g;
+  if (in.cin_inner && g.cin % s.G == 0 && s.R % s.G == 0 && !in.opts.generic) {
+    scan_ws_fast(s, in);
+    return;
+  }
+  const int64_t M = g.M, K = g.K, kt_n = (K + s.R - 1) / s.R;
+  s.ws_mask.assign(size_t(kt_n * M), 0);
+  for_each_row(s, in, [&](int64_t m, const std::vector<uint8_t>& row) {
+    for (int64_t kt = 0; kt < kt_n; ++kt) {
+      int64_t k0 = kt * s.R, rows = std::min<int64_t>(s.R, K - k0);
+      uint64_t mask = 0;
+      for (int64_t g0 = 0, gi = 0; g0 < rows; g0 += s.G, ++gi) {
+        int64_t gs = std::min<int64_t>(s.G, rows - g0);
+        int nz = 0;
+        bool any_pad = false;
+        for (int64_t j = 0; j < gs; ++j) {
+          uint8_t f = row[size_t(k0 + g0 + j)];
+          nz += f == kNz, any_pad |= f == kPad;
+        }
+        bool work = nz > 0 || any_pad;
+        if (in.opts.perturbed_skip && nz == 1 && !any_pad) work = false;  // test hook: a wrong skip rule
+        ++s.gslices;
+        if (!work) {
+          ++s.gslices_zero;
+          if (s.skip) s.skipped_entries += gs;
+        }
+        if (work || !s.skip) mask |= uint64_t(1) << gi;
+      }
+      s.ws_mask[size_t(kt * M + m)] = mask;
+    }
+  });
 }
 
 }  // namespace eatsim::sim::detail

@@ -207,7 +207,9 @@ int64_t compressed_bytes(const HwConfig& hw, const std::vector<WrittenTensor>& t
 }  // namespace
 
 Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch, Fidelity f,
-                        const LayerData* data, VerifyStats* check) {
+                        const RowInputs& in) {
+  const LayerData* data = in.data;
+  VerifyStats* check = in.verify;
   const int64_t b = hw.elem_bytes();
   const int64_t ppu_ops = grp.ppu_ops_on(hw), weight_elems = grp.weight_elems_on(hw);
   int64_t ppu_cycles = (ppu_ops + hw.ppu.width - 1) / hw.ppu.width;
@@ -226,7 +228,9 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
                       "(run with --trace, or turn the features off)",
                       hw.file, grp.name));
     std::unique_ptr<SparseLayer> sp;
-    if (values && (hw.sparsity.any() || check)) sp = analyse_layer(hw, grp.shape, *data, check != nullptr);
+    if (values && (hw.sparsity.any() || check))
+      sp = analyse_layer(hw, grp.shape, *data, check != nullptr, in.weights, grp.gemm,
+                         in.scan ? *in.scan : ScanOptions{});
     Compressed cin;
     int64_t out_meta_bits = 0, res_meta_bits = 0;
     if (values && hw.sparsity.compress.format != CompressFormat::none) {

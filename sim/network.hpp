@@ -91,9 +91,6 @@ struct LayerData {
   // Quantisation scales come from max|x| over all samples of the trace; < 0: this sample's.
   double ifmap_max_abs = -1, weight_max_abs = -1;
   bool ifmap_nonneg = false, weights_nonneg = false;
-  // Non-zero: the weights never change under this id (TraceData gives each layer one, never
-  // reused), so their zero counts may be cached between samples. 0: no caching.
-  uint64_t weights_id = 0;
   std::vector<WrittenTensor> written;    // the row's written-back tensors (LayerGroup::out_nodes)
   std::vector<WrittenTensor> residuals;  // the row's residual operands (LayerGroup::residual_nodes)
 };
@@ -117,13 +114,23 @@ struct SparseLayer;
 Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io, Fidelity f = Fidelity::fast,
                        const SparseLayer* sp = nullptr, int64_t ppu_cycles = 0);
 
+class WeightCache;
+struct ScanOptions;
+
+// What a row may be given beyond its shape.
+struct RowInputs {
+  const LayerData* data = nullptr;    // the operand values (null: shapes only)
+  VerifyStats* verify = nullptr;      // run the functional verification, its figures land here
+  WeightCache* weights = nullptr;     // the run's weight scans, kept across samples (one per worker)
+  const ScanOptions* scan = nullptr;  // test switches (sim/sparse.hpp)
+};
+
 // One row for one sample: the GEMM plus its PPU work. `sample_in_batch` decides whether the
 // weights are still resident (batch residency); ConfigError names the layer when it cannot run.
-// With `check`, the functional check runs (NumericError naming the layer and worst element on a
-// mismatch) and its figures land there.
+// With `in.verify`, a mismatch of the verification is a NumericError naming the layer and the
+// worst element.
 Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch,
-                        Fidelity f = Fidelity::fast, const LayerData* data = nullptr,
-                        VerifyStats* check = nullptr);
+                        Fidelity f = Fidelity::fast, const RowInputs& in = {});
 
 // Reported cycles of a row: SCALE-Sim's convention (index of the last cycle) in compatible mode.
 int64_t reported_cycles(const HwConfig& hw, const LayerGroup& grp, const Counters& c);

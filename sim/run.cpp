@@ -50,12 +50,13 @@ struct Job {
   Fidelity f;
   const DataSource* data;
   bool verify;
+  ScanOptions scan;
 };
 
 // Every row of one sample: independent of every other sample (batch residency depends on the
 // sample's index only), which is what lets samples run in any order, on any worker. The dense
 // twin always runs fast: it is the same numbers in every fidelity.
-Rows simulate_sample(const Job& j, int64_t s, std::mutex* data_mu) {
+Rows simulate_sample(const Job& j, int64_t s, WeightCache& cache, std::mutex* data_mu) {
   Rows out;
   const bool sparse = j.r.hw.sparsity.any();
   for (const auto& rec : j.r.layers) {
@@ -68,7 +69,8 @@ Rows simulate_sample(const Job& j, int64_t s, std::mutex* data_mu) {
     }
     RowOut o;
     o.checked = j.verify && grp.gemm >= 0 && d.ifmap && d.weights;
-    o.c = simulate_group(j.r.hw, grp, s, j.f, j.data ? &d : nullptr, o.checked ? &o.check : nullptr);
+    o.c = simulate_group(j.r.hw, grp, s, j.f,
+                         {j.data ? &d : nullptr, o.checked ? &o.check : nullptr, &cache, &j.scan});
     if (sparse) o.dense = simulate_group(j.dense, grp, s, Fidelity::fast);
     out.push_back(o);
   }
@@ -82,9 +84,10 @@ void run_threads(const Job& j, int jobs, std::vector<Rows>& per_sample) {
   std::mutex data_mu, err_mu;
   std::exception_ptr err;
   auto work = [&] {
+    WeightCache cache;
     for (int64_t s; (s = next++) < n;) {
       try {
-        per_sample[s] = simulate_sample(j, s, &data_mu);
+        per_sample[s] = simulate_sample(j, s, cache, &data_mu);
       } catch (...) {
         std::lock_guard<std::mutex> l(err_mu);
         if (!err) err = std::current_exception();
@@ -126,9 +129,10 @@ constexpr int64_t kErrorTag = -1;
 // Worker w simulates samples w, w + jobs, ... and writes them to `fd`; returns its exit code.
 int worker_main(const Job& j, int w, int jobs, int fd) {
   const size_t rows = j.r.layers.size();
+  WeightCache cache;
   try {
     for (int64_t s = w; s < j.r.num_samples; s += jobs) {
-      Rows c = simulate_sample(j, s, nullptr);
+      Rows c = simulate_sample(j, s, cache, nullptr);
       if (!write_all(fd, &s, sizeof s) || !write_all(fd, c.data(), rows * sizeof(RowOut))) return 3;
     }
   } catch (const std::exception& e) {
@@ -231,11 +235,12 @@ SimResult simulate_network(const HwConfig& hw, const Graph& g, const SimOptions&
   r.energy = EnergyTable::from(hw);
   r.energy_dense = EnergyTable::from(dense_twin(hw));
   lay_out(r, g);
-  const Job job{r, sparse ? dense_twin(hw) : HwConfig{}, o.fidelity, data, o.verify};
+  const Job job{r, sparse ? dense_twin(hw) : HwConfig{}, o.fidelity, data, o.verify, o.scan};
   const int jobs = static_cast<int>(std::clamp<int64_t>(o.jobs, 1, samples));
   std::vector<Rows> per_sample(static_cast<size_t>(samples));
   if (jobs == 1) {
-    for (int64_t s = 0; s < samples; ++s) per_sample[s] = simulate_sample(job, s, nullptr);
+    WeightCache cache;
+    for (int64_t s = 0; s < samples; ++s) per_sample[s] = simulate_sample(job, s, cache, nullptr);
   } else if (o.fidelity == Fidelity::cycle) {
     run_processes(job, jobs, per_sample);
   } else {

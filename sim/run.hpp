@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "sim/result.hpp"
+#include "sim/sparse.hpp"
 
 namespace eatsim {
 class TraceReader;
@@ -18,6 +19,7 @@ struct SimOptions {
   Fidelity fidelity = Fidelity::fast;
   int jobs = 1;         // workers (clamped to the sample count)
   bool verify = false;  // `--check`: verify every GEMM row against a reference GEMM
+  ScanOptions scan;     // test switches only
 };
 
 class TraceData;

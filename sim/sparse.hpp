@@ -45,10 +45,43 @@ struct SparseLayer {
   int64_t weight_elems = 0, weight_nonzero_fp32 = 0, weight_nonzero = 0;
 };
 
+// How a layer's weights scan: zero weights per GEMM row k, non-zero counts, and the dequantised
+// [K][N] weights when verification asked for them. Weights do not change between samples, so a
+// run keeps each layer's scan in a WeightCache.
+struct WeightScan {
+  const float* src = nullptr;  // the weights scanned
+  int64_t n = 0;
+  double step = -1;
+  DataType type = DataType::fp32;
+  bool cin_inner = true, unsigned_ = false;
+  std::vector<int64_t> zw;
+  int64_t nz_fp32 = 0, nz = 0;                  // non-zero weights before / after quantisation
+  std::shared_ptr<const std::vector<float>> w;  // dequantised [K][N], when verification asked for it
+};
+// One worker's scans, by the layer's graph node, for one simulation run (whose data source hands
+// out the same weights for a node at every sample); not shared between threads.
+class WeightCache {
+ public:
+  WeightScan& at(int node) { return scans_[node]; }
+
+ private:
+  std::unordered_map<int, WeightScan> scans_;
+};
+
+// Switches tests turn; never set by a user.
+struct ScanOptions {
+  bool generic = false;  // the generic per-entry scan where the WS fast path would run (to compare)
+  // A wrong WS skip rule (a G-slice with exactly one non-zero counts as empty), so a regression
+  // test can prove that the functional verification and `eatsim check` catch a changed rule.
+  bool perturbed_skip = false;
+};
+
 // Quantises the operands and scans them (`keep_values`: also keep the dequantised operands, for
-// the functional check). Throws ConfigError when a k-tile needs more than 64 lane groups.
+// the functional verification). `cache` and `node`: reuse the weights' scan of an earlier sample.
+// Throws ConfigError when a k-tile needs more than 64 lane groups.
 std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& g, const LayerData& d,
-                                           bool keep_values = false);
+                                           bool keep_values = false, WeightCache* cache = nullptr,
+                                           int node = -1, const ScanOptions& opts = {});
 
 // Stream models of the skip feature; each steps one clock per advance(1) and jumps a fold's stream
 // only when an identical stream (same bitmap) already ran, reusing its outcome — so step() and
@@ -60,15 +93,5 @@ struct Compressed {
   int64_t bits = 0, meta_bits = 0;
 };
 Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_bits, const CompressConfig& c);
-
-namespace testing {
-// Test-only: perturbs the WS skip rule (a G-slice with exactly one non-zero counts as empty), so a
-// regression test can prove that the functional check and `eatsim check` catch a changed rule.
-void set_skip_rule_perturbed(bool on);
-bool skip_rule_perturbed();
-// Test-only: forces the generic per-entry scan where the WS fast path would run (to compare them).
-void set_generic_scan(bool on);
-bool generic_scan();
-}  // namespace testing
 
 }  // namespace eatsim::sim

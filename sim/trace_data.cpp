@@ -9,11 +9,7 @@
 
 namespace eatsim::sim {
 
-namespace {
-std::atomic<uint64_t> g_next_id{1};
-}
-
-TraceData::TraceData(const TraceReader& tr, int64_t samples) : id_(g_next_id++) {
+TraceData::TraceData(const TraceReader& tr, int64_t samples) {
   const Graph& g = tr.graph();
   const int64_t total = tr.manifest().num_samples();
   samples = std::min(samples, total);
@@ -67,7 +63,6 @@ LayerData TraceData::layer(int node, int64_t sample) const {
   d.ifmap_max_abs = n.in->max_abs, d.ifmap_nonneg = n.in->nonneg;
   d.weights = n.w->data.data();
   d.weight_max_abs = n.w->max_abs, d.weights_nonneg = n.w->nonneg;
-  d.weights_id = (id_ << 24) + uint64_t(node) + 1;
   if (n.b) d.bias = n.b->data.data();
   if (n.out) d.output = n.out->data.data() + sample * n.out->per_sample;
   for (const Tensor* t : n.written)

@@ -31,7 +31,6 @@ class TraceData {
     std::vector<const Tensor*> residuals;  // the row's residual operands (likewise)
   };
   std::map<int, Node> nodes_;
-  uint64_t id_;  // unique per object: layer weights get ids (id_ << 24) + node
 };
 
 }  // namespace eatsim::sim

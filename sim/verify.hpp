@@ -1,5 +1,5 @@
-// Functional verification (DESIGN.md §6, `--check`): the engine's accumulation along the schedule it produced — per
-// lane group partial sums merged by re-alignment (WS), per-PE sums over the non-skipped k (OS),
+// Functional verification (DESIGN.md §6, `--check`): the engine's accumulation along the schedule it produced
+// — per lane group partial sums merged by re-alignment (WS), per-PE sums over the non-skipped k (OS),
 // compacted folds (IS) — on the dequantised operands, against a reference GEMM on the same operands.
 #pragma once
 #include "sim/network.hpp"

@@ -267,7 +267,7 @@ TEST(Compress, InputsAndWrittenTensorsTravelCompressedWithTheirMetadata) {
   LayerData d = x.data();
   d.written.push_back({out.data(), 64 * 8, 3, true});
   HwConfig hw = hwc("ws", 8, 4, {"sparsity.compress.format=bitmap", "scalesim_compat=false"});
-  Counters c = simulate_group(hw, grp, 0, Fidelity::fast, &d);
+  Counters c = simulate_group(hw, grp, 0, Fidelity::fast, {&d});
   // fp32 (32-bit) values: input 8·32 + 1024 bitmap bits = 160 bytes; output 2·32 + 512 bits = 72 bytes.
   EXPECT_EQ(c.dram_ifmap_rd_bytes, 160);
   EXPECT_EQ(c.dram_wr_bytes, 72);
@@ -333,21 +333,20 @@ TEST(FunctionalCheck, PassesOnSynthResNet18AndVgg16AtSmallWidthAndCatchesAChange
       LayerData d;
       d.ifmap = in.data(), d.weights = w.data();
       VerifyStats cs;
-      EXPECT_NO_THROW(simulate_group(hw, grp, 0, Fidelity::fast, &d, &cs)) << model << " " << n.name;
+      EXPECT_NO_THROW(simulate_group(hw, grp, 0, Fidelity::fast, {&d, &cs})) << model << " " << n.name;
       EXPECT_TRUE(cs.ran);
       EXPECT_LE(cs.worst_ratio, 1.0);
       // A changed skip rule (slices with one non-zero dropped) fails the check on the first layer
       // with 30 % dense inputs of 16+ channels (where such slices exist), naming it.
       if (perturbed_once || grp.shape.cin < 16) continue;
-      testing::set_skip_rule_perturbed(true);
+      const ScanOptions perturbed{false, true};
       try {
-        simulate_group(hw, grp, 0, Fidelity::fast, &d, &cs);
+        simulate_group(hw, grp, 0, Fidelity::fast, {&d, &cs, nullptr, &perturbed});
         ADD_FAILURE() << model << " " << n.name << ": the changed rule passed the check";
       } catch (const NumericError& e) {
         EXPECT_NE(std::string(e.what()).find(n.name + ": functional check failed"), std::string::npos)
             << e.what();
       }
-      testing::set_skip_rule_perturbed(false);
       perturbed_once = true;
     }
     EXPECT_TRUE(perturbed_once);
@@ -367,9 +366,7 @@ TEST(WsSkip, FastScanEqualsGenericScanOnPaddedConvsWithZeroWeights) {
     d.ifmap = in.data(), d.weights = w.data();
     HwConfig hw = hwc("ws", 8, 4, ws_skip(G, 2, 2, 2));
     auto fast = analyse_layer(hw, g, d);
-    testing::set_generic_scan(true);
-    auto gen = analyse_layer(hw, g, d);
-    testing::set_generic_scan(false);
+    auto gen = analyse_layer(hw, g, d, false, nullptr, -1, ScanOptions{true, false});
     EXPECT_EQ(fast->ws_mask, gen->ws_mask) << trial;
     EXPECT_EQ(fast->skipped_entries, gen->skipped_entries);
     EXPECT_EQ(fast->zero_entries, gen->zero_entries);
@@ -434,16 +431,16 @@ TEST(SkipRegression, EatsimCheckCatchesAChangedSkipRule) {
     return d;
   };
   test::TempDir dir("skipreg");
-  auto report = [&](const std::string& name) {
+  auto report = [&](const std::string& name, bool perturbed) {
     std::string p = dir / name;
-    test::write_file(p, to_json(simulate_network(hw, g, {1, Fidelity::fast}, &src)));
+    SimOptions o{1, Fidelity::fast};
+    o.scan.perturbed_skip = perturbed;
+    test::write_file(p, to_json(simulate_network(hw, g, o, &src)));
     return read_report(p);
   };
-  Report golden = report("golden.json");
-  EXPECT_EQ(compare(report("same.json"), golden, Tolerances{}).failures, 0);
-  testing::set_skip_rule_perturbed(true);
-  Report changed = report("changed.json");
-  testing::set_skip_rule_perturbed(false);
+  Report golden = report("golden.json", false);
+  EXPECT_EQ(compare(report("same.json", false), golden, Tolerances{}).failures, 0);
+  Report changed = report("changed.json", true);
   CheckOutcome c = compare(changed, golden, Tolerances{});
   EXPECT_GT(c.failures, 0);
   bool skipped_moved = false;

@@ -40,11 +40,11 @@ TEST_F(ClockedModel, EveryCounterEqualsTheFastEngineOnRandomRowsAndHardware) {
     int64_t sample = std::uniform_int_distribution<int>(0, 3)(rng);
     Counters fast, cycle;
     try {
-      fast = simulate_group(h.hw, row, sample, Fidelity::fast, &view);
+      fast = simulate_group(h.hw, row, sample, Fidelity::fast, {&view});
     } catch (const ConfigError&) {
       continue;  // a random buffer too small for one tile: refused the same way in both modes
     }
-    cycle = simulate_group(h.hw, row, sample, Fidelity::cycle, &view);
+    cycle = simulate_group(h.hw, row, sample, Fidelity::cycle, {&view});
     std::string diff = counter_diff(fast, cycle);
     EXPECT_EQ(diff, "") << "layer " << row.name << " (M=" << row.shape.M << " K=" << row.shape.K
                         << " N=" << row.shape.N << ", sample " << sample << ", " << data.pattern

@@ -100,7 +100,7 @@ TEST(ClockedTestbench, StalledDramResponsesChangeOnlyWaitingCyclesAndTheScoreboa
     LayerData view = data.view();
     Counters fast;
     try {
-      fast = simulate_group(h.hw, row, 0, Fidelity::fast, &view);
+      fast = simulate_group(h.hw, row, 0, Fidelity::fast, {&view});
     } catch (const ConfigError&) {
       continue;
     }
@@ -113,7 +113,7 @@ TEST(ClockedTestbench, StalledDramResponsesChangeOnlyWaitingCyclesAndTheScoreboa
     sysc::reset_front_end_totals();
     {
       Hooks hooks(s, sb);
-      stalled = simulate_group(h.hw, row, 0, Fidelity::cycle, &view);
+      stalled = simulate_group(h.hw, row, 0, Fidelity::cycle, {&view});
     }
     expect_front_end_saw(stalled);
     SCOPED_TRACE(h.text);
@@ -147,7 +147,7 @@ TEST(ClockedTestbench, UnstalledScoreboardSeesExactlyTheFastEnginesTransfers) {
     LayerData view = data.view();
     Counters fast;
     try {
-      fast = simulate_group(h.hw, row, 1, Fidelity::fast, &view);
+      fast = simulate_group(h.hw, row, 1, Fidelity::fast, {&view});
     } catch (const ConfigError&) {
       continue;
     }
@@ -157,7 +157,7 @@ TEST(ClockedTestbench, UnstalledScoreboardSeesExactlyTheFastEnginesTransfers) {
     sysc::reset_front_end_totals();
     {
       Hooks hooks({}, sb);
-      cyc = simulate_group(h.hw, row, 1, Fidelity::cycle, &view);
+      cyc = simulate_group(h.hw, row, 1, Fidelity::cycle, {&view});
     }
     expect_front_end_saw(cyc);
     SCOPED_TRACE(h.text);

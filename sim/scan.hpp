@@ -1,0 +1,65 @@
+// The activation scan shared by the per-dataflow summaries (sim/sparse.cpp runs it; each
+// dataflow_*.cpp turns it into what its stream model needs: WS lane-group masks, OS kept k per
+// pixel group, IS compacted fold rows). Internal to the simulator.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "sim/sparse.hpp"
+
+namespace eatsim::sim::detail {
+
+// Entry flags of one im2col row: 0 zero activation, 1 non-zero, 2 padding tap.
+enum : uint8_t { kZero = 0, kNz = 1, kPad = 2 };
+
+// What the per-dataflow scans read: the input's non-zero flags in (H, W, Cin) and the zero weights
+// per GEMM row k.
+struct ScanInput {
+  const std::vector<uint8_t>& anz;
+  const std::vector<int64_t>& zw;
+  bool cin_inner = true;
+  ScanOptions opts;
+};
+
+// Calls f(m, row) for every output pixel m with its im2col row's flags in K order, after counting
+// the row's padding, zero and non-zero MAC classes into s.
+template <class F>
+void for_each_row(SparseLayer& s, const ScanInput& in, F&& f) {
+  const GemmShape& g = s.g;
+  const int64_t K = g.K, N = g.N, cin = g.cin, H = g.h, W = g.w;
+  const int taps = g.kh * g.kw;
+  std::vector<uint8_t> row(static_cast<size_t>(K));
+  for (int64_t m = 0; m < g.M; ++m) {
+    int64_t oy = m / g.wo, ox = m % g.wo;
+    for (int ky = 0; ky < g.kh; ++ky)
+      for (int kx = 0; kx < g.kw; ++kx) {
+        int t = ky * g.kw + kx;
+        int64_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+        bool pad = iy < 0 || iy >= H || ix < 0 || ix >= W;
+        const uint8_t* src = pad ? nullptr : &in.anz[size_t((iy * W + ix) * cin)];
+        for (int64_t c = 0; c < cin; ++c) {
+          int64_t k = in.cin_inner ? t * cin + c : c * taps + t;
+          row[size_t(k)] = pad ? uint8_t(kPad) : src[c];
+        }
+      }
+    for (int64_t k = 0; k < K; ++k) {
+      uint8_t fl = row[size_t(k)];
+      if (fl == kPad) {
+        ++s.pad_entries;
+      } else if (fl == kZero) {
+        ++s.zero_entries;
+      } else {
+        s.zero_weight_macs += in.zw[size_t(k)];
+        s.mac_nonzero += N - in.zw[size_t(k)];
+      }
+    }
+    f(m, row);
+  }
+}
+
+// The per-dataflow summaries (dataflow_ws.cpp, dataflow_os.cpp, dataflow_is.cpp).
+void scan_ws(SparseLayer& s, const ScanInput& in);
+void scan_os(SparseLayer& s, const ScanInput& in);
+void scan_is(SparseLayer& s, const ScanInput& in);
+
+}  // namespace eatsim::sim::detail
