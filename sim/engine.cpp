@@ -1,6 +1,10 @@
 // Fold engine: see engine.hpp.
 #include "sim/engine.hpp"
 
+#include <cmath>
+
+#include "sim/sparse.hpp"
+
 #include <algorithm>
 
 namespace eatsim::sim {
@@ -21,8 +25,10 @@ int prefetch_depth(const BufferConfig& b, int64_t max_fold_bytes) {
 }
 
 FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream,
-                       MemoryPort* memory)
+                       MemoryPort* memory, const LayerFacts& facts)
     : plan_(plan),
+      facts_(facts),
+      word_bits_ifmap_(hw.buf[kIfmap].word_bits),
       own_memory_(hw.dram.bytes_per_cycle, hw.dram.latency),
       mem_(memory ? memory : &own_memory_),
       stream_(std::move(stream)) {
@@ -40,7 +46,7 @@ FoldEngine::FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique
   }
   ready_owner_.fill(-1), work_owner_.fill(-1);
   if (n_folds_ == 0) {
-    phase_ = Phase::done;
+    finish();
     return;
   }
   // Before the first fold: each buffer prefetches as deep as it may.
@@ -134,6 +140,47 @@ void FoldEngine::end_fold() {
   update_wait();
 }
 
+void FoldEngine::finish() {
+  phase_ = Phase::done;
+  c_.dma_busy_cycles = mem_->busy_cycles();
+  const LayerFacts& f = facts_;
+  c_.mac_dense = f.dense_macs;
+  c_.mac_pad = f.pad_macs;
+  if (const SparseLayer* sp = f.sp) {
+    const int64_t N = sp->g.N, skipped = f.skip ? sp->skipped_entries : 0;
+    c_.mac_skipped = skipped * N;
+    c_.mac_gated = f.gate ? (sp->zero_entries - skipped) * N + sp->zero_weight_macs : 0;
+    // A gated MAC reads no operand registers and writes no result; skipped slices still occupy
+    // MAC slots of WS/OS folds (their registers are not read either), IS compaction removed them.
+    int64_t quiet = c_.mac_gated + (f.skip_in_folds ? 0 : c_.mac_skipped);
+    c_.reg_read -= 2 * quiet;
+    c_.reg_write -= quiet;
+    c_.mac_nonzero = sp->mac_nonzero;
+    c_.gslices = sp->gslices, c_.gslices_zero = sp->gslices_zero;
+    c_.act_elems = sp->act_elems, c_.act_nonzero_fp32 = sp->act_nonzero_fp32,
+    c_.act_nonzero = sp->act_nonzero;
+    c_.weight_elems = sp->weight_elems, c_.weight_nonzero_fp32 = sp->weight_nonzero_fp32;
+    c_.weight_nonzero = sp->weight_nonzero;
+  }
+  c_.mac_effective = c_.mac_dense - c_.mac_pad - c_.mac_skipped - c_.mac_gated;
+  if (f.in_bits > 0) {
+    // The array reads the compressed input: ifmap-buffer reads shrink with it, and the metadata
+    // travels with the values (DRAM once per fetch, SRAM once per read pass).
+    const double raw = double(f.in_raw_bits);
+    double passes = double(c_.sram_ifmap_rd) * word_bits_ifmap_ / raw;
+    c_.sram_ifmap_rd = static_cast<int64_t>(std::ceil(double(c_.sram_ifmap_rd) * double(f.in_bits) / raw));
+    c_.meta_sram_bits += static_cast<int64_t>(std::ceil(passes * double(f.in_meta_bits)));
+    c_.meta_dram_bytes +=
+        (f.in_meta_bits + 7) / 8 * (c_.dram_ifmap_rd_bytes / std::max<int64_t>(1, f.ifmap_bytes));
+    c_.meta_dram_bytes += (f.out_meta_bits + 7) / 8;
+    c_.meta_sram_bits += f.out_meta_bits;  // written into the psum/ofmap buffer with the values
+  }
+  if (f.res_meta_bits > 0) {  // fetched with the values into the psum buffer, read once by the PPU
+    c_.meta_dram_bytes += (f.res_meta_bits + 7) / 8;
+    c_.meta_sram_bits += 2 * f.res_meta_bits;
+  }
+}
+
 void FoldEngine::settle() {
   for (;;) {
     if (phase_ == Phase::done) return;
@@ -153,8 +200,7 @@ void FoldEngine::settle() {
         end_fold();
         break;
       case Phase::writeback:
-        phase_ = Phase::done;
-        c_.dma_busy_cycles = mem_->busy_cycles();
+        finish();
         break;
       case Phase::done:
         break;

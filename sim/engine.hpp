@@ -94,6 +94,24 @@ class DenseStream : public StreamModel {
 constexpr int kMaxPrefetch = 8;
 int prefetch_depth(const BufferConfig& b, int64_t max_fold_bytes);
 
+struct SparseLayer;
+
+// What the layer brings beyond its fold schedule, so that the engine's counters are final when its
+// last write-back is done: the MAC classes (dense, padding; gated and skipped from the value scan)
+// and the compressed input (the array reads it compressed, its metadata travels with it).
+struct LayerFacts {
+  int64_t dense_macs = 0, pad_macs = 0;
+  const SparseLayer* sp = nullptr;  // the layer's value scan (gate, skip), or null
+  bool gate = false, skip = false;
+  bool skip_in_folds = false;  // IS: skipped rows are compacted out of the folds (no MAC slots)
+  int64_t in_raw_bits = 0;     // input tensor as stored dense
+  int64_t in_bits = 0;         // compressed input, values + metadata (0: not compressed)
+  int64_t in_meta_bits = 0;    // its metadata
+  int64_t ifmap_bytes = 0;     // bytes one fetch of the input moves (LayerIo::ifmap_bytes)
+  int64_t out_meta_bits = 0;   // metadata of the compressed written-back tensors
+  int64_t res_meta_bits = 0;   // metadata of the compressed residual operands
+};
+
 class FoldEngine {
  public:
   enum class Phase { wait_data, preload, stream, drain, writeback, done };
@@ -101,7 +119,7 @@ class FoldEngine {
   // `stream`: the stream-phase model (dense when null). `memory`: where DRAM transfers go (not
   // owned; null: the engine's own AnalyticMemory). The constructor issues the first reads.
   FoldEngine(const HwConfig& hw, const DataflowPlan& plan, std::unique_ptr<StreamModel> stream = nullptr,
-             MemoryPort* memory = nullptr);
+             MemoryPort* memory = nullptr, const LayerFacts& facts = {});
   bool done() const { return phase_ == Phase::done; }
   int64_t now() const { return now_; }
   Phase phase() const { return phase_; }
@@ -125,8 +143,11 @@ class FoldEngine {
   void settle();       // takes every transition due now (transitions take no time)
   void update_wait();  // remaining_ of wait_data / writeback from what the memory has answered
   int64_t consume(int64_t n);
+  void finish();  // the last transition: layer-level counters (LayerFacts) and DMA busy time
 
   const DataflowPlan& plan_;
+  LayerFacts facts_;
+  int word_bits_ifmap_;
   AnalyticMemory own_memory_;
   MemoryPort* mem_;
   int64_t n_folds_, preload_, drain_;

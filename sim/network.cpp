@@ -142,13 +142,17 @@ ClockedModel* g_clocked = nullptr;
 void install_clocked_model(ClockedModel* m) { g_clocked = m; }
 
 Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io, Fidelity f,
-                       const SparseLayer* sp, int64_t ppu_cycles) {
+                       const SparseLayer* sp, int64_t ppu_cycles, LayerFacts facts) {
   if (f == Fidelity::cycle && !g_clocked)
     throw std::logic_error("cycle fidelity: the SystemC model is not installed (sim/systemc/clocked.hpp)");
   const bool skip = sp && hw.sparsity.skip.enabled;
   auto plan = make_plan(hw, g, io, skip && hw.array.dataflow == Dataflow::is ? &sp->is_rows : nullptr);
+  facts.dense_macs = g.dense_macs(), facts.pad_macs = g.pad_macs();
+  facts.sp = sp, facts.gate = hw.sparsity.gate, facts.skip = skip;
+  facts.skip_in_folds = hw.array.dataflow == Dataflow::is;
+  facts.ifmap_bytes = io.ifmap_bytes;
   FoldEngine e(hw, *plan, skip ? make_skip_stream(hw, *sp) : nullptr,
-               f == Fidelity::cycle ? &g_clocked->memory(hw) : nullptr);
+               f == Fidelity::cycle ? &g_clocked->memory(hw) : nullptr, facts);
   // The PPU consumes the output stream through the psum buffer, which decouples it from the array:
   // it works on every clock of the row (compute, DMA stalls, write-back), as a real PPU drains one
   // fold's outputs while the next fold computes or waits; what is left runs after (the tail).
@@ -165,29 +169,9 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
     const Counters& c = e.counters();
     ppu_tail = std::max<int64_t>(0, ppu_cycles - (c.compute_cycles() + c.cycles_stall + c.cycles_writeback));
   }
-  Counters c = e.counters();
+  Counters c = e.counters();  // final: the engine applied the layer's facts
   c.cycles_ppu_tail = ppu_tail;
   if (busy >= 0) c.dma_busy_cycles = busy;
-  c.mac_dense = g.dense_macs();
-  c.mac_pad = g.pad_macs();
-  if (sp) {
-    const int64_t N = g.N;
-    c.mac_skipped = skip ? sp->skipped_entries * N : 0;
-    c.mac_gated = hw.sparsity.gate
-                      ? (sp->zero_entries - (skip ? sp->skipped_entries : 0)) * N + sp->zero_weight_macs
-                      : 0;
-    // Skipped slices still occupy MAC slots of WS/OS folds (their registers are not read); IS
-    // compaction removed them from the folds already.
-    int64_t quiet = c.mac_gated + (hw.array.dataflow == Dataflow::is ? 0 : c.mac_skipped);
-    c.reg_read -= 2 * quiet;
-    c.reg_write -= quiet;
-    c.mac_nonzero = sp->mac_nonzero;
-    c.gslices = sp->gslices, c.gslices_zero = sp->gslices_zero;
-    c.act_elems = sp->act_elems, c.act_nonzero_fp32 = sp->act_nonzero_fp32, c.act_nonzero = sp->act_nonzero;
-    c.weight_elems = sp->weight_elems, c.weight_nonzero_fp32 = sp->weight_nonzero_fp32;
-    c.weight_nonzero = sp->weight_nonzero;
-  }
-  c.mac_effective = c.mac_dense - c.mac_pad - c.mac_skipped - c.mac_gated;
   return c;
 }
 
@@ -231,34 +215,20 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     if (values && (hw.sparsity.any() || check))
       sp = analyse_layer(hw, grp.shape, *data, check != nullptr, in.weights, grp.gemm,
                          in.scan ? *in.scan : ScanOptions{});
-    Compressed cin;
-    int64_t out_meta_bits = 0, res_meta_bits = 0;
+    LayerFacts facts;
     if (values && hw.sparsity.compress.format != CompressFormat::none) {
-      cin = compressed_size(data->ifmap, grp.in_elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
+      Compressed cin =
+          compressed_size(data->ifmap, grp.in_elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
       io.ifmap_bytes = (cin.bits + 7) / 8;
+      facts.in_raw_bits = grp.in_elems * hw.elem_bits(), facts.in_bits = cin.bits;
+      facts.in_meta_bits = cin.meta_bits;
       // Tensors written back leave compressed too, each quantised with its own scale; residual
       // operands arrive the same way (each was written back compressed).
-      if (!data->written.empty()) io.out_bytes = compressed_bytes(hw, data->written, out_meta_bits);
-      if (!data->residuals.empty()) io.residual_bytes = compressed_bytes(hw, data->residuals, res_meta_bits);
+      if (!data->written.empty()) io.out_bytes = compressed_bytes(hw, data->written, facts.out_meta_bits);
+      if (!data->residuals.empty())
+        io.residual_bytes = compressed_bytes(hw, data->residuals, facts.res_meta_bits);
     }
-    c = simulate_gemm(hw, grp.shape, io, f, sp.get(), ppu_cycles);
-    if (cin.bits > 0) {
-      // The array reads the compressed input: ifmap-buffer reads shrink with it, and the metadata
-      // travels with the values (DRAM once per fetch, SRAM once per read pass).
-      double raw_bits = double(grp.in_elems) * hw.elem_bits();
-      double passes = double(c.sram_ifmap_rd) * hw.buf[kIfmap].word_bits / raw_bits;
-      c.sram_ifmap_rd =
-          static_cast<int64_t>(std::ceil(double(c.sram_ifmap_rd) * double(cin.bits) / raw_bits));
-      c.meta_sram_bits += static_cast<int64_t>(std::ceil(passes * double(cin.meta_bits)));
-      c.meta_dram_bytes +=
-          (cin.meta_bits + 7) / 8 * (c.dram_ifmap_rd_bytes / std::max<int64_t>(1, io.ifmap_bytes));
-      c.meta_dram_bytes += (out_meta_bits + 7) / 8;
-      c.meta_sram_bits += out_meta_bits;  // written into the psum/ofmap buffer with the values
-    }
-    if (res_meta_bits > 0) {  // fetched with the values into the psum buffer, read once by the PPU
-      c.meta_dram_bytes += (res_meta_bits + 7) / 8;
-      c.meta_sram_bits += 2 * res_meta_bits;
-    }
+    c = simulate_gemm(hw, grp.shape, io, f, sp.get(), ppu_cycles, facts);
     if (check && sp) *check = verify_layer(hw, *sp, *data);
   } else {
     // PPU work with no array layer upstream: it streams its input from DRAM and writes back.

@@ -9,6 +9,7 @@
 #include "models/graph.hpp"
 #include "sim/counters.hpp"
 #include "sim/dataflow.hpp"
+#include "sim/engine.hpp"
 #include "sim/gemm.hpp"
 #include "sim/hwconfig.hpp"
 
@@ -18,9 +19,6 @@ namespace eatsim::sim {
 // debugging aid); cycle: the clocked SystemC model (sim/systemc) calls step() once per clock.
 enum class Fidelity { fast, step, cycle };
 const char* fidelity_name(Fidelity f);
-
-class FoldEngine;
-class MemoryPort;
 
 // The clocked SystemC model plugs in here, because eatsim_sim does not link SystemC
 // (sim/systemc/clocked.hpp installs it).
@@ -111,8 +109,9 @@ void check_supported(const HwConfig& hw);
 // `ppu_cycles` of work on its output stream (cycles_ppu_tail; ppu_ops is left to the caller).
 // `sp`: the layer's scanned operands (gate, skip), or null for the dense schedule.
 struct SparseLayer;
+// `facts`: the compressed input's fields (the MAC classes are filled in here).
 Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io, Fidelity f = Fidelity::fast,
-                       const SparseLayer* sp = nullptr, int64_t ppu_cycles = 0);
+                       const SparseLayer* sp = nullptr, int64_t ppu_cycles = 0, LayerFacts facts = {});
 
 class WeightCache;
 struct ScanOptions;
