@@ -58,8 +58,7 @@ struct Net::Impl {
   std::vector<int> pen_nodes;
   std::vector<double> pen_sums;  // per penalised node, last forward
   std::vector<PenSlot> slots;    // per node: penalty state shared with fusing layers
-  std::vector<int> fused_by;     // per node: the ReLU computing its penalty in its own passes, or -1
-  std::vector<int> ncons;        // per node: how many inputs of other nodes read its output
+  GraphUses uses;                // consumers and penalty_by per node
   mutable std::vector<float> probs;
   bool profiling = false;
   mutable std::map<std::string, double> prof;  // seconds by layer type (set_profile)
@@ -121,9 +120,10 @@ struct Net::Impl {
     p->acts.resize(nn + 1);
     p->layers.resize(nn);
     p->accum.resize(nn);
-    p->clobbered.assign(nn, 0);
-    std::vector<memory> scratch;        // transient conversion buffers sharing one allocation
-    std::vector<char> bn_fused(nn, 0);  // by node: a BN computing its ReLU consumer
+    std::vector<memory> scratch;  // transient conversion buffers sharing one allocation
+    PlanOptions po{backward, all_edges, debug_grads, fast_conv, {}, std::vector<char>(nn, 0)};
+    if (pen.lambda > 0) po.penalised = pen_nodes;
+    FusionPlan fp = plan_fusion(g, po);
     Act& in = p->acts[0];
     in.dims = Shape{n};
     in.dims.insert(in.dims.end(), g.input_shape.begin(), g.input_shape.end());
@@ -187,31 +187,11 @@ struct Net::Impl {
                      },
                      this,
                      backward,
-                     fast_conv};
+                     fp.layers[i],
+                     slots.data()};
       args.scratch = &scratch;
-      // BN → ReLU: the BN layer computes the ReLU (and both penalties). In eval plans too, so that
-      // a training plan's eval and an eval plan's give the same bits (penalty sums included).
-      if (node.op == Op::batchnorm2d && !all_edges && !debug_grads && fused_by[i] >= 0 && fused_by[i] != i) {
-        args.fuse_relu = true;
-        args.pen_self = &slots[i];
-        args.pen_relu = &slots[fused_by[i]];
-      }
-      if (node.op == Op::relu && node.in[0] >= 0 && bn_fused[node.in[0]]) {
-        args.relu_done = true;
-      } else if (node.op == Op::relu) {
-        args.pen_self = &slots[i];
-        int j = node.in[0];
-        if (j >= 0 && fused_by[j] == i) args.pen_in = &slots[j];
-        if (relu_inplace_over(j, backward)) {
-          args.inplace = true;
-          args.input_relued = g.nodes[j].op == Op::add;
-          p->clobbered[j] = 1;
-          p->inplace = true;
-        }
-      }
-      if (node.op == Op::add && relu_inplace_over(i, backward)) args.relu_after = true;
       p->layers[i] = make_layer(args);
-      if (args.fused) bn_fused[i] = 1, p->clobbered[i] = 1, p->inplace = true;
+      if (fp.layers[i].fuse_relu && !args.fused) po.cannot_fuse[i] = 1, fp = plan_fusion(g, po);
       if (!out.data) out.data = memory(out.desc, env.eng);
       if (!backward) continue;
       out.diff = new_diff(out.desc);
@@ -221,7 +201,9 @@ struct Net::Impl {
     // A BN computing its ReLU reads the ReLU's dy (set here, once later consumers of the ReLU's
     // output have finished aliasing its gradient buffer).
     for (size_t i = 0; i < nn; ++i)
-      if (bn_fused[i]) p->acts[i + 1].diff = p->acts[fused_by[i] + 1].diff;
+      if (fp.layers[i].fuse_relu) p->acts[i + 1].diff = p->acts[fp.layers[i].pen_relu + 1].diff;
+    p->clobbered = fp.clobbered;
+    p->inplace = fp.inplace;
     if (backward && !debug_grads) share_diffs(*p, pos, first);
     size_t most = 0;
     for (const memory& m : scratch) most = std::max(most, m.get_desc().get_size());
@@ -232,17 +214,6 @@ struct Net::Impl {
       for (memory& m : scratch) m.set_data_handle(raw);
     }
     return p;
-  }
-
-  // Like PyTorch, which frees a BN output once ReLU has read it: in a training plan a ReLU
-  // overwrites the output of node j when it is j's only consumer, nothing penalises j's output, j is
-  // not the graph output and owns its buffer (batchnorm2d, add, conv2d). An add then applies the
-  // ReLU itself.
-  bool relu_inplace_over(int j, bool backward) const {
-    if (!backward || debug_grads || j < 0 || fused_by[j] < 0 || fused_by[j] == j) return false;
-    Op op = g.nodes[j].op;
-    return !input_penalised(j) && j != g.output &&
-           (op == Op::batchnorm2d || op == Op::add || op == Op::conv2d);
   }
 
   // Gradient buffers: allocated here (zeroed) in debug mode, else bound later by share_diffs.
@@ -310,11 +281,6 @@ struct Net::Impl {
   // Elements in the buffer, padding of blocked layouts included (it holds zeros, which add 0).
   static int64_t buf_elems(const Act& a) { return static_cast<int64_t>(a.desc.get_size() / sizeof(float)); }
 
-  // Whether node j's output is penalised in the current configuration.
-  bool input_penalised(int j) const {
-    return pen.lambda > 0 && std::find(pen_nodes.begin(), pen_nodes.end(), j) != pen_nodes.end();
-  }
-
   void forward(const float* x, int n, bool train, bool all_edges = false) {
     if (n <= 0) throw UsageError(fmt::format("batch size must be positive, got {}", n));
     cur = &plan_for(n, train, all_edges);
@@ -326,7 +292,7 @@ struct Net::Impl {
     for (int i : pen_nodes) slots[i].on = pen_on, slots[i].sigma = static_cast<float>(pen.sigma);
     for (int i : g.order) {
       timed(op_name(g.nodes[i].op), [&] { cur->layers[i]->forward(env, train); });
-      if (slots[i].on && fused_by[i] < 0) {
+      if (slots[i].on && uses.penalty_by[i] < 0) {
         env.s.wait();
         const Act& a = cur->acts[i + 1];
         timed("penalty", [&] { slots[i].sum = penalty_sum(ptr(a.data), buf_elems(a), slots[i].sigma); });
@@ -381,8 +347,8 @@ struct Net::Impl {
     for (size_t k = 0; k < scales.size(); ++k) slots[pen_nodes[k]].scale = scales[k];
     for (auto it = g.order.rbegin(); it != g.order.rend(); ++it) {
       int i = *it;
-      if (i == g.output && ncons[i] > 0) write_output_diff(d_output, true);
-      if (slots[i].on && fused_by[i] < 0) {
+      if (i == g.output && uses.consumers[i] > 0) write_output_diff(d_output, true);
+      if (slots[i].on && uses.penalty_by[i] < 0) {
         env.s.wait();
         Act& a = cur->acts[i + 1];
         timed("penalty", [&] {
@@ -405,11 +371,11 @@ struct Net::Impl {
   // it is added once those consumers have written their part. Other unconsumed nodes start at 0.
   void seed_gradients(const float* d) {
     for (size_t i = 0; i < g.nodes.size(); ++i)
-      if (ncons[i] == 0 && static_cast<int>(i) != g.output) {
+      if (uses.consumers[i] == 0 && static_cast<int>(i) != g.output) {
         const Act& a = cur->acts[i + 1];
         std::memset(a.diff.get_data_handle(), 0, a.desc.get_size());
       }
-    if (ncons[g.output] == 0) write_output_diff(d, false);
+    if (uses.consumers[g.output] == 0) write_output_diff(d, false);
   }
 
   void write_output_diff(const float* d, bool add) {
@@ -468,21 +434,8 @@ Net::Net(Graph g, uint64_t seed) : p_(std::make_unique<Impl>()) {
     p_->params.push_back(std::move(q));
   }
   p_->init_params(seed);
-  const Graph& gr = p_->g;
-  size_t nn = gr.nodes.size();
-  p_->slots.assign(nn, PenSlot{});
-  p_->fused_by.assign(nn, -1);
-  std::vector<int> consumers(nn, 0), consumer(nn, -1);
-  for (size_t i = 0; i < nn; ++i)
-    for (int j : gr.nodes[i].in)
-      if (j >= 0) consumers[j] += 1, consumer[j] = static_cast<int>(i);
-  p_->ncons = consumers;
-  for (size_t i = 0; i < nn; ++i) {
-    if (gr.nodes[i].op == Op::relu)
-      p_->fused_by[i] = static_cast<int>(i);
-    else if (consumers[i] == 1 && gr.nodes[consumer[i]].op == Op::relu && static_cast<int>(i) != gr.output)
-      p_->fused_by[i] = consumer[i];
-  }
+  p_->slots.assign(p_->g.nodes.size(), PenSlot{});
+  p_->uses = graph_uses(p_->g);
   set_penalty(PenaltyConfig{});
 }
 
