@@ -16,7 +16,7 @@ namespace {
 
 void on_sigint(int) { request_stop(); }
 
-int run(const Args& args) {
+po::options_description train_options() {
   po::options_description opts("options");
   opts.add_options()("model", po::value<std::string>()->default_value("resnet18"),
                      "model name or .yaml path")(
@@ -54,15 +54,11 @@ int run(const Args& args) {
       "max-steps", po::value<int64_t>()->default_value(0),
       "stop after N steps, saving a checkpoint (0: never)")("quiet,q", po::bool_switch(), "no progress bar");
   add_model_options(opts);
-  po::variables_map vm;
-  if (!parse("train", "--out DIR [--model M --data D --epochs E --lambda L --sigma S ...]", args, opts, {},
-             vm))
-    return 0;
-  if (vm.count("threads")) {
-    int t = vm["threads"].as<int>();
-    require_range("threads", t, 1, kMaxWorkers, fmt::format("1..{}", kMaxWorkers));
-    omp_set_num_threads(t);
-  }
+  return opts;
+}
+
+// The run's configuration from the command line, range-checked (UsageError).
+TrainConfig train_config(const po::variables_map& vm) {
   TrainConfig c;
   c.model = vm["model"].as<std::string>();
   c.model_params = model_overrides(vm);
@@ -111,6 +107,21 @@ int run(const Args& args) {
   if (c.penalty.lambda < 0)
     throw UsageError(fmt::format("--lambda {}: must be zero or positive", c.penalty.lambda));
   if (!(c.penalty.sigma > 0)) throw UsageError(fmt::format("--sigma {}: must be positive", c.penalty.sigma));
+  return c;
+}
+
+int run(const Args& args) {
+  po::options_description opts = train_options();
+  po::variables_map vm;
+  if (!parse("train", "--out DIR [--model M --data D --epochs E --lambda L --sigma S ...]", args, opts, {},
+             vm))
+    return 0;
+  if (vm.count("threads")) {
+    int t = vm["threads"].as<int>();
+    require_range("threads", t, 1, kMaxWorkers, fmt::format("1..{}", kMaxWorkers));
+    omp_set_num_threads(t);
+  }
+  TrainConfig c = train_config(vm);
   std::signal(SIGINT, on_sigint);
   TrainResult r = train(c);
   std::signal(SIGINT, SIG_DFL);

@@ -12,7 +12,7 @@ class Add : public Layer {
     a.out.dims = a_->dims;
     a.out.desc = a_->desc;  // dst in the first input's layout
     dnnl::primitive_attr attr;
-    if (a.relu_after) {
+    if (a.plan.relu_after) {
       dnnl::post_ops po;
       po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
       attr.set_post_ops(po);

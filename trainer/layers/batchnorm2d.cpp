@@ -245,9 +245,9 @@ class BatchNorm2d : public Layer {
     }
     sc_.assign(static_cast<size_t>(own_.CB * own_.B), 0.0f);
     sh_ = sc_;
-    if (a.fuse_relu && own_.B) {
+    if (a.plan.fuse_relu && own_.B) {
       a.fused = true;
-      pen_b_ = a.pen_self, pen_r_ = a.pen_relu;
+      pen_b_ = a.slot(a.plan.pen_self), pen_r_ = a.slot(a.plan.pen_relu);
     }
 
     md c_md({x[1]}, dt::f32, tag::x);

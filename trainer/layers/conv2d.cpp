@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "trainer/layers/layer.hpp"
-#include "trainer/net.hpp"
 
 namespace eatsim::trainer {
 namespace {
@@ -19,8 +18,7 @@ class Conv2d : public Layer {
     const Node& n = a.node;
     Env& e = a.env;
     const Shape& x = in_->dims;  // (N, C, H, W)
-    algo_ = a.fast_conv && winograd_suits(n, x[1]) ? dnnl::algorithm::convolution_auto
-                                                   : dnnl::algorithm::convolution_direct;
+    algo_ = a.plan.winograd ? dnnl::algorithm::convolution_auto : dnnl::algorithm::convolution_direct;
     int64_t N = x[0], C = x[1], H = x[2], W = x[3];
     int64_t O = n.out_channels, OH = n.out_shape[1], OW = n.out_shape[2];
     a.out.dims = {N, O, OH, OW};
@@ -108,18 +106,6 @@ class Conv2d : public Layer {
 };
 
 }  // namespace
-
-}  // namespace eatsim::trainer
-
-namespace eatsim {
-
-bool winograd_suits(const Node& n, int64_t in_channels) {
-  return n.kh == 3 && n.kw == 3 && n.sh == 1 && n.sw == 1 && in_channels >= 16;
-}
-
-}  // namespace eatsim
-
-namespace eatsim::trainer {
 
 std::unique_ptr<Layer> make_conv2d(BuildArgs& a) { return std::make_unique<Conv2d>(a); }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/graph.hpp"
+#include "trainer/fusion_plan.hpp"
 
 // Element-wise kernels compiled for AVX-512 and AVX2 as well as the baseline, chosen at load time.
 // Not under ThreadSanitizer: the clones' IFUNC resolvers run before its runtime is up and crash.
@@ -66,25 +67,13 @@ struct BuildArgs {
   std::vector<memory> diff_in;  // where backward writes d(input i); empty memory = not needed
   Param* (*find)(void* ctx, const std::string& key);
   void* ctx;
-  bool backward;                // false: an eval-only plan (no gradient buffers, no backward primitives)
-  bool fast_conv = false;       // let oneDNN pick Winograd for 3x3 stride-1 convolutions
-  PenSlot* pen_self = nullptr;  // this node's penalty (fusing layers only)
-  PenSlot* pen_in = nullptr;    // input 0's penalty, when this layer is its only consumer
-  bool inplace = false;         // relu: write the output over input 0 (its only consumer, unpenalised)
-  // batchnorm2d → relu (its only consumer), in plans that need not keep every edge: the BN layer may compute
-  // the ReLU in its own passes (output = the ReLU's, never materialising the BN output; backward takes the
-  // ReLU's dy). The Net asks with fuse_relu (pen_self: the BN output's penalty, pen_relu: the ReLU
-  // output's); the layer sets fused when it does. relu: passthrough, its producer computed it.
-  bool fuse_relu = false;
-  PenSlot* pen_relu = nullptr;
-  bool fused = false;
-  bool relu_done = false;
-  // add → relu running in place over the add's output: the add applies the ReLU (a post-op) and the
-  // ReLU's forward has only its penalty left to sum.
-  bool relu_after = false;                 // add
-  bool input_relued = false;               // relu
+  bool backward;       // false: an eval-only plan (no gradient buffers, no backward primitives)
+  LayerPlan plan;      // fusion and in-place decisions for this layer (fusion_plan.hpp)
+  PenSlot* slots;      // penalty state by node, indexed by the plan's pen_self, pen_in, pen_relu
+  bool fused = false;  // set by a batchnorm2d that computes its ReLU as planned (its layout allows it)
   std::vector<memory>* scratch = nullptr;  // transient buffers that may share one allocation (Port)
   Param& param(const std::string& leaf) const { return *find(ctx, node.name + "." + leaf); }
+  PenSlot* slot(int i) const { return i >= 0 ? &slots[i] : nullptr; }
 };
 
 class Layer {

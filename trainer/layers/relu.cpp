@@ -103,13 +103,17 @@ class Passthrough : public Layer {
 class Relu : public Layer {
  public:
   explicit Relu(BuildArgs& a)
-      : in_(a.in[0]), out_(&a.out), diff_src_(a.diff_in[0]), self_(a.pen_self), pin_(a.pen_in) {
+      : in_(a.in[0]),
+        out_(&a.out),
+        diff_src_(a.diff_in[0]),
+        self_(a.slot(a.plan.pen_self)),
+        pin_(a.slot(a.plan.pen_in)) {
     a.out.dims = in_->dims;
     a.out.desc = in_->desc;
     // In place, backward reads the output: y > 0 exactly where x > 0, and the output penalty's
     // gradient only matters there. The input's penalty (which needs x ≤ 0 too) must be off.
-    if (a.inplace) a.out.data = in_->data, x_ = out_;
-    relued_ = a.inplace && a.input_relued;
+    if (a.plan.inplace) a.out.data = in_->data, x_ = out_;
+    relued_ = a.plan.inplace && a.plan.input_relued;
     n_ = static_cast<int64_t>(in_->desc.get_size() / sizeof(float));
   }
 
@@ -165,7 +169,7 @@ class Relu : public Layer {
 }  // namespace
 
 std::unique_ptr<Layer> make_relu(BuildArgs& a) {
-  if (a.relu_done) return std::make_unique<Passthrough>(a);
+  if (a.plan.relu_done) return std::make_unique<Passthrough>(a);
   return std::make_unique<Relu>(a);
 }
 
