@@ -10,6 +10,7 @@
 
 #include "base/errors.hpp"
 #include "sim/engine.hpp"
+#include "sim/ppu.hpp"
 #include "sim/sparse.hpp"
 #include "sim/verify.hpp"
 
@@ -167,7 +168,10 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
     else
       while (!e.done()) e.step();
     const Counters& c = e.counters();
-    ppu_tail = std::max<int64_t>(0, ppu_cycles - (c.compute_cycles() + c.cycles_stall + c.cycles_writeback));
+    PpuOnStream ppu(ppu_cycles);
+    ppu.beside_array(c.compute_cycles() + c.cycles_stall + c.cycles_writeback);
+    ppu.alone(ppu.left());
+    ppu_tail = ppu.tail();
   }
   Counters c = e.counters();  // final: the engine applied the layer's facts
   c.cycles_ppu_tail = ppu_tail;
@@ -232,7 +236,6 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
     if (check && sp) *check = verify_layer(hw, *sp, *data);
   } else {
     // PPU work with no array layer upstream: it streams its input from DRAM and writes back.
-    DmaChannel dma(hw.dram.bytes_per_cycle, hw.dram.latency);
     c.dram_ifmap_rd_bytes = grp.in_elems * b;
     c.dram_psum_rd_bytes = grp.residual_elems * b;
     c.dram_wr_bytes = grp.out_elems * b;
@@ -244,11 +247,12 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
       c.cycles_stall = hw.scalesim_compat ? 0 : r.stall;
       c.dma_busy_cycles = r.dma_busy_cycles;
     } else {
-      int64_t in_done = dma.transfer(0, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes);
-      int64_t out_done = dma.transfer(std::max(in_done, ppu_cycles), c.dram_wr_bytes);
-      c.cycles_ppu_tail = ppu_cycles;
-      c.cycles_stall = hw.scalesim_compat ? 0 : std::max<int64_t>(0, out_done - ppu_cycles);
-      c.dma_busy_cycles = dma.busy_cycles();
+      AnalyticMemory mem(hw.dram.bytes_per_cycle, hw.dram.latency);
+      PpuRow row(c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes, c.dram_wr_bytes, ppu_cycles, mem);
+      row.run();
+      c.cycles_ppu_tail = row.worked();
+      c.cycles_stall = hw.scalesim_compat ? 0 : row.waited();
+      c.dma_busy_cycles = mem.busy_cycles();
     }
     c.sram_ifmap_wr = detail::words(c.dram_ifmap_rd_bytes, 8, hw.buf[kIfmap].word_bits);
     c.sram_ifmap_rd = c.sram_ifmap_wr;

@@ -151,56 +151,45 @@ void Dram::on_falling() {
 // work on its output stream; once the array is done, the PPU runs on alone (the tail).
 void Ppu::on_falling() {
   PpuJob j;
-  if (!active_ && job.nb_read(j)) active_ = true, array_ended_ = false, left_ = j.cycles, tail_ = 0;
+  if (!active_ && job.nb_read(j)) active_ = true, array_ended_ = false, stream_ = sim::PpuOnStream(j.cycles);
   if (!active_) return;
   if (!array_ended_) {
-    if (cycle_kind.read() != kIdle && left_ > 0) --left_;  // every clock of the row, not only compute
+    if (cycle_kind.read() != kIdle) stream_.beside_array(1);  // every clock of the row, not only compute
     ArrayEnd e;
     if (array_end.nb_read(e)) array_ended_ = true;
-  } else if (left_ > 0) {
-    --left_, ++tail_;
+  } else {
+    stream_.alone(1);
   }
-  if (array_ended_ && left_ == 0) {
-    put(done, PpuDone{tail_});
+  if (array_ended_ && stream_.done()) {
+    put(done, PpuDone{stream_.tail()});
     active_ = false;
   }
 }
 
-// A PPU-only row on the PE array's clock mapping: rising edge base_ takes the row and sends its
-// read (row cycle 0); rising edge base_ + 1 + t processes row cycle t. The PPU works its cycles
-// from cycle 0; the write-back leaves once the work is done and the input is in (DmaChannel
-// order: at max(input in, work done)); the row ends when the write is done.
-void Ppu::on_rising() {
-  MemResponse r;
-  while (mem_done.nb_read(r)) {
-    if (r.buf == sim::MemoryPort::kWrite)
-      write_in_ = true, write_at_ = r.at - base_;
-    else
-      read_in_ = true, read_at_ = r.at - base_;
-  }
-  if (!row_) {
-    if (!row_job.nb_read(rj_)) return;
-    row_ = true, base_ = clock_index(), t_ = 0, worked_ = waited_ = 0;
-    write_issued_ = write_in_ = false, read_in_ = rj_.read_bytes == 0, read_at_ = 0;
-    if (rj_.read_bytes > 0) put(req, MemRequest{next_id_++, 0, sim::kIfmap, rj_.read_bytes, base_, kFromPpu});
-  } else {
-    ++(t_ < rj_.cycles ? worked_ : waited_);
-    ++t_;
-  }
-  try_write();
-  if (write_in_ && t_ >= write_at_ && t_ >= rj_.cycles) {
-    put(done, PpuDone{worked_, waited_});
-    row_ = false;
-  }
+// The PPU-only row's transfers go to the DMA as requests, answered later on mem_done.
+int64_t Ppu::transfer(int64_t now, int64_t, int buf, int64_t bytes) {
+  put(req, MemRequest{next_id_++, 0, buf, bytes, base_ + now, kFromPpu});
+  return kPending;
 }
 
-void Ppu::try_write() {
-  if (write_issued_ || t_ < rj_.cycles || !read_in_ || read_at_ > t_) return;
-  write_issued_ = true;
-  if (rj_.write_bytes > 0)
-    put(req, MemRequest{next_id_++, 0, sim::MemoryPort::kWrite, rj_.write_bytes, base_ + t_, kFromPpu});
-  else
-    write_in_ = true, write_at_ = t_;
+// A PPU-only row (sim::PpuRow) on the PE array's clock mapping: rising edge base_ takes the row
+// and sends its read (row cycle 0); rising edge base_ + 1 + t steps row cycle t.
+void Ppu::on_rising() {
+  MemResponse r;
+  while (mem_done.nb_read(r))
+    if (row_) row_->transfer_done(r.buf, r.at - base_);
+  if (!row_) {
+    PpuRowJob rj;
+    if (!row_job.nb_read(rj)) return;
+    base_ = clock_index();
+    row_ = std::make_unique<sim::PpuRow>(rj.read_bytes, rj.write_bytes, rj.cycles, *this);
+  } else {
+    row_->step();
+  }
+  if (row_->done()) {
+    put(done, PpuDone{row_->worked(), row_->waited()});
+    row_.reset();
+  }
 }
 
 void Controller::on_rising() {

@@ -8,11 +8,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <vector>
 
 #include "sim/engine.hpp"
 #include "sim/network.hpp"
+#include "sim/ppu.hpp"
 #include "sim/systemc/clocked.hpp"
 #include "sim/systemc/dram_model.hpp"
 
@@ -172,7 +174,9 @@ SC_MODULE(Dram) {
   std::vector<MemResponse> out_;
 };
 
-SC_MODULE(Ppu) {
+// The PPU: its timing is sim::PpuOnStream (on an array row's output stream) and sim::PpuRow (a
+// row of its own, whose DRAM transfers this module forwards to the DMA), stepped once per clock.
+struct Ppu : sc_core::sc_module, sim::MemoryPort {
   sc_core::sc_in<bool> clk;
   sc_core::sc_fifo_in<PpuJob> job;
   sc_core::sc_in<int> cycle_kind;
@@ -183,7 +187,8 @@ SC_MODULE(Ppu) {
   sc_core::sc_fifo_out<MemRequest> req;
   sc_core::sc_fifo_in<MemResponse> mem_done;
 
-  SC_CTOR(Ppu) {
+  SC_HAS_PROCESS(Ppu);
+  explicit Ppu(sc_core::sc_module_name name) : sc_core::sc_module(name) {
     SC_METHOD(on_falling);
     sensitive << clk.neg();
     dont_initialize();
@@ -193,15 +198,14 @@ SC_MODULE(Ppu) {
   }
   void on_falling();  // on an array's output stream
   void on_rising();   // a PPU-only row
+  int64_t transfer(int64_t now, int64_t fold, int buf, int64_t bytes) override;
+  int64_t busy_cycles() const override { return 0; }  // the DMA module measures the channel
 
  private:
-  void try_write();
   bool active_ = false, array_ended_ = false;
-  int64_t left_ = 0, tail_ = 0;
-  // PPU-only row, in row cycles from its set-up edge base_ (the PE array's mapping).
-  bool row_ = false, read_in_ = false, write_issued_ = false, write_in_ = false;
-  PpuRowJob rj_;
-  int64_t base_ = 0, t_ = 0, read_at_ = 0, write_at_ = 0, worked_ = 0, waited_ = 0;
+  sim::PpuOnStream stream_;
+  std::unique_ptr<sim::PpuRow> row_;  // a PPU-only row, in row cycles from its set-up edge base_
+  int64_t base_ = 0;
   uint64_t next_id_ = 1;
 };
 
