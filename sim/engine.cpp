@@ -3,8 +3,6 @@
 
 #include <cmath>
 
-#include "sim/sparse.hpp"
-
 #include <algorithm>
 
 namespace eatsim::sim {
@@ -146,8 +144,8 @@ void FoldEngine::finish() {
   const LayerFacts& f = facts_;
   c_.mac_dense = f.dense_macs;
   c_.mac_pad = f.pad_macs;
-  if (const SparseLayer* sp = f.sp) {
-    const int64_t N = sp->g.N, skipped = f.skip ? sp->skipped_entries : 0;
+  if (const ScanTotals* sp = f.sp) {
+    const int64_t N = f.N, skipped = f.skip ? sp->skipped_entries : 0;
     c_.mac_skipped = skipped * N;
     c_.mac_gated = f.gate ? (sp->zero_entries - skipped) * N + sp->zero_weight_macs : 0;
     // A gated MAC reads no operand registers and writes no result; skipped slices still occupy

@@ -18,6 +18,7 @@
 #include "sim/counters.hpp"
 #include "sim/dataflow.hpp"
 #include "sim/hwconfig.hpp"
+#include "sim/layer_data.hpp"
 
 namespace eatsim::sim {
 
@@ -94,14 +95,13 @@ class DenseStream : public StreamModel {
 constexpr int kMaxPrefetch = 8;
 int prefetch_depth(const BufferConfig& b, int64_t max_fold_bytes);
 
-struct SparseLayer;
-
 // What the layer brings beyond its fold schedule, so that the engine's counters are final when its
 // last write-back is done: the MAC classes (dense, padding; gated and skipped from the value scan)
 // and the compressed input (the array reads it compressed, its metadata travels with it).
 struct LayerFacts {
   int64_t dense_macs = 0, pad_macs = 0;
-  const SparseLayer* sp = nullptr;  // the layer's value scan (gate, skip), or null
+  const ScanTotals* sp = nullptr;  // the layer's value scan (gate, skip), or null
+  int64_t N = 0;                   // output channels: MACs per (m, k) entry
   bool gate = false, skip = false;
   bool skip_in_folds = false;  // IS: skipped rows are compacted out of the folds (no MAC slots)
   int64_t in_raw_bits = 0;     // input tensor as stored dense

@@ -4,18 +4,17 @@
 #include <fmt/format.h>
 
 #include "base/errors.hpp"
-#include "sim/run.hpp"
-#include "traces/trace.hpp"
 
 namespace eatsim::sim {
 
-std::map<std::string, bool> calibrate_layers(const SimResult& r) {
-  const HwConfig& hw = r.hw;
-  const std::string& dir = hw.sparsity.calibration;
-  TraceReader tr(dir);
+HwConfig calibration_hw(const HwConfig& hw) {
   HwConfig always = hw;
   always.sparsity.policy = SparsityPolicy::always;
-  SimResult cal = simulate(always, tr);
+  return always;
+}
+
+std::map<std::string, bool> calibrate_layers(const SimResult& r, const SimResult& cal) {
+  const std::string& dir = r.hw.sparsity.calibration;
   auto same = [&] {
     if (r.layers.size() != cal.layers.size()) return false;
     for (size_t i = 0; i < r.layers.size(); ++i) {
@@ -30,7 +29,7 @@ std::map<std::string, bool> calibrate_layers(const SimResult& r) {
         fmt::format("{}: sparsity.calibration: the trace is of network '{}' with other layers than '{}' "
                     "(calibrate on a trace "
                     "of the network simulated)",
-                    dir, tr.graph().name, r.model));
+                    dir, cal.model, r.model));
   const EnergyTable& t = r.energy;
   std::map<std::string, bool> on;
   for (const LayerRecord& l : cal.layers) {

@@ -10,10 +10,13 @@
 
 namespace eatsim::sim {
 
-// Report-row name -> whether the features save energy there, from simulating hw's calibration
-// trace with the features on and off (mean energy over its samples; the front end stays powered
-// either way). ConfigError when the trace is not of the network `r` simulated (r.layers).
-std::map<std::string, bool> calibrate_layers(const SimResult& r);
+// The hardware the calibration trace runs on: hw with the features on in every layer.
+HwConfig calibration_hw(const HwConfig& hw);
+
+// Report-row name -> whether the features save energy there, from `cal`, the calibration trace
+// simulated on calibration_hw(r.hw) (with every row also dense): mean energy over its samples, the
+// front end powered either way. ConfigError when that trace is not of the network `r` simulated.
+std::map<std::string, bool> calibrate_layers(const SimResult& r, const SimResult& cal);
 
 // A layer that turns its features off runs as the same hardware with them off: its counters
 // become its dense twin's. Sets LayerRecord::sparsity_on on every row.

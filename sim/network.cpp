@@ -149,7 +149,7 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
   const bool skip = sp && hw.sparsity.skip.enabled;
   auto plan = make_plan(hw, g, io, skip && hw.array.dataflow == Dataflow::is ? &sp->is_rows : nullptr);
   facts.dense_macs = g.dense_macs(), facts.pad_macs = g.pad_macs();
-  facts.sp = sp, facts.gate = hw.sparsity.gate, facts.skip = skip;
+  facts.sp = sp, facts.N = g.N, facts.gate = hw.sparsity.gate, facts.skip = skip;
   facts.skip_in_folds = hw.array.dataflow == Dataflow::is;
   facts.ifmap_bytes = io.ifmap_bytes;
   FoldEngine e(hw, *plan, skip ? make_skip_stream(hw, *sp) : nullptr,

@@ -12,6 +12,7 @@
 #include "sim/engine.hpp"
 #include "sim/gemm.hpp"
 #include "sim/hwconfig.hpp"
+#include "sim/layer_data.hpp"
 
 namespace eatsim::sim {
 
@@ -70,37 +71,6 @@ struct LayerGroup {
 // The report rows of a graph: the same on every hardware (what the hardware changes, BN folding,
 // is kept apart in each row).
 std::vector<LayerGroup> group_layers(const Graph& g);
-
-// A tensor a row writes back or reads as a residual operand (compress sizes it from its values).
-struct WrittenTensor {
-  const float* data = nullptr;
-  int64_t elems = 0;
-  double max_abs = 0;  // over all samples
-  bool nonneg = false;
-};
-
-// Operand values of one layer for one sample, read by gate, skip, compress and the functional
-// check. Null pointers: values unknown.
-struct LayerData {
-  const float* ifmap = nullptr;    // (Cin, H, W)
-  const float* weights = nullptr;  // (Cout, Cin, kh, kw) or (out, in)
-  const float* bias = nullptr;     // (Cout), or null
-  const float* output = nullptr;   // the GEMM node's recorded fp32 output (Cout, Ho, Wo), or null
-  // Quantisation scales come from max|x| over all samples of the trace; < 0: this sample's.
-  double ifmap_max_abs = -1, weight_max_abs = -1;
-  bool ifmap_nonneg = false, weights_nonneg = false;
-  std::vector<WrittenTensor> written;    // the row's written-back tensors (LayerGroup::out_nodes)
-  std::vector<WrittenTensor> residuals;  // the row's residual operands (LayerGroup::residual_nodes)
-};
-
-// What the functional check found for one layer and sample.
-struct VerifyStats {
-  bool ran = false;
-  double worst_ratio = 0;    // max over outputs of |engine - reference| / tolerance (must be <= 1)
-  double quant_err_max = 0;  // max |engine + bias - recorded fp32 output|
-  double quant_err_rel = 0;  // quant_err_max / max |recorded output|
-  double ifmap_scale = 0, weight_scale = 0;  // max|x| each tensor was quantised with
-};
 
 // Fails with ConfigError when the configuration turns on something this engine does not model.
 void check_supported(const HwConfig& hw);

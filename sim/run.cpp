@@ -255,7 +255,10 @@ SimResult simulate_network(const HwConfig& hw, const Graph& g, const SimOptions&
       if (out.checked) rec.checks.push_back(out.check);
     }
   }
-  if (sparse && hw.sparsity.policy == SparsityPolicy::per_layer) apply_layer_policy(r, calibrate_layers(r));
+  if (sparse && hw.sparsity.policy == SparsityPolicy::per_layer) {
+    const SimResult cal = simulate(calibration_hw(hw), TraceReader(hw.sparsity.calibration));
+    apply_layer_policy(r, calibrate_layers(r, cal));
+  }
   return r;
 }
 

@@ -1,11 +1,48 @@
-// The activation scan shared by the per-dataflow summaries (sim/sparse.cpp runs it; each
-// dataflow_*.cpp turns it into what its stream model needs: WS lane-group masks, OS kept k per
-// pixel group, IS compacted fold rows). Internal to the simulator.
+// What the scan of a layer's values produces (SparseLayer), and the activation walk shared by the
+// per-dataflow summaries: sim/sparse.cpp quantises and scans, and each dataflow_*.cpp turns the
+// walk into what its stream model needs (WS lane-group masks, OS kept k per pixel group, IS
+// compacted fold rows).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "sim/sparse.hpp"
+#include "sim/gemm.hpp"
+#include "sim/hwconfig.hpp"
+#include "sim/layer_data.hpp"
+#include "sim/quant.hpp"
+
+namespace eatsim::sim {
+
+// One layer, one sample, after quantisation: its totals (ScanTotals) and what the stream models read.
+struct SparseLayer : ScanTotals {
+  GemmShape g;
+  Dataflow df = Dataflow::ws;
+  int R = 0, C = 0;
+  int G = 0;             // lane-group size (WS: rows, OS: pixel rows); R when skip is off
+  bool skip = false;     // skip on: zero groups leave the stream
+  Quant qa, qw;          // the input's and the weights' quantisation
+  std::vector<float> a;  // dequantised input, (H, W, Cin)
+  std::shared_ptr<const std::vector<float>> w;  // dequantised weights, [K][N], K in K order (check only)
+  // WS: bit g of ws_mask[kt * M + m] = group g of k-tile kt has work for pixel m.
+  std::vector<uint64_t> ws_mask;
+  // OS: os_keep[(mt * ngroups + g) * K + k] = group g of m-tile mt has work at k; os_count its sum.
+  std::vector<uint8_t> os_keep;
+  std::vector<int64_t> os_count;
+  int os_groups = 0;
+  // IS: per m-tile, the K rows with a non-zero (or padding) input, in order (compacted folds).
+  std::vector<std::vector<int32_t>> is_rows;
+};
+
+// Switches tests turn; never set by a user.
+struct ScanOptions {
+  bool generic = false;  // the generic per-entry scan where the WS fast path would run (to compare)
+  // A wrong WS skip rule (a G-slice with exactly one non-zero counts as empty), so a regression
+  // test can prove that the functional verification and `eatsim check` catch a changed rule.
+  bool perturbed_skip = false;
+};
+
+}  // namespace eatsim::sim
 
 namespace eatsim::sim::detail {
 

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "base/errors.hpp"
-#include "sim/network.hpp"
+#include "sim/layer_data.hpp"
 #include "sim/scan.hpp"
 
 namespace eatsim::sim {

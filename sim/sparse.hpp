@@ -11,39 +11,13 @@
 #include "sim/engine.hpp"
 #include "sim/gemm.hpp"
 #include "sim/hwconfig.hpp"
+#include "sim/layer_data.hpp"
 #include "sim/quant.hpp"
+#include "sim/scan.hpp"
 
 namespace eatsim::sim {
 
-struct LayerData;
-
-// One layer, one sample, after quantisation.
-struct SparseLayer {
-  GemmShape g;
-  Dataflow df = Dataflow::ws;
-  int R = 0, C = 0;
-  int G = 0;             // lane-group size (WS: rows, OS: pixel rows); R when skip is off
-  bool skip = false;     // skip on: zero groups leave the stream
-  Quant qa, qw;          // the input's and the weights' quantisation
-  std::vector<float> a;  // dequantised input, (H, W, Cin)
-  std::shared_ptr<const std::vector<float>> w;  // dequantised weights, [K][N], K in K order (check only)
-  // WS: bit g of ws_mask[kt * M + m] = group g of k-tile kt has work for pixel m.
-  std::vector<uint64_t> ws_mask;
-  // OS: os_keep[(mt * ngroups + g) * K + k] = group g of m-tile mt has work at k; os_count its sum.
-  std::vector<uint8_t> os_keep;
-  std::vector<int64_t> os_count;
-  int os_groups = 0;
-  // IS: per m-tile, the K rows with a non-zero (or padding) input, in order (compacted folds).
-  std::vector<std::vector<int32_t>> is_rows;
-  // Layer totals (one sample).
-  int64_t pad_entries = 0;       // (m, k) entries on padding
-  int64_t zero_entries = 0;      // (m, k) entries with a zero activation, padding excluded
-  int64_t skipped_entries = 0;   // (m, k) entries removed by skip (each costs N MACs)
-  int64_t zero_weight_macs = 0;  // Σ over non-zero, non-pad (m, k) of the zero weights in row k
-  int64_t mac_nonzero = 0, gslices = 0, gslices_zero = 0;
-  int64_t act_elems = 0, act_nonzero_fp32 = 0, act_nonzero = 0;
-  int64_t weight_elems = 0, weight_nonzero_fp32 = 0, weight_nonzero = 0;
-};
+struct LayerData;  // sim/layer_data.hpp
 
 // How a layer's weights scan: zero weights per GEMM row k, non-zero counts, and the dequantised
 // [K][N] weights when verification asked for them. Weights do not change between samples, so a
@@ -66,14 +40,6 @@ class WeightCache {
 
  private:
   std::unordered_map<int, WeightScan> scans_;
-};
-
-// Switches tests turn; never set by a user.
-struct ScanOptions {
-  bool generic = false;  // the generic per-entry scan where the WS fast path would run (to compare)
-  // A wrong WS skip rule (a G-slice with exactly one non-zero counts as empty), so a regression
-  // test can prove that the functional verification and `eatsim check` catch a changed rule.
-  bool perturbed_skip = false;
 };
 
 // Quantises the operands and scans them (`keep_values`: also keep the dequantised operands, for

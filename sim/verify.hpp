@@ -2,7 +2,7 @@
 // — per lane group partial sums merged by re-alignment (WS), per-PE sums over the non-skipped k (OS),
 // compacted folds (IS) — on the dequantised operands, against a reference GEMM on the same operands.
 #pragma once
-#include "sim/network.hpp"
+#include "sim/layer_data.hpp"
 #include "sim/sparse.hpp"
 
 namespace eatsim::sim {
