@@ -5,7 +5,6 @@
 #include <limits>
 
 #include <cmath>
-#include <filesystem>
 #include <utility>
 
 #include "base/yaml_util.hpp"
@@ -15,7 +14,6 @@ namespace eatsim::sim {
 namespace {
 
 using yamlu::Map;
-const char* const kPlaceholder = "\x01";
 
 template <class E>
 using Names = std::vector<std::pair<const char*, E>>;
@@ -151,9 +149,8 @@ void read_buffer(Map& m, BufferConfig& b, int elem_bits) {
   m.done();
 }
 
-void read_sparsity(Map& m, HwConfig& hw) {
-  SparsityConfig& s = hw.sparsity;
-  s.gate = m.req<bool>("gate");
+// policy: always (the default) or per-layer, which needs a calibration trace.
+void read_policy(Map& m, SparsityConfig& s) {
   if (m.has("policy")) {
     std::string p = m.get<std::string>("policy", "always");
     if (p == "per-layer")
@@ -169,51 +166,135 @@ void read_sparsity(Map& m, HwConfig& hw) {
         "policy per-layer needs a calibration trace (calibration: DIR, a trace of the same network)");
   if (s.policy == SparsityPolicy::always && m.has("calibration"))
     m.diag().error(m.node("calibration"), m.key_path("calibration"), "only with policy: per-layer");
+}
+
+// Zero skipping: which sizes apply depends on the dataflow; the others must be absent when enabled.
+void read_skip(Map& k, HwConfig& hw) {
+  SkipConfig& sk = hw.sparsity.skip;
+  sk.enabled = k.req<bool>("enabled");
+  bool is = hw.array.dataflow == Dataflow::is;
+  auto want = [&](const char* key, bool needed) -> int {
+    if (sk.enabled && needed) return static_cast<int>(req_int(k, key, 1));
+    if (!k.has(key)) return 0;
+    if (sk.enabled && !needed) {
+      k.diag().error(k.node(key), k.key_path(key),
+                     fmt::format("does not apply to the {} dataflow", dataflow_name(hw.array.dataflow)));
+      return 0;
+    }
+    auto v = k.opt<int64_t>(key);
+    if (v && (*v < 1 || *v > 65536))
+      k.diag().error(k.node(key), k.key_path(key), fmt::format("must be 1..65536 (got {})", *v));
+    return v && *v >= 1 && *v <= 65536 ? static_cast<int>(*v) : 0;
+  };
+  sk.group = want("group", !is);
+  sk.fifo_depth = want("fifo_depth", !is);
+  sk.lookahead = want("lookahead", hw.array.dataflow == Dataflow::ws);
+  sk.acc_ports = want("acc_ports", hw.array.dataflow == Dataflow::ws);
+  sk.weight_feeds = want("weight_feeds", hw.array.dataflow == Dataflow::os);
+  if (sk.enabled && !is && sk.group > 0 && hw.array.rows > 0 && hw.array.rows % sk.group != 0)
+    k.diag().error(
+        k.node("group"), k.key_path("group"),
+        fmt::format("must divide array.rows ({} rows into groups of {})", hw.array.rows, sk.group));
+  k.done();
+}
+
+void read_compress(Map& c, CompressConfig& cc) {
+  cc.format = req_enum(c, "format", "compression format", kFormats, CompressFormat::none);
+  if (cc.format == CompressFormat::rle) {
+    cc.run_bits = static_cast<int>(req_int(c, "run_bits", 1));
+    if (cc.run_bits > 16) c.diag().error(c.node("run_bits"), c.key_path("run_bits"), "at most 16");
+  } else if (c.has("run_bits")) {  // kept for switching formats with --set; still checked
+    auto v = c.opt<int64_t>("run_bits");
+    if (v && (*v < 1 || *v > 16)) c.diag().error(c.node("run_bits"), c.key_path("run_bits"), "must be 1..16");
+  }
+  c.done();
+}
+
+void read_sparsity(Map& m, HwConfig& hw) {
+  SparsityConfig& s = hw.sparsity;
+  s.gate = m.req<bool>("gate");
+  read_policy(m, s);
   YAML::Node skn = section(m, "skip");
   if (skn.IsDefined()) {
     Map k(skn, m.key_path("skip"), m.diag());
-    SkipConfig& sk = s.skip;
-    sk.enabled = k.req<bool>("enabled");
-    bool is = hw.array.dataflow == Dataflow::is;
-    auto want = [&](const char* key, bool needed) -> int {
-      if (sk.enabled && needed) return static_cast<int>(req_int(k, key, 1));
-      if (!k.has(key)) return 0;
-      if (sk.enabled && !needed) {
-        k.diag().error(k.node(key), k.key_path(key),
-                       fmt::format("does not apply to the {} dataflow", dataflow_name(hw.array.dataflow)));
-        return 0;
-      }
-      auto v = k.opt<int64_t>(key);
-      if (v && (*v < 1 || *v > 65536))
-        k.diag().error(k.node(key), k.key_path(key), fmt::format("must be 1..65536 (got {})", *v));
-      return v && *v >= 1 && *v <= 65536 ? static_cast<int>(*v) : 0;
-    };
-    sk.group = want("group", !is);
-    sk.fifo_depth = want("fifo_depth", !is);
-    sk.lookahead = want("lookahead", hw.array.dataflow == Dataflow::ws);
-    sk.acc_ports = want("acc_ports", hw.array.dataflow == Dataflow::ws);
-    sk.weight_feeds = want("weight_feeds", hw.array.dataflow == Dataflow::os);
-    if (sk.enabled && !is && sk.group > 0 && hw.array.rows > 0 && hw.array.rows % sk.group != 0)
-      k.diag().error(
-          k.node("group"), k.key_path("group"),
-          fmt::format("must divide array.rows ({} rows into groups of {})", hw.array.rows, sk.group));
-    k.done();
+    read_skip(k, hw);
   }
   YAML::Node cn = section(m, "compress");
   if (cn.IsDefined()) {
     Map c(cn, m.key_path("compress"), m.diag());
-    s.compress.format = req_enum(c, "format", "compression format", kFormats, CompressFormat::none);
-    if (s.compress.format == CompressFormat::rle) {
-      s.compress.run_bits = static_cast<int>(req_int(c, "run_bits", 1));
-      if (s.compress.run_bits > 16) c.diag().error(c.node("run_bits"), c.key_path("run_bits"), "at most 16");
-    } else if (c.has("run_bits")) {  // kept for switching formats with --set; still checked
-      auto v = c.opt<int64_t>("run_bits");
-      if (v && (*v < 1 || *v > 16))
-        c.diag().error(c.node("run_bits"), c.key_path("run_bits"), "must be 1..16");
-    }
-    c.done();
+    read_compress(c, s.compress);
   }
   m.done();
+}
+
+// Per-event energies for every datatype given; the array's own datatype is required.
+void read_per_datatype(Map& p, HwConfig& hw) {
+  for (const auto& [name, dt] : kDatatypes) {
+    bool needed = dt == hw.array.datatype;
+    if (!p.has(name)) {
+      if (needed)
+        p.diag().error(p.self(), p.key_path(name),
+                       fmt::format("missing energy entries for the array's datatype {}", name));
+      continue;
+    }
+    Map d(p.node(name), p.key_path(name), p.diag());
+    if (!d.ok()) continue;
+    DatatypeEnergy de;
+    de.mac = read_entry(d, "mac", true);
+    de.mac_gated = read_entry(d, "mac_gated", true);
+    de.psum_add = read_entry(d, "psum_add", true);
+    de.reg_access = read_entry(d, "reg_access", true);
+    de.ppu_op = read_entry(d, "ppu_op", true);
+    d.done();
+    hw.energy.per_datatype[dt] = de;
+  }
+  p.done();
+}
+
+// SRAM access energy: a table of [size_kb, pJ] points with increasing sizes.
+void read_sram(Map& s, SramTable& sram) {
+  sram.table_word_bits = static_cast<int>(req_int(s, "word_bits", 1));
+  sram.source = s.req<std::string>("source");
+  YAML::Node pts = s.node("points");
+  if (!pts) {
+    s.diag().error(s.self(), s.key_path("points"), "missing required key (a list of [size_kb, pJ])");
+  } else if (!pts.IsSequence() || pts.size() == 0) {
+    s.diag().error(pts, s.key_path("points"),
+                   "expected a non-empty list of [size_kb, pJ], got " + yamlu::describe(pts));
+  } else {
+    for (size_t i = 0; i < pts.size(); ++i) {
+      const YAML::Node& pt = pts[i];
+      std::optional<double> kb, pj;
+      if (pt.IsSequence() && pt.size() == 2)
+        kb = yamlu::convert<double>(pt[0]), pj = yamlu::convert<double>(pt[1]);
+      std::string key = fmt::format("{}[{}]", s.key_path("points"), i);
+      if (!kb || !pj || !(*kb > 0 && *kb <= (1 << 30)) || !(*pj > 0 && *pj <= 1e9)) {
+        s.diag().error(
+            pt, key,
+            "expected [size_kb, pJ], both positive (at most 1 TiB and 1e9 pJ), got " + yamlu::describe(pt));
+        continue;
+      }
+      if (!sram.points.empty() && *kb <= sram.points.back().first)
+        s.diag().error(pt, key, "sizes must increase");
+      sram.points.emplace_back(*kb, *pj);
+    }
+  }
+  s.done();
+}
+
+// The zero-skipping front end: required when skipping is enabled.
+void read_frontend(Map& m, HwConfig& hw) {
+  EnergyConfig& e = hw.energy;
+  bool fe_needed = hw.sparsity.skip.enabled;
+  if (!m.has("frontend") && !fe_needed) return;
+  YAML::Node fn = section(m, "frontend");
+  if (!fn.IsDefined()) return;
+  Map f(fn, m.key_path("frontend"), m.diag());
+  e.fe_zero_detect = read_entry(f, "zero_detect", fe_needed);
+  e.fe_bitmap_op = read_entry(f, "bitmap_op", fe_needed);
+  e.fe_fifo_elem = read_entry(f, "fifo_elem", fe_needed);
+  e.fe_leak_group = read_entry(f, "leak_group_per_cycle", fe_needed);
+  f.done();
 }
 
 void read_energy(Map& m, HwConfig& hw) {
@@ -221,59 +302,12 @@ void read_energy(Map& m, HwConfig& hw) {
   YAML::Node pd = section(m, "per_datatype");
   if (pd.IsDefined()) {
     Map p(pd, m.key_path("per_datatype"), m.diag());
-    if (p.ok()) {
-      for (const auto& [name, dt] : kDatatypes) {
-        bool needed = dt == hw.array.datatype;
-        if (!p.has(name)) {
-          if (needed)
-            p.diag().error(p.self(), p.key_path(name),
-                           fmt::format("missing energy entries for the array's datatype {}", name));
-          continue;
-        }
-        Map d(p.node(name), p.key_path(name), p.diag());
-        if (!d.ok()) continue;
-        DatatypeEnergy de;
-        de.mac = read_entry(d, "mac", true);
-        de.mac_gated = read_entry(d, "mac_gated", true);
-        de.psum_add = read_entry(d, "psum_add", true);
-        de.reg_access = read_entry(d, "reg_access", true);
-        de.ppu_op = read_entry(d, "ppu_op", true);
-        d.done();
-        e.per_datatype[dt] = de;
-      }
-      p.done();
-    }
+    if (p.ok()) read_per_datatype(p, hw);
   }
   YAML::Node sn = section(m, "sram");
   if (sn.IsDefined()) {
     Map s(sn, m.key_path("sram"), m.diag());
-    e.sram.table_word_bits = static_cast<int>(req_int(s, "word_bits", 1));
-    e.sram.source = s.req<std::string>("source");
-    YAML::Node pts = s.node("points");
-    if (!pts) {
-      s.diag().error(s.self(), s.key_path("points"), "missing required key (a list of [size_kb, pJ])");
-    } else if (!pts.IsSequence() || pts.size() == 0) {
-      s.diag().error(pts, s.key_path("points"),
-                     "expected a non-empty list of [size_kb, pJ], got " + yamlu::describe(pts));
-    } else {
-      for (size_t i = 0; i < pts.size(); ++i) {
-        const YAML::Node& pt = pts[i];
-        std::optional<double> kb, pj;
-        if (pt.IsSequence() && pt.size() == 2)
-          kb = yamlu::convert<double>(pt[0]), pj = yamlu::convert<double>(pt[1]);
-        std::string key = fmt::format("{}[{}]", s.key_path("points"), i);
-        if (!kb || !pj || !(*kb > 0 && *kb <= (1 << 30)) || !(*pj > 0 && *pj <= 1e9)) {
-          s.diag().error(
-              pt, key,
-              "expected [size_kb, pJ], both positive (at most 1 TiB and 1e9 pJ), got " + yamlu::describe(pt));
-          continue;
-        }
-        if (!e.sram.points.empty() && *kb <= e.sram.points.back().first)
-          s.diag().error(pt, key, "sizes must increase");
-        e.sram.points.emplace_back(*kb, *pj);
-      }
-    }
-    s.done();
+    read_sram(s, e.sram);
   }
   e.dram_per_byte = read_entry(m, "dram_per_byte", true);
   YAML::Node ln = section(m, "leakage");
@@ -283,122 +317,68 @@ void read_energy(Map& m, HwConfig& hw) {
     e.leak_sram_kb = read_entry(l, "sram_kb_per_cycle", true);
     l.done();
   }
-  bool fe_needed = hw.sparsity.skip.enabled;
-  if (m.has("frontend") || fe_needed) {
-    YAML::Node fn = section(m, "frontend");
-    if (fn.IsDefined()) {
-      Map f(fn, m.key_path("frontend"), m.diag());
-      e.fe_zero_detect = read_entry(f, "zero_detect", fe_needed);
-      e.fe_bitmap_op = read_entry(f, "bitmap_op", fe_needed);
-      e.fe_fifo_elem = read_entry(f, "fifo_elem", fe_needed);
-      e.fe_leak_group = read_entry(f, "leak_group_per_cycle", fe_needed);
-      f.done();
-    }
-  }
+  read_frontend(m, hw);
   m.done();
 }
 
-// Longest key-path prefix with a recorded origin.
-std::string origin_of(const Origins& o, std::string key) {
-  auto br = key.find('[');
-  if (br != std::string::npos) key = key.substr(0, br);
-  for (;;) {
-    auto it = o.find(key);
-    if (it != o.end()) return it->second;
-    auto dot = key.rfind('.');
-    if (dot == std::string::npos) return "";
-    key = key.substr(0, dot);
+// The buffers: one section per buffer, each required.
+void read_buffers(Map& b, HwConfig& hw) {
+  for (int i = 0; i < kNumBufs; ++i) {
+    YAML::Node n = section(b, buffer_name(i));
+    if (!n.IsDefined()) continue;
+    Map bm(n, b.key_path(buffer_name(i)), b.diag());
+    if (bm.ok()) read_buffer(bm, hw.buf[i], hw.elem_bits());
   }
+  b.done();
 }
 
-// Errors were written with a placeholder file; name the file each key came from.
-std::vector<std::string> attribute(const std::vector<std::string>& errors, const std::string& file,
-                                   const Origins& o) {
-  std::vector<std::string> out;
-  for (const auto& e : errors) {
-    std::string rest = e.substr(1);  // after the placeholder
-    std::string pos;
-    size_t i = 0;
-    if (!rest.empty() && rest[0] == ':' && rest.size() > 1 && isdigit(static_cast<unsigned char>(rest[1]))) {
-      size_t j = rest.find(": ");
-      pos = rest.substr(0, j), i = j;
-    }
-    std::string body = rest.substr(i + 2);  // "key: message"
-    std::string key = body.substr(0, body.find(": "));
-    std::string src = origin_of(o, key);
-    if (src.empty()) src = file;
-    if (src.rfind("--set ", 0) == 0) pos.clear();  // a value from the command line has no line
-    out.push_back(src + pos + ": " + body);
-  }
-  return out;
+void read_dram(Map& d, DramConfig& dram) {
+  dram.bytes_per_cycle = req_int(d, "bytes_per_cycle", 1, int64_t(1) << 30);
+  dram.latency = req_int(d, "latency", 0, int64_t(1) << 30);
+  d.done();
+}
+
+void read_ppu(Map& p, PpuConfig& ppu) {
+  ppu.width = static_cast<int>(req_int(p, "width", 1));
+  ppu.fold_bn = p.req<bool>("fold_bn");
+  p.done();
+}
+
+// Reads the required section `key` of `top` with `read` when it is present.
+template <class F>
+void read_section(Map& top, const char* key, F read) {
+  YAML::Node n = section(top, key);
+  if (!n.IsDefined()) return;
+  Map m(n, key, top.diag());
+  read(m);
 }
 
 }  // namespace
 
 HwConfig parse_tree(const YAML::Node& root, const std::string& file, const Origins& origins) {
   yamlu::Diag diag;
-  diag.file = kPlaceholder;
+  diag.file = kPlaceholderFile;
   HwConfig hw;
   Map top(root, "", diag);
   hw.name = top.req<std::string>("name");
   hw.description = top.req<std::string>("description");
   hw.scalesim_compat = top.req<bool>("scalesim_compat");
   hw.batch = static_cast<int>(req_int(top, "batch", 1));
-  YAML::Node an = section(top, "array");
-  if (an.IsDefined()) {
-    Map a(an, "array", diag);
-    if (a.ok()) read_array(a, hw);
-  }
-  YAML::Node bn = section(top, "buffers");
-  if (bn.IsDefined()) {
-    Map b(bn, "buffers", diag);
-    for (int i = 0; i < kNumBufs; ++i) {
-      YAML::Node n = section(b, buffer_name(i));
-      if (!n.IsDefined()) continue;
-      Map bm(n, b.key_path(buffer_name(i)), diag);
-      if (bm.ok()) read_buffer(bm, hw.buf[i], hw.elem_bits());
-    }
-    b.done();
-  }
-  YAML::Node dn = section(top, "dram");
-  if (dn.IsDefined()) {
-    Map d(dn, "dram", diag);
-    hw.dram.bytes_per_cycle = req_int(d, "bytes_per_cycle", 1, int64_t(1) << 30);
-    hw.dram.latency = req_int(d, "latency", 0, int64_t(1) << 30);
-    d.done();
-  }
-  YAML::Node pn = section(top, "ppu");
-  if (pn.IsDefined()) {
-    Map p(pn, "ppu", diag);
-    hw.ppu.width = static_cast<int>(req_int(p, "width", 1));
-    hw.ppu.fold_bn = p.req<bool>("fold_bn");
-    p.done();
-  }
-  YAML::Node sn = section(top, "sparsity");
-  if (sn.IsDefined()) {
-    Map s(sn, "sparsity", diag);
-    if (s.ok()) read_sparsity(s, hw);
-  }
-  YAML::Node en = section(top, "energy");
-  if (en.IsDefined()) {
-    Map e(en, "energy", diag);
-    if (e.ok()) read_energy(e, hw);
-  }
+  read_section(top, "array", [&](Map& m) {
+    if (m.ok()) read_array(m, hw);
+  });
+  read_section(top, "buffers", [&](Map& m) { read_buffers(m, hw); });
+  read_section(top, "dram", [&](Map& m) { read_dram(m, hw.dram); });
+  read_section(top, "ppu", [&](Map& m) { read_ppu(m, hw.ppu); });
+  read_section(top, "sparsity", [&](Map& m) {
+    if (m.ok()) read_sparsity(m, hw);
+  });
+  read_section(top, "energy", [&](Map& m) {
+    if (m.ok()) read_energy(m, hw);
+  });
   top.done();
   if (!diag.errors.empty()) throw ConfigError(attribute(diag.errors, file, origins));
-  // A relative calibration path is relative to the file that names it (the working directory for
-  // --set and embedded presets).
-  std::string& cal = hw.sparsity.calibration;
-  if (!cal.empty() && cal[0] != '/') {
-    std::string from = origin_of(origins, "sparsity.calibration");
-    if (from.empty()) from = file;
-    std::error_code ec;  // an embedded preset's name is no file on disk: the working directory then
-    if (from.rfind("--set", 0) != 0 && std::filesystem::is_regular_file(from, ec)) {
-      std::string dir =
-          from.substr(0, from.find_last_of('/') == std::string::npos ? 0 : from.find_last_of('/') + 1);
-      cal = dir + cal;
-    }
-  }
+  resolve_calibration(hw.sparsity.calibration, file, origins);
   return hw;
 }
 

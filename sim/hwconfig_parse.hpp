@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "sim/hwconfig.hpp"
 
@@ -14,5 +15,15 @@ using Origins = std::map<std::string, std::string>;  // key path -> file (or "--
 
 // Throws ConfigError listing every problem.
 HwConfig parse_tree(const YAML::Node& root, const std::string& file, const Origins& origins);
+
+// parse_tree records errors under this file name; attribute() replaces it with the file (or --set)
+// each error's key came from, `file` when none is recorded.
+inline constexpr char kPlaceholderFile[] = "\x01";
+std::vector<std::string> attribute(const std::vector<std::string>& errors, const std::string& file,
+                                   const Origins& o);
+
+// A relative calibration path is relative to the file that names it (the working directory for
+// --set and embedded presets).
+void resolve_calibration(std::string& cal, const std::string& file, const Origins& origins);
 
 }  // namespace eatsim::sim

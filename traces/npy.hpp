@@ -32,6 +32,8 @@ constexpr uint64_t kMaxNpyHeader = 65536;  // longer headers are rejected (numpy
 // Reads and validates the header: magic, version, header length, descr, fortran_order, shape,
 // overflow, and that the file holds exactly nbytes of data. Throws TraceError naming the file.
 NpyInfo npy_read_info(const std::string& path);
+// A version-1 header for a C-ordered array, padded as numpy pads it.
+std::string npy_header(DType dtype, const Shape& shape);
 
 // Streams a .npy file's data in chunks, converting to the requested type.
 class NpyReader {

@@ -1,4 +1,5 @@
-// Co-design sweeps: spec parsing, grid expansion, the parallel resumable runner, CSV, merge.
+// Co-design sweeps, the results: the parallel resumable runner, result files, the CSV, merge,
+// and the Pareto front. The sweep file is read in spec.cpp.
 #include "sim/sweep/sweep.hpp"
 
 #include <fmt/format.h>
@@ -7,12 +8,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "base/errors.hpp"
@@ -23,91 +22,7 @@
 namespace eatsim::sweep {
 namespace fs = std::filesystem;
 
-std::vector<std::string> Spec::keys() const {
-  std::vector<std::string> k;
-  for (const auto& g : groups)
-    for (const auto& p : g) k.push_back(p.key);
-  return k;
-}
-
 namespace {
-
-std::string fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return fmt::format("{:016x}", h);
-}
-
-std::string fmt_num(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<int64_t>(v));
-  return fmt::format("{}", v);
-}
-
-// Values of one parameter: a list, {from, to, step}, or {log2: [lo, hi]} (powers of two).
-constexpr double kMaxValues = 100000;  // per parameter
-std::vector<std::string> read_values(const YAML::Node& n, const std::string& key, yamlu::Diag& d) {
-  std::vector<std::string> out;
-  if (n.IsSequence()) {
-    for (const auto& v : n) {
-      if (!v.IsScalar())
-        d.error(v, "params." + key, "expected scalar values, got " + yamlu::describe(v));
-      else
-        out.push_back(v.Scalar());
-    }
-  } else if (n.IsMap()) {
-    yamlu::Map m(n, "params." + key, d);
-    if (m.has("log2")) {
-      YAML::Node r = m.node("log2");
-      int64_t lo = 0, hi = -1;
-      if (r.IsSequence() && r.size() == 2) {
-        lo = yamlu::convert<int64_t>(r[0]).value_or(0);
-        hi = yamlu::convert<int64_t>(r[1]).value_or(-1);
-      }
-      if (lo <= 0 || hi < lo)
-        d.error(r, "params." + key + ".log2", "expected [low, high] with 0 < low <= high");
-      else
-        for (int64_t v = 1;; v *= 2) {  // stops before v * 2 could overflow
-          if (v >= lo) out.push_back(std::to_string(v));
-          if (v > hi / 2) break;
-        }
-    } else {
-      double from = m.req<double>("from"), to = m.req<double>("to"), step = m.get<double>("step", 1.0);
-      if (!(step > 0))
-        d.error(m.node("step"), "params." + key + ".step", "step must be positive");
-      else if (to < from)
-        d.error(m.node("to"), "params." + key + ".to", "the range is empty (to < from)");
-      else if (!std::isfinite(from) || !std::isfinite(to) || (to - from) / step + 1 > kMaxValues)
-        d.error(n, "params." + key,
-                fmt::format("{{from: {:g}, to: {:g}, step: {:g}}} has more than {} values (a larger step?)",
-                            from, to, step, kMaxValues));
-      else
-        for (int64_t i = 0; from + i * step <= to + 1e-9 * std::fabs(step); ++i)
-          out.push_back(fmt_num(from + i * step));
-    }
-    m.done();
-  } else {
-    d.error(n, "params." + key, "expected a list of values, {from, to, step} or {log2: [low, high]}");
-  }
-  if (out.empty() && d.errors.empty()) d.error(n, "params." + key, "no values (an empty list or range)");
-  return out;
-}
-
-std::vector<Param> read_group(const YAML::Node& n, const std::string& where, yamlu::Diag& d, bool zipped) {
-  std::vector<Param> g;
-  if (!n.IsMap()) {
-    d.error(n, where, "expected a mapping of hwconfig keys to values");
-    return g;
-  }
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    Param p{it->first.Scalar(), read_values(it->second, it->first.Scalar(), d)};
-    if (zipped && !g.empty() && p.values.size() != g.front().values.size())
-      d.error(it->second, where + "." + p.key,
-              fmt::format("{} values, but {} has {} (zipped parameters need equal lengths)", p.values.size(),
-                          g.front().key, g.front().values.size()));
-    g.push_back(std::move(p));
-  }
-  return g;
-}
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -166,153 +81,6 @@ std::string meta_yaml(const Spec& s, const Shard& sh, int64_t grid) {
 
 }  // namespace
 
-Spec parse_spec(const std::string& text, const std::string& file) {
-  YAML::Node root = yamlu::parse<ConfigError>(text, file);
-  yamlu::Diag d{file, {}};
-  Spec s;
-  s.file = file, s.text = text, s.hash = fnv1a(text);
-  yamlu::Map top(root, "", d);
-  d.throw_if_any<ConfigError>();
-  fs::path dir = fs::path(file).parent_path();
-  auto resolve = [&](const std::string& p) {
-    if (p.empty() || fs::path(p).is_absolute() ||
-        (p.find('/') == std::string::npos && p.find(".yaml") == std::string::npos))
-      return p;  // absolute, or a preset name
-    return (dir / p).lexically_normal().string();
-  };
-  s.name = top.get<std::string>("name", fs::path(file).stem().string());
-  s.base = resolve(top.req<std::string>("base"));
-  if (YAML::Node p = top.node("params")) {
-    auto g = read_group(p, "params", d, false);
-    for (auto& one : g) s.groups.push_back({std::move(one)});
-  }
-  if (YAML::Node z = top.node("zip")) {
-    if (!z.IsSequence())
-      d.error(z, "zip", "expected a list of groups of equally long value lists");
-    else
-      for (size_t i = 0; i < z.size(); ++i)
-        s.groups.push_back(read_group(z[i], fmt::format("zip[{}]", i), d, true));
-  }
-  if (s.groups.empty())
-    d.error(root, "params", "a sweep needs at least one parameter to vary (params: or zip:)");
-  s.max_points = top.get<int64_t>("max_points", s.max_points);
-  if (s.max_points < 1) d.error(top.node("max_points"), "max_points", "must be positive");
-  // Count the crossed grid before anything is built (and without overflowing).
-  double grid = 1;
-  std::string dims;
-  for (const auto& g : s.groups) {
-    if (g.empty()) continue;
-    grid *= static_cast<double>(g.front().values.size());
-    dims += fmt::format("{}{} ({})", dims.empty() ? "" : " × ", g.front().values.size(), g.front().key);
-  }
-  if (d.errors.empty() && grid > static_cast<double>(s.max_points))
-    d.error(
-        root, "params",
-        fmt::format("the grid has {:.4g} points ({}), more than max_points {}; shrink the ranges, or raise "
-                    "max_points: in the sweep file",
-                    grid, dims, s.max_points));
-  std::set<std::string> seen;
-  for (const auto& k : s.keys())
-    if (!seen.insert(k).second) d.error(root, "params", "parameter '" + k + "' is varied twice");
-  if (YAML::Node c = top.node("constraints")) {
-    if (!c.IsSequence())
-      d.error(c, "constraints", "expected a list of expressions");
-    else
-      for (size_t i = 0; i < c.size(); ++i) {
-        try {
-          s.constraints.push_back(
-              Expr::parse(c[i].Scalar(), fmt::format("{}:{}", file, c[i].Mark().line + 1)));
-        } catch (const ConfigError& e) {
-          d.errors.push_back(e.what());
-        }
-      }
-  }
-  YAML::Node t = top.node("traces");
-  if (!t || !t.IsSequence() || t.size() == 0) {
-    d.error(t ? t : root, "traces", "expected a non-empty list of {name, path} entries");
-  } else {
-    for (size_t i = 0; i < t.size(); ++i) {
-      yamlu::Map m(t[i], fmt::format("traces[{}]", i), d);
-      TraceRef r;
-      r.path = resolve(m.req<std::string>("path"));
-      if (r.path.find('/') == std::string::npos && !fs::path(file).parent_path().empty())
-        r.path = (dir / r.path).string();
-      r.name = m.get<std::string>("name", fs::path(r.path).filename().string());
-      m.done();
-      s.traces.push_back(r);
-    }
-  }
-  top.done();
-  d.throw_if_any<ConfigError>();
-  return s;
-}
-
-Spec load_spec(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw ConfigError(path + ": no such sweep file");
-  return parse_spec(read_text<ConfigError>(path), path);
-}
-
-std::vector<Point> expand(const Spec& s, int64_t* total) {
-  int64_t grid = 1;
-  for (const auto& g : s.groups) grid *= static_cast<int64_t>(g.front().values.size());
-  if (total) *total = grid;
-  std::vector<Point> out;
-  std::vector<size_t> idx(s.groups.size(), 0);
-  for (int64_t id = 0; id < grid; ++id) {
-    // Mixed-radix decode: the last group varies fastest.
-    int64_t r = id;
-    for (size_t gi = s.groups.size(); gi-- > 0;) {
-      int64_t n = static_cast<int64_t>(s.groups[gi].front().values.size());
-      idx[gi] = static_cast<size_t>(r % n), r /= n;
-    }
-    Point p;
-    p.id = id;
-    for (size_t gi = 0; gi < s.groups.size(); ++gi)
-      for (const auto& prm : s.groups[gi]) p.assign.emplace_back(prm.key, prm.values[idx[gi]]);
-    auto lookup = [&](const std::string& name) -> std::optional<Value> {
-      for (const auto& [k, v] : p.assign) {
-        if (k != name &&
-            !(k.size() > name.size() && k.compare(k.size() - name.size(), name.size(), name) == 0 &&
-              k[k.size() - name.size() - 1] == '.'))
-          continue;
-        try {
-          size_t used;
-          double x = std::stod(v, &used);
-          if (used == v.size()) return Value{true, x, ""};
-        } catch (...) {
-        }
-        return Value{false, 0, v};
-      }
-      return std::nullopt;
-    };
-    bool ok = true;
-    for (const auto& c : s.constraints) ok = ok && c.truthy(lookup);
-    if (ok) out.push_back(std::move(p));
-  }
-  if (out.empty())
-    throw ConfigError(fmt::format("{}: the constraints remove every one of the {} grid points (loosen them)",
-                                  s.file, grid));
-  return out;
-}
-
-Shard parse_shard(const std::string& s) {
-  Shard sh;
-  size_t slash = s.find('/');
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument("no slash");
-    size_t a, b;
-    sh.k = std::stoi(s.substr(0, slash), &a);
-    sh.n = std::stoi(s.substr(slash + 1), &b);
-    if (a != slash || b != s.size() - slash - 1) throw std::invalid_argument("junk");
-  } catch (const std::exception&) {
-    throw UsageError(fmt::format("--shard '{}': expected K/N, e.g. 3/8", s));
-  }
-  if (sh.n < 1 || sh.k < 1 || sh.k > sh.n)
-    throw UsageError(fmt::format("--shard {}: K must be between 1 and N (N >= 1)", s));
-  return sh;
-}
-
 void write_csv(const Spec& s, const std::string& dir, const Evaluator*) {
   std::vector<Result> rows;
   std::error_code ec;
@@ -336,21 +104,16 @@ void write_csv(const Spec& s, const std::string& dir, const Evaluator*) {
     csv += fmt::format("{},{}", r.point, csv_field(r.trace_name));
     for (const auto& [k, v] : r.params) csv += "," + csv_field(v);
     for (const auto& [k, v] : r.trace_cols) csv += "," + csv_field(v);
-    for (const auto& [k, v] : r.metrics) csv += "," + fmt_num(v);
+    for (const auto& [k, v] : r.metrics) csv += "," + format_number(v);
     csv += "\n";
   }
   atomic_write(dir + "/results.csv", csv);
 }
 
-RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
-  RunSummary sum;
-  std::vector<Point> pts = expand(s, &sum.grid);
-  sum.points = static_cast<int64_t>(pts.size());
-  std::vector<Point> mine;
-  for (auto& p : pts)
-    if (p.id % o.shard.n == o.shard.k - 1) mine.push_back(p);
-  sum.in_shard = static_cast<int64_t>(mine.size());
+namespace {
 
+// Creates the output directory, or checks that it holds results of this very sweep and shard.
+void prepare_out_dir(const Spec& s, const RunOptions& o, int64_t grid) {
   std::error_code ec_out;
   if (fs::exists(o.out_dir, ec_out) && !fs::is_directory(o.out_dir, ec_out))
     throw UsageError(
@@ -359,7 +122,7 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
   if (ec_out)
     throw UsageError(
         fmt::format("--out {}: cannot create the results directory ({})", o.out_dir, ec_out.message()));
-  std::string meta = meta_yaml(s, o.shard, sum.grid), meta_path = o.out_dir + "/sweep-output.yaml";
+  std::string meta = meta_yaml(s, o.shard, grid), meta_path = o.out_dir + "/sweep-output.yaml";
   std::error_code ec;
   if (fs::exists(meta_path, ec)) {
     std::string old = read_text<ConfigError>(meta_path);
@@ -372,26 +135,61 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
     atomic_write(o.out_dir + "/sweep.yaml", s.text);
     atomic_write(meta_path, meta);
   }
+}
 
+struct Job {
+  const Point* p;
+  size_t t;
+};
+
+// The (point, trace) results not yet in the output directory; `reused` counts those that are.
+std::vector<Job> jobs_to_do(const Spec& s, const std::vector<Point>& mine, const std::string& out_dir,
+                            int64_t& reused) {
+  std::error_code ec;
   // Temporary files of a run that was killed mid-write are debris: results are renamed into place
   // only when complete. (One run per output directory at a time.)
-  for (auto& e : fs::directory_iterator(o.out_dir + "/points"))
+  for (auto& e : fs::directory_iterator(out_dir + "/points"))
     if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(e.path(), ec);
   // What is already done (a present file is complete: results are renamed into place).
-  struct Job {
-    const Point* p;
-    size_t t;
-  };
   std::vector<Job> todo;
   for (const auto& p : mine)
     for (size_t t = 0; t < s.traces.size(); ++t) {
-      if (fs::exists(o.out_dir + "/points/" + point_file(p.id, t), ec))
-        ++sum.reused;
+      if (fs::exists(out_dir + "/points/" + point_file(p.id, t), ec))
+        ++reused;
       else
         todo.push_back({&p, t});
     }
-  sum.results = sum.in_shard * static_cast<int64_t>(s.traces.size());
+  return todo;
+}
 
+void evaluate_job(const Spec& s, const Evaluator& ev, const std::string& out_dir, const Job& job) {
+  Result r;
+  r.point = job.p->id, r.trace = job.t, r.trace_name = s.traces[job.t].name;
+  r.params = job.p->assign;
+  r.trace_cols = ev.trace_columns(job.t);
+  r.metrics = ev.evaluate(*job.p, job.t);
+  atomic_write(out_dir + "/points/" + point_file(r.point, r.trace), result_json(r));
+}
+
+std::string failure(const Spec& s, const Job& job, const std::exception& e) {
+  std::string a;
+  for (const auto& [k, v] : job.p->assign) a += (a.empty() ? "" : ", ") + k + "=" + v;
+  return fmt::format("point {} ({}), trace {}: {}", job.p->id, a, s.traces[job.t].name, e.what());
+}
+
+void show_progress(size_t done, size_t total, double elapsed) {
+  double rate = elapsed > 0 ? done / elapsed : 0;
+  int bar = total == 0 ? 30 : static_cast<int>(30.0 * done / total);
+  std::cerr << fmt::format("\r[{}{}] {}/{} results  {:.1f}/s  ETA {:.0f} s   ", std::string(bar, '='),
+                           std::string(30 - bar, ' '), done, total, rate,
+                           rate > 0 ? (total - done) / rate : 0.0)
+            << std::flush;
+}
+
+// Evaluates the jobs on o.jobs threads; after the first failure no new job starts. Returns that
+// failure's message ("" when none); `computed` counts the jobs finished.
+std::string evaluate_all(const Spec& s, const Evaluator& ev, const RunOptions& o,
+                         const std::vector<Job>& todo, int64_t& computed) {
   std::atomic<size_t> next{0}, done{0};
   std::mutex err_mu;
   std::string first_error;
@@ -404,23 +202,10 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
         if (!first_error.empty()) return;
       }
       try {
-        Result r;
-        r.point = todo[i].p->id, r.trace = todo[i].t, r.trace_name = s.traces[todo[i].t].name;
-        r.params = todo[i].p->assign;
-        r.trace_cols = ev.trace_columns(todo[i].t);
-        r.metrics = ev.evaluate(*todo[i].p, todo[i].t);
-        atomic_write(o.out_dir + "/points/" + point_file(r.point, r.trace), result_json(r));
+        evaluate_job(s, ev, o.out_dir, todo[i]);
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> l(err_mu);
-        if (first_error.empty())
-          first_error = fmt::format(
-              "point {} ({}), trace {}: {}", todo[i].p->id,
-              [&] {
-                std::string a;
-                for (const auto& [k, v] : todo[i].p->assign) a += (a.empty() ? "" : ", ") + k + "=" + v;
-                return a;
-              }(),
-              s.traces[todo[i].t].name, e.what());
+        if (first_error.empty()) first_error = failure(s, todo[i], e);
       }
       ++done;
     }
@@ -431,20 +216,31 @@ RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
   for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
   while (o.progress && done < todo.size()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    size_t d = done;
-    double rate = el > 0 ? d / el : 0;
-    int bar = todo.empty() ? 30 : static_cast<int>(30.0 * d / todo.size());
-    std::cerr << fmt::format("\r[{}{}] {}/{} results  {:.1f}/s  ETA {:.0f} s   ", std::string(bar, '='),
-                             std::string(30 - bar, ' '), d, todo.size(), rate,
-                             rate > 0 ? (todo.size() - d) / rate : 0.0)
-              << std::flush;
+    show_progress(done, todo.size(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     std::lock_guard<std::mutex> l(err_mu);
     if (!first_error.empty()) break;
   }
   for (auto& t : threads) t.join();
   if (o.progress && !todo.empty()) std::cerr << "\n";
-  sum.computed = static_cast<int64_t>(done.load());
+  computed = static_cast<int64_t>(done.load());
+  return first_error;
+}
+
+}  // namespace
+
+RunSummary run(const Spec& s, const Evaluator& ev, const RunOptions& o) {
+  RunSummary sum;
+  std::vector<Point> pts = expand(s, &sum.grid);
+  sum.points = static_cast<int64_t>(pts.size());
+  std::vector<Point> mine;
+  for (auto& p : pts)
+    if (p.id % o.shard.n == o.shard.k - 1) mine.push_back(p);
+  sum.in_shard = static_cast<int64_t>(mine.size());
+  prepare_out_dir(s, o, sum.grid);
+  std::vector<Job> todo = jobs_to_do(s, mine, o.out_dir, sum.reused);
+  sum.results = sum.in_shard * static_cast<int64_t>(s.traces.size());
+  std::string first_error = evaluate_all(s, ev, o, todo, sum.computed);
   write_csv(s, o.out_dir, &ev);
   if (!first_error.empty())
     throw ConfigError(first_error + " (finished results are kept; rerun to continue)");

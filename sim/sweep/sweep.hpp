@@ -88,6 +88,9 @@ struct MergeReport {
 // Joins shard output directories into `out`; refuses shards of different sweep files.
 MergeReport merge(const std::vector<std::string>& shard_dirs, const std::string& out);
 
+// A number as sweeps write it (range values, CSV metrics): integers without a decimal point.
+std::string format_number(double v);
+
 // Non-dominated rows (indices) for minimising every column of `m`.
 std::vector<size_t> pareto_front(const std::vector<std::vector<double>>& m);
 

@@ -6,9 +6,9 @@
 #include <sstream>
 
 #include "base/errors.hpp"
+#include "base/files.hpp"
 #include "sim/estimator/report.hpp"
 #include "tools/eatsim/command.hpp"
-#include "base/files.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {
@@ -61,6 +61,35 @@ void print_report(const std::string& dir, const Census& c, const Report& r, cons
                            reduction_name(o.reduction), r.ratio, 100.0 * (1.0 - r.ratio));
 }
 
+// --convention, --reduction and --batch.
+Options estimator_options(const po::variables_map& vm) {
+  Options o;
+  o.convention = convention_from_name(vm["convention"].as<std::string>());
+  o.reduction = reduction_from_name(vm["reduction"].as<std::string>());
+  if (vm.count("batch")) {
+    if (o.reduction != Reduction::per_batch) throw UsageError("--batch goes with --reduction per-batch");
+    o.batch = vm["batch"].as<int64_t>();
+    if (o.batch < 1) throw UsageError(fmt::format("--batch {}: must be at least 1", o.batch));
+  } else if (o.reduction == Reduction::per_batch) {
+    throw UsageError("--reduction per-batch needs --batch B");
+  }
+  return o;
+}
+
+// A second trace of the same model: its report, then the decrease from the first.
+void compare(const std::string& dir, const Census& c, const Report& r, const std::string& db,
+             const Options& o, int bits) {
+  Census cb = census_from_trace(TraceReader(db), bits);
+  if (cb.graph.name != c.graph.name)
+    throw UsageError(
+        fmt::format("{} ({}) and {} ({}): not the same model", dir, c.graph.name, db, cb.graph.name));
+  Report rb = analyse(cb, o);
+  std::cout << "\n";
+  print_report(db, cb, rb, o, bits);
+  std::cout << fmt::format("\nA {}: ratio {:.6f}\nB {}: ratio {:.6f}\ndecrease (A - B) / A: {:.2f} %\n", dir,
+                           r.ratio, db, rb.ratio, 100.0 * (r.ratio - rb.ratio) / r.ratio);
+}
+
 int run(const Args& args) {
   po::options_description opts("options");
   opts.add_options()("trace", po::value<std::string>()->required(), "trace directory")(
@@ -84,16 +113,7 @@ int run(const Args& args) {
           "[--bits 32|16|8] [--csv FILE] [--json FILE]",
           args, opts, pos, vm))
     return 0;
-  Options o;
-  o.convention = convention_from_name(vm["convention"].as<std::string>());
-  o.reduction = reduction_from_name(vm["reduction"].as<std::string>());
-  if (vm.count("batch")) {
-    if (o.reduction != Reduction::per_batch) throw UsageError("--batch goes with --reduction per-batch");
-    o.batch = vm["batch"].as<int64_t>();
-    if (o.batch < 1) throw UsageError(fmt::format("--batch {}: must be at least 1", o.batch));
-  } else if (o.reduction == Reduction::per_batch) {
-    throw UsageError("--reduction per-batch needs --batch B");
-  }
+  Options o = estimator_options(vm);
   int bits = vm["bits"].as<int>();
   nonzero_threshold(bits);  // reject a bad width before reading the trace
   std::string dir = vm["trace"].as<std::string>();
@@ -103,18 +123,7 @@ int run(const Args& args) {
   Census c = census_from_trace(TraceReader(dir), bits);
   Report r = analyse(c, o);
   print_report(dir, c, r, o, bits);
-  if (two) {
-    std::string db = vm["trace-b"].as<std::string>();
-    Census cb = census_from_trace(TraceReader(db), bits);
-    if (cb.graph.name != c.graph.name)
-      throw UsageError(
-          fmt::format("{} ({}) and {} ({}): not the same model", dir, c.graph.name, db, cb.graph.name));
-    Report rb = analyse(cb, o);
-    std::cout << "\n";
-    print_report(db, cb, rb, o, bits);
-    std::cout << fmt::format("\nA {}: ratio {:.6f}\nB {}: ratio {:.6f}\ndecrease (A - B) / A: {:.2f} %\n",
-                             dir, r.ratio, db, rb.ratio, 100.0 * (r.ratio - rb.ratio) / r.ratio);
-  }
+  if (two) compare(dir, c, r, vm["trace-b"].as<std::string>(), o, bits);
   if (vm.count("csv")) {
     write_out(vm["csv"].as<std::string>(), [&](std::ostream& f) { write_layer_csv(f, r); });
   }

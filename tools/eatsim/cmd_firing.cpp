@@ -8,15 +8,44 @@
 #include <sstream>
 
 #include "base/errors.hpp"
+#include "base/files.hpp"
 #include "sim/estimator/report.hpp"
 #include "tools/eatsim/command.hpp"
-#include "base/files.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {
 namespace {
 
 using namespace eatsim::sponge;
+
+// One row per layer, then per layer type and over all counted layers; B's columns when given.
+void print_table(const Firing& fa, const Firing* fb, Convention conv, int bits, const std::string& da,
+                 const std::string& db) {
+  bool two = fb != nullptr;
+  std::map<std::string, const FiringCount*> bt;
+  if (two)
+    for (const auto& [t, c] : fb->by_type) bt[t] = &c;
+  std::cout << fmt::format("firing % (non-zero outputs / outputs), convention {}, {}-bit non-zeros\n",
+                           convention_name(conv), bits);
+  std::cout << "A: " << da << "\n";
+  if (two) std::cout << "B: " << db << "\n";
+  std::string head = fmt::format("{:<24} {:<15} {:>12} {:>9}", "layer", "op", "elements", "A %");
+  if (two) head += fmt::format(" {:>9} {:>8}", "B %", "B/A");
+  std::cout << head << "\n";
+  auto line = [&](const std::string& name, const std::string& op, const FiringCount& a,
+                  const FiringCount* b) {
+    std::string s = fmt::format("{:<24} {:<15} {:>12} {:>9.2f}", name, op, a.numel, 100 * a.firing());
+    if (b)
+      s += fmt::format(" {:>9.2f} {:>8}", 100 * b->firing(),
+                       a.nnz ? fmt::format("{:.3f}", b->firing() / a.firing()) : "-");
+    std::cout << s << "\n";
+  };
+  for (size_t i = 0; i < fa.rows.size(); ++i)
+    line(fa.rows[i].name, op_name(fa.rows[i].op), fa.rows[i].count, two ? &fb->rows[i].count : nullptr);
+  std::cout << "\nby layer type (element-weighted)\n";
+  for (const auto& [t, c] : fa.by_type) line(t, "", c, two ? bt[t] : nullptr);
+  line("all counted layers", "", fa.total, two ? &fb->total : nullptr);
+}
 
 int run(const Args& args) {
   po::options_description opts("options");
@@ -43,35 +72,13 @@ int run(const Args& args) {
   std::string db = two ? vm["trace-b"].as<std::string>() : "";
   if (two) {
     fb = firing(census_from_trace(TraceReader(db), bits), conv);
-    std::vector<std::string> errs;
     bool same = fa.rows.size() == fb.rows.size();
     for (size_t i = 0; same && i < fa.rows.size(); ++i) same = fa.rows[i].name == fb.rows[i].name;
     if (!same)
       throw UsageError(
           fmt::format("{} and {}: the traces are not of the same model graph (layers differ)", da, db));
   }
-  std::map<std::string, const FiringCount*> bt;
-  for (const auto& [t, c] : fb.by_type) bt[t] = &c;
-  std::cout << fmt::format("firing % (non-zero outputs / outputs), convention {}, {}-bit non-zeros\n",
-                           convention_name(conv), bits);
-  std::cout << "A: " << da << "\n";
-  if (two) std::cout << "B: " << db << "\n";
-  std::string head = fmt::format("{:<24} {:<15} {:>12} {:>9}", "layer", "op", "elements", "A %");
-  if (two) head += fmt::format(" {:>9} {:>8}", "B %", "B/A");
-  std::cout << head << "\n";
-  auto line = [&](const std::string& name, const std::string& op, const FiringCount& a,
-                  const FiringCount* b) {
-    std::string s = fmt::format("{:<24} {:<15} {:>12} {:>9.2f}", name, op, a.numel, 100 * a.firing());
-    if (b)
-      s += fmt::format(" {:>9.2f} {:>8}", 100 * b->firing(),
-                       a.nnz ? fmt::format("{:.3f}", b->firing() / a.firing()) : "-");
-    std::cout << s << "\n";
-  };
-  for (size_t i = 0; i < fa.rows.size(); ++i)
-    line(fa.rows[i].name, op_name(fa.rows[i].op), fa.rows[i].count, two ? &fb.rows[i].count : nullptr);
-  std::cout << "\nby layer type (element-weighted)\n";
-  for (const auto& [t, c] : fa.by_type) line(t, "", c, two ? bt[t] : nullptr);
-  line("all counted layers", "", fa.total, two ? &fb.total : nullptr);
+  print_table(fa, two ? &fb : nullptr, conv, bits, da, db);
   if (vm.count("csv")) {
     std::ostringstream f;
     write_firing_csv(f, fa, two ? &fb : nullptr);

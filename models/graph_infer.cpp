@@ -1,0 +1,121 @@
+// Model graph analysis: execution order (with cycle reporting) and shape inference.
+#include "models/graph_infer.hpp"
+
+#include <fmt/format.h>
+
+#include <queue>
+
+#include "base/errors.hpp"
+#include "base/yaml_util.hpp"
+
+namespace eatsim {
+namespace {
+
+// Shape of one node's output from its inputs; records an error and returns {} when they do not fit.
+Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
+  auto err = [&](const std::string& msg) {
+    d.errors.push_back(fmt::format("{}:{}: nodes ({}): {}", d.file, n.line, n.name, msg));
+    return Shape{};
+  };
+  size_t want = n.op == Op::add ? 2 : 1;
+  if (n.in.size() != want)
+    return err(
+        fmt::format("{} takes {} input{}, got {}", op_name(n.op), want, want == 1 ? "" : "s", n.in.size()));
+  for (size_t i = 0; i < n.in.size(); ++i)
+    if (g.in_shape(n, i).empty()) return {};  // an earlier error already explains it
+  const Shape& x = g.in_shape(n, 0);
+  auto spatial = [&](int64_t size, int k, int s, int p) { return (size + 2 * p - k) / s + 1; };
+  switch (n.op) {
+    case Op::conv2d:
+    case Op::maxpool2d:
+    case Op::avgpool2d: {
+      if (x.size() != 3) return err(fmt::format("needs a (C, H, W) input, got {}", shape_str(x)));
+      if (x[1] + 2 * n.ph < n.kh || x[2] + 2 * n.pw < n.kw)
+        return err(fmt::format("kernel {}x{} is larger than the padded input {}", n.kh, n.kw, shape_str(x)));
+      if (n.op != Op::conv2d && (2 * n.ph > n.kh || 2 * n.pw > n.kw))
+        return err("pool padding must be at most half the kernel (as in PyTorch)");
+      int64_t c = n.op == Op::conv2d ? n.out_channels : x[0];
+      return {c, spatial(x[1], n.kh, n.sh, n.ph), spatial(x[2], n.kw, n.sw, n.pw)};
+    }
+    case Op::batchnorm2d:
+    case Op::relu:
+      if (n.op == Op::batchnorm2d && x.size() != 3)
+        return err(fmt::format("needs a (C, H, W) input, got {}", shape_str(x)));
+      return x;
+    case Op::identity:
+      return x;
+    case Op::global_avgpool:
+      if (x.size() != 3) return err(fmt::format("needs a (C, H, W) input, got {}", shape_str(x)));
+      return {x[0], 1, 1};
+    case Op::flatten:
+      return {numel(x)};
+    case Op::linear:
+      if (x.size() != 1)
+        return err(
+            fmt::format("needs a flat (F) input, got {} (add a flatten node before it)", shape_str(x)));
+      return {n.out_channels};
+    case Op::add: {
+      const Shape& y = g.in_shape(n, 1);
+      if (x != y)
+        return err(fmt::format("add inputs have different shapes: {} ({}) and {} ({})", shape_str(x),
+                               n.inputs[0], shape_str(y), n.inputs[1]));
+      return x;
+    }
+  }
+  return {};
+}
+
+// Kahn's algorithm, taking the earliest ready node in file order so a valid file order is kept.
+bool topo_order(Graph& g, yamlu::Diag& d) {
+  size_t n = g.nodes.size();
+  std::vector<int> indeg(n, 0);
+  std::vector<std::vector<int>> users(n);
+  for (size_t i = 0; i < n; ++i)
+    for (int j : g.nodes[i].in)
+      if (j >= 0) ++indeg[i], users[j].push_back(static_cast<int>(i));
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+  for (size_t i = 0; i < n; ++i)
+    if (indeg[i] == 0) ready.push(static_cast<int>(i));
+  while (!ready.empty()) {
+    int i = ready.top();
+    ready.pop();
+    g.order.push_back(i);
+    for (int u : users[i])
+      if (--indeg[u] == 0) ready.push(u);
+  }
+  if (g.order.size() == n) return true;
+  // Walk back along unresolved inputs from one stuck node until a node repeats: that is a cycle.
+  int start = -1;
+  for (size_t i = 0; i < n && start < 0; ++i)
+    if (indeg[i] > 0) start = static_cast<int>(i);
+  std::vector<int> path;
+  std::vector<int> seen(n, -1);
+  int cur = start;
+  while (seen[cur] < 0) {
+    seen[cur] = static_cast<int>(path.size());
+    path.push_back(cur);
+    for (int j : g.nodes[cur].in)
+      if (j >= 0 && indeg[j] > 0) {
+        cur = j;
+        break;
+      }
+  }
+  std::string cyc;
+  for (size_t k = seen[cur]; k < path.size(); ++k)
+    cyc = g.nodes[path[k]].name + (cyc.empty() ? "" : " <- ") + cyc;
+  cyc += " <- " + g.nodes[cur].name;
+  d.errors.push_back(
+      fmt::format("{}:{}: nodes ({}): the graph has a cycle: {} (every node must depend only on "
+                  "earlier results)",
+                  d.file, g.nodes[cur].line, g.nodes[cur].name, cyc));
+  return false;
+}
+
+}  // namespace
+
+void order_and_infer(Graph& g, yamlu::Diag& d) {
+  if (!topo_order(g, d)) d.throw_if_any<ModelError>();
+  for (int i : g.order) g.nodes[i].out_shape = infer(g, g.nodes[i], d);
+}
+
+}  // namespace eatsim
