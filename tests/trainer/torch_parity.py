@@ -36,7 +36,7 @@ def R(name, t):
     return t
 
 
-def ch(c, width):  # models/graph.cpp: max(1, llround(c * width))
+def ch(c, width):  # models/graph_parse.cpp: max(1, llround(c * width))
     return max(1, int(math.floor(c * width + 0.5)))
 
 
