@@ -194,71 +194,82 @@ int64_t compressed_bytes(const HwConfig& hw, const std::vector<WrittenTensor>& t
 
 }  // namespace
 
+namespace {
+
+// A conv/linear row: the GEMM on the array with its fused PPU work, on the values when given.
+Counters gemm_row(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch, Fidelity f,
+                  const RowInputs& in, int64_t ppu_cycles) {
+  const LayerData* data = in.data;
+  const int64_t b = hw.elem_bytes(), weight_elems = grp.weight_elems_on(hw);
+  LayerIo io;
+  io.ifmap_bytes = grp.in_elems * b;
+  bool resident = sample_in_batch % hw.batch != 0 && weight_elems * b <= hw.buf[kWeights].usable_bytes();
+  io.weight_bytes = resident ? 0 : weight_elems * b;
+  io.residual_bytes = grp.residual_elems * b;
+  io.out_bytes = grp.out_elems * b;
+  const bool values = data && data->ifmap && data->weights;
+  if (hw.sparsity.any() && !values)
+    throw ConfigError(
+        fmt::format("{}: sparsity: layer {}: gate, skip and compress need the trace's values "
+                    "(run with --trace, or turn the features off)",
+                    hw.file, grp.name));
+  std::unique_ptr<SparseLayer> sp;
+  if (values && (hw.sparsity.any() || in.verify))
+    sp = analyse_layer(hw, grp.shape, *data, in.verify != nullptr, in.weights, grp.gemm,
+                       in.scan ? *in.scan : ScanOptions{});
+  LayerFacts facts;
+  if (values && hw.sparsity.compress.format != CompressFormat::none) {
+    Compressed cin = compressed_size(data->ifmap, grp.in_elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
+    io.ifmap_bytes = (cin.bits + 7) / 8;
+    facts.in_raw_bits = grp.in_elems * hw.elem_bits(), facts.in_bits = cin.bits;
+    facts.in_meta_bits = cin.meta_bits;
+    // Tensors written back leave compressed too, each quantised with its own scale; residual
+    // operands arrive the same way (each was written back compressed).
+    if (!data->written.empty()) io.out_bytes = compressed_bytes(hw, data->written, facts.out_meta_bits);
+    if (!data->residuals.empty())
+      io.residual_bytes = compressed_bytes(hw, data->residuals, facts.res_meta_bits);
+  }
+  Counters c = simulate_gemm(hw, grp.shape, io, f, sp.get(), ppu_cycles, facts);
+  if (in.verify && sp) *in.verify = verify_layer(hw, *sp, *data);
+  return c;
+}
+
+// PPU work with no array layer upstream: it streams its input from DRAM and writes back.
+Counters ppu_row(const HwConfig& hw, const LayerGroup& grp, Fidelity f, int64_t ppu_cycles) {
+  const int64_t b = hw.elem_bytes();
+  Counters c;
+  c.dram_ifmap_rd_bytes = grp.in_elems * b;
+  c.dram_psum_rd_bytes = grp.residual_elems * b;
+  c.dram_wr_bytes = grp.out_elems * b;
+  const int64_t rd = c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes;
+  if (f == Fidelity::cycle) {
+    if (!g_clocked) throw std::logic_error("cycle fidelity: the SystemC model is not installed");
+    ClockedModel::RowResult r = g_clocked->run_ppu_row(hw, rd, c.dram_wr_bytes, ppu_cycles);
+    c.cycles_ppu_tail = r.ppu_tail;
+    c.cycles_stall = hw.scalesim_compat ? 0 : r.stall;
+    c.dma_busy_cycles = r.dma_busy_cycles;
+  } else {
+    AnalyticMemory mem(hw.dram.bytes_per_cycle, hw.dram.latency);
+    PpuRow row(rd, c.dram_wr_bytes, ppu_cycles, mem);
+    row.run();
+    c.cycles_ppu_tail = row.worked();
+    c.cycles_stall = hw.scalesim_compat ? 0 : row.waited();
+    c.dma_busy_cycles = mem.busy_cycles();
+  }
+  c.sram_ifmap_wr = detail::words(c.dram_ifmap_rd_bytes, 8, hw.buf[kIfmap].word_bits);
+  c.sram_ifmap_rd = c.sram_ifmap_wr;
+  c.sram_psum_wr = detail::words(c.dram_psum_rd_bytes + c.dram_wr_bytes, 8, hw.buf[kPsum].word_bits);
+  c.sram_psum_rd = c.sram_psum_wr;
+  return c;
+}
+
+}  // namespace
+
 Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch, Fidelity f,
                         const RowInputs& in) {
-  const LayerData* data = in.data;
-  VerifyStats* check = in.verify;
-  const int64_t b = hw.elem_bytes();
-  const int64_t ppu_ops = grp.ppu_ops_on(hw), weight_elems = grp.weight_elems_on(hw);
-  int64_t ppu_cycles = (ppu_ops + hw.ppu.width - 1) / hw.ppu.width;
-  Counters c;
-  if (grp.gemm >= 0) {
-    LayerIo io;
-    io.ifmap_bytes = grp.in_elems * b;
-    bool resident = sample_in_batch % hw.batch != 0 && weight_elems * b <= hw.buf[kWeights].usable_bytes();
-    io.weight_bytes = resident ? 0 : weight_elems * b;
-    io.residual_bytes = grp.residual_elems * b;
-    io.out_bytes = grp.out_elems * b;
-    const bool values = data && data->ifmap && data->weights;
-    if (hw.sparsity.any() && !values)
-      throw ConfigError(
-          fmt::format("{}: sparsity: layer {}: gate, skip and compress need the trace's values "
-                      "(run with --trace, or turn the features off)",
-                      hw.file, grp.name));
-    std::unique_ptr<SparseLayer> sp;
-    if (values && (hw.sparsity.any() || check))
-      sp = analyse_layer(hw, grp.shape, *data, check != nullptr, in.weights, grp.gemm,
-                         in.scan ? *in.scan : ScanOptions{});
-    LayerFacts facts;
-    if (values && hw.sparsity.compress.format != CompressFormat::none) {
-      Compressed cin =
-          compressed_size(data->ifmap, grp.in_elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
-      io.ifmap_bytes = (cin.bits + 7) / 8;
-      facts.in_raw_bits = grp.in_elems * hw.elem_bits(), facts.in_bits = cin.bits;
-      facts.in_meta_bits = cin.meta_bits;
-      // Tensors written back leave compressed too, each quantised with its own scale; residual
-      // operands arrive the same way (each was written back compressed).
-      if (!data->written.empty()) io.out_bytes = compressed_bytes(hw, data->written, facts.out_meta_bits);
-      if (!data->residuals.empty())
-        io.residual_bytes = compressed_bytes(hw, data->residuals, facts.res_meta_bits);
-    }
-    c = simulate_gemm(hw, grp.shape, io, f, sp.get(), ppu_cycles, facts);
-    if (check && sp) *check = verify_layer(hw, *sp, *data);
-  } else {
-    // PPU work with no array layer upstream: it streams its input from DRAM and writes back.
-    c.dram_ifmap_rd_bytes = grp.in_elems * b;
-    c.dram_psum_rd_bytes = grp.residual_elems * b;
-    c.dram_wr_bytes = grp.out_elems * b;
-    if (f == Fidelity::cycle) {
-      if (!g_clocked) throw std::logic_error("cycle fidelity: the SystemC model is not installed");
-      ClockedModel::RowResult r = g_clocked->run_ppu_row(hw, c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes,
-                                                         c.dram_wr_bytes, ppu_cycles);
-      c.cycles_ppu_tail = r.ppu_tail;
-      c.cycles_stall = hw.scalesim_compat ? 0 : r.stall;
-      c.dma_busy_cycles = r.dma_busy_cycles;
-    } else {
-      AnalyticMemory mem(hw.dram.bytes_per_cycle, hw.dram.latency);
-      PpuRow row(c.dram_ifmap_rd_bytes + c.dram_psum_rd_bytes, c.dram_wr_bytes, ppu_cycles, mem);
-      row.run();
-      c.cycles_ppu_tail = row.worked();
-      c.cycles_stall = hw.scalesim_compat ? 0 : row.waited();
-      c.dma_busy_cycles = mem.busy_cycles();
-    }
-    c.sram_ifmap_wr = detail::words(c.dram_ifmap_rd_bytes, 8, hw.buf[kIfmap].word_bits);
-    c.sram_ifmap_rd = c.sram_ifmap_wr;
-    c.sram_psum_wr = detail::words(c.dram_psum_rd_bytes + c.dram_wr_bytes, 8, hw.buf[kPsum].word_bits);
-    c.sram_psum_rd = c.sram_psum_wr;
-  }
+  const int64_t ppu_ops = grp.ppu_ops_on(hw), ppu_cycles = (ppu_ops + hw.ppu.width - 1) / hw.ppu.width;
+  Counters c =
+      grp.gemm >= 0 ? gemm_row(hw, grp, sample_in_batch, f, in, ppu_cycles) : ppu_row(hw, grp, f, ppu_cycles);
   c.ppu_ops = ppu_ops;
   return c;
 }

@@ -19,7 +19,7 @@
 namespace eatsim::cli {
 namespace {
 
-int run(const Args& args) {
+po::options_description sim_options() {
   po::options_description opts("options");
   auto add = opts.add_options();
   add("hw", po::value<std::string>()->required(), "hwconfig file or preset (eatsim hw check --list)");
@@ -39,13 +39,11 @@ int run(const Args& args) {
       "functional check: the engine's accumulation along its schedule vs a reference GEMM on the same "
       "quantised operands (a mismatch is an error naming the layer); prints the quantisation error too");
   add_model_options(opts);
-  po::positional_options_description pos;
-  po::variables_map vm;
-  if (!parse("sim", "--hw CONFIG (--trace DIR | --model NAME) [--out PREFIX] [--set key=value ...]", args,
-             opts, pos, vm))
-    return 0;
-  if (vm.count("trace") == vm.count("model"))
-    throw UsageError("eatsim sim: give exactly one of --trace DIR or --model NAME (see eatsim sim --help)");
+  return opts;
+}
+
+// --fidelity, --jobs and --check as SimOptions (cycle fidelity installs the SystemC model).
+sim::SimOptions run_options(const po::variables_map& vm) {
   std::string fid = vm["fidelity"].as<std::string>();
   sim::Fidelity fidelity = sim::Fidelity::fast;
   if (fid == "step")
@@ -57,15 +55,27 @@ int run(const Args& args) {
   int jobs = vm["jobs"].as<int>();
   require_range("jobs", jobs, 0, kMaxWorkers, fmt::format("0 (every core) .. {}", kMaxWorkers));
   if (jobs == 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::string> sets;
-  if (vm.count("set")) sets = vm["set"].as<std::vector<std::string>>();
-  sim::HwConfig hw = sim::load_hwconfig(vm["hw"].as<std::string>(), sets);
-
   sim::SimOptions so{0, fidelity, jobs, vm["check"].as<bool>()};
   if (vm.count("samples")) {
     so.samples = vm["samples"].as<int64_t>();
     if (so.samples < 1) throw UsageError("eatsim sim: --samples must be positive");
   }
+  return so;
+}
+
+int run(const Args& args) {
+  po::options_description opts = sim_options();
+  po::positional_options_description pos;
+  po::variables_map vm;
+  if (!parse("sim", "--hw CONFIG (--trace DIR | --model NAME) [--out PREFIX] [--set key=value ...]", args,
+             opts, pos, vm))
+    return 0;
+  if (vm.count("trace") == vm.count("model"))
+    throw UsageError("eatsim sim: give exactly one of --trace DIR or --model NAME (see eatsim sim --help)");
+  const sim::SimOptions so = run_options(vm);
+  std::vector<std::string> sets;
+  if (vm.count("set")) sets = vm["set"].as<std::vector<std::string>>();
+  sim::HwConfig hw = sim::load_hwconfig(vm["hw"].as<std::string>(), sets);
   if (so.verify && !vm.count("trace"))
     throw UsageError("eatsim sim: --check needs a trace's values (--trace DIR)");
   std::unique_ptr<TraceReader> tr;
@@ -74,14 +84,15 @@ int run(const Args& args) {
   if (vm.count("scalesim-topology"))
     atomic_write(vm["scalesim-topology"].as<std::string>(), sim::scalesim_topology(g));
   auto t0 = std::chrono::steady_clock::now();
-  sim::SimResult r = tr ? sim::simulate(hw, *tr, so) : sim::simulate_network(hw, g, {1, fidelity, jobs});
+  sim::SimResult r =
+      tr ? sim::simulate(hw, *tr, so) : sim::simulate_network(hw, g, {1, so.fidelity, so.jobs});
   if (!tr) r.source = "shapes only";
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << sim::format_table(r) << sim::describe_layer_policy(r);
   if (so.verify) std::cout << sim::format_check(r);
   std::cerr << fmt::format(
       "simulated {} sample(s) in {:.3f} s ({:.2f} ms per sample, {} fidelity, {} job(s))\n", r.num_samples,
-      secs, 1000 * secs / double(r.num_samples), fid, jobs);
+      secs, 1000 * secs / double(r.num_samples), sim::fidelity_name(so.fidelity), so.jobs);
   if (vm.count("out")) {
     std::string p = vm["out"].as<std::string>();
     atomic_write(p + ".csv", sim::to_csv(r));
