@@ -17,9 +17,9 @@ namespace eatsim::sim {
 struct SimOptions {
   int64_t samples = 0;  // the first N samples; 0: all of the trace (shapes only: 1)
   Fidelity fidelity = Fidelity::fast;
-  int jobs = 1;         // workers (clamped to the sample count)
-  bool verify = false;  // `--check`: verify every GEMM row against a reference GEMM
-  ScanOptions scan;     // test switches only
+  int jobs = 1;           // workers (clamped to the sample count)
+  bool verify = false;    // `--check`: verify every GEMM row against a reference GEMM
+  ScanOptions scan = {};  // test switches only
 };
 
 class TraceData;

@@ -1,5 +1,5 @@
-// Gate, skip (WS lane groups, OS weight feeds, IS compaction), compression and quantisation on
-// hand-built patterns with known answers; step() == run() on random sparse layers and configs.
+// Zero-skipping (WS lane groups and readers, OS weight feeds, IS compaction) on hand-built patterns
+// with known answers; the fast scan equals the generic one; step() == run() on random layers.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -17,49 +17,13 @@
 #include "sim/run.hpp"
 #include "sim/sparse.hpp"
 #include "tests/helpers.hpp"
+#include "tests/sim/sparse_cases.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::sim {
 namespace {
 
-HwConfig hwc(const char* df, int R, int C, std::vector<std::string> extra) {
-  std::vector<std::string> sets = {std::string("array.dataflow=") + df,
-                                   "array.rows=" + std::to_string(R),
-                                   "array.cols=" + std::to_string(C),
-                                   "array.datatype=fp32",
-                                   "scalesim_compat=true",
-                                   "sparsity.compress.format=none"};
-  sets.insert(sets.end(), extra.begin(), extra.end());
-  return load_hwconfig("scalesim32", sets);
-}
-std::vector<std::string> ws_skip(int G, int D, int L, int P) {
-  return {"sparsity.skip.enabled=true", "sparsity.skip.group=" + std::to_string(G),
-          "sparsity.skip.fifo_depth=" + std::to_string(D), "sparsity.skip.lookahead=" + std::to_string(L),
-          "sparsity.skip.acc_ports=" + std::to_string(P)};
-}
-
-// An M x K x N GEMM as a 1x1 conv on an M x 1 image; A[m][k] = ifmap[k*M + m].
-struct Gemm {
-  GemmShape g;
-  std::vector<float> in, w;
-  Gemm(int64_t M, int64_t K, int64_t N) : g(conv_gemm("g", K, M, 1, N, 1, 1, 1, 1, 0, 0)) {
-    in.assign(size_t(M * K), 0.0f);
-    w.assign(size_t(K * N), 1.0f);
-  }
-  void set(int64_t m, int64_t k, float v) { in[size_t(k * g.M + m)] = v; }
-  LayerData data() const {
-    LayerData d;
-    d.ifmap = in.data(), d.weights = w.data();
-    return d;
-  }
-};
-
-Counters run(const HwConfig& hw, const Gemm& x, Fidelity f = Fidelity::fast) {
-  LayerIo io;
-  LayerData d = x.data();
-  auto sp = analyse_layer(hw, x.g, d);
-  return simulate_gemm(hw, x.g, io, f, sp.get());
-}
+using namespace test_sparse;
 
 TEST(WsSkip, AllZeroPixelVectorsAreSkippedWhenTheReaderLooksAhead) {
   Gemm x(16, 8, 4);
@@ -219,140 +183,6 @@ TEST(WsSkip, ShallowFifosStallTheReaderWhereDeepOnesDoNot) {
   EXPECT_GE(d1.cycles_stream, d4.cycles_stream);
 }
 
-TEST(Gate, SavesEnergyButNoCycle) {
-  Gemm x(20, 12, 5);
-  for (int64_t m = 0; m < 20; ++m) x.set(m, m % 12, 1);
-  Counters dense = run(hwc("ws", 8, 4, {}), x);
-  Counters g = run(hwc("ws", 8, 4, {"sparsity.gate=true"}), x);
-  EXPECT_EQ(g.total_cycles(), dense.total_cycles());
-  EXPECT_EQ(g.mac_gated, 20 * 11 * 5);
-  EXPECT_EQ(g.mac_effective, 20 * 5);
-  EXPECT_EQ(dense.reg_read - g.reg_read, 2 * g.mac_gated);
-}
-
-TEST(IsSkip, CompactsNonZeroRowsIntoFewerFolds) {
-  Gemm x(8, 40, 4);  // C = 8 pixels: one m-tile; K = 40 rows; 10 of them non-zero
-  for (int k = 0; k < 40; k += 4) x.set(k % 8, k, 1);
-  HwConfig hw = hwc("is", 8, 8, {"sparsity.skip.enabled=true"});
-  Counters c = run(hw, x);
-  Counters dense = run(hwc("is", 8, 8, {}), x);
-  EXPECT_EQ(dense.folds, 5);
-  EXPECT_EQ(c.folds, 2);  // ceil(10 / 8)
-  EXPECT_EQ(c.mac_skipped, 30 * 8 * 4);
-  EXPECT_EQ(c.meta_sram_bits, 10 * 6);  // 10 indices of ceil(log2 40) = 6 bits
-  EXPECT_EQ(c.mac_dense, c.mac_effective + c.mac_gated + c.mac_skipped + c.mac_pad);
-}
-
-TEST(Compress, KnownBitmapsGiveKnownSizes) {
-  std::vector<float> x = {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0};  // runs 2, 7 (then 1 trailing)
-  Quant q = make_quant(DataType::fp32, 2, true);
-  CompressConfig bm{CompressFormat::bitmap, 0};
-  Compressed b = compressed_size(x.data(), 12, q, 8, bm);
-  EXPECT_EQ(b.meta_bits, 12);
-  EXPECT_EQ(b.bits, 2 * 8 + 12);
-  CompressConfig rle{CompressFormat::rle, 2};  // runs up to 3; a filler covers 4 elements
-  Compressed r = compressed_size(x.data(), 12, q, 8, rle);
-  EXPECT_EQ(r.bits, 3 * (8 + 2));  // entry(run 2), filler(4 zeros), entry(run 3); trailing 1: none
-  EXPECT_EQ(r.meta_bits, 3 * 2);
-}
-
-TEST(Compress, InputsAndWrittenTensorsTravelCompressedWithTheirMetadata) {
-  Gemm x(64, 16, 8);
-  for (int64_t m = 0; m < 64; m += 8) x.set(m, 0, 1);  // 8 non-zeros of 1024
-  std::vector<float> out(64 * 8, 0.0f);
-  out[0] = out[100] = 3;
-  LayerGroup grp;
-  grp.name = "g", grp.gemm = 0, grp.shape = x.g;
-  grp.in_elems = 64 * 16, grp.weight_elems = 16 * 8, grp.out_elems = 64 * 8;
-  LayerData d = x.data();
-  d.written.push_back({out.data(), 64 * 8, 3, true});
-  HwConfig hw = hwc("ws", 8, 4, {"sparsity.compress.format=bitmap", "scalesim_compat=false"});
-  Counters c = simulate_group(hw, grp, 0, Fidelity::fast, {&d});
-  // fp32 (32-bit) values: input 8·32 + 1024 bitmap bits = 160 bytes; output 2·32 + 512 bits = 72 bytes.
-  EXPECT_EQ(c.dram_ifmap_rd_bytes, 160);
-  EXPECT_EQ(c.dram_wr_bytes, 72);
-  EXPECT_EQ(c.meta_dram_bytes, 1024 / 8 + 512 / 8);
-}
-
-TEST(Quant, AllZeroTensorQuantisesToZeroWithoutError) {
-  Quant q = make_quant(DataType::int8, 0, true);
-  EXPECT_EQ(quantise_value(q, 0.0f), 0.0f);
-  Gemm x(4, 4, 4);
-  HwConfig hw = hwc("ws", 4, 4, ws_skip(2, 2, 2, 2));
-  hw.array.datatype = DataType::int8;
-  Counters c = run(hw, x);
-  EXPECT_EQ(c.act_nonzero, 0);
-  EXPECT_EQ(c.mac_skipped, c.mac_dense);
-}
-
-TEST(Quant, WeightDensityBeforeAndAfterQuantisationIsReported) {
-  Gemm x(4, 8, 4);  // 32 weights: 8 exact zeros, 8 below half an int8 step (1/127), 16 ones
-  for (int m = 0; m < 4; ++m) x.set(m, 0, 1);
-  for (size_t i = 0; i < x.w.size(); ++i) x.w[i] = i < 8 ? 0.0f : i < 16 ? 1e-3f : 1.0f;
-  HwConfig hw = hwc("ws", 4, 4, ws_skip(2, 2, 2, 2));
-  hw.array.datatype = DataType::int8;
-  Counters c = run(hw, x);
-  EXPECT_EQ(c.weight_elems, 32);
-  EXPECT_EQ(c.weight_nonzero_fp32, 24);
-  EXPECT_EQ(c.weight_nonzero, 16);
-  hw.array.datatype = DataType::fp32;
-  EXPECT_EQ(run(hw, x).weight_nonzero, 24);
-}
-
-TEST(Quant, SmallValuesBecomeZerosAndRoundHalfToEven) {
-  Quant q = make_quant(DataType::int8, 127, false);  // step 1
-  EXPECT_EQ(quantise_value(q, 0.5f), 0.0f);
-  EXPECT_EQ(quantise_value(q, 1.5f), 2.0f);
-  EXPECT_EQ(quantise_value(q, -2.5f), -2.0f);
-  Quant u = make_quant(DataType::int8, 255, true);  // unsigned: step 1 up to 255
-  EXPECT_EQ(quantise_value(u, 200.0f), 200.0f);
-  Quant h = make_quant(DataType::fp16, 1, false);
-  EXPECT_EQ(quantise_value(h, 1e-9f), 0.0f);
-  EXPECT_EQ(quantise_value(h, 1.0f + 1.0f / 4096), 1.0f);
-}
-
-TEST(FunctionalCheck, PassesOnSynthResNet18AndVgg16AtSmallWidthAndCatchesAChangedSkipRule) {
-  for (const char* model : {"resnet18", "vgg16"}) {
-    ParamOverrides o;
-    o.has_width = true, o.p.width = 0.125;
-    Graph g = load_graph(model, o);
-    HwConfig hw = load_hwconfig(
-        "tpu_ws32", {"sparsity.skip.enabled=true", "sparsity.skip.group=4", "sparsity.skip.fifo_depth=4",
-                     "sparsity.skip.lookahead=4", "sparsity.skip.acc_ports=2", "sparsity.gate=true"});
-    std::mt19937 rng(7);
-    bool perturbed_once = false;
-    for (int i : g.order) {
-      const Node& n = g.nodes[size_t(i)];
-      if (n.op != Op::conv2d && n.op != Op::linear) continue;
-      LayerGroup grp;
-      grp.name = n.name, grp.gemm = i, grp.shape = gemm_of(g, i);
-      grp.in_elems = grp.shape.ifmap_elems(), grp.weight_elems = grp.shape.weight_elems();
-      std::vector<float> in(size_t(grp.in_elems)), w(size_t(grp.weight_elems));
-      for (auto& v : in) v = rng() % 10 < 3 ? float(rng() % 1000) / 100.0f : 0.0f;
-      for (auto& v : w) v = float(int(rng() % 2001) - 1000) / 1000.0f;
-      LayerData d;
-      d.ifmap = in.data(), d.weights = w.data();
-      VerifyStats cs;
-      EXPECT_NO_THROW(simulate_group(hw, grp, 0, Fidelity::fast, {&d, &cs})) << model << " " << n.name;
-      EXPECT_TRUE(cs.ran);
-      EXPECT_LE(cs.worst_ratio, 1.0);
-      // A changed skip rule (slices with one non-zero dropped) fails the check on the first layer
-      // with 30 % dense inputs of 16+ channels (where such slices exist), naming it.
-      if (perturbed_once || grp.shape.cin < 16) continue;
-      const ScanOptions perturbed{false, true};
-      try {
-        simulate_group(hw, grp, 0, Fidelity::fast, {&d, &cs, nullptr, &perturbed});
-        ADD_FAILURE() << model << " " << n.name << ": the changed rule passed the check";
-      } catch (const NumericError& e) {
-        EXPECT_NE(std::string(e.what()).find(n.name + ": functional check failed"), std::string::npos)
-            << e.what();
-      }
-      perturbed_once = true;
-    }
-    EXPECT_TRUE(perturbed_once);
-  }
-}
-
 TEST(WsSkip, FastScanEqualsGenericScanOnPaddedConvsWithZeroWeights) {
   std::mt19937 rng(13);
   for (int trial = 0; trial < 12; ++trial) {
@@ -399,53 +229,6 @@ TEST(SkipEngine, StepAndJumpAgreeOnRandomSparseLayersAndConfigs) {
     ASSERT_EQ(a, b) << "trial " << trial << " " << df;
     ASSERT_EQ(a.mac_dense, a.mac_effective + a.mac_gated + a.mac_skipped + a.mac_pad);
   }
-}
-
-}  // namespace
-}  // namespace eatsim::sim
-
-namespace eatsim::sim {
-namespace {
-
-// The regression check sees a changed skip rule: the same trace on the same hardware, once with the
-// rule as built and once with the test hook's perturbed rule, compared like `eatsim check` does.
-TEST(SkipRegression, EatsimCheckCatchesAChangedSkipRule) {
-  ParamOverrides o;
-  o.has_width = true, o.p.width = 0.125;
-  Graph g = load_graph("resnet8", o);
-  HwConfig hw = load_hwconfig(
-      "tpu_ws32", {"sparsity.skip.enabled=true", "sparsity.skip.group=4", "sparsity.skip.fifo_depth=4",
-                   "sparsity.skip.lookahead=4", "sparsity.skip.acc_ports=8"});
-  std::mt19937 rng(21);
-  std::map<int, std::vector<float>> in, w;
-  for (int i : g.order) {
-    const Node& n = g.nodes[size_t(i)];
-    if (n.op != Op::conv2d && n.op != Op::linear) continue;
-    GemmShape s = gemm_of(g, i);
-    for (int64_t k = 0; k < s.ifmap_elems(); ++k) in[i].push_back(rng() % 4 == 0 ? 1.0f : 0.0f);
-    for (int64_t k = 0; k < s.weight_elems(); ++k) w[i].push_back(0.5f);
-  }
-  DataSource src = [&](int node, int64_t) {
-    LayerData d;
-    d.ifmap = in[node].data(), d.weights = w[node].data();
-    return d;
-  };
-  test::TempDir dir("skipreg");
-  auto report = [&](const std::string& name, bool perturbed) {
-    std::string p = dir / name;
-    SimOptions o{1, Fidelity::fast};
-    o.scan.perturbed_skip = perturbed;
-    test::write_file(p, to_json(simulate_network(hw, g, o, &src)));
-    return read_report(p);
-  };
-  Report golden = report("golden.json", false);
-  EXPECT_EQ(compare(report("same.json", false), golden, Tolerances{}).failures, 0);
-  Report changed = report("changed.json", true);
-  CheckOutcome c = compare(changed, golden, Tolerances{});
-  EXPECT_GT(c.failures, 0);
-  bool skipped_moved = false;
-  for (const auto& m : c.moved) skipped_moved |= m.layer == "total" && m.metric == "mac_skipped" && m.fail;
-  EXPECT_TRUE(skipped_moved) << format_outcome(c);
 }
 
 }  // namespace

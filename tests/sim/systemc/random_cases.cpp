@@ -15,6 +15,39 @@ const T& one_of(std::mt19937& rng, const std::vector<T>& v) {
 }
 std::string b(bool v) { return v ? "true" : "false"; }
 
+// Sparsity: any combination the schema allows, each section set whole (YAML maps) so that keys of
+// another dataflow do not linger from the preset; the engine decides what it supports.
+std::vector<std::string> sparse_sets(std::mt19937& rng, const std::string& df, int rows) {
+  std::vector<std::string> sparse;
+  bool any = pick(rng, 0, 2) != 0;  // a third of the configs dense
+  bool gate = any && pick(rng, 0, 1), skip = any && pick(rng, 0, 2) != 0,
+       compress = any && pick(rng, 0, 2) == 0;
+  sparse.push_back("sparsity.gate=" + b(gate));
+  if (!skip) {
+    sparse.push_back("sparsity.skip={enabled: false}");
+  } else if (df == "is") {
+    sparse.push_back("sparsity.skip={enabled: true}");
+  } else {
+    std::vector<int> divisors;
+    for (int g = 1; g <= rows; ++g)
+      if (rows % g == 0) divisors.push_back(g);
+    std::string m = fmt::format("sparsity.skip={{enabled: true, group: {}, fifo_depth: {}",
+                                one_of(rng, divisors), pick(rng, 1, 4));
+    if (df == "ws")
+      m += fmt::format(", lookahead: {}, acc_ports: {}}}", pick(rng, 1, 4), pick(rng, 1, 4));
+    else
+      m += fmt::format(", weight_feeds: {}}}", pick(rng, 1, 4));
+    sparse.push_back(m);
+  }
+  if (!compress)
+    sparse.push_back("sparsity.compress={format: none}");
+  else if (pick(rng, 0, 1))
+    sparse.push_back(fmt::format("sparsity.compress={{format: rle, run_bits: {}}}", pick(rng, 2, 8)));
+  else
+    sparse.push_back("sparsity.compress={format: bitmap}");
+  return sparse;
+}
+
 }  // namespace
 
 RandomHw random_hw(std::mt19937& rng, int max_dim) {
@@ -42,35 +75,7 @@ RandomHw random_hw(std::mt19937& rng, int max_dim) {
     sets.push_back("ppu.fold_bn=" + b(pick(rng, 0, 1)));
     sets.push_back(fmt::format("batch={}", pick(rng, 1, 3)));
     sets.push_back("scalesim_compat=" + b(pick(rng, 0, 5) == 0));
-    // Sparsity: any combination the schema allows, each section set whole (YAML maps) so that keys
-    // of another dataflow do not linger from the preset; the engine decides what it supports.
-    std::vector<std::string> sparse;
-    bool any = pick(rng, 0, 2) != 0;  // a third of the configs dense
-    bool gate = any && pick(rng, 0, 1), skip = any && pick(rng, 0, 2) != 0,
-         compress = any && pick(rng, 0, 2) == 0;
-    sparse.push_back("sparsity.gate=" + b(gate));
-    if (!skip) {
-      sparse.push_back("sparsity.skip={enabled: false}");
-    } else if (df == "is") {
-      sparse.push_back("sparsity.skip={enabled: true}");
-    } else {
-      std::vector<int> divisors;
-      for (int g = 1; g <= rows; ++g)
-        if (rows % g == 0) divisors.push_back(g);
-      std::string m = fmt::format("sparsity.skip={{enabled: true, group: {}, fifo_depth: {}",
-                                  one_of(rng, divisors), pick(rng, 1, 4));
-      if (df == "ws")
-        m += fmt::format(", lookahead: {}, acc_ports: {}}}", pick(rng, 1, 4), pick(rng, 1, 4));
-      else
-        m += fmt::format(", weight_feeds: {}}}", pick(rng, 1, 4));
-      sparse.push_back(m);
-    }
-    if (!compress)
-      sparse.push_back("sparsity.compress={format: none}");
-    else if (pick(rng, 0, 1))
-      sparse.push_back(fmt::format("sparsity.compress={{format: rle, run_bits: {}}}", pick(rng, 2, 8)));
-    else
-      sparse.push_back("sparsity.compress={format: bitmap}");
+    std::vector<std::string> sparse = sparse_sets(rng, df, rows);
     // The Cnvlutin preset carries every sparse section, so overrides only change values.
     const std::string preset = "cnvlutin_ws16";
     std::vector<std::string> all = sets;
