@@ -45,7 +45,7 @@ void apply_layer_policy(SimResult& r, const std::map<std::string, bool>& on) {
   for (LayerRecord& l : r.layers) {
     auto it = on.find(l.group.name);
     l.sparsity_on = it == on.end() || it->second ? 1 : 0;
-    if (!l.sparsity_on) l.samples = l.dense, l.checks.clear();
+    if (!l.sparsity_on) l.samples = l.dense, l.verified.clear();
   }
 }
 

@@ -235,15 +235,15 @@ std::string format_table(const SimResult& r) {
   return o.str();
 }
 
-std::string format_check(const SimResult& r) {
+std::string format_verification(const SimResult& r) {
   std::ostringstream o;
   o << fmt::format("functional check (engine schedule vs reference GEMM on {} operands)\n",
                    datatype_name(r.hw.array.datatype));
   o << fmt::format("{:<22} {:>12} {:>12} {:>12} {:>14} {:>10}\n", "layer", "in max|x|", "w max|x|",
                    "worst/tol", "quant err max", "rel");
   for (const auto& l : r.layers) {
-    if (l.checks.empty()) continue;
-    VerifyStats m = worst_of(l.checks);
+    if (l.verified.empty()) continue;
+    VerifyStats m = worst_of(l.verified);
     o << fmt::format("{:<22} {:>12.5g} {:>12.5g} {:>12.4f} {:>14.5g} {:>10.3g}\n",
                      l.group.name.size() > 22 ? l.group.name.substr(0, 22) : l.group.name, m.ifmap_scale,
                      m.weight_scale, m.worst_ratio, m.quant_err_max, m.quant_err_rel);
@@ -304,8 +304,8 @@ Json layer_json(const Row& row, const DerivedList& d, const LayerRecord* rec) {
   Json& derived = l["derived"] = Json::object();
   for (const auto& [name, f] : d)
     derived[name] = stat_json(stat(n, [&, &f = f](size_t s) { return f(row, s); }));
-  if (rec && !rec->checks.empty()) {
-    VerifyStats m = worst_of(rec->checks);
+  if (rec && !rec->verified.empty()) {
+    VerifyStats m = worst_of(rec->verified);
     l["check"] = Json{{"worst_over_tolerance", m.worst_ratio},
                       {"quant_err_max", m.quant_err_max},
                       {"quant_err_rel", m.quant_err_rel},

@@ -37,7 +37,7 @@ std::string format_table(const SimResult& r);
 std::string to_csv(const SimResult& r);
 // Per layer: quantisation scales, the functional check's worst |engine - reference| / tolerance,
 // and the quantisation error against the trace's fp32 outputs (max over samples).
-std::string format_check(const SimResult& r);
+std::string format_verification(const SimResult& r);
 // Version of the JSON report layout; `eatsim check` refuses to compare across versions.
 constexpr int kReportFormat = 1;
 std::string hw_hash(const HwConfig& hw);  // hash of the resolved architecture (energy table excluded)

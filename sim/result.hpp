@@ -19,9 +19,9 @@ struct LayerRecord {
   std::string fused;   // names of the PPU nodes on its output stream
   std::string tiling;  // how the dataflow tiled it (sample 0)
   std::vector<Counters> samples;
-  std::vector<Counters> dense;      // the same hardware with the sparsity features off (energy ratio)
-  std::vector<VerifyStats> checks;  // per sample when the functional verification ran
-  int sparsity_on = -1;             // sparsity.policy per-layer: 1 features kept, 0 turned off; -1 always
+  std::vector<Counters> dense;        // the same hardware with the sparsity features off (energy ratio)
+  std::vector<VerifyStats> verified;  // per sample when the functional verification ran
+  int sparsity_on = -1;               // sparsity.policy per-layer: 1 features kept, 0 turned off; -1 always
 };
 
 struct SimResult {

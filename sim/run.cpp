@@ -252,7 +252,7 @@ SimResult simulate_network(const HwConfig& hw, const Graph& g, const SimOptions&
       const RowOut& out = per_sample[s][l];
       rec.samples.push_back(out.c);
       if (sparse) rec.dense.push_back(out.dense);
-      if (out.checked) rec.checks.push_back(out.check);
+      if (out.checked) rec.verified.push_back(out.check);
     }
   }
   if (sparse && hw.sparsity.policy == SparsityPolicy::per_layer) {

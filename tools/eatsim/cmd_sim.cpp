@@ -89,7 +89,7 @@ int run(const Args& args) {
   if (!tr) r.source = "shapes only";
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << sim::format_table(r) << sim::describe_layer_policy(r);
-  if (so.verify) std::cout << sim::format_check(r);
+  if (so.verify) std::cout << sim::format_verification(r);
   std::cerr << fmt::format(
       "simulated {} sample(s) in {:.3f} s ({:.2f} ms per sample, {} fidelity, {} job(s))\n", r.num_samples,
       secs, 1000 * secs / double(r.num_samples), sim::fidelity_name(so.fidelity), so.jobs);

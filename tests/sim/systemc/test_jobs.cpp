@@ -52,7 +52,7 @@ TEST(Jobs, SparseRunsWithTheCheckKeepTheirDenseTwinsAndCheckFiguresOnAnyWorkerCo
   HwConfig hw = load_hwconfig("cnvlutin_ws16", {"array.rows=8", "array.cols=8", "batch=2"});
   SimResult one = simulate_network(hw, tr.graph(), {3, Fidelity::fast, 1, true}, &src);
   ASSERT_EQ(one.layers[0].dense.size(), 3u);
-  ASSERT_EQ(one.layers[0].checks.size(), 3u);
+  ASSERT_EQ(one.layers[0].verified.size(), 3u);
   const std::string want = to_json(one);
   ASSERT_NE(want.find("\"check\""), std::string::npos);
   EXPECT_EQ(to_json(simulate_network(hw, tr.graph(), {3, Fidelity::fast, 2, true}, &src)), want);
