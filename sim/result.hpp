@@ -35,7 +35,9 @@ struct SimResult {
   std::vector<Counters> totals() const;  // per sample, summed over layers
 };
 
-// Operand values of a GEMM node for a sample; read by gate, skip, compress and verification.
+// Operand values of a GEMM node for a sample; read by gate, skip, compress and verification. A
+// node's weights are its layer's parameters: the same array, unchanged, at every sample (their
+// scans are cached by array and quantisation).
 using DataSource = std::function<LayerData(int node, int64_t sample)>;
 
 }  // namespace eatsim::sim

@@ -51,6 +51,7 @@ struct Job {
   const DataSource* data;
   bool verify;
   ScanOptions scan;
+  WeightCache* weights;  // shared by the workers (entries never change once made)
 };
 
 // Every row of one sample: independent of every other sample (batch residency depends on the
@@ -84,10 +85,9 @@ void run_threads(const Job& j, int jobs, std::vector<Rows>& per_sample) {
   std::mutex data_mu, err_mu;
   std::exception_ptr err;
   auto work = [&] {
-    WeightCache cache;
     for (int64_t s; (s = next++) < n;) {
       try {
-        per_sample[s] = simulate_sample(j, s, cache, &data_mu);
+        per_sample[s] = simulate_sample(j, s, *j.weights, &data_mu);
       } catch (...) {
         std::lock_guard<std::mutex> l(err_mu);
         if (!err) err = std::current_exception();
@@ -129,10 +129,9 @@ constexpr int64_t kErrorTag = -1;
 // Worker w simulates samples w, w + jobs, ... and writes them to `fd`; returns its exit code.
 int worker_main(const Job& j, int w, int jobs, int fd) {
   const size_t rows = j.r.layers.size();
-  WeightCache cache;
   try {
     for (int64_t s = w; s < j.r.num_samples; s += jobs) {
-      Rows c = simulate_sample(j, s, cache, nullptr);
+      Rows c = simulate_sample(j, s, *j.weights, nullptr);
       if (!write_all(fd, &s, sizeof s) || !write_all(fd, c.data(), rows * sizeof(RowOut))) return 3;
     }
   } catch (const std::exception& e) {
@@ -235,12 +234,13 @@ SimResult simulate_network(const HwConfig& hw, const Graph& g, const SimOptions&
   r.energy = EnergyTable::from(hw);
   r.energy_dense = EnergyTable::from(dense_twin(hw));
   lay_out(r, g);
-  const Job job{r, sparse ? dense_twin(hw) : HwConfig{}, o.fidelity, data, o.verify, o.scan};
+  WeightCache run_cache;
+  const Job job{r,      sparse ? dense_twin(hw) : HwConfig{}, o.fidelity, data, o.verify,
+                o.scan, o.weights ? o.weights : &run_cache};
   const int jobs = static_cast<int>(std::clamp<int64_t>(o.jobs, 1, samples));
   std::vector<Rows> per_sample(static_cast<size_t>(samples));
   if (jobs == 1) {
-    WeightCache cache;
-    for (int64_t s = 0; s < samples; ++s) per_sample[s] = simulate_sample(job, s, cache, nullptr);
+    for (int64_t s = 0; s < samples; ++s) per_sample[s] = simulate_sample(job, s, *job.weights, nullptr);
   } else if (o.fidelity == Fidelity::cycle) {
     run_processes(job, jobs, per_sample);
   } else {
@@ -274,6 +274,7 @@ SimResult simulate(const HwConfig& hw, const TraceReader& tr, const SimOptions& 
     if (!given) loaded = std::make_unique<TraceData>(tr, run.samples);
     src = (given ? given : loaded.get())->source();
   }
+  if (given || loaded) run.weights = (given ? given : loaded.get())->weight_cache();
   SimResult r = simulate_network(hw, tr.graph(), run, src ? &src : nullptr);
   r.source = tr.dir();
   r.trace_hash = trace_hash(tr);

@@ -20,6 +20,8 @@ struct SimOptions {
   int jobs = 1;           // workers (clamped to the sample count)
   bool verify = false;    // `--check`: verify every GEMM row against a reference GEMM
   ScanOptions scan = {};  // test switches only
+  WeightCache* weights =
+      nullptr;  // weight scans kept across runs (the trace's values own one); null: this run's
 };
 
 class TraceData;

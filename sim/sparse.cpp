@@ -56,18 +56,14 @@ std::vector<uint8_t> scan_input(SparseLayer& s, const float* ifmap, bool keep_va
   return anz;
 }
 
-// Zero weights per row k (and the dequantised [K][N] weights when asked) into `w`, unless `w`
-// already holds the scan of the same weights under the same quantisation.
-void scan_weights(WeightScan& w, const SparseLayer& s, const float* weights, bool cin_inner,
-                  bool keep_values) {
+// Zero weights per row k, and the dequantised [K][N] weights when asked.
+std::shared_ptr<const WeightScan> scan_weights(const SparseLayer& s, const float* weights, bool cin_inner,
+                                               bool keep_values) {
   const GemmShape& g = s.g;
   const int64_t K = g.K, N = g.N, cin = g.cin;
   const int taps = g.kh * g.kw;
-  const bool same = w.src == weights && w.n == K * N && w.step == s.qw.step && w.type == s.qw.type &&
-                    w.cin_inner == cin_inner && w.unsigned_ == s.qw.unsigned_;
-  if (same && (!keep_values || w.w)) return;
-  std::vector<int64_t> zw(size_t(K), 0);
-  int64_t nz_fp32 = 0;
+  auto w = std::make_shared<WeightScan>();
+  w->zw.assign(size_t(K), 0);
   auto wq = keep_values ? std::make_shared<std::vector<float>>(size_t(K * N)) : nullptr;
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < cin; ++c)
@@ -75,17 +71,38 @@ void scan_weights(WeightScan& w, const SparseLayer& s, const float* weights, boo
         int64_t k = cin_inner ? t * cin + c : c * taps + t;
         float x = weights[(n * cin + c) * taps + t];
         if (wq) (*wq)[size_t(k * N + n)] = quantise_value(s.qw, x);
-        zw[size_t(k)] += quantises_to_zero(s.qw, x);
-        nz_fp32 += x != 0;
+        w->zw[size_t(k)] += quantises_to_zero(s.qw, x);
+        w->nz_fp32 += x != 0;
       }
-  w.nz_fp32 = nz_fp32, w.nz = K * N;
-  for (int64_t z : zw) w.nz -= z;
-  w.src = weights, w.n = K * N, w.step = s.qw.step, w.type = s.qw.type;
-  w.cin_inner = cin_inner, w.unsigned_ = s.qw.unsigned_, w.zw = std::move(zw);
-  w.w = std::move(wq);
+  w->nz = K * N;
+  for (int64_t z : w->zw) w->nz -= z;
+  w->w = std::move(wq);
+  return w;
 }
 
 }  // namespace
+
+bool WeightKey::operator==(const WeightKey& o) const {
+  return node == o.node && src == o.src && n == o.n && step == o.step && type == o.type &&
+         cin_inner == o.cin_inner && unsigned_ == o.unsigned_ && keep_values == o.keep_values;
+}
+
+std::shared_ptr<const WeightScan> WeightCache::find(const WeightKey& k) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [a, b] = scans_.equal_range(k.node);
+  for (auto it = a; it != b; ++it)
+    if (it->second.first == k) return it->second.second;
+  return nullptr;
+}
+
+std::shared_ptr<const WeightScan> WeightCache::keep(const WeightKey& k, std::shared_ptr<const WeightScan> s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [a, b] = scans_.equal_range(k.node);
+  for (auto it = a; it != b; ++it)
+    if (it->second.first == k) return it->second.second;
+  scans_.emplace(k.node, std::make_pair(k, s));
+  return s;
+}
 
 std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& g, const LayerData& d,
                                            bool keep_values, WeightCache* cache, int node,
@@ -101,12 +118,16 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
   s.qw = make_quant(hw.array.datatype, mw, nn_w);
   const std::vector<uint8_t> anz = scan_input(s, d.ifmap, keep_values);
   const bool cin_inner = hw.array.k_order == KOrder::cin_inner;
-  WeightScan own;
-  WeightScan& w = cache && node >= 0 ? cache->at(node) : own;
-  scan_weights(w, s, d.weights, cin_inner, keep_values);
-  if (keep_values) s.w = w.w;
-  s.weight_elems = g.K * g.N, s.weight_nonzero_fp32 = w.nz_fp32, s.weight_nonzero = w.nz;
-  const detail::ScanInput in{anz, w.zw, cin_inner, opts};
+  const WeightKey key{node,      d.weights, g.K * g.N,      s.qw.step,
+                      s.qw.type, cin_inner, s.qw.unsigned_, keep_values};
+  std::shared_ptr<const WeightScan> w = cache && node >= 0 ? cache->find(key) : nullptr;
+  if (!w) {
+    w = scan_weights(s, d.weights, cin_inner, keep_values);
+    if (cache && node >= 0) w = cache->keep(key, w);
+  }
+  if (keep_values) s.w = w->w;
+  s.weight_elems = g.K * g.N, s.weight_nonzero_fp32 = w->nz_fp32, s.weight_nonzero = w->nz;
+  const detail::ScanInput in{anz, w->zw, cin_inner, opts};
   if (s.df == Dataflow::ws)
     detail::scan_ws(s, in);
   else if (s.df == Dataflow::os)

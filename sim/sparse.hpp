@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -19,31 +20,39 @@ namespace eatsim::sim {
 
 struct LayerData;  // sim/layer_data.hpp
 
-// How a layer's weights scan: zero weights per GEMM row k, non-zero counts, and the dequantised
-// [K][N] weights when verification asked for them. Weights do not change between samples, so a
-// run keeps each layer's scan in a WeightCache.
+// How a layer's weights scan under one quantisation: zero weights per GEMM row k, non-zero counts,
+// and the dequantised [K][N] weights when verification asked for them.
 struct WeightScan {
-  const float* src = nullptr;  // the weights scanned
-  int64_t n = 0;
-  double step = -1;
-  DataType type = DataType::fp32;
-  bool cin_inner = true, unsigned_ = false;
   std::vector<int64_t> zw;
   int64_t nz_fp32 = 0, nz = 0;                  // non-zero weights before / after quantisation
   std::shared_ptr<const std::vector<float>> w;  // dequantised [K][N], when verification asked for it
 };
-// One worker's scans, by the layer's graph node, for one simulation run (whose data source hands
-// out the same weights for a node at every sample); not shared between threads.
+// What a scan depends on: the weights (the layer's node and its array) and the quantisation.
+struct WeightKey {
+  int node = -1;
+  const float* src = nullptr;
+  int64_t n = 0;
+  double step = 0;
+  DataType type = DataType::fp32;
+  bool cin_inner = true, unsigned_ = false, keep_values = false;
+  bool operator==(const WeightKey& o) const;
+};
+// Weight scans kept across samples and runs: weights do not change between samples, and a sweep
+// simulates one trace at many points (the trace's values own one: TraceData). Entries never change
+// once made, so threads share the cache; it holds one entry per layer and quantisation seen.
 class WeightCache {
  public:
-  WeightScan& at(int node) { return scans_[node]; }
+  std::shared_ptr<const WeightScan> find(const WeightKey& k) const;
+  // Keeps `s` unless another thread stored the same key first; returns the entry kept.
+  std::shared_ptr<const WeightScan> keep(const WeightKey& k, std::shared_ptr<const WeightScan> s);
 
  private:
-  std::unordered_map<int, WeightScan> scans_;
+  mutable std::mutex mu_;
+  std::unordered_multimap<int, std::pair<WeightKey, std::shared_ptr<const WeightScan>>> scans_;
 };
 
 // Quantises the operands and scans them (`keep_values`: also keep the dequantised operands, for
-// the functional verification). `cache` and `node`: reuse the weights' scan of an earlier sample.
+// the functional verification). `cache` and `node`: reuse the weights' scan of an earlier sample or run.
 // Throws ConfigError when a k-tile needs more than 64 lane groups.
 std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& g, const LayerData& d,
                                            bool keep_values = false, WeightCache* cache = nullptr,

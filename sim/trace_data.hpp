@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sim/result.hpp"
+#include "sim/sparse.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::sim {
@@ -16,6 +17,8 @@ class TraceData {
   LayerData layer(int node, int64_t sample) const;
   // A DataSource that reads this object (which must outlive it).
   DataSource source() const;
+  // The scans of these weights, kept for every run on these values (thread-safe).
+  WeightCache* weight_cache() const { return &weights_; }
 
  private:
   struct Tensor {
@@ -31,6 +34,7 @@ class TraceData {
     std::vector<const Tensor*> residuals;  // the row's residual operands (likewise)
   };
   std::map<int, Node> nodes_;
+  mutable WeightCache weights_;
 };
 
 }  // namespace eatsim::sim

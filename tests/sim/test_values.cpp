@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "base/errors.hpp"
 #include "models/graph.hpp"
@@ -198,6 +199,32 @@ TEST(SkipRegression, EatsimCheckCatchesAChangedSkipRule) {
   bool skipped_moved = false;
   for (const auto& m : c.moved) skipped_moved |= m.layer == "total" && m.metric == "mac_skipped" && m.fail;
   EXPECT_TRUE(skipped_moved) << format_outcome(c);
+}
+
+// Weight scans are made once per layer, array and quantisation, and shared by every thread.
+TEST(WeightCache, OneScanPerLayerAndQuantisationSharedByThreads) {
+  Gemm x(8, 16, 4);
+  for (size_t i = 0; i < x.w.size(); i += 3) x.w[i] = 0;
+  for (int64_t m = 0; m < 8; ++m) x.set(m, m, 1.0f);
+  WeightCache cache;
+  HwConfig int8 = hwc("ws", 4, 4, {"array.datatype=int8"}), fp32 = hwc("ws", 4, 4, {});
+  auto a = analyse_layer(int8, x.g, x.data(), false, &cache, 7);
+  WeightKey k{7, x.w.data(), 16 * 4, a->qw.step, a->qw.type, true, a->qw.unsigned_, false};
+  auto first = cache.find(k);
+  ASSERT_TRUE(first);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) analyse_layer(int8, x.g, x.data(), false, &cache, 7);
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(cache.find(k), first);  // never replaced
+  auto b = analyse_layer(fp32, x.g, x.data(), false, &cache, 7);
+  EXPECT_EQ(b->weight_nonzero, a->weight_nonzero);
+  k.step = b->qw.step, k.type = b->qw.type, k.unsigned_ = b->qw.unsigned_;
+  ASSERT_TRUE(cache.find(k));
+  EXPECT_NE(cache.find(k), first);
+  EXPECT_EQ(first->zw.size(), 16u);
 }
 
 }  // namespace
