@@ -277,7 +277,7 @@ SimResult simulate(const HwConfig& hw, const TraceReader& tr, const SimOptions& 
   if (given || loaded) run.weights = (given ? given : loaded.get())->weight_cache();
   SimResult r = simulate_network(hw, tr.graph(), run, src ? &src : nullptr);
   r.source = tr.dir();
-  r.trace_hash = trace_hash(tr);
+  r.trace_hash = tr.hash();
   return r;
 }
 

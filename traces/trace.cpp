@@ -61,6 +61,12 @@ std::string trace_hash(const TraceReader& r) {
   return f.hex();
 }
 
+std::string TraceReader::hash() const {
+  std::lock_guard<std::mutex> lock(hash_->mu);
+  if (hash_->hex.empty()) hash_->hex = trace_hash(*this);
+  return hash_->hex;
+}
+
 std::string tensor_file_name(const std::string& name) {
   std::string s = name;
   for (auto& c : s)

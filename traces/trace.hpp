@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,10 +62,17 @@ class TraceReader {
   std::vector<float> load_sample(const std::string& name, int64_t sample) const;
   // Activation tensor of a node (by node index) or the graph input (index -1).
   std::vector<float> load_node_sample(int node, int64_t sample) const;
+  // trace_hash of this trace, read once (a sweep reports the same trace at every point).
+  std::string hash() const;
 
  private:
   std::string dir_;
   Manifest m_;
+  struct HashCache {
+    std::mutex mu;
+    std::string hex;  // "" until computed
+  };
+  std::shared_ptr<HashCache> hash_ = std::make_shared<HashCache>();
   const TensorEntry& get(const std::string& name) const;
 };
 
@@ -104,7 +112,8 @@ int quantise(float x, double scale, bool unsigned_);
 
 // 64-bit FNV-1a of a string, as 16 hex digits.
 std::string content_hash(const std::string& bytes);
-// Hash of a trace's manifest and every tensor's bytes: equal hashes mean the same trace.
+// Hash of a trace's manifest and every tensor's bytes: equal hashes mean the same trace (reads
+// every file; TraceReader::hash keeps it).
 std::string trace_hash(const TraceReader& r);
 
 // File name used for a tensor: the name with characters outside [A-Za-z0-9._-] replaced.
