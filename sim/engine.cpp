@@ -142,6 +142,7 @@ void FoldEngine::finish() {
   phase_ = Phase::done;
   c_.dma_busy_cycles = mem_->busy_cycles();
   const LayerFacts& f = facts_;
+  if (f.dense_macs == 0) return;  // no layer facts: the schedule's own counts (its MAC slots)
   c_.mac_dense = f.dense_macs;
   c_.mac_pad = f.pad_macs;
   if (const ScanTotals* sp = f.sp) {
