@@ -152,6 +152,7 @@ std::string graph_to_yaml(const Graph& g) {
       case Op::avgpool2d:
         o << ", kernel: [" << n.kh << ", " << n.kw << "], stride: [" << n.sh << ", " << n.sw << "], pad: ["
           << n.ph << ", " << n.pw << "]";
+        if (n.ceil_mode) o << ", ceil_mode: true";  // written only when set: older traces keep their bytes
         break;
       case Op::batchnorm2d:
         o << fmt::format(", eps: {}, momentum: {}", n.eps, n.momentum);

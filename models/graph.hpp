@@ -43,6 +43,7 @@ struct Node {
   bool inplace = false;             // relu only: an in-place module (its hook sees rectified input)
   // conv2d / pools
   int kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
+  bool ceil_mode = false;  // maxpool2d: output size rounded up (PyTorch's ceil_mode)
   // conv2d out_channels, linear out_features (after width scaling)
   int64_t out_channels = 0;
   bool bias = false;

@@ -24,7 +24,13 @@ Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
   for (size_t i = 0; i < n.in.size(); ++i)
     if (g.in_shape(n, i).empty()) return {};  // an earlier error already explains it
   const Shape& x = g.in_shape(n, 0);
-  auto spatial = [&](int64_t size, int k, int s, int p) { return (size + 2 * p - k) / s + 1; };
+  // PyTorch's rule; with ceil_mode a last window must still start inside the input or its left
+  // padding.
+  auto spatial = [&](int64_t size, int k, int s, int p) {
+    if (!n.ceil_mode) return (size + 2 * p - k) / s + 1;
+    int64_t o = (size + 2 * p - k + s - 1) / s + 1;
+    return (o - 1) * s >= size + p ? o - 1 : o;
+  };
   switch (n.op) {
     case Op::conv2d:
     case Op::maxpool2d:

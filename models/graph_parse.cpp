@@ -115,6 +115,7 @@ void read_op_fields(yamlu::Map& mm, const ModelParams& p, Node& n) {
       else
         n.sh = n.kh, n.sw = n.kw, mm.node("stride");
       read_pair(mm, "pad", n.ph, n.pw, false, 0);
+      if (n.op == Op::maxpool2d) n.ceil_mode = mm.get<bool>("ceil_mode", false);
       break;
     case Op::batchnorm2d:
       n.eps = mm.get<double>("eps", 1e-5);

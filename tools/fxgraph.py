@@ -165,12 +165,14 @@ def _module_line(name, m, ins, shape_in, shape_out):
     if isinstance(m, nn.ReLU):
         return _node_line(name, 'relu', ins, True, inplace='true' if m.inplace else 'false')
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        if m.ceil_mode or (isinstance(m, nn.MaxPool2d) and _pair(m.dilation) != [1, 1]):
+        # ceil_mode: max pooling only (an average's divisor would differ at the clipped edge)
+        if (m.ceil_mode and isinstance(m, nn.AvgPool2d)) or (isinstance(m, nn.MaxPool2d) and _pair(m.dilation) != [1, 1]):
             return None
         stride = m.stride if m.stride is not None else m.kernel_size
+        extra = {'ceil_mode': 'true'} if m.ceil_mode else {}
         return _node_line(name, 'maxpool2d' if isinstance(m, nn.MaxPool2d) else 'avgpool2d', ins, True,
                           kernel=_yaml_list(_pair(m.kernel_size)), stride=_yaml_list(_pair(stride)),
-                          pad=_yaml_list(_pair(m.padding)))
+                          pad=_yaml_list(_pair(m.padding)), **extra)
     if isinstance(m, nn.AdaptiveAvgPool2d) and _pair(m.output_size) == [1, 1]:
         return _node_line(name, 'global_avgpool', ins, True)
     if isinstance(m, nn.Linear):

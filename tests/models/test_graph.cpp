@@ -1,6 +1,8 @@
 // Model graphs: the reference architectures' sizes and keys, and every bad-input case.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <regex>
 
@@ -108,6 +110,35 @@ nodes:
   ASSERT_EQ(g.order.size(), 2u);
   EXPECT_EQ(g.nodes[g.order[0]].name, "a");
   EXPECT_EQ(g.nodes[g.output].name, "b");
+}
+
+// PyTorch's ceil_mode sizes (checked against torch.nn.MaxPool2d): rounded up, less one where the last
+// window would start past the input and its left padding; the attribute survives the round trip.
+TEST(ModelGraph, MaxPoolCeilModeFollowsPyTorch) {
+  struct Case {
+    int h, k, s, p;
+    int64_t floor_out, ceil_out;
+  };
+  for (Case c : {Case{7, 2, 2, 0, 3, 4}, Case{3, 2, 2, 1, 2, 2}, Case{8, 3, 3, 1, 3, 3},
+                 Case{5, 3, 2, 1, 3, 3}, Case{6, 2, 2, 1, 4, 4}, Case{10, 3, 2, 0, 4, 5}}) {
+    for (bool ceil : {false, true}) {
+      std::string yaml = fmt::format(
+          "name: t\nparams: {{in_channels: 2, input_size: {}}}\nnodes:\n  - {{name: p, op: maxpool2d, "
+          "inputs: [input], kernel: {}, stride: {}, pad: {}{}}}\n",
+          c.h, c.k, c.s, c.p, ceil ? ", ceil_mode: true" : "");
+      Graph g = parse_graph(yaml, "t.yaml");
+      int64_t want = ceil ? c.ceil_out : c.floor_out;
+      EXPECT_EQ(g.nodes[0].out_shape, (Shape{2, want, want})) << yaml;
+      Graph back = parse_graph(graph_to_yaml(g), "back.yaml");
+      EXPECT_EQ(back.nodes[0].ceil_mode, ceil);
+      EXPECT_EQ(back.nodes[0].out_shape, g.nodes[0].out_shape);
+    }
+  }
+  // Only max pooling has it (an average's divisor would differ at the clipped edge).
+  EXPECT_THROW(parse_graph("name: t\nparams: {in_channels: 1, input_size: 7}\nnodes:\n  - {name: p, op: "
+                           "avgpool2d, inputs: [input], kernel: 2, ceil_mode: true}\n",
+                           "t.yaml"),
+               ModelError);
 }
 
 // Each bad model gives exit code 2 and one clear line naming the file and line.

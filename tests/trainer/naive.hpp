@@ -16,8 +16,14 @@ struct Dims {
 
 struct Window {
   int kh, kw, sh, sw, ph, pw;
-  int64_t out_h(int64_t H) const { return (H + 2 * ph - kh) / sh + 1; }
-  int64_t out_w(int64_t W) const { return (W + 2 * pw - kw) / sw + 1; }
+  bool ceil_mode = false;  // PyTorch's ceil_mode (max pooling)
+  int64_t out(int64_t X, int k, int s, int p) const {
+    if (!ceil_mode) return (X + 2 * p - k) / s + 1;
+    int64_t o = (X + 2 * p - k + s - 1) / s + 1;
+    return (o - 1) * s >= X + p ? o - 1 : o;
+  }
+  int64_t out_h(int64_t H) const { return out(H, kh, sh, ph); }
+  int64_t out_w(int64_t W) const { return out(W, kw, sw, pw); }
 };
 
 // y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, C, kh, kw)) + b (O) [b may be empty]

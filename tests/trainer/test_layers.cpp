@@ -127,6 +127,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormLayer,
 struct PoolCase {
   const char* op;
   int N, C, H, k, s, p;
+  bool ceil = false;
 };
 class PoolLayer : public ::testing::TestWithParam<PoolCase> {};
 
@@ -137,12 +138,12 @@ TEST_P(PoolLayer, ForwardAndBackwardMatchNaive) {
       c.C, c.H,
       op == "global_avgpool"
           ? "  - {name: pool, op: global_avgpool, inputs: [input]}\n"
-          : fmt::format("  - {{name: pool, op: {}, inputs: [input], kernel: {}, stride: {}, pad: {}}}\n", op,
-                        c.k, c.s, c.p));
+          : fmt::format("  - {{name: pool, op: {}, inputs: [input], kernel: {}, stride: {}, pad: {}{}}}\n",
+                        op, c.k, c.s, c.p, c.ceil ? ", ceil_mode: true" : ""));
   Net net(g, 1);
   net.set_debug_grads(true);
   Dims d{c.N, c.C, c.H, c.H};
-  Window k{c.k, c.k, c.s, c.s, c.p, c.p};
+  Window k{c.k, c.k, c.s, c.s, c.p, c.p, c.ceil};
   if (op == "global_avgpool") k = Window{c.H, c.H, 1, 1, 0, 0};
   Vec x = random_vec(d.size(), 11);
   net.forward(x.data(), c.N, true);
@@ -158,7 +159,9 @@ TEST_P(PoolLayer, ForwardAndBackwardMatchNaive) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, PoolLayer,
     ::testing::Values(PoolCase{"maxpool2d", 1, 3, 7, 2, 2, 0}, PoolCase{"maxpool2d", 7, 5, 8, 3, 2, 1},
-                      PoolCase{"maxpool2d", 7, 17, 5, 3, 1, 1}, PoolCase{"avgpool2d", 7, 4, 9, 3, 2, 1},
+                      PoolCase{"maxpool2d", 7, 17, 5, 3, 1, 1}, PoolCase{"maxpool2d", 2, 3, 7, 2, 2, 0, true},
+                      PoolCase{"maxpool2d", 3, 4, 3, 2, 2, 1, true},
+                      PoolCase{"maxpool2d", 2, 5, 8, 3, 3, 1, true}, PoolCase{"avgpool2d", 7, 4, 9, 3, 2, 1},
                       PoolCase{"avgpool2d", 1, 6, 7, 2, 2, 0}, PoolCase{"avgpool2d", 7, 3, 4, 1, 1, 0},
                       PoolCase{"global_avgpool", 7, 9, 5, 0, 0, 0},
                       PoolCase{"global_avgpool", 1, 16, 4, 0, 0, 0}));
