@@ -100,8 +100,8 @@ int prefetch_depth(const BufferConfig& b, int64_t max_fold_bytes);
 // and the compressed input (the array reads it compressed, its metadata travels with it).
 struct LayerFacts {
   int64_t dense_macs = 0, pad_macs = 0;  // dense_macs 0: no facts (the engine alone, as in tests)
-  const ScanTotals* sp = nullptr;  // the layer's value scan (gate, skip), or null
-  int64_t N = 0;                   // output channels: MACs per (m, k) entry
+  const ScanTotals* sp = nullptr;        // the layer's value scan (gate, skip), or null
+  int64_t N = 0;                         // output channels: MACs per (m, k) entry
   bool gate = false, skip = false;
   bool skip_in_folds = false;  // IS: skipped rows are compacted out of the folds (no MAC slots)
   int64_t in_raw_bits = 0;     // input tensor as stored dense

@@ -8,8 +8,8 @@
 #include <filesystem>
 
 #include "base/errors.hpp"
-#include "base/yaml_util.hpp"
 #include "base/files.hpp"
+#include "base/yaml_util.hpp"
 #include "traces/npy.hpp"
 
 namespace eatsim {

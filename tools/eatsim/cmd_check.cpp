@@ -5,9 +5,9 @@
 #include <iostream>
 
 #include "base/errors.hpp"
+#include "base/files.hpp"
 #include "sim/regression.hpp"
 #include "tools/eatsim/command.hpp"
-#include "base/files.hpp"
 
 namespace eatsim::cli {
 namespace {

@@ -6,8 +6,8 @@
 #include <iostream>
 
 #include "base/errors.hpp"
-#include "tools/eatsim/command.hpp"
 #include "base/files.hpp"
+#include "tools/eatsim/command.hpp"
 #include "traces/trace.hpp"
 
 namespace eatsim::cli {

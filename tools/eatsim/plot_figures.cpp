@@ -5,9 +5,9 @@
 #include <filesystem>
 
 #include "base/errors.hpp"
+#include "base/files.hpp"
 #include "base/yaml_util.hpp"
 #include "tools/eatsim/plot.hpp"
-#include "base/files.hpp"
 
 namespace eatsim::plot {
 namespace fs = std::filesystem;

@@ -24,8 +24,8 @@ TEST_P(OursVsTorch, SameTensorsAndEstimate) {
   ASSERT_EQ(
       std::system((test::python() + " " + fx + "make_case.py --arch " + arch + " --out " + d.path()).c_str()),
       0);
-  std::string cmd = test::python() + " " + test::source_dir() + "/tests/sim/estimator/fixture_traces.py " + arch +
-                    " " + d.path() + " " + EATSIM_BIN;
+  std::string cmd = test::python() + " " + test::source_dir() + "/tests/sim/estimator/fixture_traces.py " +
+                    arch + " " + d.path() + " " + EATSIM_BIN;
   ASSERT_EQ(std::system(cmd.c_str()), 0)
       << "needs numpy and torch in " << test::python() << " (python3-torch)";
   TraceReader torch(d / "trace0");

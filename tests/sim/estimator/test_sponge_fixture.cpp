@@ -23,8 +23,8 @@ void sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 void make_traces(const std::string& arch, const test::TempDir& d, const std::string& case_flags = "") {
   sh(test::python() + " " + fixture("make_case.py") + " --arch " + arch + " --out " + d.path() + " " +
      case_flags);
-  std::string cmd = test::python() + " " + test::source_dir() + "/tests/sim/estimator/fixture_traces.py " + arch +
-                    " " + d.path() + " " + EATSIM_BIN;
+  std::string cmd = test::python() + " " + test::source_dir() + "/tests/sim/estimator/fixture_traces.py " +
+                    arch + " " + d.path() + " " + EATSIM_BIN;
   ASSERT_EQ(std::system(cmd.c_str()), 0)
       << cmd << "\nfailed: the fixture test needs numpy and torch in " << test::python()
       << " (Debian python3-torch); it does not skip without them";

@@ -26,8 +26,8 @@ int sh(const std::string& cmd) {
 std::string make_case(const test::TempDir& d, const std::string& arch, const std::string& width, int cin,
                       int size) {
   EXPECT_TRUE(test::python_has("torch")) << test::python() << " lacks torch (this test does not skip)";
-  EXPECT_EQ(sh(test::python() + " " + test::source_dir() + "/tests/sim/estimator/make_torch_case.py " + arch + " " +
-               width + " " + std::to_string(cin) + " " + std::to_string(size) + " 3 " + d.path()),
+  EXPECT_EQ(sh(test::python() + " " + test::source_dir() + "/tests/sim/estimator/make_torch_case.py " + arch +
+               " " + width + " " + std::to_string(cin) + " " + std::to_string(size) + " 3 " + d.path()),
             0);
   return " --arch " + arch + " --width " + width + " --in-channels " + std::to_string(cin) +
          " --state-dict " + (d / "model.pt") + " --inputs " + (d / "inputs.npy");
