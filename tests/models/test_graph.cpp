@@ -147,6 +147,8 @@ struct BadModel {
   const char* yaml;
   const char* expect;  // a regex the message must match
 };
+// Test names in listings (and so in ctest) show the case, not the object's bytes.
+void PrintTo(const BadModel& c, std::ostream* os) { *os << c.what; }
 
 class BadModelTest : public ::testing::TestWithParam<BadModel> {};
 

@@ -305,6 +305,8 @@ struct Corrupt {
   void (*mutate)(const std::string& dir);
   const char* expect;
 };
+// Test names in listings (and so in ctest) show the case, not the object's bytes.
+void PrintTo(const Corrupt& c, std::ostream* os) { *os << c.what; }
 
 void replace_in(const std::string& path, const std::string& from, const std::string& to) {
   std::string s = test::read_file(path);

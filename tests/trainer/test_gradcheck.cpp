@@ -39,6 +39,10 @@ struct Case {
   const char* layers;
   PenaltyNorm norm;
 };
+// Test names in listings (and so in ctest) show the case, not the object's bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.layers << (c.norm == PenaltyNorm::element ? ", element" : ", layer_mean");
+}
 
 class EatLoss : public ::testing::TestWithParam<Case> {};
 

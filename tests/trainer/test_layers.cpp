@@ -37,6 +37,11 @@ struct ConvCase {
   int N, C, H, O, kh, kw, sh, sw, ph, pw;
   bool bias;
 };
+// Test names in listings (and so in ctest) show the case, not the object's bytes.
+void PrintTo(const ConvCase& c, std::ostream* os) {
+  *os << "N" << c.N << " C" << c.C << " H" << c.H << " O" << c.O << " k" << c.kh << "x" << c.kw << " s"
+      << c.sh << "x" << c.sw << " p" << c.ph << "x" << c.pw << (c.bias ? " bias" : "");
+}
 
 class ConvLayer : public ::testing::TestWithParam<ConvCase> {};
 
@@ -79,6 +84,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ConvLayer,
 struct BnCase {
   int N, C, H;
 };
+void PrintTo(const BnCase& c, std::ostream* os) { *os << "N" << c.N << " C" << c.C << " H" << c.H; }
 class BatchNormLayer : public ::testing::TestWithParam<BnCase> {};
 
 TEST_P(BatchNormLayer, TrainEvalBackwardAndRunningStatsMatchPyTorchSemantics) {
@@ -129,6 +135,10 @@ struct PoolCase {
   int N, C, H, k, s, p;
   bool ceil = false;
 };
+void PrintTo(const PoolCase& c, std::ostream* os) {
+  *os << c.op << " N" << c.N << " C" << c.C << " H" << c.H << " k" << c.k << " s" << c.s << " p" << c.p
+      << (c.ceil ? " ceil" : "");
+}
 class PoolLayer : public ::testing::TestWithParam<PoolCase> {};
 
 TEST_P(PoolLayer, ForwardAndBackwardMatchNaive) {

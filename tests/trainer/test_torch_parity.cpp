@@ -22,6 +22,10 @@ struct ParityCase {
   const char* model;
   std::vector<PenaltyConfig> steps;
 };
+// Test names in listings (and so in ctest) show the case, not the object's bytes.
+void PrintTo(const ParityCase& c, std::ostream* os) {
+  *os << c.model << ", " << c.steps.size() << " step(s)";
+}
 
 std::string run(const std::string& cmd, int& code) {
   std::string out;

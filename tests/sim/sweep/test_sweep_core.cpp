@@ -82,6 +82,8 @@ struct BadSweep {
   const char* yaml;
   const char* expect;
 };
+// Test names in listings (and so in ctest) show the case, not the object's bytes.
+void PrintTo(const BadSweep& c, std::ostream* os) { *os << c.what; }
 class BadSweepTest : public ::testing::TestWithParam<BadSweep> {};
 TEST_P(BadSweepTest, ClearError) {
   try {
