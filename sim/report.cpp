@@ -1,4 +1,4 @@
-// Network simulation over samples and its reports: see report.hpp.
+// Reports of a simulation (per-layer table, CSV, JSON, summary columns): see report.hpp.
 #include "sim/report.hpp"
 
 #include <fmt/format.h>
