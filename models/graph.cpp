@@ -58,6 +58,10 @@ std::vector<std::string> embedded_model_names() {
   return out;
 }
 
+std::string ModelParams::input_size_yaml() const {
+  return input_h == input_w ? std::to_string(input_h) : fmt::format("[{}, {}]", input_h, input_w);
+}
+
 int Graph::find(const std::string& n) const {
   for (size_t i = 0; i < nodes.size(); ++i)
     if (nodes[i].name == n) return static_cast<int>(i);
@@ -74,7 +78,7 @@ std::vector<ParamInfo> Graph::parameters() const {
     const Shape& in = in_shape(n, 0);
     switch (n.op) {
       case Op::conv2d:
-        add("weight", {n.out_channels, in[0], n.kh, n.kw}, ParamKind::weight, true);
+        add("weight", {n.out_channels, in[0] / n.groups, n.kh, n.kw}, ParamKind::weight, true);
         if (n.bias) add("bias", {n.out_channels}, ParamKind::bias, true);
         break;
       case Op::linear:
@@ -105,7 +109,7 @@ int64_t Graph::trainable_count() const {
 int64_t Graph::macs(const Node& n) const {
   if (n.op == Op::conv2d) {
     const Shape& in = in_shape(n, 0);
-    return numel(n.out_shape) * n.kh * n.kw * in[0];
+    return numel(n.out_shape) * n.kh * n.kw * (in[0] / n.groups);
   }
   if (n.op == Op::linear) return in_shape(n, 0)[0] * n.out_channels;
   return 0;
@@ -136,7 +140,7 @@ Graph load_graph(const std::string& name, const ParamOverrides& over) {
 std::string graph_to_yaml(const Graph& g) {
   std::ostringstream o;
   o << "name: " << g.name << "\nparams: {width: 1, in_channels: " << g.params.in_channels
-    << ", input_size: " << g.params.input_size << ", classes: " << g.params.classes << "}\n";
+    << ", input_size: " << g.params.input_size_yaml() << ", classes: " << g.params.classes << "}\n";
   o << "output: " << g.nodes[g.output].name << "\nnodes:\n";
   for (const Node& n : g.nodes) {
     o << "  - {name: " << n.name << ", op: " << op_name(n.op) << ", inputs: [";
@@ -147,6 +151,9 @@ std::string graph_to_yaml(const Graph& g) {
         o << ", out_channels: " << n.out_channels << ", kernel: [" << n.kh << ", " << n.kw << "], stride: ["
           << n.sh << ", " << n.sw << "], pad: [" << n.ph << ", " << n.pw
           << "], bias: " << (n.bias ? "true" : "false");
+        // Written only when not the default: older traces keep their bytes.
+        if (n.dh != 1 || n.dw != 1) o << ", dilation: [" << n.dh << ", " << n.dw << "]";
+        if (n.groups != 1) o << ", groups: " << n.groups;
         break;
       case Op::maxpool2d:
       case Op::avgpool2d:

@@ -30,8 +30,9 @@ bool op_from_name(const std::string& s, Op& out);
 struct ModelParams {
   double width = 1.0;
   int in_channels = 3;
-  int input_size = 32;
+  int input_h = 32, input_w = 32;  // input image height and width (`input_size: S` or `[H, W]`)
   int classes = 10;
+  std::string input_size_yaml() const;  // "32", or "[224, 160]" when not square
 };
 
 struct Node {
@@ -43,6 +44,8 @@ struct Node {
   bool inplace = false;             // relu only: an in-place module (its hook sees rectified input)
   // conv2d / pools
   int kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
+  int dh = 1, dw = 1;      // conv2d: dilation (1: none)
+  int groups = 1;          // conv2d: channel groups (depthwise: groups == in channels == out channels)
   bool ceil_mode = false;  // maxpool2d: output size rounded up (PyTorch's ceil_mode)
   // conv2d out_channels, linear out_features (after width scaling)
   int64_t out_channels = 0;

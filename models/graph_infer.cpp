@@ -36,12 +36,22 @@ Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
     case Op::maxpool2d:
     case Op::avgpool2d: {
       if (x.size() != 3) return err(fmt::format("needs a (C, H, W) input, got {}", shape_str(x)));
-      if (x[1] + 2 * n.ph < n.kh || x[2] + 2 * n.pw < n.kw)
-        return err(fmt::format("kernel {}x{} is larger than the padded input {}", n.kh, n.kw, shape_str(x)));
+      // The extent a dilated kernel covers.
+      const int64_t ekh = int64_t(n.dh) * (n.kh - 1) + 1, ekw = int64_t(n.dw) * (n.kw - 1) + 1;
+      if (x[1] + 2 * n.ph < ekh || x[2] + 2 * n.pw < ekw)
+        return err(fmt::format("kernel {}x{}{} is larger than the padded input {} (padding {}x{}): no output",
+                               n.kh, n.kw,
+                               n.dh != 1 || n.dw != 1 ? fmt::format(" dilated to {}x{}", ekh, ekw) : "",
+                               shape_str(x), n.ph, n.pw));
       if (n.op != Op::conv2d && (2 * n.ph > n.kh || 2 * n.pw > n.kw))
         return err("pool padding must be at most half the kernel (as in PyTorch)");
+      if (n.op == Op::conv2d && (x[0] % n.groups != 0 || n.out_channels % n.groups != 0))
+        return err(
+            fmt::format("groups: {} does not divide the input's {} channels and out_channels {} "
+                        "(both must be multiples of groups)",
+                        n.groups, x[0], n.out_channels));
       int64_t c = n.op == Op::conv2d ? n.out_channels : x[0];
-      return {c, spatial(x[1], n.kh, n.sh, n.ph), spatial(x[2], n.kw, n.sw, n.pw)};
+      return {c, spatial(x[1], int(ekh), n.sh, n.ph), spatial(x[2], int(ekw), n.sw, n.pw)};
     }
     case Op::batchnorm2d:
     case Op::relu:
@@ -121,7 +131,14 @@ bool topo_order(Graph& g, yamlu::Diag& d) {
 
 void order_and_infer(Graph& g, yamlu::Diag& d) {
   if (!topo_order(g, d)) d.throw_if_any<ModelError>();
-  for (int i : g.order) g.nodes[i].out_shape = infer(g, g.nodes[i], d);
+  for (int i : g.order) {
+    Node& n = g.nodes[i];
+    if (n.op == Op::conv2d && n.groups == 0) {  // depthwise: one group per input channel
+      const Shape& x = g.in_shape(n, 0);
+      n.groups = x.empty() ? 1 : static_cast<int>(x[0]);
+    }
+    n.out_shape = infer(g, n, d);
+  }
 }
 
 }  // namespace eatsim

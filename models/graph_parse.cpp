@@ -54,19 +54,36 @@ int64_t read_channels(yamlu::Map& m, const std::string& key, const ModelParams& 
   return std::max<int64_t>(1, std::llround(static_cast<double>(*v) * p.width));
 }
 
+// groups: a positive integer (not scaled by width) or the word "depthwise" (the input's channels,
+// resolved with the shapes: 0 until then).
+void read_groups(yamlu::Map& m, Node& n) {
+  YAML::Node y = m.node("groups");
+  if (!y) return;
+  if (y.IsScalar() && y.Scalar() == "depthwise") {
+    n.groups = 0;
+    return;
+  }
+  auto v = yamlu::convert<int>(y);
+  if (v && *v > 0)
+    n.groups = *v;
+  else
+    m.diag().error(y, m.key_path("groups"),
+                   "expected a positive integer or 'depthwise', got " + yamlu::describe(y));
+}
+
 void read_params(const YAML::Node& root, yamlu::Diag& d, const ParamOverrides& over, ModelParams& p) {
   YAML::Node pn = root["params"];
   if (pn) {
     yamlu::Map m(pn, "params", d);
     p.width = m.get<double>("width", p.width);
     p.in_channels = m.get<int>("in_channels", p.in_channels);
-    p.input_size = m.get<int>("input_size", p.input_size);
+    if (m.has("input_size")) read_pair(m, "input_size", p.input_h, p.input_w, false, p.input_h);
     p.classes = m.get<int>("classes", p.classes);
     m.done();
   }
   if (over.has_width) p.width = over.p.width;
   if (over.has_in_channels) p.in_channels = over.p.in_channels;
-  if (over.has_input_size) p.input_size = over.p.input_size;
+  if (over.has_input_size) p.input_h = over.p.input_h, p.input_w = over.p.input_w;
   if (over.has_classes) p.classes = over.p.classes;
   auto bad = [&](const char* k, const std::string& v, const char* want) {
     d.error(pn ? pn[k].Mark() : YAML::Mark::null_mark(), std::string("params.") + k,
@@ -74,7 +91,8 @@ void read_params(const YAML::Node& root, yamlu::Diag& d, const ParamOverrides& o
   };
   if (!(p.width > 0) || p.width > 64) bad("width", fmt::format("{}", p.width), "a multiplier in (0, 64]");
   if (p.in_channels <= 0) bad("in_channels", std::to_string(p.in_channels), "a positive channel count");
-  if (p.input_size <= 0) bad("input_size", std::to_string(p.input_size), "a positive image size");
+  if (p.input_h <= 0 || p.input_w <= 0)
+    bad("input_size", p.input_size_yaml(), "a positive image size S or [H, W]");
   if (p.classes <= 0) bad("classes", std::to_string(p.classes), "a positive class count");
 }
 
@@ -105,6 +123,8 @@ void read_op_fields(yamlu::Map& mm, const ModelParams& p, Node& n) {
       read_pair(mm, "kernel", n.kh, n.kw, true, 1);
       read_pair(mm, "stride", n.sh, n.sw, false, 1);
       read_pair(mm, "pad", n.ph, n.pw, false, 0);
+      read_pair(mm, "dilation", n.dh, n.dw, false, 1);
+      read_groups(mm, n);
       n.bias = mm.get<bool>("bias", false);
       break;
     case Op::maxpool2d:
@@ -139,6 +159,8 @@ void check_op_fields(yamlu::Map& mm, yamlu::Diag& d, const Node& n) {
     d.error(mm.node("kernel"), mm.key_path("kernel"), "kernel sizes must be positive");
   if (n.sh <= 0 || n.sw <= 0) d.error(mm.node("stride"), mm.key_path("stride"), "strides must be positive");
   if (n.ph < 0 || n.pw < 0) d.error(mm.node("pad"), mm.key_path("pad"), "padding must be zero or positive");
+  if (n.dh <= 0 || n.dw <= 0)
+    d.error(mm.node("dilation"), mm.key_path("dilation"), "dilations must be positive (1: none)");
   if (n.op == Op::batchnorm2d && !(n.eps > 0))
     d.error(mm.node("eps"), mm.key_path("eps"), "eps must be positive");
 }
@@ -221,7 +243,7 @@ Graph parse_graph(const std::string& text, const std::string& file, const ParamO
   top.opt<std::string>("description");
   top.node("params");
   read_params(root, d, over, g.params);
-  g.input_shape = {g.params.in_channels, g.params.input_size, g.params.input_size};
+  g.input_shape = {g.params.in_channels, g.params.input_h, g.params.input_w};
   std::string output = top.get<std::string>("output", "");
   YAML::Node nodes = top.node("nodes");
   top.done();

@@ -117,7 +117,7 @@ void scan_ws_fast(SparseLayer& s, const ScanInput& in) {
     int64_t oy = m / g.wo, ox = m % g.wo;
     for (int ky = 0; ky < g.kh; ++ky)
       for (int kx = 0; kx < g.kw; ++kx) {
-        int64_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx, t = ky * g.kw + kx;
+        int64_t iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw, t = ky * g.kw + kx;
         bool pad = iy < 0 || iy >= H || ix < 0 || ix >= W;
         base[size_t(t)] = pad ? -1 : iy * W + ix;
         if (pad) {

@@ -196,42 +196,95 @@ int64_t compressed_bytes(const HwConfig& hw, const std::vector<WrittenTensor>& t
 
 namespace {
 
-// A conv/linear row: the GEMM on the array with its fused PPU work, on the values when given.
+// The operands of group `grp` of a layer whose one-group GEMM is `g`: channel slices of the input
+// (CHW), the weights (grouped OIHW), the bias and the output. Quantisation scales stay the layer's.
+LayerData group_slice(const LayerData& d, const GemmShape& g, int64_t grp) {
+  LayerData s = d;
+  s.ifmap = d.ifmap + grp * g.cin * g.h * g.w;
+  s.weights = d.weights + grp * g.N * g.K;
+  if (d.bias) s.bias = d.bias + grp * g.N;
+  if (d.output) s.output = d.output + grp * g.N * g.M;
+  s.written.clear(), s.residuals.clear();
+  return s;
+}
+
+// Scales over the whole layer when the data source does not give them, so every group of a
+// grouped conv is quantised alike (one tensor, one scale).
+void layer_scales(LayerData& d, const GemmShape& g) {
+  if (d.ifmap_max_abs < 0) d.ifmap_max_abs = max_abs_of(d.ifmap, g.ifmap_elems(), d.ifmap_nonneg);
+  if (d.weight_max_abs < 0) d.weight_max_abs = max_abs_of(d.weights, g.weight_elems(), d.weights_nonneg);
+}
+
+// A conv/linear row: the GEMM on the array with its fused PPU work, on the values when given. A
+// grouped conv runs its groups one after another, each a GEMM of its own on its channel slice (as
+// if each group were its own layer); the row's transfers and PPU work are spread over them.
 Counters gemm_row(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_batch, Fidelity f,
                   const RowInputs& in, int64_t ppu_cycles) {
-  const LayerData* data = in.data;
   const int64_t b = hw.elem_bytes(), weight_elems = grp.weight_elems_on(hw);
+  const GemmShape& layer = grp.shape;
+  const int64_t G = layer.groups;
   LayerIo io;
   io.ifmap_bytes = grp.in_elems * b;
   bool resident = sample_in_batch % hw.batch != 0 && weight_elems * b <= hw.buf[kWeights].usable_bytes();
   io.weight_bytes = resident ? 0 : weight_elems * b;
   io.residual_bytes = grp.residual_elems * b;
   io.out_bytes = grp.out_elems * b;
-  const bool values = data && data->ifmap && data->weights;
+  const bool values = in.data && in.data->ifmap && in.data->weights;
   if (hw.sparsity.any() && !values)
     throw ConfigError(
         fmt::format("{}: sparsity: layer {}: gate, skip and compress need the trace's values "
                     "(run with --trace, or turn the features off)",
                     hw.file, grp.name));
-  std::unique_ptr<SparseLayer> sp;
-  if (values && (hw.sparsity.any() || in.verify))
-    sp = analyse_layer(hw, grp.shape, *data, in.verify != nullptr, in.weights, grp.gemm,
-                       in.scan ? *in.scan : ScanOptions{});
-  LayerFacts facts;
-  if (values && hw.sparsity.compress.format != CompressFormat::none) {
-    Compressed cin = compressed_size(data->ifmap, grp.in_elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
-    io.ifmap_bytes = (cin.bits + 7) / 8;
-    facts.in_raw_bits = grp.in_elems * hw.elem_bits(), facts.in_bits = cin.bits;
-    facts.in_meta_bits = cin.meta_bits;
-    // Tensors written back leave compressed too, each quantised with its own scale; residual
-    // operands arrive the same way (each was written back compressed).
-    if (!data->written.empty()) io.out_bytes = compressed_bytes(hw, data->written, facts.out_meta_bits);
-    if (!data->residuals.empty())
-      io.residual_bytes = compressed_bytes(hw, data->residuals, facts.res_meta_bits);
+  const bool compress = values && hw.sparsity.compress.format != CompressFormat::none;
+  const bool scan = values && (hw.sparsity.any() || in.verify);
+  LayerData data;
+  if (values) data = *in.data, layer_scales(data, layer);
+  LayerFacts layer_facts;
+  // Tensors written back leave compressed, each quantised with its own scale; residual operands
+  // arrive the same way (each was written back compressed).
+  if (compress && !data.written.empty())
+    io.out_bytes = compressed_bytes(hw, data.written, layer_facts.out_meta_bits);
+  if (compress && !data.residuals.empty())
+    io.residual_bytes = compressed_bytes(hw, data.residuals, layer_facts.res_meta_bits);
+  const GemmShape one = layer.one_group();
+  Counters total;
+  VerifyStats verified;
+  for (int64_t k = 0; k < G; ++k) {
+    using detail::share;
+    LayerIo gio;
+    gio.ifmap_bytes = share(io.ifmap_bytes, k, 1, G), gio.weight_bytes = share(io.weight_bytes, k, 1, G);
+    gio.residual_bytes = share(io.residual_bytes, k, 1, G), gio.out_bytes = share(io.out_bytes, k, 1, G);
+    LayerFacts facts;
+    facts.out_meta_bits = share(layer_facts.out_meta_bits, k, 1, G);
+    facts.res_meta_bits = share(layer_facts.res_meta_bits, k, 1, G);
+    const LayerData slice = values ? group_slice(data, one, k) : LayerData{};
+    std::unique_ptr<SparseLayer> sp;
+    if (scan)
+      sp = analyse_layer(hw, one, slice, in.verify != nullptr, in.weights, grp.gemm,
+                         in.scan ? *in.scan : ScanOptions{});
+    if (compress) {
+      const int64_t elems = one.cin * one.h * one.w;
+      Compressed c = compressed_size(slice.ifmap, elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
+      gio.ifmap_bytes = (c.bits + 7) / 8;
+      facts.in_raw_bits = elems * hw.elem_bits(), facts.in_bits = c.bits, facts.in_meta_bits = c.meta_bits;
+    }
+    total += simulate_gemm(hw, one, gio, f, sp.get(), share(ppu_cycles, k, 1, G), facts);
+    if (in.verify && sp) {
+      VerifyStats v = verify_layer(hw, *sp, slice);
+      verified.ran = true, verified.ifmap_scale = v.ifmap_scale, verified.weight_scale = v.weight_scale;
+      verified.worst_ratio = std::max(verified.worst_ratio, v.worst_ratio);
+      verified.quant_err_max = std::max(verified.quant_err_max, v.quant_err_max);
+    }
   }
-  Counters c = simulate_gemm(hw, grp.shape, io, f, sp.get(), ppu_cycles, facts);
-  if (in.verify && sp) *in.verify = verify_layer(hw, *sp, *data);
-  return c;
+  if (in.verify && verified.ran) {
+    double out_max = 0;  // quant_err_rel is relative to the whole layer's output
+    if (data.output)
+      for (int64_t i = 0; i < layer.out_elems(); ++i)
+        out_max = std::max(out_max, double(std::fabs(data.output[i])));
+    verified.quant_err_rel = out_max > 0 ? verified.quant_err_max / out_max : 0;
+    *in.verify = verified;
+  }
+  return total;
 }
 
 // PPU work with no array layer upstream: it streams its input from DRAM and writes back.
@@ -275,8 +328,9 @@ Counters simulate_group(const HwConfig& hw, const LayerGroup& grp, int64_t sampl
 }
 
 int64_t reported_cycles(const HwConfig& hw, const LayerGroup& grp, const Counters& c) {
-  int64_t t = c.total_cycles();
-  return hw.scalesim_compat && grp.gemm >= 0 && t > 0 ? t - 1 : t;
+  // SCALE-Sim counts each layer one cycle short; a grouped conv is `groups` layers to it.
+  int64_t t = c.total_cycles(), layers = grp.gemm >= 0 ? grp.shape.groups : 0;
+  return hw.scalesim_compat && t > 0 ? std::max<int64_t>(0, t - layers) : t;
 }
 
 }  // namespace eatsim::sim

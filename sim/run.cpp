@@ -216,7 +216,10 @@ void lay_out(SimResult& r, const Graph& g) {
     if (grp.gemm >= 0) {
       LayerIo io;
       io.ifmap_bytes = grp.in_elems * r.hw.elem_bytes();
-      rec.tiling = make_plan(r.hw, grp.shape, io)->tiling();
+      const int64_t G = grp.shape.groups;
+      io.ifmap_bytes /= G;
+      rec.tiling = make_plan(r.hw, grp.shape.one_group(), io)->tiling();
+      if (G > 1) rec.tiling = fmt::format("{} groups, each: {}", G, rec.tiling);
     }
     rec.group = std::move(grp);
     r.layers.push_back(std::move(rec));

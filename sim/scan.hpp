@@ -71,7 +71,7 @@ void for_each_row(SparseLayer& s, const ScanInput& in, F&& f) {
     for (int ky = 0; ky < g.kh; ++ky)
       for (int kx = 0; kx < g.kw; ++kx) {
         int t = ky * g.kw + kx;
-        int64_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+        int64_t iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw;
         bool pad = iy < 0 || iy >= H || ix < 0 || ix >= W;
         const uint8_t* src = pad ? nullptr : &in.anz[size_t((iy * W + ix) * cin)];
         for (int64_t c = 0; c < cin; ++c) {

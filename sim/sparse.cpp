@@ -13,8 +13,6 @@
 
 namespace eatsim::sim {
 
-namespace {
-
 double max_abs_of(const float* x, int64_t n, bool& nonneg) {
   double m = 0;
   nonneg = true;
@@ -24,6 +22,8 @@ double max_abs_of(const float* x, int64_t n, bool& nonneg) {
   }
   return m;
 }
+
+namespace {
 
 // The layer's array geometry and skip grouping; ConfigError when WS needs more than 64 groups.
 void set_geometry(SparseLayer& s, const HwConfig& hw, const GemmShape& g) {

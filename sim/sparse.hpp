@@ -51,6 +51,9 @@ class WeightCache {
   std::unordered_multimap<int, std::pair<WeightKey, std::shared_ptr<const WeightScan>>> scans_;
 };
 
+// max |x| over n values; `nonneg`: whether none is negative.
+double max_abs_of(const float* x, int64_t n, bool& nonneg);
+
 // Quantises the operands and scans them (`keep_values`: also keep the dequantised operands, for
 // the functional verification). `cache` and `node`: reuse the weights' scan of an earlier sample or run.
 // Throws ConfigError when a k-tile needs more than 64 lane groups.

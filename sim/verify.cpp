@@ -56,7 +56,7 @@ class Verifier {
 void Verifier::im2col_row(int64_t m) {
   const int64_t cin = g_.cin, taps = int64_t(g_.kh) * g_.kw, oy = m / g_.wo, ox = m % g_.wo;
   for (int t = 0; t < taps; ++t) {
-    int64_t iy = oy * g_.sh - g_.ph + t / g_.kw, ix = ox * g_.sw - g_.pw + t % g_.kw;
+    int64_t iy = oy * g_.sh - g_.ph + t / g_.kw * g_.dh, ix = ox * g_.sw - g_.pw + t % g_.kw * g_.dw;
     bool pad = iy < 0 || iy >= g_.h || ix < 0 || ix >= g_.w;
     for (int64_t c = 0; c < cin; ++c)
       a_[size_t(cin_inner_ ? t * cin + c : c * taps + t)] =

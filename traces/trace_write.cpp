@@ -52,7 +52,7 @@ std::string manifest_yaml(const Manifest& m) {
   o << "# eatsim trace (format: traces/FORMAT.md). Tensors are .npy files beside this manifest.\n";
   o << "format: eatsim-trace\nversion: " << m.version << "\nproducer: " << quote(m.producer) << "\n";
   o << "model:\n  name: " << quote(m.graph.name) << "\n  params: {width: " << num(m.graph.params.width)
-    << ", in_channels: " << m.graph.params.in_channels << ", input_size: " << m.graph.params.input_size
+    << ", in_channels: " << m.graph.params.in_channels << ", input_size: " << m.graph.params.input_size_yaml()
     << ", classes: " << m.graph.params.classes << "}\n  graph: |\n"
     << indent(graph_to_yaml(m.graph), "    ");
   o << "samples:\n  count: " << m.num_samples() << "\n  ids: " << list(m.sample_ids)

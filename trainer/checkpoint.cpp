@@ -65,8 +65,8 @@ void save_checkpoint(const std::string& dir, const Net& net, const CheckpointMet
     const ModelParams& p = net.graph().params;
     y << YAML::Key << "params" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "width"
       << YAML::Value << p.width << YAML::Key << "in_channels" << YAML::Value << p.in_channels << YAML::Key
-      << "input_size" << YAML::Value << p.input_size << YAML::Key << "classes" << YAML::Value << p.classes
-      << YAML::EndMap;
+      << "input_size" << YAML::Value << YAML::Load(p.input_size_yaml()) << YAML::Key << "classes"
+      << YAML::Value << p.classes << YAML::EndMap;
     y << YAML::Key << "epoch" << YAML::Value << meta.epoch;
     y << YAML::Key << "info" << YAML::Value << YAML::BeginMap;
     for (const auto& [k, v] : meta.info) y << YAML::Key << k << YAML::Value << v;
@@ -100,7 +100,10 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
     YAML::Node p = y["params"];
     m.params.width = p["width"].as<double>();
     m.params.in_channels = p["in_channels"].as<int>();
-    m.params.input_size = p["input_size"].as<int>();
+    if (p["input_size"].IsSequence())
+      m.params.input_h = p["input_size"][0].as<int>(), m.params.input_w = p["input_size"][1].as<int>();
+    else
+      m.params.input_h = m.params.input_w = p["input_size"].as<int>();
     m.params.classes = p["classes"].as<int>();
     m.epoch = y["epoch"].as<int>();
     if (y["info"])

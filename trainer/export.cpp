@@ -87,8 +87,9 @@ class Samples {
     }
     ds_ = std::make_unique<Dataset>(load_dataset(data_, split_));
     available_ = ds_->n;
-    const int C = static_cast<int>(g.input_shape[0]), S = static_cast<int>(g.input_shape[1]);
-    b_ = std::make_unique<Batcher>(*ds_, o_.batch, C, S, false, false, AugmentOptions{}, 0);
+    const int C = static_cast<int>(g.input_shape[0]), H = static_cast<int>(g.input_shape[1]),
+              W = static_cast<int>(g.input_shape[2]);
+    b_ = std::make_unique<Batcher>(*ds_, o_.batch, C, H, W, false, false, AugmentOptions{}, 0);
   }
 
   const ExportOptions& o_;

@@ -8,7 +8,8 @@
 namespace eatsim {
 
 bool winograd_suits(const Node& n, int64_t in_channels) {
-  return n.kh == 3 && n.kw == 3 && n.sh == 1 && n.sw == 1 && in_channels >= 16;
+  return n.kh == 3 && n.kw == 3 && n.sh == 1 && n.sw == 1 && n.dh == 1 && n.dw == 1 && n.groups == 1 &&
+         in_channels >= 16;
 }
 
 }  // namespace eatsim

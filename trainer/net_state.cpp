@@ -24,7 +24,7 @@ void Net::Impl::init_params(uint64_t seed) {
       continue;
     }
     // PyTorch: kaiming_uniform(a=√5) for weights and U(±1/√fan_in) for biases: both 1/√fan_in.
-    int64_t fan_in = n.op == Op::conv2d ? g.in_shape(n, 0)[0] * n.kh * n.kw : g.in_shape(n, 0)[0];
+    int64_t fan_in = n.op == Op::conv2d ? g.in_shape(n, 0)[0] / n.groups * n.kh * n.kw : g.in_shape(n, 0)[0];
     float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(fan_in)));
     std::uniform_real_distribution<float> u(-bound, bound);
     for (float& v : p.value) v = u(rng);

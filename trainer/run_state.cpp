@@ -74,7 +74,7 @@ std::string run_fingerprint(const TrainConfig& c, const Graph& g) {
       "gamma={} step={} momentum={} wd={} nesterov={} lambda={} sigma={} layers={} norm={} crop={} flip={} "
       "rotate={} "
       "seed={} conv={}",
-      g.name, g.params.width, g.params.in_channels, g.params.input_size, g.params.classes, c.dataset,
+      g.name, g.params.width, g.params.in_channels, g.params.input_size_yaml(), g.params.classes, c.dataset,
       c.train_limit, c.test_limit, c.batch, c.lr, schedule_name(c.schedule), c.gamma, c.step_size, c.momentum,
       c.weight_decay, c.nesterov, c.penalty.lambda, c.penalty.sigma, c.penalty.layers,
       penalty_norm_name(c.penalty.norm), c.augment.crop_pad, c.augment.flip, c.augment.rotate_deg, c.seed,

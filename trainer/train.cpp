@@ -171,13 +171,15 @@ Batcher train_batcher(const TrainConfig& cfg, const Graph& g, const Dataset& tr)
   if (g.params.classes < tr.classes)
     throw DataError(fmt::format("{}: {} classes, but the model has {} outputs (use --classes {})", tr.source,
                                 tr.classes, g.params.classes, tr.classes));
-  const int C = static_cast<int>(g.input_shape[0]), S = static_cast<int>(g.input_shape[1]);
-  return Batcher(tr, cfg.batch, C, S, true, true, cfg.augment, cfg.seed);
+  const int C = static_cast<int>(g.input_shape[0]), H = static_cast<int>(g.input_shape[1]),
+            W = static_cast<int>(g.input_shape[2]);
+  return Batcher(tr, cfg.batch, C, H, W, true, true, cfg.augment, cfg.seed);
 }
 
 Batcher test_batcher(const TrainConfig& cfg, const Graph& g, const Dataset& te) {
-  const int C = static_cast<int>(g.input_shape[0]), S = static_cast<int>(g.input_shape[1]);
-  return Batcher(te, cfg.eval_batch > 0 ? cfg.eval_batch : cfg.batch, C, S, false, false, {}, 0);
+  const int C = static_cast<int>(g.input_shape[0]), H = static_cast<int>(g.input_shape[1]),
+            W = static_cast<int>(g.input_shape[2]);
+  return Batcher(te, cfg.eval_batch > 0 ? cfg.eval_batch : cfg.batch, C, H, W, false, false, {}, 0);
 }
 
 Net make_net(const TrainConfig& cfg, const Graph& g, const Batcher& train_b, const Dataset& tr) {

@@ -89,8 +89,15 @@ void count_ops(const Graph& g, const Node& n, int64_t b, Convention conv, LayerC
   int64_t out = b * numel(n.out_shape), in = b * numel(x);
   switch (n.op) {
     case Op::conv2d:
-      l.ops = out * n.kh * n.kw * x[0];
-      l.rule = "conv2d:out.numel*kh*kw*Cin";
+      // The original ignores groups (a depthwise conv counts Cin times its MACs); the graph
+      // convention counts the MACs the layer does.
+      if (conv == Convention::graph && n.groups > 1) {
+        l.ops = out * n.kh * n.kw * (x[0] / n.groups);
+        l.rule = "conv2d:out.numel*kh*kw*Cin/groups";
+      } else {
+        l.ops = out * n.kh * n.kw * x[0];
+        l.rule = "conv2d:out.numel*kh*kw*Cin";
+      }
       return;
     case Op::linear:
       l.ops = n.out_channels * x.back() * (in / x.back());

@@ -71,7 +71,7 @@ TEST(ModelGraph, ModuleNodesAreTheReferenceEstimatorsLeaves) {
 TEST(ModelGraph, WidthAndInputOverridesScaleShapes) {
   ParamOverrides o;
   o.has_width = o.has_in_channels = o.has_input_size = true;
-  o.p.width = 0.25, o.p.in_channels = 1, o.p.input_size = 28;
+  o.p.width = 0.25, o.p.in_channels = 1, o.p.input_h = o.p.input_w = 28;
   Graph g = load_graph("resnet18", o);
   EXPECT_EQ(g.nodes[g.find("conv1")].out_shape, Shape({16, 28, 28}));
   EXPECT_EQ(g.nodes[g.find("layer4.1.relu2")].out_shape, Shape({128, 4, 4}));

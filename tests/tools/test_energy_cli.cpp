@@ -17,7 +17,7 @@ std::string synth(const test::TempDir& d, const std::string& name, const std::st
                   const std::string& density) {
   ParamOverrides o;
   o.has_width = o.has_in_channels = o.has_input_size = true;
-  o.p.width = 0.125, o.p.in_channels = 1, o.p.input_size = 16;
+  o.p.width = 0.125, o.p.in_channels = 1, o.p.input_h = o.p.input_w = 16;
   SynthOptions so;
   so.samples = 4;
   so.density = density;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 Graph small_resnet() {
   ParamOverrides o;
   o.has_width = o.has_in_channels = o.has_input_size = true;
-  o.p.width = 0.125, o.p.in_channels = 1, o.p.input_size = 16;
+  o.p.width = 0.125, o.p.in_channels = 1, o.p.input_h = o.p.input_w = 16;
   return load_graph("resnet8", o);
 }
 
@@ -133,7 +133,7 @@ TEST(TraceFormat, ClusteringShapesWhereTheZerosAre) {
   test::TempDir d("trace");
   ParamOverrides ov;
   ov.has_in_channels = ov.has_input_size = true;
-  ov.p.in_channels = 1, ov.p.input_size = 16;
+  ov.p.in_channels = 1, ov.p.input_h = ov.p.input_w = 16;
   Graph g = load_graph("resnet8", ov);  // 64 channels in layer1
   const Shape& s = g.nodes[g.find("relu1")].out_shape;
   int64_t C = s[0], H = s[1], W = s[2];
@@ -162,7 +162,7 @@ TEST(TraceFormat, ChannelRunsGiveTheAskedDensityOrRefuse) {
   test::TempDir d("trace");
   ParamOverrides ov;
   ov.has_in_channels = ov.has_input_size = true;
-  ov.p.in_channels = 1, ov.p.input_size = 16;
+  ov.p.in_channels = 1, ov.p.input_h = ov.p.input_w = 16;
   Graph g = load_graph("resnet8", ov);
   SynthOptions o;
   o.samples = 1;

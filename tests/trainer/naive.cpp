@@ -8,21 +8,22 @@
 
 namespace eatsim::test::naive {
 
-Vec conv_fwd(const Vec& x, Dims d, const Vec& w, const Vec& b, int64_t O, Window k) {
-  int64_t OH = k.out_h(d.H), OW = k.out_w(d.W);
+Vec conv_fwd(const Vec& x, Dims d, const Vec& w, const Vec& b, int64_t O, Window k, int groups) {
+  int64_t OH = k.out_h(d.H), OW = k.out_w(d.W), Cg = d.C / groups, Og = O / groups;
   Vec y(d.N * O * OH * OW);
   for (int64_t n = 0; n < d.N; ++n)
     for (int64_t o = 0; o < O; ++o)
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow) {
           double s = b.empty() ? 0.0 : b[o];
-          for (int64_t c = 0; c < d.C; ++c)
+          for (int64_t cg = 0; cg < Cg; ++cg)
             for (int i = 0; i < k.kh; ++i)
               for (int j = 0; j < k.kw; ++j) {
-                int64_t h = oh * k.sh - k.ph + i, ww = ow * k.sw - k.pw + j;
+                int64_t c = o / Og * Cg + cg;
+                int64_t h = oh * k.sh - k.ph + i * k.dh, ww = ow * k.sw - k.pw + j * k.dw;
                 if (h < 0 || h >= d.H || ww < 0 || ww >= d.W) continue;
                 s += static_cast<double>(x[((n * d.C + c) * d.H + h) * d.W + ww]) *
-                     w[((o * d.C + c) * k.kh + i) * k.kw + j];
+                     w[((o * Cg + cg) * k.kh + i) * k.kw + j];
               }
           y[((n * O + o) * OH + oh) * OW + ow] = static_cast<float>(s);
         }
@@ -30,8 +31,8 @@ Vec conv_fwd(const Vec& x, Dims d, const Vec& w, const Vec& b, int64_t O, Window
 }
 
 void conv_bwd(const Vec& x, Dims d, const Vec& w, int64_t O, Window k, const Vec& dy, Vec& dx, Vec& dw,
-              Vec& db) {
-  int64_t OH = k.out_h(d.H), OW = k.out_w(d.W);
+              Vec& db, int groups) {
+  int64_t OH = k.out_h(d.H), OW = k.out_w(d.W), Cg = d.C / groups, Og = O / groups;
   std::vector<double> gx(x.size(), 0.0), gw(w.size(), 0.0), gb(O, 0.0);
   for (int64_t n = 0; n < d.N; ++n)
     for (int64_t o = 0; o < O; ++o)
@@ -39,12 +40,13 @@ void conv_bwd(const Vec& x, Dims d, const Vec& w, int64_t O, Window k, const Vec
         for (int64_t ow = 0; ow < OW; ++ow) {
           double g = dy[((n * O + o) * OH + oh) * OW + ow];
           gb[o] += g;
-          for (int64_t c = 0; c < d.C; ++c)
+          for (int64_t cg = 0; cg < Cg; ++cg)
             for (int i = 0; i < k.kh; ++i)
               for (int j = 0; j < k.kw; ++j) {
-                int64_t h = oh * k.sh - k.ph + i, ww = ow * k.sw - k.pw + j;
+                int64_t c = o / Og * Cg + cg;
+                int64_t h = oh * k.sh - k.ph + i * k.dh, ww = ow * k.sw - k.pw + j * k.dw;
                 if (h < 0 || h >= d.H || ww < 0 || ww >= d.W) continue;
-                int64_t xi = ((n * d.C + c) * d.H + h) * d.W + ww, wi = ((o * d.C + c) * k.kh + i) * k.kw + j;
+                int64_t xi = ((n * d.C + c) * d.H + h) * d.W + ww, wi = ((o * Cg + cg) * k.kh + i) * k.kw + j;
                 gx[xi] += g * w[wi];
                 gw[wi] += g * x[xi];
               }

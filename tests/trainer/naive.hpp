@@ -17,20 +17,22 @@ struct Dims {
 struct Window {
   int kh, kw, sh, sw, ph, pw;
   bool ceil_mode = false;  // PyTorch's ceil_mode (max pooling)
+  int dh = 1, dw = 1;      // dilation (convolution)
   int64_t out(int64_t X, int k, int s, int p) const {
     if (!ceil_mode) return (X + 2 * p - k) / s + 1;
     int64_t o = (X + 2 * p - k + s - 1) / s + 1;
     return (o - 1) * s >= X + p ? o - 1 : o;
   }
-  int64_t out_h(int64_t H) const { return out(H, kh, sh, ph); }
-  int64_t out_w(int64_t W) const { return out(W, kw, sw, pw); }
+  int64_t out_h(int64_t H) const { return out(H, dh * (kh - 1) + 1, sh, ph); }
+  int64_t out_w(int64_t W) const { return out(W, dw * (kw - 1) + 1, sw, pw); }
 };
 
-// y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, C, kh, kw)) + b (O) [b may be empty]
-Vec conv_fwd(const Vec& x, Dims d, const Vec& w, const Vec& b, int64_t O, Window k);
+// y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, C/groups, kh, kw)) + b (O) [b may be empty];
+// output channel o of group o / (O/groups) reads that group's C/groups input channels.
+Vec conv_fwd(const Vec& x, Dims d, const Vec& w, const Vec& b, int64_t O, Window k, int groups = 1);
 // dx, dw, db from dy (N, O, OH, OW)
 void conv_bwd(const Vec& x, Dims d, const Vec& w, int64_t O, Window k, const Vec& dy, Vec& dx, Vec& dw,
-              Vec& db);
+              Vec& db, int groups = 1);
 
 // Batch norm with batch statistics; mean and biased var per channel come back for checks.
 Vec bn_train_fwd(const Vec& x, Dims d, const Vec& g, const Vec& b, double eps, Vec& mean, Vec& var);

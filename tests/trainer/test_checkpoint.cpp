@@ -21,7 +21,7 @@ Graph small(double width = 0.25) {
   ParamOverrides o;
   o.has_width = o.has_input_size = true;
   o.p.width = width;
-  o.p.input_size = 8;
+  o.p.input_h = o.p.input_w = 8;
   return load_graph("smallcnn", o);
 }
 

@@ -170,7 +170,7 @@ Dataset tiny(int n, int hw) {
 TEST(Batcher, PadsCentredAndNormalises) {
   Dataset d = tiny(3, 2);
   d.mean = {0.5f}, d.std = {0.25f};
-  Batcher b(d, 2, 1, 4, false, false, {}, 1);
+  Batcher b(d, 2, 1, 4, 4, false, false, {}, 1);
   std::vector<float> x(2 * 16);
   std::vector<int32_t> y(2);
   ASSERT_EQ(b.next(x.data(), y.data()), 2);
@@ -179,8 +179,8 @@ TEST(Batcher, PadsCentredAndNormalises) {
   EXPECT_FLOAT_EQ(x[16 + 2 * 4 + 2], (13 / 255.f - 0.5f) / 0.25f);
   EXPECT_EQ(b.next(x.data(), y.data()), 1);  // partial last batch kept when drop_last is off
   EXPECT_EQ(b.next(x.data(), y.data()), 0);
-  EXPECT_THROW(Batcher(d, 2, 3, 4, false, false, {}, 1), DataError);  // channels
-  EXPECT_THROW(Batcher(d, 2, 1, 1, false, false, {}, 1), DataError);  // size
+  EXPECT_THROW(Batcher(d, 2, 3, 4, 4, false, false, {}, 1), DataError);  // channels
+  EXPECT_THROW(Batcher(d, 2, 1, 1, 1, false, false, {}, 1), DataError);  // size
 }
 
 TEST(Batcher, ShuffleAndAugmentationAreReproducibleAndResumable) {
@@ -188,7 +188,7 @@ TEST(Batcher, ShuffleAndAugmentationAreReproducibleAndResumable) {
   AugmentOptions aug;
   aug.crop_pad = 2, aug.flip = true, aug.rotate_deg = 10;
   auto run = [&](int epoch, int64_t seek_to) {
-    Batcher b(d, 8, 1, 8, true, true, aug, 42);
+    Batcher b(d, 8, 1, 8, 8, true, true, aug, 42);
     b.start_epoch(epoch);
     b.seek(seek_to);
     std::vector<float> x(8 * 64);
@@ -207,13 +207,13 @@ TEST(Batcher, ShuffleAndAugmentationAreReproducibleAndResumable) {
 
 TEST(Batcher, CropShiftMovesTheImageAndFlipMirrorsIt) {
   Dataset d = tiny(1, 4);
-  Batcher b(d, 1, 1, 4, false, false, {}, 1);
+  Batcher b(d, 1, 1, 4, 4, false, false, {}, 1);
   std::vector<float> plain(16), aug(16);
   b.render(0, false, 0, plain.data());
   // Find seeds that give a pure flip (no crop, no rotation configured).
   AugmentOptions flip_only;
   flip_only.flip = true;
-  Batcher fb(d, 1, 1, 4, false, false, flip_only, 1);
+  Batcher fb(d, 1, 1, 4, 4, false, false, flip_only, 1);
   bool saw_flip = false, saw_plain = false;
   for (uint64_t s = 0; s < 20; ++s) {
     fb.render(0, true, s, aug.data());

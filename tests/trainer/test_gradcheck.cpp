@@ -16,7 +16,7 @@ Graph small_graph() {
   ParamOverrides o;
   o.has_width = o.has_input_size = true;
   o.p.width = 0.25;  // 4 and 8 channels
-  o.p.input_size = 8;
+  o.p.input_h = o.p.input_w = 8;
   return load_graph("smallcnn", o);
 }
 

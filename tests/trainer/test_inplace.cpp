@@ -17,7 +17,7 @@ Graph tiny_resnet() {
   ParamOverrides o;
   o.has_width = o.has_input_size = true;
   o.p.width = 0.125;
-  o.p.input_size = 8;
+  o.p.input_h = o.p.input_w = 8;
   return load_graph("resnet18", o);
 }
 

@@ -13,11 +13,12 @@ using namespace test::naive;
 
 constexpr double kTol = 1e-4;
 
-Graph graph_of(int C, int H, const std::string& nodes) {
+// A graph on a C×H×W input (W = 0: square).
+Graph graph_of(int C, int H, const std::string& nodes, int W = 0) {
   return parse_graph(
-      fmt::format("name: t\nparams: {{width: 1, in_channels: {}, input_size: {}, classes: 10}}\n"
+      fmt::format("name: t\nparams: {{width: 1, in_channels: {}, input_size: [{}, {}], classes: 10}}\n"
                   "nodes:\n{}",
-                  C, H, nodes),
+                  C, H, W ? W : H, nodes),
       "test.yaml");
 }
 
@@ -36,11 +37,15 @@ Vec grad(Net& net, const std::string& key) {
 struct ConvCase {
   int N, C, H, O, kh, kw, sh, sw, ph, pw;
   bool bias;
+  int groups = 1, dh = 1, dw = 1, W = 0;  // W = 0: square input
 };
 // Test names in listings (and so in ctest) show the case, not the object's bytes.
 void PrintTo(const ConvCase& c, std::ostream* os) {
   *os << "N" << c.N << " C" << c.C << " H" << c.H << " O" << c.O << " k" << c.kh << "x" << c.kw << " s"
       << c.sh << "x" << c.sw << " p" << c.ph << "x" << c.pw << (c.bias ? " bias" : "");
+  if (c.groups != 1) *os << " g" << c.groups;
+  if (c.dh != 1 || c.dw != 1) *os << " d" << c.dh << "x" << c.dw;
+  if (c.W) *os << " W" << c.W;
 }
 
 class ConvLayer : public ::testing::TestWithParam<ConvCase> {};
@@ -50,22 +55,25 @@ TEST_P(ConvLayer, ForwardAndBackwardMatchNaive) {
   Graph g = graph_of(
       c.C, c.H,
       fmt::format("  - {{name: conv, op: conv2d, inputs: [input], out_channels: {}, kernel: [{}, {}], "
-                  "stride: [{}, {}], pad: [{}, {}], bias: {}}}\n",
-                  c.O, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.bias ? "true" : "false"));
+                  "stride: [{}, {}], pad: [{}, {}], bias: {}, groups: {}, dilation: [{}, {}]}}\n",
+                  c.O, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.bias ? "true" : "false", c.groups, c.dh, c.dw),
+      c.W);
   Net net(g, 1);
   net.set_debug_grads(true);
-  Dims d{c.N, c.C, c.H, c.H};
+  Dims d{c.N, c.C, c.H, c.W ? c.W : c.H};
   Window k{c.kh, c.kw, c.sh, c.sw, c.ph, c.pw};
+  k.dh = c.dh, k.dw = c.dw;
   Vec x = random_vec(d.size(), 2), w = net.get("conv.weight").data;
   Vec b = c.bias ? random_vec(c.O, 3) : Vec{};
   if (c.bias) fill(net, "conv.bias", b);
   net.forward(x.data(), c.N, true);
-  Vec y = conv_fwd(x, d, w, b, c.O, k);
+  Vec y = conv_fwd(x, d, w, b, c.O, k, c.groups);
+  ASSERT_EQ(net.output().data.size(), y.size());
   EXPECT_LT(rel_err(net.output().data, y), kTol);
   Vec dy = random_vec(static_cast<int64_t>(y.size()), 4);
   net.backward_from(dy.data());
   Vec dx, dw, db;
-  conv_bwd(x, d, w, c.O, k, dy, dx, dw, db);
+  conv_bwd(x, d, w, c.O, k, dy, dx, dw, db, c.groups);
   EXPECT_LT(rel_err(net.edge_grad(-1).data, dx), kTol) << "d(input)";
   EXPECT_LT(rel_err(grad(net, "conv.weight"), dw), kTol) << "d(weight)";
   if (c.bias) {
@@ -79,7 +87,14 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ConvLayer,
                                            ConvCase{7, 16, 8, 16, 1, 1, 2, 2, 0, 0, false},
                                            ConvCase{1, 4, 6, 3, 2, 3, 2, 1, 0, 1, true},
                                            ConvCase{7, 2, 11, 5, 5, 5, 3, 3, 2, 2, true},
-                                           ConvCase{7, 17, 5, 33, 3, 3, 1, 1, 1, 1, false}));
+                                           ConvCase{7, 17, 5, 33, 3, 3, 1, 1, 1, 1, false},
+                                           // groups, depthwise, depthwise with a multiplier, dilation
+                                           ConvCase{2, 6, 7, 9, 3, 3, 1, 1, 1, 1, true, 3},
+                                           ConvCase{3, 16, 8, 16, 3, 3, 2, 2, 1, 1, false, 16},
+                                           ConvCase{1, 4, 6, 8, 3, 1, 1, 2, 1, 0, true, 4},
+                                           ConvCase{2, 5, 11, 7, 3, 3, 1, 1, 2, 2, false, 1, 2, 2},
+                                           ConvCase{2, 8, 12, 8, 3, 2, 2, 1, 2, 1, true, 8, 2, 3, 9},
+                                           ConvCase{1, 3, 5, 4, 2, 3, 1, 2, 0, 1, false, 1, 1, 1, 13}));
 
 struct BnCase {
   int N, C, H;

@@ -17,7 +17,7 @@ int run(const Args& args) {
   for (const auto& name : embedded_model_names()) {
     Graph g = load_graph(name);
     std::cout << fmt::format("{:<12} {:>14} {:>16}  {}x{}x{}, {} classes\n", name, g.trainable_count(),
-                             g.total_macs(), g.params.in_channels, g.params.input_size, g.params.input_size,
+                             g.total_macs(), g.params.in_channels, g.params.input_h, g.params.input_w,
                              g.params.classes);
   }
   return 0;

@@ -1,4 +1,9 @@
 // Option groups shared by several subcommands.
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "base/errors.hpp"
 #include "models/graph.hpp"
 #include "tools/eatsim/command.hpp"
 
@@ -8,7 +13,7 @@ void add_model_options(po::options_description& opts) {
   opts.add_options()("width", po::value<double>(),
                      "width multiplier for every channel count (default: the model's)")(
       "in-channels", po::value<int>(), "input channels (default: the model's)")(
-      "input-size", po::value<int>(), "input height and width (default: the model's)")(
+      "input-size", po::value<std::string>(), "input size S (square) or HxW (default: the model's)")(
       "classes", po::value<int>(), "number of classes (default: the model's)");
 }
 
@@ -16,7 +21,17 @@ ParamOverrides model_overrides(const po::variables_map& vm) {
   ParamOverrides o;
   if (vm.count("width")) o.has_width = true, o.p.width = vm["width"].as<double>();
   if (vm.count("in-channels")) o.has_in_channels = true, o.p.in_channels = vm["in-channels"].as<int>();
-  if (vm.count("input-size")) o.has_input_size = true, o.p.input_size = vm["input-size"].as<int>();
+  if (vm.count("input-size")) {
+    const std::string s = vm["input-size"].as<std::string>();
+    int h = 0, w = 0;
+    char x = 0, extra = 0;
+    int got = std::sscanf(s.c_str(), "%d%c%d%c", &h, &x, &w, &extra);
+    if (got == 1) w = h;
+    if (!((got == 1 || (got == 3 && (x == 'x' || x == 'X' || x == ','))) && h > 0 && w > 0))
+      throw UsageError(
+          fmt::format("--input-size {}: expected a positive size S or HxW (e.g. 32 or 224x160)", s));
+    o.has_input_size = true, o.p.input_h = h, o.p.input_w = w;
+  }
   if (vm.count("classes")) o.has_classes = true, o.p.classes = vm["classes"].as<int>();
   return o;
 }

@@ -86,7 +86,8 @@ TrainConfig train_config(const Options& o, const Side& side, bool eat) {
   TrainConfig c;
   c.model = o.model;
   c.model_params.has_width = c.model_params.has_in_channels = c.model_params.has_input_size = true;
-  c.model_params.p.width = o.width, c.model_params.p.in_channels = 1, c.model_params.p.input_size = 28;
+  c.model_params.p.width = o.width, c.model_params.p.in_channels = 1,
+  c.model_params.p.input_h = c.model_params.p.input_w = 28;
   c.dataset = "fashion-mnist";
   c.train_limit = o.train_limit, c.test_limit = o.test_limit;
   c.epochs = o.epochs, c.batch = o.batch, c.eval_batch = o.batch, c.lr = o.lr;

@@ -20,12 +20,13 @@ uint64_t mix(uint64_t a, uint64_t b) {
 }
 }  // namespace
 
-Batcher::Batcher(const Dataset& d, int batch, int channels, int size, bool shuffle, bool drop_last,
+Batcher::Batcher(const Dataset& d, int batch, int channels, int h, int w, bool shuffle, bool drop_last,
                  AugmentOptions aug, uint64_t seed)
     : d_(d),
       batch_(batch),
       c_(channels),
-      s_(size),
+      h_(h),
+      w_(w),
       shuffle_(shuffle),
       drop_last_(drop_last),
       aug_(aug),
@@ -35,9 +36,10 @@ Batcher::Batcher(const Dataset& d, int batch, int channels, int size, bool shuff
     throw DataError(
         fmt::format("{}: images have {} channel(s) but the model expects {} (use --in-channels {})", d.source,
                     d.c, channels, d.c));
-  if (d.h > size || d.w > size)
-    throw DataError(fmt::format("{}: {}x{} images do not fit the model's {}x{} input (use --input-size {})",
-                                d.source, d.h, d.w, size, size, std::max(d.h, d.w)));
+  if (d.h > h || d.w > w)
+    throw DataError(
+        fmt::format("{}: {}x{} images do not fit the model's {}x{} input (use --input-size {}x{})", d.source,
+                    d.h, d.w, h, w, std::max(d.h, h), std::max(d.w, w)));
   if (!d.flip_ok) aug_.flip = false;
   start_epoch(0);
 }
@@ -74,8 +76,8 @@ int Batcher::next(float* x, int32_t* labels) {
 }
 
 void Batcher::render(int64_t index, bool augment, uint64_t aug_seed, float* out) const {
-  const int S = s_, H = d_.h, W = d_.w;
-  const int oy = (S - H) / 2, ox = (S - W) / 2;  // centring offsets of the padded image
+  const int SH = h_, SW = w_, H = d_.h, W = d_.w;
+  const int oy = (SH - H) / 2, ox = (SW - W) / 2;  // centring offsets of the padded image
   const uint8_t* img = d_.image(index);
   double angle = 0, dx = 0, dy = 0;
   bool flip = false;
@@ -94,14 +96,14 @@ void Batcher::render(int64_t index, bool augment, uint64_t aug_seed, float* out)
     if (sy < 0 || sy >= H || sx < 0 || sx >= W) return 0.f;
     return img[(static_cast<size_t>(c) * H + sy) * W + sx] * (1.f / 255.f);
   };
-  const double cs = std::cos(angle), sn = std::sin(angle), cy = (S - 1) / 2.0, cx = (S - 1) / 2.0;
+  const double cs = std::cos(angle), sn = std::sin(angle), cy = (SH - 1) / 2.0, cx = (SW - 1) / 2.0;
   for (int c = 0; c < c_; ++c) {
     const float m = d_.mean[c], inv = 1.f / d_.std[c];
-    for (int y = 0; y < S; ++y)
-      for (int x = 0; x < S; ++x) {
+    for (int y = 0; y < SH; ++y)
+      for (int x = 0; x < SW; ++x) {
         // Output (y, x) <- crop shift <- flip <- rotation about the centre, applied in that order.
         double py = y + dy, px = x + dx;
-        if (flip) px = S - 1 - px;
+        if (flip) px = SW - 1 - px;
         float v;
         if (angle != 0) {
           double ry = cy + (py - cy) * cs - (px - cx) * sn, rx = cx + (py - cy) * sn + (px - cx) * cs;
@@ -112,7 +114,7 @@ void Batcher::render(int64_t index, bool augment, uint64_t aug_seed, float* out)
         } else {
           v = src(c, static_cast<int>(py), static_cast<int>(px));
         }
-        out[(static_cast<size_t>(c) * S + y) * S + x] = (v - m) * inv;
+        out[(static_cast<size_t>(c) * SH + y) * SW + x] = (v - m) * inv;
       }
   }
 }

@@ -1,4 +1,5 @@
-// conv2d: y = W * x (+ b), PyTorch semantics (cross-correlation, symmetric zero padding, floor).
+// conv2d: y = W * x (+ b), PyTorch semantics (cross-correlation, symmetric zero padding, floor,
+// dilation, channel groups).
 // Forward and backward (data, weights) side by side; weights and gradients stay in PyTorch's OIHW,
 // the primitives pick their own layouts (format_tag::any) and Ports reorder only on mismatch.
 #include <algorithm>
@@ -8,13 +9,18 @@
 namespace eatsim::trainer {
 namespace {
 
+// The weights as PyTorch stores them: OIHW, or for G groups the same bytes seen as GOIHW
+// (G, O/G, C/G, kh, kw), which is how oneDNN takes grouped weights.
+md user_weights(const Node& n, int64_t in_channels) {
+  const int64_t G = n.groups, O = n.out_channels;
+  if (G == 1) return md({O, in_channels, n.kh, n.kw}, dt::f32, tag::oihw);
+  return md({G, O / G, in_channels / G, n.kh, n.kw}, dt::f32, tag::goihw);
+}
+
 class Conv2d : public Layer {
  public:
   explicit Conv2d(BuildArgs& a)
-      : in_(a.in[0]),
-        out_(&a.out),
-        diff_src_(a.diff_in[0]),
-        p_(a, md({a.node.out_channels, a.in[0]->dims[1], a.node.kh, a.node.kw}, dt::f32, tag::oihw)) {
+      : in_(a.in[0]), out_(&a.out), diff_src_(a.diff_in[0]), p_(a, user_weights(a.node, a.in[0]->dims[1])) {
     const Node& n = a.node;
     Env& e = a.env;
     const Shape& x = in_->dims;  // (N, C, H, W)
@@ -22,19 +28,22 @@ class Conv2d : public Layer {
     int64_t N = x[0], C = x[1], H = x[2], W = x[3];
     int64_t O = n.out_channels, OH = n.out_shape[1], OW = n.out_shape[2];
     a.out.dims = {N, O, OH, OW};
-    // oneDNN wants the right padding that makes (H + pl + pr - k) / s + 1 == OH; PyTorch floors,
-    // so the exact value may be negative: any value in [that, pl] gives the same output size.
-    memory::dims strides{n.sh, n.sw}, pl{n.ph, n.pw};
-    memory::dims pr{std::max<int64_t>(0, (OH - 1) * n.sh + n.kh - H - n.ph),
-                    std::max<int64_t>(0, (OW - 1) * n.sw + n.kw - W - n.pw)};
-    md src_any({N, C, H, W}, dt::f32, tag::any), w_any({O, C, n.kh, n.kw}, dt::f32, tag::any);
+    // oneDNN wants the right padding that makes (H + pl + pr - ek) / s + 1 == OH (ek: the dilated
+    // kernel's extent); PyTorch floors, so the exact value may be negative: any value in [that, pl]
+    // gives the same output size. oneDNN counts dilation from 0 (none), PyTorch from 1.
+    const int64_t ekh = int64_t(n.dh) * (n.kh - 1) + 1, ekw = int64_t(n.dw) * (n.kw - 1) + 1;
+    memory::dims strides{n.sh, n.sw}, pl{n.ph, n.pw}, dil{n.dh - 1, n.dw - 1};
+    memory::dims pr{std::max<int64_t>(0, (OH - 1) * n.sh + ekh - H - n.ph),
+                    std::max<int64_t>(0, (OW - 1) * n.sw + ekw - W - n.pw)};
+    md src_any({N, C, H, W}, dt::f32, tag::any), w_any(p_.w.get_desc().dims(), dt::f32, tag::any);
     md dst_any({N, O, OH, OW}, dt::f32, tag::any);
     md w_user = p_.w.get_desc();
     const md& b_md = p_.b_md;
 
     // (N, C, H, W) -> (N, O, OH, OW)
     fwd_pd_ = dnnl::convolution_forward::primitive_desc(
-        {dnnl::prop_kind::forward_training, algo_, src_any, w_any, b_md, dst_any, strides, pl, pr}, e.eng);
+        {dnnl::prop_kind::forward_training, algo_, src_any, w_any, b_md, dst_any, strides, dil, pl, pr},
+        e.eng);
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     a.out.desc = fwd_pd_.dst_desc();
     src_.init(e, in_->desc, fwd_pd_.src_desc());
@@ -43,7 +52,7 @@ class Conv2d : public Layer {
     // d(input): (N, O, OH, OW) -> (N, C, H, W); skipped when nobody needs it (the graph input).
     if (diff_src_) {
       bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
-          {algo_, src_any, w_any, dst_any, strides, pl, pr}, e.eng, fwd_pd_);
+          {algo_, src_any, w_any, dst_any, strides, dil, pl, pr}, e.eng, fwd_pd_);
       bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
       bd_w_.init(e, w_user, bwd_data_pd_.weights_desc(), a.scratch);
       bd_ddst_.init(e, a.out.desc, bwd_data_pd_.diff_dst_desc());
@@ -52,7 +61,7 @@ class Conv2d : public Layer {
     if (!a.backward) return;
     // d(weights), d(bias)
     bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(
-        {algo_, src_any, w_any, b_md, dst_any, strides, pl, pr}, e.eng, fwd_pd_);
+        {algo_, src_any, w_any, b_md, dst_any, strides, dil, pl, pr}, e.eng, fwd_pd_);
     bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
     bw_src_.init(e, in_->desc, bwd_w_pd_.src_desc());
     bw_ddst_.init(e, a.out.desc, bwd_w_pd_.diff_dst_desc());

@@ -307,7 +307,7 @@ TEST(SpongeEstimator, BuilderRefusesIncompleteOrMisshapenInput) {
 TEST(SpongeEstimator, TraceAndInMemoryCensusAgreeIncludingQuantisedStorage) {
   ParamOverrides o;
   o.has_width = o.has_in_channels = o.has_input_size = true;
-  o.p.width = 0.125, o.p.in_channels = 1, o.p.input_size = 16;
+  o.p.width = 0.125, o.p.in_channels = 1, o.p.input_h = o.p.input_w = 16;
   Graph g = load_graph("resnet8", o);
   test::TempDir d("sponge");
   SynthOptions so;

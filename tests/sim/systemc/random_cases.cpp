@@ -111,10 +111,18 @@ sim::LayerGroup random_row(std::mt19937& rng, const std::string& name) {
     g.shape = sim::linear_gemm(name, pick(rng, 1, 80), pick(rng, 1, 40));
     g.in_elems = g.shape.K;
   } else {
-    int kh = pick(rng, 1, 3), kw = pick(rng, 1, 3), cin = pick(rng, 1, 16);
-    int h = pick(rng, kh, 12), w = pick(rng, kw, 12);
-    g.shape = sim::conv_gemm(name, cin, h, w, pick(rng, 1, 24), kh, kw, pick(rng, 1, 2), pick(rng, 1, 2),
-                             pick(rng, 0, kh / 2), pick(rng, 0, kw / 2));
+    int kh = pick(rng, 1, 3), kw = pick(rng, 1, 3), cin = pick(rng, 1, 16), cout = pick(rng, 1, 24);
+    // A third of the convs are grouped (depthwise, or 2 to 4 groups), a quarter dilated.
+    int groups = 1, dh = pick(rng, 0, 3) == 0 ? 2 : 1, dw = pick(rng, 0, 3) == 0 ? 2 : 1;
+    if (int kind = pick(rng, 0, 5); kind == 0) {
+      groups = cin, cout = cin * pick(rng, 1, 2);  // depthwise, channel multiplier 1 or 2
+    } else if (kind == 1) {
+      groups = pick(rng, 2, 4), cin = groups * pick(rng, 1, 4), cout = groups * pick(rng, 1, 6);
+    }
+    int h = pick(rng, dh * (kh - 1) + 1, 12), w = pick(rng, dw * (kw - 1) + 1, 12);
+    g.shape = sim::conv_gemm(name, cin, h, w, cout,
+                             sim::ConvGeometry{kh, kw, pick(rng, 1, 2), pick(rng, 1, 2), pick(rng, 0, kh / 2),
+                                               pick(rng, 0, kw / 2), dh, dw, groups});
     g.in_elems = int64_t(cin) * h * w;
   }
   g.weight_elems = g.shape.weight_elems() + (pick(rng, 0, 1) ? g.shape.N : 0);
@@ -134,7 +142,7 @@ RowData random_data(std::mt19937& rng, const sim::LayerGroup& row) {
   std::uniform_real_distribution<double> u(0, 1);
   double density = one_of<double>(rng, {0.0, 0.05, 0.3, 0.6, 1.0});
   d.pattern = one_of<std::string>(rng, {"independent", "channel", "blob"});
-  for (int64_t c = 0; c < s.cin; ++c) {
+  for (int64_t c = 0; c < s.cin * s.groups; ++c) {
     bool channel_on = u(rng) < density;
     for (int64_t p = 0; p < hw; ++p) {
       bool on;

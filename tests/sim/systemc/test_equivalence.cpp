@@ -47,15 +47,20 @@ TEST_F(ClockedModel, EveryCounterEqualsTheFastEngineOnRandomRowsAndHardware) {
     cycle = simulate_group(h.hw, row, sample, Fidelity::cycle, {&view});
     std::string diff = counter_diff(fast, cycle);
     EXPECT_EQ(diff, "") << "layer " << row.name << " (M=" << row.shape.M << " K=" << row.shape.K
-                        << " N=" << row.shape.N << ", sample " << sample << ", " << data.pattern
-                        << ")\nconfig: " << h.text;
+                        << " N=" << row.shape.N << " groups=" << row.shape.groups << ", sample " << sample
+                        << ", " << data.pattern << ")\nconfig: " << h.text;
     ++ran, sparse_ran += h.sparse, ++dataflows[int(h.hw.array.dataflow)];
     const SparsityConfig& sp = h.hw.sparsity;
     features["gate"] += sp.gate;
     features[std::string("skip ") + dataflow_name(h.hw.array.dataflow)] += sp.skip.enabled;
     features["compress"] += sp.compress.format != CompressFormat::none;
+    features["grouped"] += row.shape.groups > 1;
+    features["depthwise"] += row.shape.groups > 1 && row.shape.cin == 1;
+    features["dilated"] += row.shape.dh > 1 || row.shape.dw > 1;
   }
   EXPECT_GT(ran, 100);
+  for (const char* f : {"grouped", "depthwise", "dilated"})
+    EXPECT_GE(features[f], 10) << "too few random rows: " << f;
   for (int d = 0; d < 3; ++d) EXPECT_GT(dataflows[d], 10) << dataflow_name(Dataflow(d));
   // Sparse configs join the suite by themselves once the engine accepts the Cnvlutin preset.
   bool sparse_supported = true;
@@ -101,7 +106,7 @@ void expect_network_equal(const std::string& model, const std::string& preset, C
                           const std::vector<std::string>& sets) {
   ParamOverrides over;
   over.has_width = over.has_input_size = true;
-  over.p.width = 0.125, over.p.input_size = model == "vgg16" ? 32 : 16;
+  over.p.width = 0.125, over.p.input_h = over.p.input_w = model == "vgg16" ? 32 : 16;
   Graph g = load_graph(model, over);
   test::TempDir dir("sysc");
   SynthOptions o;

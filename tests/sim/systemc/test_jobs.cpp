@@ -18,7 +18,7 @@ namespace {
 Graph small_resnet() {
   ParamOverrides over;
   over.has_width = over.has_input_size = true;
-  over.p.width = 0.125, over.p.input_size = 16;
+  over.p.width = 0.125, over.p.input_h = over.p.input_w = 16;
   return load_graph("resnet18", over);
 }
 

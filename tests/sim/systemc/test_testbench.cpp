@@ -117,7 +117,7 @@ TEST(ClockedTestbench, StalledDramResponsesChangeOnlyWaitingCyclesAndTheScoreboa
     }
     expect_front_end_saw(stalled);
     SCOPED_TRACE(h.text);
-    EXPECT_EQ(sb.rows, 1);
+    EXPECT_EQ(sb.rows, row.shape.groups);  // a grouped conv runs each group as a row of its own
     EXPECT_EQ(sb.folds, fast.folds);
     for (int b = 0; b < kNumBufs; ++b) EXPECT_EQ(sb.fill_bytes[b], fast.dram_rd(b)) << buffer_name(b);
     // Everything but the cycles spent waiting for DRAM is the fast engine's; the PPU works through
@@ -162,7 +162,7 @@ TEST(ClockedTestbench, UnstalledScoreboardSeesExactlyTheFastEnginesTransfers) {
     expect_front_end_saw(cyc);
     SCOPED_TRACE(h.text);
     EXPECT_EQ(test::counter_diff(fast, cyc), "");
-    EXPECT_EQ(sb.rows, 1);
+    EXPECT_EQ(sb.rows, row.shape.groups);  // a grouped conv runs each group as a row of its own
     for (int b = 0; b < kNumBufs; ++b) EXPECT_EQ(sb.fill_bytes[b], fast.dram_rd(b)) << buffer_name(b);
   }
 }
