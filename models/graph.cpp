@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "base/embedded.hpp"
@@ -26,14 +27,77 @@ int64_t numel(const Shape& s) {
 }
 
 namespace {
-const char* const kOpNames[] = {"conv2d",         "batchnorm2d", "relu", "maxpool2d", "avgpool2d",
-                                "global_avgpool", "linear",      "add",  "flatten",   "identity"};
-}
+const char* const kOpNames[] = {"conv2d",         "batchnorm2d", "relu",    "maxpool2d", "avgpool2d",
+                                "global_avgpool", "linear",      "add",     "flatten",   "identity",
+                                "relu6",          "hardtanh",    "sigmoid", "silu",      "hardswish",
+                                "hardsigmoid",    "leaky_relu",  "dropout"};
+constexpr int kNumOps = sizeof(kOpNames) / sizeof(kOpNames[0]);
+static_assert(kNumOps == static_cast<int>(Op::dropout) + 1, "every op has a name");
+}  // namespace
 
 const char* op_name(Op op) { return kOpNames[static_cast<int>(op)]; }
 
+std::string op_names() {
+  std::string s;
+  for (int i = 0; i < kNumOps; ++i) s += (i ? ", " : "") + std::string(kOpNames[i]);
+  return s;
+}
+
+bool is_activation(Op op) {
+  switch (op) {
+    case Op::relu:
+    case Op::relu6:
+    case Op::hardtanh:
+    case Op::sigmoid:
+    case Op::silu:
+    case Op::hardswish:
+    case Op::hardsigmoid:
+    case Op::leaky_relu:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool makes_zeros(const Node& n) {
+  switch (n.op) {
+    case Op::relu:
+    case Op::relu6:
+    case Op::hardswish:
+    case Op::hardsigmoid:
+      return true;
+    case Op::hardtanh:
+      return n.min_val == 0;
+    default:
+      return false;
+  }
+}
+
+float activate(const Node& n, float x) {
+  auto clip = [](float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; };
+  switch (n.op) {
+    case Op::relu:
+      return x > 0 ? x : 0.0f;
+    case Op::relu6:
+    case Op::hardtanh:
+      return clip(x, float(n.min_val), float(n.max_val));
+    case Op::sigmoid:
+      return 1.0f / (1.0f + std::exp(-x));
+    case Op::silu:
+      return x / (1.0f + std::exp(-x));
+    case Op::hardswish:
+      return x * clip(x + 3, 0, 6) / 6;
+    case Op::hardsigmoid:
+      return clip(x / 6 + 0.5f, 0, 1);
+    case Op::leaky_relu:
+      return x > 0 ? x : float(n.negative_slope) * x;
+    default:
+      return x;  // dropout at inference, identity
+  }
+}
+
 bool op_from_name(const std::string& s, Op& out) {
-  for (int i = 0; i < 10; ++i)
+  for (int i = 0; i < kNumOps; ++i)
     if (s == kOpNames[i]) {
       out = static_cast<Op>(i);
       return true;
@@ -170,7 +234,13 @@ std::string graph_to_yaml(const Graph& g) {
       case Op::relu:
         o << ", inplace: " << (n.inplace ? "true" : "false");
         break;
+      case Op::dropout:
+        o << fmt::format(", p: {}", n.p);
+        break;
       default:
+        if (n.op == Op::hardtanh) o << fmt::format(", min_val: {}, max_val: {}", n.min_val, n.max_val);
+        if (n.op == Op::leaky_relu) o << fmt::format(", negative_slope: {}", n.negative_slope);
+        if (is_activation(n.op) && n.inplace) o << ", inplace: true";
         break;
     }
     o << "}\n";

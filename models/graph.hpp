@@ -21,10 +21,24 @@ enum class Op {
   linear,
   add,
   flatten,
-  identity
+  identity,
+  // element-wise activations (models/FORMAT.md says which produce exact zeros)
+  relu6,
+  hardtanh,
+  sigmoid,
+  silu,
+  hardswish,
+  hardsigmoid,
+  leaky_relu,
+  dropout,  // training only: the identity at inference
 };
 const char* op_name(Op op);
 bool op_from_name(const std::string& s, Op& out);
+std::string op_names();  // every op name, comma separated (for messages)
+// One input, one output of the same shape, computed element by element: relu and the activations.
+bool is_activation(Op op);
+// Activations whose outputs hold exact zeros over a range of inputs (what gating and skipping
+// use): relu, relu6, hardswish, hardsigmoid, and hardtanh when its lower bound is 0.
 
 // Graph-level parameters; every channel count in a model file is scaled by `width`.
 struct ModelParams {
@@ -38,10 +52,13 @@ struct ModelParams {
 struct Node {
   std::string name;  // unique; the PyTorch module path for module nodes (e.g. "layer1.0.conv1")
   Op op = Op::identity;
-  std::vector<std::string> inputs;  // node names or "input"
-  std::vector<int> in;              // resolved: node indices, -1 for the graph input
-  bool module = false;              // a module (hooked by the reference estimator) vs a functional call
-  bool inplace = false;             // relu only: an in-place module (its hook sees rectified input)
+  std::vector<std::string> inputs;   // node names or "input"
+  std::vector<int> in;               // resolved: node indices, -1 for the graph input
+  bool module = false;               // a module (hooked by the reference estimator) vs a functional call
+  bool inplace = false;              // activations: an in-place module (its hook sees rectified input)
+  double min_val = -1, max_val = 1;  // hardtanh bounds (relu6: 0 and 6)
+  double negative_slope = 0.01;      // leaky_relu
+  double p = 0.5;                    // dropout probability
   // conv2d / pools
   int kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
   int dh = 1, dw = 1;      // conv2d: dilation (1: none)
@@ -56,6 +73,10 @@ struct Node {
 };
 
 enum class ParamKind { weight, bias, running_mean, running_var, num_batches_tracked };
+
+bool makes_zeros(const Node& n);
+// An activation's value at x, PyTorch's formula (a reference; the trainer runs oneDNN's kernels).
+float activate(const Node& n, float x);
 
 struct ParamInfo {
   std::string key;  // state_dict key, e.g. "layer1.0.bn1.running_var"

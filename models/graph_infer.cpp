@@ -59,6 +59,7 @@ Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
         return err(fmt::format("needs a (C, H, W) input, got {}", shape_str(x)));
       return x;
     case Op::identity:
+    case Op::dropout:
       return x;
     case Op::global_avgpool:
       if (x.size() != 3) return err(fmt::format("needs a (C, H, W) input, got {}", shape_str(x)));
@@ -77,6 +78,8 @@ Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
                                n.inputs[0], shape_str(y), n.inputs[1]));
       return x;
     }
+    default:  // the activations
+      if (is_activation(n.op)) return x;
   }
   return {};
 }

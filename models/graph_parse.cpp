@@ -146,7 +146,25 @@ void read_op_fields(yamlu::Map& mm, const ModelParams& p, Node& n) {
       n.bias = mm.get<bool>("bias", true);
       break;
     case Op::relu:
+    case Op::relu6:
+    case Op::sigmoid:
+    case Op::silu:
+    case Op::hardswish:
+    case Op::hardsigmoid:
       n.inplace = mm.get<bool>("inplace", false);
+      if (n.op == Op::relu6) n.min_val = 0, n.max_val = 6;
+      break;
+    case Op::hardtanh:
+      n.min_val = mm.get<double>("min_val", -1.0);
+      n.max_val = mm.get<double>("max_val", 1.0);
+      n.inplace = mm.get<bool>("inplace", false);
+      break;
+    case Op::leaky_relu:
+      n.negative_slope = mm.get<double>("negative_slope", 0.01);
+      n.inplace = mm.get<bool>("inplace", false);
+      break;
+    case Op::dropout:
+      n.p = mm.get<double>("p", 0.5);
       break;
     default:
       break;
@@ -163,6 +181,14 @@ void check_op_fields(yamlu::Map& mm, yamlu::Diag& d, const Node& n) {
     d.error(mm.node("dilation"), mm.key_path("dilation"), "dilations must be positive (1: none)");
   if (n.op == Op::batchnorm2d && !(n.eps > 0))
     d.error(mm.node("eps"), mm.key_path("eps"), "eps must be positive");
+  if (n.op == Op::hardtanh &&
+      !(n.min_val < n.max_val && std::isfinite(n.min_val) && std::isfinite(n.max_val)))
+    d.error(mm.node("max_val"), mm.key_path("max_val"),
+            "hardtanh needs finite bounds with min_val < max_val");
+  if (n.op == Op::leaky_relu && !std::isfinite(n.negative_slope))
+    d.error(mm.node("negative_slope"), mm.key_path("negative_slope"), "negative_slope must be finite");
+  if (n.op == Op::dropout && !(n.p >= 0 && n.p < 1))
+    d.error(mm.node("p"), mm.key_path("p"), "dropout p must be in [0, 1)");
 }
 
 Node read_node(const YAML::Node& yn, size_t idx, yamlu::Diag& d, const ModelParams& p) {
@@ -177,10 +203,7 @@ Node read_node(const YAML::Node& yn, size_t idx, yamlu::Diag& d, const ModelPara
   mm.node("name");
   std::string op = mm.req<std::string>("op");
   if (!op.empty() && !op_from_name(op, n.op))
-    d.error(mm.node("op"), mm.key_path("op"),
-            "unknown op '" + op +
-                "' (known: conv2d, batchnorm2d, relu, maxpool2d, avgpool2d, global_avgpool, linear, add, "
-                "flatten, identity)");
+    d.error(mm.node("op"), mm.key_path("op"), "unknown op '" + op + "' (known: " + op_names() + ")");
   read_inputs(yn, mm, d, n);
   bool default_module =
       n.op == Op::conv2d || n.op == Op::batchnorm2d || n.op == Op::linear || n.op == Op::identity;

@@ -24,7 +24,18 @@ int64_t ppu_ops_of(const Graph& g, const Node& n) {
   int64_t out = numel(n.out_shape);
   switch (n.op) {
     case Op::relu:
-      return out;
+    case Op::relu6:
+    case Op::hardtanh:
+    case Op::leaky_relu:
+      return out;  // one compare/select (leaky: a multiply) per element
+    case Op::hardsigmoid:
+      return 2 * out;  // multiply-add, clamp
+    case Op::hardswish:
+      return 3 * out;  // multiply-add, clamp, multiply
+    case Op::sigmoid:
+      return 4 * out;  // piecewise-linear evaluation: segment select, multiply-add, clamp, select
+    case Op::silu:
+      return 5 * out;  // the sigmoid, then a multiply
     case Op::add:
       return out * int64_t(n.in.size() - 1);
     case Op::maxpool2d:
@@ -33,7 +44,7 @@ int64_t ppu_ops_of(const Graph& g, const Node& n) {
     case Op::global_avgpool:
       return numel(g.in_shape(n, 0)) + out;  // sums, then one scale each
     default:
-      return 0;  // flatten, identity: addressing only
+      return 0;  // flatten, identity, dropout (inference): addressing only
   }
 }
 

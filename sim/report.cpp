@@ -103,8 +103,9 @@ Stat stat(size_t n, F f) {
 // One row of the report (a layer or the total) as metrics per sample.
 struct Row {
   std::string name, kind, fused, tiling;
-  std::string sparsity;  // per-layer policy: "on" / "off"; "" otherwise
-  int64_t M = 0, K = 0, N = 0;
+  std::string sparsity;         // per-layer policy: "on" / "off"; "" otherwise
+  int64_t M = 0, K = 0, N = 0;  // one group's GEMM
+  int64_t groups = 0;           // GEMMs of that shape (grouped conv); 0 for PPU rows and the total
   std::vector<Counters> c;
   std::vector<Metrics> m;
 };
@@ -120,6 +121,7 @@ std::vector<Row> rows_of(const SimResult& r) {
             l.group.shape.M,
             l.group.shape.K,
             l.group.shape.N,
+            l.group.gemm >= 0 ? l.group.shape.groups : 0,
             l.samples,
             {}};
     for (size_t s = 0; s < l.samples.size(); ++s) {
@@ -130,7 +132,7 @@ std::vector<Row> rows_of(const SimResult& r) {
     }
     rows.push_back(std::move(row));
   }
-  rows.push_back(Row{"total", "total", "", "", "", 0, 0, 0, r.totals(), total_metrics(r)});
+  rows.push_back(Row{"total", "total", "", "", "", 0, 0, 0, 0, r.totals(), total_metrics(r)});
   return rows;
 }
 
@@ -256,14 +258,14 @@ std::string to_csv(const SimResult& r) {
   std::ostringstream o;
   auto d = derived(r.hw);
   const bool per_layer = r.hw.sparsity.policy == SparsityPolicy::per_layer && r.hw.sparsity.any();
-  o << "layer,kind,fused," << (per_layer ? "sparsity," : "") << "M,K,N";
+  o << "layer,kind,fused," << (per_layer ? "sparsity," : "") << "M,K,N,groups";
   for (const auto& i : counter_infos()) o << "," << i.name;
   for (const auto& [name, f] : d) o << "," << name;
   o << ",cycles_min,cycles_max,energy_pj_min,energy_pj_max\n";
   for (const Row& row : rows_of(r)) {
     size_t n = row.c.size();
     o << row.name << "," << row.kind << ",\"" << row.fused << "\"," << (per_layer ? row.sparsity + "," : "")
-      << row.M << "," << row.K << "," << row.N;
+      << row.M << "," << row.K << "," << row.N << "," << row.groups;
     for (const auto& i : counter_infos())
       o << "," << num(stat(n, [&](size_t s) { return double(row.c[s].*i.field); }).mean);
     for (const auto& [name, f] : d)
@@ -297,7 +299,7 @@ Json layer_json(const Row& row, const DerivedList& d, const LayerRecord* rec) {
   const size_t n = row.c.size();
   Json l{{"name", row.name}, {"kind", row.kind}, {"fused", row.fused}, {"tiling", row.tiling}};
   if (!row.sparsity.empty()) l["sparsity"] = row.sparsity;
-  l["M"] = row.M, l["K"] = row.K, l["N"] = row.N;
+  l["M"] = row.M, l["K"] = row.K, l["N"] = row.N, l["groups"] = row.groups;
   Json& counters = l["counters"] = Json::object();
   for (const auto& i : counter_infos())
     counters[i.name] = stat_json(stat(n, [&](size_t s) { return double(row.c[s].*i.field); }));

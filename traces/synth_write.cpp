@@ -229,9 +229,16 @@ void Generator::compute(int i) {
     }
     case Op::flatten:
     case Op::identity:
+    case Op::dropout:  // the identity at inference
       y = input_of(n, 0);
       break;
-    default:  // conv2d, batchnorm2d, linear, add: statistically shaped, not computed
+    default:
+      if (is_activation(n.op)) {  // relu6, sigmoid, ...: computed from the input
+        const std::vector<float>& x = input_of(n, 0);
+        for (size_t e = 0; e < y.size(); ++e) y[e] = activate(n, x[e]);
+        break;
+      }
+      // conv2d, batchnorm2d, linear, add: statistically shaped, not computed
       for (auto& v : y) v = static_cast<float>(rng_.normal());
   }
 }

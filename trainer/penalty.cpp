@@ -29,9 +29,11 @@ std::vector<int> resolve_penalty(const Graph& g, const PenaltyConfig& c) {
     throw UsageError(fmt::format("--sigma: {} is not valid (σ must be > 0, e.g. 1e-4)", c.sigma));
   std::vector<int> out;
   const auto& nodes = g.nodes;
-  if (c.layers == "reference" || c.layers == "relu" || c.layers == "all") {
+  if (c.layers == "reference" || c.layers == "relu" || c.layers == "all" || c.layers == "activations") {
     for (size_t i = 0; i < nodes.size(); ++i) {
-      bool take = c.layers == "all" || (c.layers == "reference" ? nodes[i].module : nodes[i].op == Op::relu);
+      bool take = c.layers == "all" || (c.layers == "reference"     ? nodes[i].module
+                                        : c.layers == "activations" ? is_activation(nodes[i].op)
+                                                                    : nodes[i].op == Op::relu);
       if (take) out.push_back(static_cast<int>(i));
     }
     if (out.empty() && c.lambda > 0)
@@ -48,10 +50,10 @@ std::vector<int> resolve_penalty(const Graph& g, const PenaltyConfig& c) {
     while (!name.empty() && name.front() == ' ') name.erase(0, 1);
     while (!name.empty() && name.back() == ' ') name.pop_back();
     if (name.empty())
-      throw UsageError(
-          fmt::format("--penalty-layers: empty name in '{}' (use reference, relu, all or a comma list "
-                      "of node names)",
-                      c.layers));
+      throw UsageError(fmt::format(
+          "--penalty-layers: empty name in '{}' (use reference, relu, activations, all or a comma list "
+          "of node names)",
+          c.layers));
     int idx = g.find(name);
     if (idx < 0)
       throw UsageError(

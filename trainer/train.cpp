@@ -112,7 +112,7 @@ std::vector<std::string> metrics_columns(const Graph& g) {
                                 "penalty",     "train_acc",    "test_acc", "test_loss",
                                 "firing_relu", "sponge_ratio", "seconds",  "images_per_s"};
   for (int i : g.order)
-    if (g.nodes[i].op == Op::relu) c.push_back("firing." + g.nodes[i].name);
+    if (makes_zeros(g.nodes[i])) c.push_back("firing." + g.nodes[i].name);
   return c;
 }
 
@@ -227,7 +227,7 @@ struct Session {
         state(cfg, g),
         bar(cfg, train_b.batches_per_epoch()) {
     for (int i : g.order)
-      if (g.nodes[i].op == Op::relu) relus.push_back(i);
+      if (makes_zeros(g.nodes[i])) relus.push_back(i);  // ReLU-like: outputs with exact zeros
     size_t most = static_cast<size_t>(std::max(cfg.batch, test_b.batch()));
     x.resize(most * train_b.sample_floats());
     y32.resize(most);

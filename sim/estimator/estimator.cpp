@@ -60,6 +60,22 @@ const char* torch_type(Op op) {
       return "Flatten";
     case Op::identity:
       return "Sequential";  // kuangliu's empty nn.Sequential() shortcut
+    case Op::relu6:
+      return "ReLU6";
+    case Op::hardtanh:
+      return "Hardtanh";
+    case Op::sigmoid:
+      return "Sigmoid";
+    case Op::silu:
+      return "SiLU";
+    case Op::hardswish:
+      return "Hardswish";
+    case Op::hardsigmoid:
+      return "Hardsigmoid";
+    case Op::leaky_relu:
+      return "LeakyReLU";
+    case Op::dropout:
+      return "Dropout";
   }
   return "?";
 }
@@ -73,11 +89,11 @@ Shape batched(int64_t n, const Shape& s) {
 // The activation whose non-zeros the original's hook sees as input `j` of node `i`: an in-place
 // ReLU that already ran on j has rectified it (and an in-place ReLU's own input is its output).
 int seen_input(const Graph& g, const std::vector<int>& pos, int i, int j) {
-  if (g.nodes[i].op == Op::relu && g.nodes[i].inplace) return i;
+  if (is_activation(g.nodes[i].op) && g.nodes[i].inplace) return i;
   if (j < 0) return j;
   for (size_t r = 0; r < g.nodes.size(); ++r) {
     const Node& n = g.nodes[r];
-    if (n.op == Op::relu && n.inplace && n.in.size() == 1 && n.in[0] == j && pos[r] < pos[i])
+    if (is_activation(n.op) && n.inplace && n.in.size() == 1 && n.in[0] == j && pos[r] < pos[i])
       return static_cast<int>(r);
   }
   return j;
@@ -116,8 +132,8 @@ void count_ops(const Graph& g, const Node& n, int64_t b, Convention conv, LayerC
       l.ops = 4 * in;
       l.rule = "batchnorm2d:4*in.numel";
       return;
-    case Op::relu:
-      l.rule = "relu";
+    case Op::dropout:
+      l.rule = op_name(n.op);  // 0 ops, as the original counts Dropout
       return;
     case Op::add:
       if (conv == Convention::graph) {
@@ -133,6 +149,11 @@ void count_ops(const Graph& g, const Node& n, int64_t b, Convention conv, LayerC
         return;
       }
       break;
+    default:
+      if (is_activation(n.op)) {
+        l.rule = op_name(n.op);  // 0 ops, as the original counts ReLU
+        return;
+      }
   }
   l.rule = "unsupported";  // the original has no rule: 0 ops, listed as unsupported
   l.supported = false;

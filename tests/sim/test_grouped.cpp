@@ -145,8 +145,9 @@ TEST_F(Grouped, EveryGroupReproducesTheTrainersOutputsOnEveryDataflow) {
             << n.name;
       }
       convs += n.op == Op::conv2d;
-      if (n.groups > 1)
+      if (n.groups > 1) {
         EXPECT_NE(l.tiling.find(fmt::format("{} groups, each:", n.groups)), std::string::npos);
+      }
     }
     EXPECT_EQ(convs, 4);
   }

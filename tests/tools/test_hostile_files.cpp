@@ -121,7 +121,7 @@ TEST(HostileFiles, AFullDiskFailsTheWriteAndLeavesNoTruncatedFile) {
   // A file-size limit of 1 KiB makes every larger write fail as a full disk would (SIGXFSZ ignored).
   test::TempDir d("hostile");
   ASSERT_EQ(test::run_cli("trace synth resnet8 --samples 1 --out " + (d / "t")).code, 0);
-  for (const std::string cmd :
+  for (const std::string& cmd :
        {std::string("energy ") + (d / "t") + " --csv " + (d / "e.csv"),
         std::string("energy ") + (d / "t") + " --json " + (d / "e.json"),
         std::string("trace info ") + (d / "t") + " --csv " + (d / "i.csv"),

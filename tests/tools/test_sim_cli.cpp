@@ -18,7 +18,7 @@ TEST(SimCli, ReplaysATraceAndWritesCsvAndJson) {
   EXPECT_NE(r.out.find("total"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("3 sample(s)"), std::string::npos) << r.out;
   std::string csv = test::read_file(d / "rep.csv"), json = test::read_file(d / "rep.json");
-  EXPECT_EQ(csv.rfind("layer,kind,fused,M,K,N,mac_dense,", 0), 0u) << csv.substr(0, 200);
+  EXPECT_EQ(csv.rfind("layer,kind,fused,M,K,N,groups,mac_dense,", 0), 0u) << csv.substr(0, 200);
   EXPECT_NE(json.find("\"samples\": 3"), std::string::npos);
   EXPECT_NE(json.find("\"util_effective\""), std::string::npos);
   // The JSON is valid and its total row matches the CSV's.

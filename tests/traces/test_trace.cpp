@@ -198,13 +198,13 @@ TEST(TraceCli, NonFiniteValuesAreRefusedByEveryReader) {
   poke(d / "t/input.npy", 5, NAN);
   poke(d / "w/param.conv1.weight.npy", 3, INFINITY);
   const std::string sim = "sim --hw cnvlutin_ws16 --check --trace";
-  for (const std::string cmd :
+  for (const std::string& cmd :
        {sim, std::string("energy"), std::string("trace info"), std::string("firing")}) {
     auto r = test::run_cli(cmd + " " + (d / "t"));
     EXPECT_EQ(r.code, 2) << cmd << "\n" << r.out << r.err;
     EXPECT_NE(r.err.find("input.npy: element 5 is nan"), std::string::npos) << cmd << "\n" << r.err;
   }
-  for (const std::string cmd : {sim, std::string("energy"), std::string("trace info --params")}) {
+  for (const std::string& cmd : {sim, std::string("energy"), std::string("trace info --params")}) {
     auto r = test::run_cli(cmd + " " + (d / "w"));
     EXPECT_EQ(r.code, 2) << cmd << "\n" << r.out << r.err;
     EXPECT_NE(r.err.find("param.conv1.weight.npy: element 3 is inf"), std::string::npos) << cmd << "\n"

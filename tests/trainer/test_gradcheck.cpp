@@ -76,11 +76,9 @@ TEST_P(EatLoss, PenaltyValueMatchesItsDefinition) {
 
 // Directional derivatives along random directions: finite differences of the loss (train mode,
 // float) against the analytic gradient's dot product with the direction.
-TEST_P(EatLoss, GradientMatchesFiniteDifferences) {
-  Graph g = small_graph();
+void expect_gradient_matches_finite_differences(const Graph& g, const PenaltyConfig& pc) {
   Net net(g, 3);
-  // σ of the order of the activations keeps x²/(x²+σ) smooth at the finite-difference step.
-  net.set_penalty(PenaltyConfig{2.0, 0.1, GetParam().layers, GetParam().norm});
+  net.set_penalty(pc);
   Batch b = batch(g, 4, 4);
   net.forward(b.x.data(), b.n, true);
   LossParts lp = net.backward(b.y.data());
@@ -129,6 +127,38 @@ TEST_P(EatLoss, GradientMatchesFiniteDifferences) {
       norm += std::pow(static_cast<double>(grad[k][i]), 2);
     }
   EXPECT_GT(std::sqrt(diff), 0.05 * std::sqrt(norm)) << "the penalty barely changes the gradient";
+}
+
+TEST_P(EatLoss, GradientMatchesFiniteDifferences) {
+  // σ of the order of the activations keeps x²/(x²+σ) smooth at the finite-difference step.
+  expect_gradient_matches_finite_differences(small_graph(),
+                                             PenaltyConfig{2.0, 0.1, GetParam().layers, GetParam().norm});
+}
+
+// Every activation, grouped, depthwise and dilated convolutions and dropout (p = 0 keeps the loss
+// deterministic; its mask path is checked in test_layers.cpp), with the penalty on the activations.
+TEST(EatLoss, GradientOfTheDeployedOpsMatchesFiniteDifferences) {
+  Graph g = parse_graph(R"(name: ops
+params: {width: 1, in_channels: 3, input_size: [9, 7], classes: 10}
+nodes:
+  - {name: c1, op: conv2d, inputs: [input], out_channels: 8, kernel: 3, pad: 1}
+  - {name: a1, op: relu6, inputs: [c1]}
+  - {name: dw, op: conv2d, inputs: [a1], out_channels: 8, kernel: 3, pad: 2, dilation: 2, groups: depthwise}
+  - {name: a2, op: hardswish, inputs: [dw]}
+  - {name: g2, op: conv2d, inputs: [a2], out_channels: 8, kernel: [1, 3], pad: [0, 1], groups: 2, bias: true}
+  - {name: a3, op: silu, inputs: [g2]}
+  - {name: a4, op: leaky_relu, inputs: [a3], negative_slope: 0.1}
+  - {name: a5, op: hardsigmoid, inputs: [a4]}
+  - {name: a6, op: hardtanh, inputs: [a5], min_val: 0.2, max_val: 0.8}
+  - {name: a7, op: sigmoid, inputs: [a6]}
+  - {name: drop, op: dropout, inputs: [a7], p: 0}
+  - {name: pool, op: global_avgpool, inputs: [drop]}
+  - {name: flat, op: flatten, inputs: [pool]}
+  - {name: fc, op: linear, inputs: [flat], out_features: classes}
+)",
+                        "ops.yaml");
+  expect_gradient_matches_finite_differences(g,
+                                             PenaltyConfig{2.0, 0.1, "activations", PenaltyNorm::layer_mean});
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "tests/trainer/naive.hpp"
 #include "trainer/net.hpp"
 
@@ -204,6 +207,89 @@ TEST(ReluLayer, ForwardAndBackwardMatchNaive) {
     EXPECT_EQ(net.output().data, y);
     EXPECT_EQ(net.edge_grad(-1).data, dx);
   }
+}
+
+// The activations beside ReLU: value and derivative by PyTorch's formulas, written out here.
+struct ActCase {
+  const char* op;
+  const char* attrs;
+  double (*f)(double);
+  double (*df)(double);
+};
+void PrintTo(const ActCase& c, std::ostream* os) { *os << c.op; }
+class ActivationLayer : public ::testing::TestWithParam<ActCase> {};
+
+double sig(double x) { return 1 / (1 + std::exp(-x)); }
+
+TEST_P(ActivationLayer, ForwardAndBackwardMatchPyTorchFormulas) {
+  const ActCase& c = GetParam();
+  for (int N : {1, 3}) {
+    // An odd channel count and a conv before it, so the edge may be in a blocked layout.
+    Graph g =
+        graph_of(3, 6,
+                 fmt::format("  - {{name: conv, op: conv2d, inputs: [input], out_channels: 17, kernel: 1}}\n"
+                             "  - {{name: a, op: {}, inputs: [conv]{}}}\n",
+                             c.op, c.attrs),
+                 5);
+    Net net(g, 1);
+    net.set_debug_grads(true);
+    Dims d{N, 3, 6, 5};
+    Vec x = random_vec(d.size(), 31), w = net.get("conv.weight").data;
+    for (auto& v : w) v *= 8;  // pre-activations over [-8, 8]: every branch of every function
+    fill(net, "conv.weight", w);
+    net.forward(x.data(), N, true);
+    Vec h = conv_fwd(x, d, w, {}, 17, Window{1, 1, 1, 1, 0, 0});
+    Vec y(h.size()), dy = random_vec(static_cast<int64_t>(h.size()), 32), dh(h.size());
+    for (size_t i = 0; i < h.size(); ++i) y[i] = float(c.f(h[i])), dh[i] = float(dy[i] * c.df(h[i]));
+    EXPECT_LT(rel_err(net.output().data, y), kTol) << c.op;
+    net.backward_from(dy.data());
+    EXPECT_LT(rel_err(net.edge_grad(0).data, dh), kTol) << c.op << ": d(input)";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, ActivationLayer,
+    ::testing::Values(ActCase{"relu6", "", [](double x) { return std::clamp(x, 0.0, 6.0); },
+                              [](double x) { return x > 0 && x < 6 ? 1.0 : 0.0; }},
+                      ActCase{"hardtanh", ", min_val: -2, max_val: 3",
+                              [](double x) { return std::clamp(x, -2.0, 3.0); },
+                              [](double x) { return x > -2 && x < 3 ? 1.0 : 0.0; }},
+                      ActCase{"sigmoid", "", sig, [](double x) { return sig(x) * (1 - sig(x)); }},
+                      ActCase{"silu", "", [](double x) { return x * sig(x); },
+                              [](double x) { return sig(x) * (1 + x * (1 - sig(x))); }},
+                      ActCase{"hardswish", "", [](double x) { return x * std::clamp(x + 3, 0.0, 6.0) / 6; },
+                              [](double x) { return x < -3  ? 0.0
+                                                    : x > 3 ? 1.0
+                                                            : (2 * x + 3) / 6; }},
+                      ActCase{"hardsigmoid", "", [](double x) { return std::clamp(x / 6 + 0.5, 0.0, 1.0); },
+                              [](double x) { return x > -3 && x < 3 ? 1.0 / 6 : 0.0; }},
+                      ActCase{"leaky_relu", ", negative_slope: 0.2",
+                              [](double x) { return x > 0 ? x : 0.2 * x; },
+                              [](double x) { return x > 0 ? 1.0 : 0.2; }}),
+    [](const auto& info) { return std::string(info.param.op); });
+
+TEST(DropoutLayer, TrainingDropsAndRescalesInferenceIsTheIdentity) {
+  Graph g = graph_of(4, 8, "  - {name: d, op: dropout, inputs: [input], p: 0.25}\n");
+  Net net(g, 1);
+  net.set_debug_grads(true);
+  const int N = 16;
+  Vec x = random_vec(N * 4 * 64, 40), dy = random_vec(N * 4 * 64, 41);
+  net.forward(x.data(), N, false);
+  EXPECT_EQ(net.output().data, x);
+  net.forward(x.data(), N, true);
+  net.backward_from(dy.data());
+  Vec y = net.output().data, dx = net.edge_grad(-1).data;
+  int64_t dropped = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    bool kept = y[i] != 0;
+    dropped += !kept;
+    EXPECT_FLOAT_EQ(y[i], kept ? x[i] / 0.75f : 0.0f);
+    EXPECT_FLOAT_EQ(dx[i], kept ? dy[i] / 0.75f : 0.0f);
+  }
+  EXPECT_NEAR(double(dropped) / double(x.size()), 0.25, 0.03);
+  Vec y1 = y;
+  net.forward(x.data(), N, true);
+  EXPECT_NE(net.output().data, y1) << "a new mask per call";
 }
 
 TEST(FlattenLinearLayers, MatchNaiveInPyTorchOrder) {

@@ -39,9 +39,10 @@ po::options_description train_options() {
       "lambda", po::value<double>()->default_value(0.0), "EAT penalty weight λ (0: standard training)")(
       "sigma", po::value<double>()->default_value(1e-4), "EAT σ in x²/(x²+σ)")(
       "penalty-layers", po::value<std::string>()->default_value("reference"),
-      "outputs penalised: reference (module nodes) | relu | all | comma-separated node names")(
-      "penalty-norm", po::value<std::string>()->default_value("layer-mean"), "layer-mean | element")(
-      "crop-pad", po::value<int>()->default_value(4), "random-crop padding in pixels (0: off)")(
+      "outputs penalised: reference (module nodes) | relu | activations (every activation op) | all | "
+      "comma-separated node names")("penalty-norm", po::value<std::string>()->default_value("layer-mean"),
+                                    "layer-mean | element")("crop-pad", po::value<int>()->default_value(4),
+                                                            "random-crop padding in pixels (0: off)")(
       "no-flip", po::bool_switch(), "no random horizontal flips")(
       "rotate", po::value<double>()->default_value(0.0), "random rotation up to ± degrees")(
       "seed", po::value<uint64_t>()->default_value(1), "seed for initialisation, order and augmentation")(

@@ -84,6 +84,10 @@ std::unique_ptr<Layer> make_layer(BuildArgs& a) {
       return make_flatten(a);
     case Op::identity:
       return make_identity(a);
+    case Op::dropout:
+      return make_dropout(a);
+    default:
+      if (is_activation(a.node.op)) return make_eltwise(a);  // relu6, sigmoid, ...
   }
   throw std::logic_error("make_layer: unknown op");
 }
