@@ -30,9 +30,9 @@ namespace {
 const char* const kOpNames[] = {"conv2d",         "batchnorm2d", "relu",    "maxpool2d", "avgpool2d",
                                 "global_avgpool", "linear",      "add",     "flatten",   "identity",
                                 "relu6",          "hardtanh",    "sigmoid", "silu",      "hardswish",
-                                "hardsigmoid",    "leaky_relu",  "dropout"};
+                                "hardsigmoid",    "leaky_relu",  "dropout", "mul",       "concat"};
 constexpr int kNumOps = sizeof(kOpNames) / sizeof(kOpNames[0]);
-static_assert(kNumOps == static_cast<int>(Op::dropout) + 1, "every op has a name");
+static_assert(kNumOps == static_cast<int>(Op::concat) + 1, "every op has a name");
 }  // namespace
 
 const char* op_name(Op op) { return kOpNames[static_cast<int>(op)]; }

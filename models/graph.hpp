@@ -31,6 +31,8 @@ enum class Op {
   hardsigmoid,
   leaky_relu,
   dropout,  // training only: the identity at inference
+  mul,      // element-wise product; one input may be (C, 1, 1), broadcast (squeeze-and-excitation)
+  concat,   // channels of two or more inputs, in input order
 };
 const char* op_name(Op op);
 bool op_from_name(const std::string& s, Op& out);

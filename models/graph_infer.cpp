@@ -17,10 +17,13 @@ Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
     d.errors.push_back(fmt::format("{}:{}: nodes ({}): {}", d.file, n.line, n.name, msg));
     return Shape{};
   };
-  size_t want = n.op == Op::add ? 2 : 1;
-  if (n.in.size() != want)
+  size_t want = n.op == Op::add || n.op == Op::mul ? 2 : 1;
+  if (n.op == Op::concat) {
+    if (n.in.size() < 2) return err(fmt::format("concat takes two or more inputs, got {}", n.in.size()));
+  } else if (n.in.size() != want) {
     return err(
         fmt::format("{} takes {} input{}, got {}", op_name(n.op), want, want == 1 ? "" : "s", n.in.size()));
+  }
   for (size_t i = 0; i < n.in.size(); ++i)
     if (g.in_shape(n, i).empty()) return {};  // an earlier error already explains it
   const Shape& x = g.in_shape(n, 0);
@@ -61,6 +64,30 @@ Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
     case Op::identity:
     case Op::dropout:
       return x;
+    case Op::mul: {
+      // Equal shapes, or one side (C, 1, 1) scaling the other's channels.
+      const Shape& y = g.in_shape(n, 1);
+      auto scales = [](const Shape& s, const Shape& t) {
+        return s.size() == 3 && t.size() == 3 && s[0] == t[0] && s[1] == 1 && s[2] == 1;
+      };
+      if (x == y || scales(y, x)) return x;
+      if (scales(x, y)) return y;
+      return err(fmt::format("mul inputs do not broadcast: {} ({}) and {} ({}) (equal shapes, or one (C, 1, 1) "
+                             "with the other's C channels)",
+                             shape_str(x), n.inputs[0], shape_str(y), n.inputs[1]));
+    }
+    case Op::concat: {
+      Shape out = x;
+      for (size_t i = 1; i < n.in.size(); ++i) {
+        const Shape& y = g.in_shape(n, i);
+        bool fits = y.size() == x.size() && (x.size() == 1 || (x.size() == 3 && y[1] == x[1] && y[2] == x[2]));
+        if (!fits)
+          return err(fmt::format("concat inputs must agree on all but the channels: {} ({}) and {} ({})",
+                                 shape_str(x), n.inputs[0], shape_str(y), n.inputs[i]));
+        out[0] += y[0];
+      }
+      return out;
+    }
     case Op::global_avgpool:
       if (x.size() != 3) return err(fmt::format("needs a (C, H, W) input, got {}", shape_str(x)));
       return {x[0], 1, 1};

@@ -37,7 +37,13 @@ int64_t ppu_ops_of(const Graph& g, const Node& n) {
     case Op::silu:
       return 5 * out;  // the sigmoid, then a multiply
     case Op::add:
+    case Op::mul:
       return out * int64_t(n.in.size() - 1);
+    case Op::concat: {  // the inputs beside the stream pass through the PPU into the output
+      int64_t moved = 0;
+      for (size_t k = 1; k < n.in.size(); ++k) moved += numel(g.in_shape(n, k));
+      return moved;
+    }
     case Op::maxpool2d:
     case Op::avgpool2d:
       return out * n.kh * n.kw;
@@ -95,7 +101,9 @@ std::vector<LayerGroup> group_layers(const Graph& g) {
     grp.ppu.push_back(i);
     grp.ppu_ops += ppu_ops_of(g, n);
     if (n.op == Op::batchnorm2d) grp.bn_ops += 2 * numel(n.out_shape), grp.bn_params += 2 * n.out_shape[0];
-    if (n.op == Op::add)
+    // Operands beside the stream come from other rows through DRAM (residual adds, SE scales,
+    // concat inputs).
+    if (n.in.size() > 1)
       for (size_t k = 0; k < n.in.size(); ++k) {
         int r = alias_root(g, n.in[k]);
         if (r < 0 || owner[r] != o)

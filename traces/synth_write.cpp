@@ -232,6 +232,24 @@ void Generator::compute(int i) {
     case Op::dropout:  // the identity at inference
       y = input_of(n, 0);
       break;
+    case Op::mul: {  // one side may be (C, 1, 1): it scales the other's channels
+      int big = numel(g_.in_shape(n, 0)) >= numel(g_.in_shape(n, 1)) ? 0 : 1;
+      const std::vector<float>&a = input_of(n, big), &b = input_of(n, 1 - big);
+      const int64_t bper = numel(g_.in_shape(n, 1 - big)), rep = per / bper;
+      for (int64_t s = 0; s < N_; ++s)
+        for (int64_t e = 0; e < per; ++e) y[s * per + e] = a[s * per + e] * b[s * bper + e / rep];
+      break;
+    }
+    case Op::concat: {
+      int64_t at = 0;
+      for (size_t k = 0; k < n.in.size(); ++k) {
+        const int64_t kper = numel(g_.in_shape(n, k));
+        const std::vector<float>& x = input_of(n, k);
+        for (int64_t s = 0; s < N_; ++s) std::copy_n(x.data() + s * kper, kper, y.data() + s * per + at);
+        at += kper;
+      }
+      break;
+    }
     default:
       if (is_activation(n.op)) {  // relu6, sigmoid, ...: computed from the input
         const std::vector<float>& x = input_of(n, 0);

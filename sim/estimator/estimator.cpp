@@ -76,6 +76,10 @@ const char* torch_type(Op op) {
       return "LeakyReLU";
     case Op::dropout:
       return "Dropout";
+    case Op::mul:
+      return "mul";
+    case Op::concat:
+      return "cat";
   }
   return "?";
 }
@@ -136,9 +140,16 @@ void count_ops(const Graph& g, const Node& n, int64_t b, Convention conv, LayerC
       l.rule = op_name(n.op);  // 0 ops, as the original counts Dropout
       return;
     case Op::add:
+    case Op::mul:
       if (conv == Convention::graph) {
         l.ops = out;
-        l.rule = "add:out.numel";
+        l.rule = n.op == Op::add ? "add:out.numel" : "mul:out.numel";
+        return;
+      }
+      break;
+    case Op::concat:
+      if (conv == Convention::graph) {
+        l.rule = "cat";
         return;
       }
       break;

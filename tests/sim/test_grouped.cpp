@@ -11,6 +11,7 @@
 #include "base/errors.hpp"
 #include "sim/gemm.hpp"
 #include "sim/hwconfig.hpp"
+#include "sim/network.hpp"
 #include "sim/run.hpp"
 #include "sim/systemc/clocked.hpp"
 #include "tests/helpers.hpp"
@@ -23,19 +24,25 @@ namespace eatsim {
 namespace {
 
 // Input 3×13×11. c1: 3→8 rectangular kernel and stride; dw: depthwise, dilated; g4: 4 groups of
-// 2→3 with a 1×3 kernel; dwm: depthwise with a channel multiplier of 2, stride 2.
+// 2→3 with a 1×3 kernel; dwm: depthwise with a channel multiplier of 2, stride 2; then a
+// squeeze-and-excitation block (mul by a (C, 1, 1) scale) and a concat.
 const char* kModel = R"(name: grouped
 params: {width: 1, in_channels: 3, input_size: [13, 11], classes: 5}
 nodes:
   - {name: c1, op: conv2d, inputs: [input], out_channels: 8, kernel: [3, 2], stride: [1, 2], pad: [1, 0]}
   - {name: r1, op: relu, inputs: [c1]}
   - {name: dw, op: conv2d, inputs: [r1], out_channels: 8, kernel: 3, pad: 2, dilation: 2, groups: depthwise}
-  - {name: r2, op: relu, inputs: [dw]}
+  - {name: r2, op: hardswish, inputs: [dw]}
   - {name: g4, op: conv2d, inputs: [r2], out_channels: 12, kernel: [1, 3], pad: [0, 1], groups: 4, bias: true}
-  - {name: r3, op: relu, inputs: [g4]}
+  - {name: r3, op: relu6, inputs: [g4]}
   - {name: dwm, op: conv2d, inputs: [r3], out_channels: 24, kernel: 3, stride: 2, pad: 1, groups: 12}
   - {name: r4, op: relu, inputs: [dwm]}
-  - {name: pool, op: global_avgpool, inputs: [r4]}
+  - {name: se_pool, op: global_avgpool, inputs: [r4]}
+  - {name: se_fc, op: conv2d, inputs: [se_pool], out_channels: 24, kernel: 1, bias: true}
+  - {name: se_gate, op: hardsigmoid, inputs: [se_fc]}
+  - {name: se, op: mul, inputs: [se_gate, r4]}
+  - {name: cat, op: concat, inputs: [se, r4]}
+  - {name: pool, op: global_avgpool, inputs: [cat]}
   - {name: flat, op: flatten, inputs: [pool]}
   - {name: fc, op: linear, inputs: [flat], out_features: classes}
 )";
@@ -115,6 +122,14 @@ TEST(GroupedGraph, BadGroupsAndDilationsNameTheLine) {
         "dilations must be positive");
   fails("  - {name: c, op: conv2d, inputs: [input], out_channels: 6, kernel: 1, groups: many}\n",
         "m.yaml:4:");
+  fails("  - {name: c, op: conv2d, inputs: [input], out_channels: 4, kernel: 1}\n"
+        "  - {name: m, op: mul, inputs: [input, c]}\n",
+        "m.yaml:5: nodes (m): mul inputs do not broadcast: [6, 8, 6] (input) and [4, 8, 6] (c)");
+  fails("  - {name: c, op: conv2d, inputs: [input], out_channels: 4, kernel: 3}\n"
+        "  - {name: k, op: concat, inputs: [input, c]}\n",
+        "m.yaml:5: nodes (k): concat inputs must agree on all but the channels: [6, 8, 6] (input) and [4, 6, 4] (c)");
+  fails("  - {name: k, op: concat, inputs: [input]}\n", "m.yaml:4: nodes (k): concat takes two or more inputs");
+  fails("  - {name: m, op: mul, inputs: [input]}\n", "mul takes 2 inputs, got 1");
 }
 
 TEST_F(Grouped, EveryGroupReproducesTheTrainersOutputsOnEveryDataflow) {
@@ -149,8 +164,24 @@ TEST_F(Grouped, EveryGroupReproducesTheTrainersOutputsOnEveryDataflow) {
         EXPECT_NE(l.tiling.find(fmt::format("{} groups, each:", n.groups)), std::string::npos);
       }
     }
-    EXPECT_EQ(convs, 4);
+    EXPECT_EQ(convs, 5);
   }
+}
+
+// The SE scale and the concat ride on the se_fc row: the block's input r4 comes back from DRAM
+// twice (as mul's and as concat's operand), the PPU multiplies every element and moves r4 into
+// the concatenation.
+TEST(GroupedGraph, SqueezeExcitationAndConcatRideOnTheScaleRow) {
+  Graph g = parse_graph(kModel, "grouped.yaml");
+  for (const sim::LayerGroup& grp : sim::group_layers(g)) {
+    if (grp.name != "se_fc") continue;
+    EXPECT_EQ(grp.fused_names(g), "se_gate,se,cat,pool,flat");
+    EXPECT_EQ(grp.residual_elems, 2 * 24 * 7 * 3);
+    // bias 24, hardsigmoid 2·24, mul 504, concat 504 moved, pool 1008 + 48
+    EXPECT_EQ(grp.ppu_ops, 24 + 2 * 24 + 504 + 504 + 1008 + 48);
+    return;
+  }
+  ADD_FAILURE() << "no se_fc row";
 }
 
 TEST_F(Grouped, CycleFidelityEqualsFastOnGroupedLayers) {

@@ -135,8 +135,9 @@ TEST_P(EatLoss, GradientMatchesFiniteDifferences) {
                                              PenaltyConfig{2.0, 0.1, GetParam().layers, GetParam().norm});
 }
 
-// Every activation, grouped, depthwise and dilated convolutions and dropout (p = 0 keeps the loss
-// deterministic; its mask path is checked in test_layers.cpp), with the penalty on the activations.
+// Every activation, grouped, depthwise and dilated convolutions, a squeeze-and-excitation block
+// (mul with a (C, 1, 1) scale), concat and dropout (p = 0 keeps the loss deterministic; its mask
+// path is checked in test_layers.cpp), with the penalty on the activations.
 TEST(EatLoss, GradientOfTheDeployedOpsMatchesFiniteDifferences) {
   Graph g = parse_graph(R"(name: ops
 params: {width: 1, in_channels: 3, input_size: [9, 7], classes: 10}
@@ -152,7 +153,12 @@ nodes:
   - {name: a6, op: hardtanh, inputs: [a5], min_val: 0.2, max_val: 0.8}
   - {name: a7, op: sigmoid, inputs: [a6]}
   - {name: drop, op: dropout, inputs: [a7], p: 0}
-  - {name: pool, op: global_avgpool, inputs: [drop]}
+  - {name: se_pool, op: global_avgpool, inputs: [drop]}
+  - {name: se_fc, op: conv2d, inputs: [se_pool], out_channels: 8, kernel: 1, bias: true}
+  - {name: se_gate, op: hardsigmoid, inputs: [se_fc]}
+  - {name: se, op: mul, inputs: [se_gate, drop]}
+  - {name: cat, op: concat, inputs: [se, a1, a3]}
+  - {name: pool, op: global_avgpool, inputs: [cat]}
   - {name: flat, op: flatten, inputs: [pool]}
   - {name: fc, op: linear, inputs: [flat], out_features: classes}
 )",

@@ -292,6 +292,71 @@ TEST(DropoutLayer, TrainingDropsAndRescalesInferenceIsTheIdentity) {
   EXPECT_NE(net.output().data, y1) << "a new mask per call";
 }
 
+// mul with equal shapes and with a (C, 1, 1) scale either side; concat of three inputs whose
+// layouts differ (a conv output and the graph input), each checked against plain loops.
+TEST(MulConcatLayers, ForwardAndBackwardMatchNaive) {
+  for (const char* scale_first : {"true", "false"}) {
+    const bool sf = std::string(scale_first) == "true";
+    Graph g = graph_of(
+        3, 5,
+        fmt::format("  - {{name: conv, op: conv2d, inputs: [input], out_channels: 17, kernel: 1}}\n"
+                    "  - {{name: pool, op: global_avgpool, inputs: [conv]}}\n"
+                    "  - {{name: sq, op: mul, inputs: [conv, conv]}}\n"
+                    "  - {{name: se, op: mul, inputs: [{}]}}\n"
+                    "  - {{name: cat, op: concat, inputs: [se, input, sq]}}\n",
+                    sf ? "pool, sq" : "sq, pool"),
+        4);
+    Net net(g, 1);
+    net.set_debug_grads(true);
+    const int N = 2, C = 17, HW = 20;
+    Dims d{N, 3, 5, 4};
+    Vec x = random_vec(d.size(), 51), w = net.get("conv.weight").data;
+    net.forward(x.data(), N, true);
+    Vec h = conv_fwd(x, d, w, {}, C, Window{1, 1, 1, 1, 0, 0});  // (N, 17, 5, 4)
+    Vec p(N * C, 0), sq(h.size()), se(h.size());
+    for (int n = 0; n < N; ++n)
+      for (int c = 0; c < C; ++c) {
+        for (int i = 0; i < HW; ++i) p[n * C + c] += h[(n * C + c) * HW + i] / HW;
+        for (int i = 0; i < HW; ++i) {
+          size_t k = size_t((n * C + c) * HW + i);
+          sq[k] = h[k] * h[k], se[k] = sq[k] * p[n * C + c];
+        }
+      }
+    Vec y;  // concat: se (17), input (3), sq (17) channels per sample
+    for (int n = 0; n < N; ++n) {
+      y.insert(y.end(), se.begin() + n * C * HW, se.begin() + (n + 1) * C * HW);
+      y.insert(y.end(), x.begin() + n * 3 * HW, x.begin() + (n + 1) * 3 * HW);
+      y.insert(y.end(), sq.begin() + n * C * HW, sq.begin() + (n + 1) * C * HW);
+    }
+    EXPECT_LT(rel_err(net.output().data, y), kTol) << scale_first;
+    Vec dy = random_vec(static_cast<int64_t>(y.size()), 52);
+    net.backward_from(dy.data());
+    // Gradients by hand: cat splits dy; se = sq·p gives d(sq) += dy_se·p and d(p) = Σ dy_se·sq;
+    // sq = h·h gives d(h) = 2h·d(sq); pool gives d(h) += d(p)/HW.
+    Vec dsq(h.size()), dp(N * C, 0), dh(h.size()), dx_direct(x.size());
+    for (int n = 0; n < N; ++n) {
+      const float* dyn = dy.data() + n * 37 * HW;
+      for (int c = 0; c < C; ++c)
+        for (int i = 0; i < HW; ++i) {
+          size_t k = size_t((n * C + c) * HW + i);
+          float dse = dyn[c * HW + i];
+          dsq[k] = dyn[(20 + c) * HW + i] + dse * p[n * C + c];
+          dp[n * C + c] += dse * sq[k];
+        }
+      for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < HW; ++i) dx_direct[(n * 3 + c) * HW + i] = dyn[(17 + c) * HW + i];
+    }
+    for (size_t k = 0; k < h.size(); ++k) dh[k] = 2 * h[k] * dsq[k] + dp[k / HW] / HW;
+    EXPECT_LT(rel_err(net.edge_grad(g.find("sq")).data, dsq), kTol) << scale_first << ": d(sq)";
+    EXPECT_LT(rel_err(net.edge_grad(g.find("pool")).data, dp), kTol) << scale_first << ": d(pool)";
+    EXPECT_LT(rel_err(net.edge_grad(g.find("conv")).data, dh), kTol) << scale_first << ": d(conv)";
+    Vec dx, dw, db;
+    conv_bwd(x, d, w, C, Window{1, 1, 1, 1, 0, 0}, dh, dx, dw, db);
+    for (size_t k = 0; k < dx.size(); ++k) dx[k] += dx_direct[k];
+    EXPECT_LT(rel_err(net.edge_grad(-1).data, dx), kTol) << scale_first << ": d(input)";
+  }
+}
+
 TEST(FlattenLinearLayers, MatchNaiveInPyTorchOrder) {
   for (int N : {1, 7}) {
     // conv first, so flatten sees the conv's (possibly blocked) layout and must restore NCHW order.

@@ -86,6 +86,10 @@ std::unique_ptr<Layer> make_layer(BuildArgs& a) {
       return make_identity(a);
     case Op::dropout:
       return make_dropout(a);
+    case Op::mul:
+      return make_mul(a);
+    case Op::concat:
+      return make_concat(a);
     default:
       if (is_activation(a.node.op)) return make_eltwise(a);  // relu6, sigmoid, ...
   }

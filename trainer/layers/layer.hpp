@@ -93,6 +93,8 @@ std::unique_ptr<Layer> make_flatten(BuildArgs& a);
 std::unique_ptr<Layer> make_identity(BuildArgs& a);
 std::unique_ptr<Layer> make_eltwise(BuildArgs& a);  // relu6, hardtanh, sigmoid, silu, hardswish, ...
 std::unique_ptr<Layer> make_dropout(BuildArgs& a);
+std::unique_ptr<Layer> make_mul(BuildArgs& a);
+std::unique_ptr<Layer> make_concat(BuildArgs& a);
 std::unique_ptr<Layer> make_layer(BuildArgs& a);  // by a.node.op
 
 // Plain C-order layout for dims of rank 1..4 (x, nc, ncw, nchw).
