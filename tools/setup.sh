@@ -12,7 +12,7 @@ PACKAGES=(
   libsystemc-dev libdnnl-dev ocl-icd-opencl-dev libyaml-cpp-dev libfmt-dev libboost-program-options-dev
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
-  python3 python3-numpy python3-torch dataset-fashion-mnist gnuplot-nox
+  python3 python3-numpy python3-torch python3-torchvision dataset-fashion-mnist gnuplot-nox
 )
 
 missing=()

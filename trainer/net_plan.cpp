@@ -76,6 +76,11 @@ std::unique_ptr<Net::Impl::Plan> Net::Impl::build(int n, bool backward, bool all
     if (!q) throw std::logic_error("missing parameter " + key);
     return q;
   };
+  // Pass-through gradients (add, identity) chain: an edge may share the gradient buffer of an add
+  // whose own output later shares the next add's (MobileNet's consecutive residual adds). Each
+  // edge's final buffer is resolved once every node is built.
+  std::vector<int> alias_of(nn + 1, -1);               // edge -> the edge whose buffer it shares
+  std::vector<std::pair<int, size_t>> accum_from_out;  // (node, accumulation) reading its output's
   for (int i : g.order) {
     InputWiring wi = wire_inputs(*p, w, i);
     Act& out = p->acts[i + 1];
@@ -87,9 +92,16 @@ std::unique_ptr<Net::Impl::Plan> Net::Impl::build(int n, bool backward, bool all
     if (!out.data) out.data = memory(out.desc, env.eng);
     if (!backward) continue;
     out.diff = new_diff(out.desc);
-    if (wi.alias_edge >= 0) p->acts[wi.alias_edge].diff = out.diff;
-    for (size_t k : wi.accum_from_out) p->accum[i][k].scratch = out.diff;
+    if (wi.alias_edge >= 0) alias_of[wi.alias_edge] = i + 1;
+    for (size_t k : wi.accum_from_out) accum_from_out.emplace_back(i, k);
   }
+  auto root = [&](int e) {
+    while (alias_of[e] >= 0) e = alias_of[e];
+    return e;
+  };
+  for (size_t e = 0; e <= nn; ++e)
+    if (alias_of[e] >= 0) p->acts[e].diff = p->acts[root(static_cast<int>(e))].diff;
+  for (auto [i, k] : accum_from_out) p->accum[i][k].scratch = p->acts[root(i + 1)].diff;
   // A BN computing its ReLU reads the ReLU's dy (set here, once later consumers of the ReLU's
   // output have finished aliasing its gradient buffer).
   for (size_t i = 0; i < nn; ++i)

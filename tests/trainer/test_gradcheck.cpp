@@ -143,7 +143,8 @@ TEST(EatLoss, GradientOfTheDeployedOpsMatchesFiniteDifferences) {
 params: {width: 1, in_channels: 3, input_size: [9, 7], classes: 10}
 nodes:
   - {name: c1, op: conv2d, inputs: [input], out_channels: 8, kernel: 3, pad: 1}
-  - {name: a1, op: relu6, inputs: [c1]}
+  - {name: b1, op: batchnorm2d, inputs: [c1]}
+  - {name: a1, op: relu6, inputs: [b1], module: true, inplace: true}
   - {name: dw, op: conv2d, inputs: [a1], out_channels: 8, kernel: 3, pad: 2, dilation: 2, groups: depthwise}
   - {name: a2, op: hardswish, inputs: [dw]}
   - {name: g2, op: conv2d, inputs: [a2], out_channels: 8, kernel: [1, 3], pad: [0, 1], groups: 2, bias: true}

@@ -71,5 +71,31 @@ TEST_P(NetInPlace, GradientsEqualThoseOfAPlanKeepingEveryEdge) {
 
 INSTANTIATE_TEST_SUITE_P(Selections, NetInPlace, ::testing::Values("none", "reference", "relu", "all"));
 
+// Consecutive residual adds with no ReLU between (MobileNetV2): an edge shares the gradient buffer
+// of an add whose own output shares the next add's. The shared-memory plan must give the gradients
+// of the plan that keeps every edge, bit for bit.
+TEST(NetGradMemory, ChainedResidualAddsShareOneGradientBuffer) {
+  ParamOverrides o;
+  o.has_width = o.has_input_size = true;
+  o.p.width = 0.25;
+  o.p.input_h = o.p.input_w = 16;
+  Graph g = load_graph("mobilenetv2", o);
+  for (Node& n : g.nodes)
+    if (n.op == Op::dropout) n.p = 0;
+  int n = 4;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> x(n * numel(g.input_shape));
+  for (auto& v : x) v = nd(rng);
+  std::vector<int64_t> y{1, 2, 3, 4};
+  Net shared(g, 7), keep(g, 7);
+  keep.set_debug_grads(true);
+  shared.train_step(x.data(), y.data(), n), keep.train_step(x.data(), y.data(), n);
+  auto pa = shared.trainable(), pb = keep.trainable();
+  for (size_t k = 0; k < pa.size(); ++k)
+    for (int64_t i = 0; i < pa[k].size; ++i)
+      ASSERT_EQ(pa[k].grad[i], pb[k].grad[i]) << pa[k].info->key << "[" << i << "]";
+}
+
 }  // namespace
 }  // namespace eatsim

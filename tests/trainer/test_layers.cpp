@@ -97,7 +97,9 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ConvLayer,
                                            ConvCase{1, 4, 6, 8, 3, 1, 1, 2, 1, 0, true, 4},
                                            ConvCase{2, 5, 11, 7, 3, 3, 1, 1, 2, 2, false, 1, 2, 2},
                                            ConvCase{2, 8, 12, 8, 3, 2, 2, 1, 2, 1, true, 8, 2, 3, 9},
-                                           ConvCase{1, 3, 5, 4, 2, 3, 1, 2, 0, 1, false, 1, 1, 1, 13}));
+                                           ConvCase{1, 3, 5, 4, 2, 3, 1, 2, 0, 1, false, 1, 1, 1, 13},
+                                           // MobileNetV2's depthwise stride-2 layer at full size
+                                           ConvCase{8, 144, 16, 144, 3, 3, 2, 2, 1, 1, false, 144}));
 
 struct BnCase {
   int N, C, H;
@@ -297,15 +299,15 @@ TEST(DropoutLayer, TrainingDropsAndRescalesInferenceIsTheIdentity) {
 TEST(MulConcatLayers, ForwardAndBackwardMatchNaive) {
   for (const char* scale_first : {"true", "false"}) {
     const bool sf = std::string(scale_first) == "true";
-    Graph g = graph_of(
-        3, 5,
-        fmt::format("  - {{name: conv, op: conv2d, inputs: [input], out_channels: 17, kernel: 1}}\n"
-                    "  - {{name: pool, op: global_avgpool, inputs: [conv]}}\n"
-                    "  - {{name: sq, op: mul, inputs: [conv, conv]}}\n"
-                    "  - {{name: se, op: mul, inputs: [{}]}}\n"
-                    "  - {{name: cat, op: concat, inputs: [se, input, sq]}}\n",
-                    sf ? "pool, sq" : "sq, pool"),
-        4);
+    Graph g =
+        graph_of(3, 5,
+                 fmt::format("  - {{name: conv, op: conv2d, inputs: [input], out_channels: 17, kernel: 1}}\n"
+                             "  - {{name: pool, op: global_avgpool, inputs: [conv]}}\n"
+                             "  - {{name: sq, op: mul, inputs: [conv, conv]}}\n"
+                             "  - {{name: se, op: mul, inputs: [{}]}}\n"
+                             "  - {{name: cat, op: concat, inputs: [se, input, sq]}}\n",
+                             sf ? "pool, sq" : "sq, pool"),
+                 4);
     Net net(g, 1);
     net.set_debug_grads(true);
     const int N = 2, C = 17, HW = 20;

@@ -34,29 +34,33 @@ class Mul : public Layer {
         prod_ = memory(d, e.eng);
         bwd_small_ = dnnl::binary(dnnl::binary::primitive_desc({alg::binary_mul, d, d, d}, e.eng));
         const md& sd = small_->desc;
-        sum_ = dnnl::reduction(dnnl::reduction::primitive_desc({alg::reduction_sum, d, sd, 0.0f, 0.0f}, e.eng));
+        sum_ =
+            dnnl::reduction(dnnl::reduction::primitive_desc({alg::reduction_sum, d, sd, 0.0f, 0.0f}, e.eng));
         dsmall_port_.init(e, dsmall_.get_desc(), sd);
       }
     }
   }
 
   void forward(Env& e, bool) override {
-    fwd_.execute(e.s, {{DNNL_ARG_SRC_0, big_->data}, {DNNL_ARG_SRC_1, small_->data}, {DNNL_ARG_DST, out_->data}});
+    fwd_.execute(e.s,
+                 {{DNNL_ARG_SRC_0, big_->data}, {DNNL_ARG_SRC_1, small_->data}, {DNNL_ARG_DST, out_->data}});
   }
 
   void backward(Env& e) override {
     if (dbig_) {
       memory m = dbig_port_.out(dbig_);
-      bwd_big_.execute(e.s, {{DNNL_ARG_SRC_0, out_->diff}, {DNNL_ARG_SRC_1, small_->data}, {DNNL_ARG_DST, m}});
+      bwd_big_.execute(e.s,
+                       {{DNNL_ARG_SRC_0, out_->diff}, {DNNL_ARG_SRC_1, small_->data}, {DNNL_ARG_DST, m}});
       dbig_port_.finish(e, dbig_);
     }
     if (dsmall_) {
       memory m = dsmall_port_.out(dsmall_);
       if (!broadcast_) {
-        bwd_small_.execute(e.s, {{DNNL_ARG_SRC_0, out_->diff}, {DNNL_ARG_SRC_1, big_->data}, {DNNL_ARG_DST, m}});
-      } else {
         bwd_small_.execute(e.s,
-                           {{DNNL_ARG_SRC_0, out_->diff}, {DNNL_ARG_SRC_1, big_->data}, {DNNL_ARG_DST, prod_}});
+                           {{DNNL_ARG_SRC_0, out_->diff}, {DNNL_ARG_SRC_1, big_->data}, {DNNL_ARG_DST, m}});
+      } else {
+        bwd_small_.execute(
+            e.s, {{DNNL_ARG_SRC_0, out_->diff}, {DNNL_ARG_SRC_1, big_->data}, {DNNL_ARG_DST, prod_}});
         sum_.execute(e.s, {{DNNL_ARG_SRC, prod_}, {DNNL_ARG_DST, m}});
       }
       dsmall_port_.finish(e, dsmall_);
