@@ -13,6 +13,9 @@ the BatchNorm output stored before it). Needs numpy and torch only. See docs/tor
   /usr/bin/python3 tools/torch2trace.py --model-py mynet.py:make --state-dict mynet.pt --inputs X.npy --out T
       (any net: the graph is derived from its torch.fx trace, tools/fxgraph.py)
 
+  /usr/bin/python3 tools/torch2trace.py --torchvision mobilenet_v2 --random-inputs 2 --input-size 224 --out T
+      (a torchvision architecture, built without downloading weights: random init unless --state-dict)
+
 Library use (e.g. from a notebook):  from torch2trace import write_trace, resolved_graph, graph_from_fx
 """
 import argparse
@@ -27,7 +30,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from fxgraph import Torch2TraceError, graph_from_fx, parse_graph, run_graph  # noqa: E402,F401
+from fxgraph import Torch2TraceError, fx_graph, graph_from_fx, parse_graph, run_graph  # noqa: E402,F401
 
 PRODUCER = "torch2trace.py"
 
@@ -83,7 +86,7 @@ def _fsync_dir(path):
 
 
 def write_trace(model, graph_text, inputs, out_dir, labels=None, ids=None, force=False, dtype='float32',
-                model_params=None, meta=None, producer=PRODUCER, forward_batch=0, durable=True):
+                model_params=None, meta=None, producer=PRODUCER, forward_batch=0, durable=True, acts=None):
     """Runs `model` on `inputs` ([N, C, H, W]) and writes a v1 trace to `out_dir`.
 
     graph_text: the resolved graph (`eatsim model show NAME --yaml`); labels/ids: N integers (labels
@@ -91,7 +94,8 @@ def write_trace(model, graph_text, inputs, out_dir, labels=None, ids=None, force
     model_params: the informational manifest params (width, ...); meta: dataset, split, lambda, sigma,
     accuracy, checkpoint, extra (a dict of strings); forward_batch: run the forward pass on chunks
     of this many samples (0: all at once; 1 reproduces per-image scoring exactly); durable=False
-    skips the fsyncs (tests: the manifest is still written last and the directory renamed into place).
+    skips the fsyncs (tests: the manifest is still written last and the directory renamed into place);
+    acts: the graph nodes' outputs when already computed (FxGraph.values), else found by run_graph.
     """
     graph = parse_graph(graph_text)
     inputs = np.ascontiguousarray(np.asarray(inputs, dtype=np.float32))
@@ -107,7 +111,8 @@ def write_trace(model, graph_text, inputs, out_dir, labels=None, ids=None, force
     parent = os.path.dirname(os.path.abspath(out_dir))
     if not os.path.isdir(parent):
         raise Torch2TraceError(f"{out_dir}: the parent directory does not exist")
-    acts = run_graph(model, graph, torch.from_numpy(inputs), forward_batch)
+    if acts is None:
+        acts = run_graph(model, graph, torch.from_numpy(inputs), forward_batch)
     state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     out = acts.get(graph['output'])
     predictions = [int(x) for x in out.reshape(n, -1).argmax(axis=1)] if out is not None else []
@@ -216,19 +221,41 @@ def _load_factory(spec):
     return getattr(mod, func)
 
 
+def torchvision_model(name, classes, seed=0):
+    """torchvision.models.NAME with its own random initialisation (seeded); never downloads weights."""
+    try:
+        import torchvision
+    except ImportError:
+        raise Torch2TraceError("--torchvision needs torchvision (Debian: apt-get install python3-torchvision)")
+    builder = getattr(torchvision.models, name, None)
+    if not callable(builder) or name.startswith('_') or name[0].isupper():
+        raise Torch2TraceError(f"--torchvision {name}: torchvision {torchvision.__version__} has no such model")
+    torch.manual_seed(seed)
+    kw = {'weights': None, 'num_classes': classes}
+    if name in ('googlenet', 'inception_v3'):
+        kw.update(aux_logits=False, init_weights=True)
+    return builder(**kw)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     m = ap.add_mutually_exclusive_group(required=True)
     m.add_argument('--arch', help='resnet18 | vgg16 (tools/kuangliu_models.py)')
     m.add_argument('--model-py', help='FILE.py:FACTORY, a function returning your nn.Module (graph from torch.fx)')
+    m.add_argument('--torchvision', metavar='NAME',
+                   help='a torchvision.models architecture (resnet50, mobilenet_v2, ...; graph from torch.fx)')
     ap.add_argument('--width', type=float, default=1.0)
     ap.add_argument('--in-channels', type=int, default=3)
     ap.add_argument('--input-size', type=int, default=None, help='default: the inputs\' size')
-    ap.add_argument('--classes', type=int, default=10)
-    w = ap.add_mutually_exclusive_group(required=True)
+    ap.add_argument('--classes', type=int, default=None, help='default: 10 (torchvision: 1000)')
+    w = ap.add_mutually_exclusive_group()
     w.add_argument('--weights', help='directory with one .npy per state_dict key')
     w.add_argument('--state-dict', help='a torch.save()d state_dict (.pt)')
-    ap.add_argument('--inputs', required=True, help='.npy of shape [N, C, H, W], float')
+    i = ap.add_mutually_exclusive_group(required=True)
+    i.add_argument('--inputs', help='.npy of shape [N, C, H, W], float')
+    i.add_argument('--random-inputs', type=int, metavar='N',
+                   help='N standard-normal inputs of --in-channels x --input-size (default 224 for --torchvision)')
+    ap.add_argument('--seed', type=int, default=0, help='seed of random weights and inputs')
     ap.add_argument('--labels', help='.npy of N integer labels (default: -1, unknown)')
     ap.add_argument('--out', required=True, help='trace directory to write')
     ap.add_argument('--force', action='store_true', help='replace an existing trace')
@@ -248,26 +275,41 @@ def main(argv=None):
     try:
         sys.path.insert(0, HERE)
         import kuangliu_models
-        x = np.load(a.inputs)
-        if x.ndim != 4:
-            raise Torch2TraceError(f"{a.inputs}: expected [N, C, H, W], got shape {x.shape}")
+        classes = a.classes or (1000 if a.torchvision else 10)
+        if a.inputs:
+            x = np.load(a.inputs)
+            if x.ndim != 4:
+                raise Torch2TraceError(f"{a.inputs}: expected [N, C, H, W], got shape {x.shape}")
+        else:
+            s = a.input_size or (224 if a.torchvision else 32)
+            if a.random_inputs < 1:
+                raise Torch2TraceError("--random-inputs: give a positive sample count")
+            x = np.random.default_rng(a.seed).standard_normal((a.random_inputs, a.in_channels, s, s)).astype(np.float32)
         size = a.input_size or x.shape[-1]
         if a.model_py:
             model = _load_factory(a.model_py)()
             name = a.model_py.rsplit(':', 1)[-1]
+        elif a.torchvision:
+            model = torchvision_model(a.torchvision, classes, a.seed)
+            name = a.torchvision
         else:
-            model = kuangliu_models.build(a.arch, a.width, a.in_channels, size, a.classes)
+            model = kuangliu_models.build(a.arch, a.width, a.in_channels, size, classes)
             name = a.arch
-        load_weights(model, a.weights, a.state_dict)
+        if a.weights or a.state_dict:
+            load_weights(model, a.weights, a.state_dict)
+        elif not a.torchvision:
+            raise Torch2TraceError("give the weights: --weights DIR or --state-dict FILE.pt")
+        acts = None
         if a.graph:
             text = open(a.graph).read()
-        elif a.graph_from_fx or a.model_py:
-            text = graph_from_fx(model, torch.from_numpy(x[:1].astype(np.float32)), name)
+        elif a.graph_from_fx or a.model_py or a.torchvision:
+            fg = fx_graph(model, torch.from_numpy(x[:1].astype(np.float32)), name)
+            text, acts = fg.text, fg.values(x.astype(np.float32), a.forward_batch)
         else:
-            text = resolved_graph(a.arch, a.width, a.in_channels, size, a.classes, a.eatsim)
+            text = resolved_graph(a.arch, a.width, a.in_channels, size, classes, a.eatsim)
         labels = np.load(a.labels).reshape(-1) if a.labels else None
         write_trace(model, text, x, a.out, labels=labels, force=a.force, dtype=a.dtype,
-                    model_params={'width': a.width}, forward_batch=a.forward_batch,
+                    model_params={'width': a.width}, forward_batch=a.forward_batch, acts=acts,
                     meta={'dataset': a.dataset, 'split': a.split, 'lambda': a.lam, 'sigma': a.sigma,
                           'accuracy': a.accuracy, 'checkpoint': a.weights or a.state_dict})
         print(f"wrote {a.out} ({x.shape[0]} samples of {name}, width {a.width})")

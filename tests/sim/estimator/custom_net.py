@@ -1,5 +1,5 @@
 """Test helper: a small net outside models/ for torch2trace --model-py (graph derived from torch.fx),
-and one with an op the eatsim graph format cannot express."""
+and one with ops the eatsim graph format cannot express."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,9 +22,10 @@ class Net(nn.Module):
         return self.fc(self.drop(self.gap(y).flatten(1)))
 
 
-class Cat(nn.Module):
+class Bad(nn.Module):  # tanh, a transpose and a cat along the height have no graph op
     def forward(self, x):
-        return torch.cat([x, x], 1)
+        y = torch.tanh(torch.cat([x, x], 1))
+        return torch.cat([y, y.transpose(2, 3)], 2)
 
 
 def make():
@@ -32,8 +33,8 @@ def make():
     return Net()
 
 
-def make_cat():
-    return Cat()
+def make_bad():
+    return Bad()
 
 
 if __name__ == '__main__':  # writes the state_dicts and inputs the test uses: custom_net.py DIR
