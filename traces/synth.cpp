@@ -69,10 +69,16 @@ double Rng::normal() {
   return r * std::cos(2 * M_PI * v);
 }
 
+// ReLU-like nodes whose output density the generator sets: relu, relu6, hardtanh from 0 (zero for
+// every non-positive input).
+bool density_settable(const Node& n) {
+  return n.op == Op::relu || n.op == Op::relu6 || (n.op == Op::hardtanh && n.min_val == 0);
+}
+
 std::vector<double> resolve_density(const Graph& g, const std::string& spec) {
   std::vector<int> relus;
   for (int i : g.order)
-    if (g.nodes[i].op == Op::relu) relus.push_back(i);
+    if (density_settable(g.nodes[i])) relus.push_back(i);
   std::vector<double> out(g.nodes.size(), -1.0);
   auto bad = [&](const std::string& why) {
     throw UsageError(
@@ -106,7 +112,8 @@ std::vector<double> resolve_density(const Graph& g, const std::string& spec) {
     if (eq != std::string::npos) {
       std::string name = p.substr(0, eq);
       int idx = g.find(name);
-      if (idx < 0 || g.nodes[idx].op != Op::relu) bad("'" + name + "' is not a ReLU node of " + g.name);
+      if (idx < 0 || !density_settable(g.nodes[idx]))
+        bad("'" + name + "' is not a ReLU-like node (relu, relu6) of " + g.name);
       named[name] = parse_num(p.substr(eq + 1));
     } else if (p.find("..") != std::string::npos) {
       if (parts.size() - named.size() > 1 && !plain.empty()) bad("a ramp A..B cannot be mixed with a list");

@@ -30,6 +30,8 @@ struct SynthOptions {
 // Resolves the density spec to one value per ReLU node (indexed like graph.nodes; -1 elsewhere).
 // Throws UsageError on a malformed spec.
 std::vector<double> resolve_density(const Graph& g, const std::string& spec);
+// The nodes whose output density --density sets: relu, relu6, hardtanh from 0.
+bool density_settable(const Node& n);
 
 // Writes a synthetic trace to `dir` (atomically; refuses an existing dir unless replace).
 void write_synthetic_trace(const Graph& g, const SynthOptions& o, const std::string& dir, bool replace,

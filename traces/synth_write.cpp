@@ -197,7 +197,7 @@ void Generator::relu(int i, std::vector<float>& y) {
     for (int64_t e = 0; e < per; ++e) {
       float& xi = x[s * per + e];
       if (free_input) xi = keep_[e] ? std::fabs(xi) + 1e-3f : -std::fabs(xi);
-      y[s * per + e] = std::max(xi, 0.f);
+      y[s * per + e] = activate(n, xi);  // relu: max(x, 0); relu6 also clips at 6
     }
   }
 }
@@ -209,10 +209,11 @@ void Generator::compute(int i) {
   y.assign(static_cast<size_t>(N_ * per), 0.f);
   const Shape& ins = g_.in_shape(n, 0);
   int64_t in_per = numel(ins);
+  if (density_settable(n)) {  // relu, relu6: zeros at the density asked for
+    relu(i, y);
+    return;
+  }
   switch (n.op) {
-    case Op::relu:
-      relu(i, y);
-      break;
     case Op::maxpool2d:
     case Op::avgpool2d:
       for (int64_t s = 0; s < N_; ++s) pool(n, ins, input_of(n, 0).data() + s * in_per, y.data() + s * per);

@@ -144,5 +144,14 @@ TEST_F(ClockedModel, WholeResNet18AndVgg16ReportsEqualTheFastEngineOnEveryPreset
   expect_network_equal("resnet18", "cnvlutin_ws16", Clustering::channel, cnv);
 }
 
+// Depthwise and grouped convolutions, ReLU6, residual adds without a ReLU, dropout: MobileNetV2
+// with skipping and compression on, and on the SCALE-Sim-compatible preset (groups as layers).
+TEST_F(ClockedModel, WholeMobileNetV2ReportsEqualTheFastEngine) {
+  expect_network_equal("mobilenetv2", "cnvlutin_ws16", Clustering::channel,
+                       {"array.rows=8", "array.cols=8", "sparsity.compress.format=bitmap"});
+  expect_network_equal("mobilenetv2", "scalesim32", Clustering::independent,
+                       {"array.rows=8", "array.cols=8"});
+}
+
 }  // namespace
 }  // namespace eatsim::sim
