@@ -212,16 +212,19 @@ std::string format_table(const SimResult& r) {
   o << fmt::format("{} on {} ({}x{} {} {}, {} MHz), {} sample(s) from {}\n", r.model, hw.name, hw.array.rows,
                    hw.array.cols, dataflow_name(hw.array.dataflow), datatype_name(hw.array.datatype),
                    hw.array.clock_mhz, r.num_samples, r.source);
-  o << fmt::format("{:<22} {:>6} {:>6} {:>5} {:>12} {:>10} {:>10} {:>6} {:>6} {:>10} {:>11} {:>8}\n", "layer",
+  // N of a grouped conv reads "N×groups" (per group): a depthwise layer is "1×C", the shape that
+  // leaves a systolic array's columns idle (its dense% says how much).
+  o << fmt::format("{:<22} {:>6} {:>6} {:>8} {:>12} {:>10} {:>10} {:>6} {:>6} {:>10} {:>11} {:>8}\n", "layer",
                    "M", "K", "N", "MACs", "cycles", "stall", "util%", "dense%", "DRAM KB", "energy uJ", "mW");
   for (const Row& row : rows_of(r)) {
     size_t n = row.c.size();
     auto mean = [&](auto f) { return stat(n, f).mean; };
     o << fmt::format(
-        "{:<22} {:>6} {:>6} {:>5} {:>12.0f} {:>10.0f} {:>10.0f} {:>6.1f} {:>6.1f} {:>10.1f} {:>11.3f} "
+        "{:<22} {:>6} {:>6} {:>8} {:>12.0f} {:>10.0f} {:>10.0f} {:>6.1f} {:>6.1f} {:>10.1f} {:>11.3f} "
         "{:>8.1f}\n",
         row.name.size() > 22 ? row.name.substr(0, 22) : row.name, row.M ? std::to_string(row.M) : "",
-        row.K ? std::to_string(row.K) : "", row.N ? std::to_string(row.N) : "",
+        row.K ? std::to_string(row.K) : "",
+        row.N ? (row.groups > 1 ? fmt::format("{}x{}", row.N, row.groups) : std::to_string(row.N)) : "",
         mean([&](size_t s) { return double(row.c[s].mac_dense); }),
         mean([&](size_t s) { return double(row.m[s].cycles); }),
         mean([&](size_t s) { return double(row.c[s].cycles_stall); }),
