@@ -1,4 +1,5 @@
-// PyTorch parity: kuangliu-style ResNet18 and VGG16-BN at width 0.125, same weights and batch, via
+// PyTorch parity: kuangliu-style ResNet18 and VGG16-BN at width 0.125, MobileNetV2, and torchvision's
+// MobileNetV3-small and SqueezeNet 1.1 (graphs from torch.fx), same weights and batch, via
 // tests/trainer/torch_parity.py under Debian's python3 (torch must be there: a missing torch fails).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -25,6 +26,7 @@ struct ParityCase {
   // Random BN affine parameters and running statistics (else PyTorch's initial ones). MobileNetV2
   // with random ones is ill-conditioned: PyTorch's own float32 gradients are 10 % off float64.
   bool random_bn = true;
+  int size = 32;  // input height and width of a torchvision ("tv:NAME") graph
 };
 // Test names in listings (and so in ctest) show the case, not the object's bytes.
 void PrintTo(const ParityCase& c, std::ostream* os) {
@@ -57,7 +59,20 @@ TEST_P(TorchParity, LogitsLossGradientsAndRunningStatsMatch) {
   // VGG16 can show one ReLU input within float round-off of 0 whose mask flips between the two
   // implementations (seen: one element at 1e-7 in features.8 moves channel 88's gradients by 0.6 %).
   o.p.width = getenv("EATSIM_PARITY_WIDTH") ? std::atof(getenv("EATSIM_PARITY_WIDTH")) : c.width;
-  Graph g = load_graph(c.model, o);
+  test::TempDir tmp("parity");
+  std::string model = c.model;
+  if (model.rfind("tv:", 0) == 0) {  // a torchvision net: its graph from torch.fx (tools/fxgraph.py)
+    model = tmp / "graph.yaml";
+    int code = -1;
+    std::string out =
+        run(fmt::format("{} -c \"import sys; sys.path.insert(0, '{}/tools'); import torch, torch2trace as t; "
+                        "open('{}', 'w').write(t.fx_graph(t.torchvision_model('{}', 10), "
+                        "torch.zeros(1, 3, {}, {}), 'net').text)\"",
+                        test::python(), test::source_dir(), model, c.model + 3, c.size, c.size),
+            code);
+    ASSERT_EQ(code, 0) << out;
+  }
+  Graph g = load_graph(model, o);
   for (Node& n : g.nodes)
     if (n.op == Op::dropout) n.p = 0;  // random masks cannot match: the script turns dropout off too
   Net net(g, 11);
@@ -82,7 +97,6 @@ TEST_P(TorchParity, LogitsLossGradientsAndRunningStatsMatch) {
   std::vector<int64_t> y(N);
   for (auto& v : y) v = static_cast<int64_t>(rng() % 10);
 
-  test::TempDir tmp("parity");
   namespace fs = std::filesystem;
   save_checkpoint(tmp / "ckpt", net, {});
   npy_save_f32(tmp / "x.npy", {N, g.input_shape[0], g.input_shape[1], g.input_shape[2]}, x.data());
@@ -140,8 +154,16 @@ INSTANTIATE_TEST_SUITE_P(
                    {{2.0, 1e-4, "activations", PenaltyNorm::layer_mean},
                     {1.0, 1e-3, "features.3.conv.1.0,features.3.conv.3,classifier.1", PenaltyNorm::element}},
                    1.0,
-                   false}),
-    [](const auto& info) { return std::string(info.param.model); });
+                   false},
+        // hardswish, squeeze-and-excitation (ReLU, hardsigmoid, mul by a (C, 1, 1) scale), depthwise
+        ParityCase{
+            "tv:mobilenet_v3_small", {{1.0, 1e-3, "activations", PenaltyNorm::layer_mean}}, 1.0, false},
+        // Fire modules: concat of two branches, max pooling with ceil_mode, in-place ReLUs
+        ParityCase{"tv:squeezenet1_1", {{1.0, 1e-3, "activations", PenaltyNorm::element}}, 1.0, false, 64}),
+    [](const auto& info) {
+      std::string n = info.param.model;
+      return n.rfind("tv:", 0) == 0 ? "torchvision_" + n.substr(3) : n;
+    });
 
 }  // namespace
 }  // namespace eatsim

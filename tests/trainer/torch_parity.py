@@ -135,6 +135,22 @@ def mobilenetv2(width, in_channels, classes):
     return m
 
 
+def torchvision_net(arch):
+    """A torchvision architecture ("tv:NAME") as tools/torch2trace.py builds it, with dropout off and
+    node outputs recorded by module name (the graph came from tools/fxgraph.py)."""
+    def build(width, in_channels, classes):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+        import torch2trace
+        m = torch2trace.torchvision_model(arch, classes)
+        for name, mod in m.named_modules():
+            if isinstance(mod, nn.Dropout):
+                mod.p = 0.0
+            if len(list(mod.children())) == 0:
+                mod.register_forward_hook(lambda mod, inp, out, name=name: R(name, out))
+        return m
+    return build
+
+
 def rel(a, b, floor=1e-12):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
@@ -144,7 +160,7 @@ def rel(a, b, floor=1e-12):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=["resnet18", "vgg16", "mobilenetv2"], required=True)
+    ap.add_argument("--model", required=True, help="resnet18 | vgg16 | mobilenetv2 | tv:NAME (torchvision)")
     ap.add_argument("--width", type=float, required=True)
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--dir", required=True)
@@ -156,7 +172,9 @@ def main():
     d = a.dir
     x = torch.from_numpy(np.load(os.path.join(d, "x.npy")))
     y = torch.from_numpy(np.load(os.path.join(d, "y.npy")))
-    model = {"resnet18": ResNet18, "vgg16": VGG16, "mobilenetv2": mobilenetv2}[a.model](a.width, x.shape[1], a.classes)
+    builders = {"resnet18": ResNet18, "vgg16": VGG16, "mobilenetv2": mobilenetv2}
+    build = torchvision_net(a.model[3:]) if a.model.startswith("tv:") else builders[a.model]
+    model = build(a.width, x.shape[1], a.classes)
     keys = list(model.state_dict().keys())
     state = {k: torch.from_numpy(np.load(os.path.join(d, "ckpt", k + ".npy"))) for k in keys}
     model.load_state_dict(state, strict=True)
