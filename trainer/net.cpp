@@ -242,6 +242,13 @@ std::vector<Tensor> Net::infer_edges(const float* x, int n) {
   return out;
 }
 
+size_t Net::plans_held() const { return p_->plans.size(); }
+
+void Net::infer_each_edge(const float* x, int n, const std::function<void(int, const Tensor&)>& each) {
+  p_->forward(x, n, false, true);
+  for (int i = -1; i < static_cast<int>(p_->g.nodes.size()); ++i) each(i, edge(i));
+}
+
 std::vector<double> Net::layer_penalties() const {
   std::vector<double> out;
   if (!p_->cur) return out;

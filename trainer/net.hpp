@@ -3,6 +3,7 @@
 // state_dict keys; activations cross this boundary only as plain NCHW (or (N, F)) float tensors.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,6 +86,8 @@ class Net {
   Tensor edge_grad(int node) const;  // after a backward; needs set_debug_grads(true)
   // Eval-mode inference handing back every edge: [0] = input, [1 + i] = output of node i.
   std::vector<Tensor> infer_edges(const float* x, int n);
+  // The same, one edge at a time (node -1 is the input): only one plain copy lives at once.
+  void infer_each_edge(const float* x, int n, const std::function<void(int node, const Tensor&)>& each);
   // Per penalised node (penalised_nodes() order): mean of x²/(x²+σ) in the last forward.
   std::vector<double> layer_penalties() const;
   // Per node (graph order): elements of its output in the last forward with |x| > threshold, and
@@ -97,6 +100,8 @@ class Net {
   // Bytes held by the current batch size's plan: activations (every edge) and gradient buffers.
   int64_t activation_bytes() const;
   int64_t gradient_bytes() const;
+  // Plans held: one at a time (another batch size or kind replaces the current one).
+  size_t plans_held() const;
 
   // Parameters and buffers by state_dict key (plain layouts; num_batches_tracked as a float).
   const std::vector<ParamInfo>& param_info() const;

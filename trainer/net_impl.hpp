@@ -55,7 +55,7 @@ struct Net::Impl {
   std::vector<trainer::Param> params;  // state_dict order
   std::vector<ParamInfo> infos;
   std::unordered_map<std::string, size_t> by_key;
-  std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
+  std::vector<std::unique_ptr<Plan>> plans;  // the current plan (one at a time: net_plan.cpp)
   Plan* cur = nullptr;
   bool debug_grads = false;
   bool fast_conv = false;

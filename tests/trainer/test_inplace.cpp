@@ -97,5 +97,31 @@ TEST(NetGradMemory, ChainedResidualAddsShareOneGradientBuffer) {
       ASSERT_EQ(pa[k].grad[i], pb[k].grad[i]) << pa[k].info->key << "[" << i << "]";
 }
 
+// A run's evaluation (a partial last batch) and the estimator's all-edges pass replace the training
+// plan instead of joining it, so memory peaks at the largest plan; training after them rebuilds the
+// plan and gives the same results as a net that never switched.
+TEST(NetGradMemory, OnePlanAtATimeAndSwitchingChangesNoResult) {
+  Graph g = tiny_resnet();
+  std::mt19937_64 rng(9);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> x(8 * numel(g.input_shape));
+  for (auto& v : x) v = nd(rng);
+  std::vector<int64_t> y{1, 2, 3, 4, 5, 6, 7, 8};
+  Net a(g, 7), b(g, 7);
+  a.train_step(x.data(), y.data(), 8), b.train_step(x.data(), y.data(), 8);
+  a.forward(x.data(), 5, false);  // a partial evaluation batch
+  EXPECT_EQ(a.plans_held(), 1u);
+  int edges = 0;
+  a.infer_each_edge(x.data(), 3, [&](int, const Tensor& t) { edges += t.shape[0] == 3; });
+  EXPECT_EQ(edges, static_cast<int>(g.nodes.size()) + 1);
+  EXPECT_EQ(a.plans_held(), 1u);
+  LossParts la = a.train_step(x.data(), y.data(), 8), lb = b.train_step(x.data(), y.data(), 8);
+  EXPECT_EQ(la.loss, lb.loss);
+  auto pa = a.trainable(), pb = b.trainable();
+  for (size_t k = 0; k < pa.size(); ++k)
+    for (int64_t i = 0; i < pa[k].size; ++i) ASSERT_EQ(pa[k].grad[i], pb[k].grad[i]) << pa[k].info->key;
+  EXPECT_EQ(a.plans_held(), 1u);
+}
+
 }  // namespace
 }  // namespace eatsim
