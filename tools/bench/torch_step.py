@@ -2,7 +2,7 @@
 width, threads as given), standard or with the EAT penalty computed like the public reference code
 (forward hooks on every leaf module: sum(x²/(x²+σ))/numel per call, summed, / calls, × λ).
 Prints one JSON line. Run with /usr/bin/python3 (Debian's torch); driven by trainer_vs_pytorch.py.
-    torch_step.py WIDTH BATCH THREADS LAMBDA WARMUP STEPS
+    torch_step.py WIDTH BATCH THREADS LAMBDA WARMUP STEPS [channels_last]
 """
 import json
 import os
@@ -23,9 +23,14 @@ def main():
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = build("resnet18", width=width)
+    cl = len(sys.argv) > 7 and sys.argv[7] == "channels_last"
+    if cl:
+        net = net.to(memory_format=torch.channels_last)
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(batch, 3, 32, 32)
+    if cl:
+        x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,))
     acts = []
     if lam > 0:
