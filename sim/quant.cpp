@@ -13,6 +13,7 @@ Quant make_quant(DataType t, double max_abs, bool nonneg) {
     int bits = datatype_bits(t);
     q.qmax = nonneg ? (int64_t(1) << bits) - 1 : (int64_t(1) << (bits - 1)) - 1;
     q.step = max_abs > 0 ? max_abs / double(q.qmax) : 0;
+    q.zero_lo = 0.5 * q.step * (1 - 1e-9), q.zero_hi = 0.5 * q.step * (1 + 1e-9);
   }
   return q;
 }

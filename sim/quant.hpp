@@ -15,6 +15,9 @@ struct Quant {
   bool unsigned_ = false;  // the tensor never goes negative: the full code range is >= 0
   double step = 0;         // integer types: value of one code (max_abs / qmax); 0 for float types
   int64_t qmax = 0;        // integer types: the largest code (127, 255, 32767, 65535)
+  // Integer types: |x| below zero_lo rounds to code 0, above zero_hi it does not; only values in
+  // between (±1e-9 around step/2) need the division that decides it exactly.
+  double zero_lo = 0, zero_hi = 0;
 };
 
 // A tensor whose max|x| is 0 quantises every value to 0 (step 0): no division, no error.
@@ -28,8 +31,13 @@ inline bool quantises_to_zero(const Quant& q, float x) {
       return x == 0;
     case DataType::fp16:
       return !(x > 2.98023223876953125e-08f || x < -2.98023223876953125e-08f);  // |x| <= 2^-25
-    default:
-      return q.step == 0 || (q.unsigned_ && x < 0) || !(std::fabs(double(x) / q.step) > 0.5);
+    default: {
+      if (q.step == 0 || (q.unsigned_ && x < 0)) return true;
+      const double a = std::fabs(double(x));
+      if (a > q.zero_hi) return false;
+      if (a < q.zero_lo) return true;
+      return !(a / q.step > 0.5);
+    }
   }
 }
 

@@ -148,7 +148,7 @@ Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_b
     return r;
   }
   int64_t nnz = 0;
-  for (int64_t i = 0; i < n; ++i) nnz += quantise_value(q, x[i]) != 0;
+  for (int64_t i = 0; i < n; ++i) nnz += !quantises_to_zero(q, x[i]);
   if (c.format == CompressFormat::bitmap) {
     r.meta_bits = n;
     r.bits = nnz * elem_bits + r.meta_bits;
@@ -160,7 +160,7 @@ Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_b
   const int64_t span = int64_t(1) << c.run_bits;  // elements one filler covers (max run + the zero)
   int64_t entries = 0, run = 0;
   for (int64_t i = 0; i < n; ++i) {
-    if (quantise_value(q, x[i]) == 0) {
+    if (quantises_to_zero(q, x[i])) {
       ++run;
       continue;
     }
