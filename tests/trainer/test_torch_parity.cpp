@@ -159,7 +159,9 @@ INSTANTIATE_TEST_SUITE_P(
         ParityCase{
             "tv:mobilenet_v3_small", {{1.0, 1e-3, "activations", PenaltyNorm::layer_mean}}, 1.0, false},
         // Fire modules: concat of two branches, max pooling with ceil_mode, in-place ReLUs
-        ParityCase{"tv:squeezenet1_1", {{1.0, 1e-3, "activations", PenaltyNorm::element}}, 1.0, false, 64}),
+        ParityCase{"tv:squeezenet1_1", {{1.0, 1e-3, "activations", PenaltyNorm::element}}, 1.0, false, 64},
+        // SiLU, squeeze-and-excitation with a sigmoid gate, stochastic depth (off)
+        ParityCase{"tv:efficientnet_b0", {{1.0, 1e-3, "activations", PenaltyNorm::layer_mean}}, 1.0, false}),
     [](const auto& info) {
       std::string n = info.param.model;
       return n.rfind("tv:", 0) == 0 ? "torchvision_" + n.substr(3) : n;

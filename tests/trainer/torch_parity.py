@@ -143,8 +143,8 @@ def torchvision_net(arch):
         import torch2trace
         m = torch2trace.torchvision_model(arch, classes)
         for name, mod in m.named_modules():
-            if isinstance(mod, nn.Dropout):
-                mod.p = 0.0
+            if isinstance(mod, nn.Dropout) or type(mod).__name__ == "StochasticDepth":
+                mod.p = 0.0  # random in training: off on both sides (eatsim's graph has them as identities)
             if len(list(mod.children())) == 0:
                 mod.register_forward_hook(lambda mod, inp, out, name=name: R(name, out))
         return m
