@@ -201,11 +201,12 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
 namespace {
 
 // Bytes of tensors compressed each with its own scale; adds their metadata bits to `meta_bits`.
-int64_t compressed_bytes(const HwConfig& hw, const std::vector<WrittenTensor>& ts, int64_t& meta_bits) {
+int64_t compressed_bytes(const HwConfig& hw, const std::vector<WrittenTensor>& ts, int64_t& meta_bits,
+                         CompressedSizes& sizes) {
   int64_t bits = 0;
   for (const WrittenTensor& t : ts) {
     Quant q = make_quant(hw.array.datatype, t.max_abs, t.nonneg);
-    Compressed c = compressed_size(t.data, t.elems, q, hw.elem_bits(), hw.sparsity.compress);
+    Compressed c = sizes.get(t.data, t.elems, q, hw.elem_bits(), hw.sparsity.compress);
     bits += c.bits, meta_bits += c.meta_bits;
   }
   return (bits + 7) / 8;
@@ -254,6 +255,8 @@ Counters gemm_row(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_b
         fmt::format("{}: sparsity: layer {}: gate, skip and compress need the trace's values "
                     "(run with --trace, or turn the features off)",
                     hw.file, grp.name));
+  CompressedSizes own_sizes;
+  CompressedSizes& sizes = in.sizes ? *in.sizes : own_sizes;
   const bool compress = values && hw.sparsity.compress.format != CompressFormat::none;
   const bool scan = values && (hw.sparsity.any() || in.verify);
   LayerData data;
@@ -262,9 +265,9 @@ Counters gemm_row(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_b
   // Tensors written back leave compressed, each quantised with its own scale; residual operands
   // arrive the same way (each was written back compressed).
   if (compress && !data.written.empty())
-    io.out_bytes = compressed_bytes(hw, data.written, layer_facts.out_meta_bits);
+    io.out_bytes = compressed_bytes(hw, data.written, layer_facts.out_meta_bits, sizes);
   if (compress && !data.residuals.empty())
-    io.residual_bytes = compressed_bytes(hw, data.residuals, layer_facts.res_meta_bits);
+    io.residual_bytes = compressed_bytes(hw, data.residuals, layer_facts.res_meta_bits, sizes);
   const GemmShape one = layer.one_group();
   Counters total;
   VerifyStats verified;
@@ -283,7 +286,7 @@ Counters gemm_row(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_b
                          in.scan ? *in.scan : ScanOptions{});
     if (compress) {
       const int64_t elems = one.cin * one.h * one.w;
-      Compressed c = compressed_size(slice.ifmap, elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
+      Compressed c = sizes.get(slice.ifmap, elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
       gio.ifmap_bytes = (c.bits + 7) / 8;
       facts.in_raw_bits = elems * hw.elem_bits(), facts.in_bits = c.bits, facts.in_meta_bits = c.meta_bits;
     }

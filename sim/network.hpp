@@ -84,6 +84,7 @@ Counters simulate_gemm(const HwConfig& hw, const GemmShape& g, const LayerIo& io
                        const SparseLayer* sp = nullptr, int64_t ppu_cycles = 0, LayerFacts facts = {});
 
 class WeightCache;
+class CompressedSizes;
 struct ScanOptions;
 
 // What a row may be given beyond its shape.
@@ -92,6 +93,7 @@ struct RowInputs {
   VerifyStats* verify = nullptr;      // run the functional verification, its figures land here
   WeightCache* weights = nullptr;     // the run's weight scans, kept across samples (one per worker)
   const ScanOptions* scan = nullptr;  // test switches (sim/sparse.hpp)
+  CompressedSizes* sizes = nullptr;   // compressed sizes of this sample's tensors (null: computed here)
 };
 
 // One row for one sample: the GEMM plus its PPU work. `sample_in_batch` decides whether the

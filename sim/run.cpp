@@ -60,6 +60,7 @@ struct Job {
 Rows simulate_sample(const Job& j, int64_t s, WeightCache& cache, std::mutex* data_mu) {
   Rows out;
   const bool sparse = j.r.hw.sparsity.any();
+  CompressedSizes sizes;
   for (const auto& rec : j.r.layers) {
     const LayerGroup& grp = rec.group;
     LayerData d;
@@ -71,7 +72,7 @@ Rows simulate_sample(const Job& j, int64_t s, WeightCache& cache, std::mutex* da
     RowOut o;
     o.checked = j.verify && grp.gemm >= 0 && d.ifmap && d.weights;
     o.c = simulate_group(j.r.hw, grp, s, j.f,
-                         {j.data ? &d : nullptr, o.checked ? &o.check : nullptr, &cache, &j.scan});
+                         {j.data ? &d : nullptr, o.checked ? &o.check : nullptr, &cache, &j.scan, &sizes});
     if (sparse) o.dense = simulate_group(j.dense, grp, s, Fidelity::fast);
     out.push_back(o);
   }

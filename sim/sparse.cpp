@@ -140,6 +140,17 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
   return sp;
 }
 
+Compressed CompressedSizes::get(const float* x, int64_t n, const Quant& q, int elem_bits,
+                                const CompressConfig& c) {
+  for (const Entry& e : seen_)
+    if (e.x == x && e.n == n && e.type == q.type && e.step == q.step && e.unsigned_ == q.unsigned_ &&
+        e.elem_bits == elem_bits && e.format == c.format && e.run_bits == c.run_bits)
+      return e.size;
+  Compressed r = compressed_size(x, n, q, elem_bits, c);
+  seen_.push_back({x, n, q.type, q.step, q.unsigned_, elem_bits, c.format, c.run_bits, r});
+  return r;
+}
+
 Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_bits,
                            const CompressConfig& c) {
   Compressed r;

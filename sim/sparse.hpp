@@ -72,4 +72,26 @@ struct Compressed {
 };
 Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_bits, const CompressConfig& c);
 
+// compressed_size, remembered for one sample's run over the network: a tensor is sized as its
+// producer's written output, as the next row's input and as a later row's residual operand, with
+// the same values and scale each time. Not thread-safe: one per sample.
+class CompressedSizes {
+ public:
+  Compressed get(const float* x, int64_t n, const Quant& q, int elem_bits, const CompressConfig& c);
+
+ private:
+  struct Entry {
+    const float* x;
+    int64_t n;
+    DataType type;
+    double step;
+    bool unsigned_;
+    int elem_bits;
+    CompressFormat format;
+    int run_bits;
+    Compressed size;
+  };
+  std::vector<Entry> seen_;  // a network's tensors: tens to hundreds
+};
+
 }  // namespace eatsim::sim
