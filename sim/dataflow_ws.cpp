@@ -111,8 +111,8 @@ void scan_ws_fast(SparseLayer& s, const ScanInput& in) {
       pnz[size_t(p)] += n;
     }
   s.ws_mask.assign(size_t(kt_n * M), 0);
-  const int64_t slices = K / G;
-  std::vector<int64_t> base(size_t(g.kh * g.kw));  // per tap: input pixel index, or -1 on padding
+  const int64_t slices = K / G, taps = int64_t(g.kh) * g.kw;  // slices = taps * cg_n
+  std::vector<int64_t> base(size_t(g.kh * g.kw));             // per tap: input pixel index, or -1 on padding
   for (int64_t m = 0; m < M; ++m) {
     int64_t oy = m / g.wo, ox = m % g.wo;
     for (int ky = 0; ky < g.kh; ++ky)
@@ -128,25 +128,31 @@ void scan_ws_fast(SparseLayer& s, const ScanInput& in) {
         s.zero_entries += cin - nz;
         if (weights_dense) {
           s.mac_nonzero += nz * N;
-        } else {
+        } else {  // zero weights met by the pixel's non-zeros: a branch-free dot product
           const uint8_t* a = &anz[size_t((iy * W + ix) * cin)];
-          for (int64_t c = 0; c < cin; ++c)
-            if (a[c])
-              s.zero_weight_macs += zw[size_t(t * cin + c)], s.mac_nonzero += N - zw[size_t(t * cin + c)];
+          const int64_t* z = &zw[size_t(t * cin)];
+          int64_t zs = 0;
+          for (int64_t c = 0; c < cin; ++c) zs += int64_t(a[c]) * z[c];
+          s.zero_weight_macs += zs, s.mac_nonzero += nz * N - zs;
         }
       }
-    for (int64_t sl = 0; sl < slices; ++sl) {
-      int64_t t = sl / cg_n, p = base[size_t(t)];
-      int n = p < 0 ? -1 : gnz[size_t(p * cg_n + sl % cg_n)];  // -1: padding, always work
-      bool work = n != 0;
-      if (perturbed && n == 1) work = false;  // test hook: a wrong skip rule
-      ++s.gslices;
-      if (!work) {
-        ++s.gslices_zero;
-        if (s.skip) s.skipped_entries += G;
+    // Slices in K order (tap by tap, channel groups within a tap), their mask word and bit kept
+    // running instead of divided out.
+    int64_t kt = 0, bit = 0, zero_slices = 0;
+    for (int64_t t = 0; t < taps; ++t) {
+      const int64_t p = base[size_t(t)];
+      const uint8_t* gp = p < 0 ? nullptr : &gnz[size_t(p * cg_n)];
+      for (int64_t cg = 0; cg < cg_n; ++cg) {
+        int n = gp ? gp[cg] : -1;  // -1: padding, always work
+        bool work = n != 0;
+        if (perturbed && n == 1) work = false;  // test hook: a wrong skip rule
+        zero_slices += !work;
+        if (work || !s.skip) s.ws_mask[size_t(kt * M + m)] |= uint64_t(1) << bit;
+        if (++bit == gpt) bit = 0, ++kt;
       }
-      if (work || !s.skip) s.ws_mask[size_t((sl / gpt) * M + m)] |= uint64_t(1) << (sl % gpt);
     }
+    s.gslices += slices, s.gslices_zero += zero_slices;
+    if (s.skip) s.skipped_entries += zero_slices * G;
   }
 }
 

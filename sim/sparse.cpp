@@ -44,15 +44,24 @@ std::vector<uint8_t> scan_input(SparseLayer& s, const float* ifmap, bool keep_va
   if (keep_values) s.a.resize(size_t(in_n));
   std::vector<uint8_t> anz(static_cast<size_t>(in_n));
   s.act_elems = in_n;
-  for (int64_t c = 0; c < cin; ++c)
-    for (int64_t p = 0; p < hw; ++p) {
-      float x = ifmap[c * hw + p];
-      bool z = quantises_to_zero(s.qa, x);
-      if (keep_values) s.a[size_t(p * cin + c)] = quantise_value(s.qa, x);
-      anz[size_t(p * cin + c)] = !z;
-      s.act_nonzero_fp32 += x != 0;
-      s.act_nonzero += !z;
-    }
+  int64_t nz32 = 0, nz = 0;  // counted in registers: the zero test is inlined per datatype
+  const Quant& q = s.qa;
+  auto scan = [&](auto zero) {
+    for (int64_t c = 0; c < cin; ++c)
+      for (int64_t p = 0; p < hw; ++p) {
+        float x = ifmap[c * hw + p];
+        bool z = zero(x);
+        if (keep_values) s.a[size_t(p * cin + c)] = quantise_value(q, x);
+        anz[size_t(p * cin + c)] = !z;
+        nz32 += x != 0;
+        nz += !z;
+      }
+  };
+  if (q.type == DataType::fp32)
+    scan([](float v) { return v == 0; });
+  else
+    scan(ZeroTest(q));
+  s.act_nonzero_fp32 += nz32, s.act_nonzero += nz;
   return anz;
 }
 
@@ -151,16 +160,15 @@ Compressed CompressedSizes::get(const float* x, int64_t n, const Quant& q, int e
   return r;
 }
 
-Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_bits,
-                           const CompressConfig& c) {
+namespace {
+
+// Compressed size with the zero test `zero` inlined into the loops (one instantiation per datatype).
+template <class Zero>
+Compressed sized(const float* x, int64_t n, Zero zero, int elem_bits, const CompressConfig& c) {
   Compressed r;
-  if (c.format == CompressFormat::none) {
-    r.bits = n * elem_bits;
-    return r;
-  }
-  int64_t nnz = 0;
-  for (int64_t i = 0; i < n; ++i) nnz += !quantises_to_zero(q, x[i]);
   if (c.format == CompressFormat::bitmap) {
+    int64_t nnz = 0;
+    for (int64_t i = 0; i < n; ++i) nnz += !zero(x[i]);
     r.meta_bits = n;
     r.bits = nnz * elem_bits + r.meta_bits;
     return r;
@@ -168,20 +176,35 @@ Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_b
   // Run-length: each non-zero carries the count of zeros before it in run_bits; a run longer than
   // the field holds emits filler entries (a zero value covering 2^run_bits elements); trailing
   // zeros need fillers only (the tensor's size is known).
-  const int64_t span = int64_t(1) << c.run_bits;  // elements one filler covers (max run + the zero)
+  const int shift = c.run_bits;  // elements one filler covers: 2^run_bits (max run + the zero)
   int64_t entries = 0, run = 0;
   for (int64_t i = 0; i < n; ++i) {
-    if (quantises_to_zero(q, x[i])) {
-      ++run;
-      continue;
-    }
-    entries += run / span + 1;
-    run = 0;
+    const bool z = zero(x[i]);
+    entries += z ? 0 : (run >> shift) + 1;
+    run = z ? run + 1 : 0;
   }
-  entries += run / span;
+  entries += run >> shift;
   r.meta_bits = entries * c.run_bits;
   r.bits = entries * elem_bits + r.meta_bits;
   return r;
+}
+
+}  // namespace
+
+Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_bits,
+                           const CompressConfig& c) {
+  if (c.format == CompressFormat::none) {
+    Compressed r;
+    r.bits = n * elem_bits;
+    return r;
+  }
+  switch (q.type) {
+    case DataType::fp32:
+      return sized(
+          x, n, [](float v) { return v == 0; }, elem_bits, c);
+    default:
+      return sized(x, n, ZeroTest(q), elem_bits, c);
+  }
 }
 
 }  // namespace eatsim::sim
