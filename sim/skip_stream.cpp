@@ -11,6 +11,18 @@
 namespace eatsim::sim {
 namespace {
 
+// Bits set in x, inline: without -mpopcnt, __builtin_popcountll is a call into libgcc per mask.
+inline int popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return static_cast<int>((x * 0x0101010101010101ull) >> 56);
+}
+
+}  // namespace
+
+namespace {
+
 // What a whole stream did: its length and the counters it added.
 struct Outcome {
   int64_t cycles = 0, push = 0, pop = 0, reader_stall = 0, port_wait = 0, feed_wait = 0;
@@ -95,7 +107,7 @@ class WsSkipStream : public CachedStream {
     nonempty_ = 0;
     // Events known from the bitmap: detection, slice reductions, re-alignment of partial sums.
     int64_t extra = 0;
-    for (int64_t p = 0; p < T_; ++p) extra += std::max(0, __builtin_popcountll(mask_[p]) - 1);
+    for (int64_t p = 0; p < T_; ++p) extra += std::max(0, popcount64(mask_[p]) - 1);
     c.fe_zero_detect += T_ * w.rows_used;
     c.fe_bitmap_ops += T_ * ng_;
     c.realign_add += extra * w.cols_used;
@@ -136,7 +148,7 @@ class WsSkipStream : public CachedStream {
       ++r_;
     }
     // Lanes.
-    int want = __builtin_popcountll(nonempty_);
+    int want = popcount64(nonempty_);
     uint64_t grant = nonempty_;
     if (want > P_) {
       cur_.port_wait += want - P_;
