@@ -72,15 +72,17 @@ Shape infer(const Graph& g, const Node& n, yamlu::Diag& d) {
       };
       if (x == y || scales(y, x)) return x;
       if (scales(x, y)) return y;
-      return err(fmt::format("mul inputs do not broadcast: {} ({}) and {} ({}) (equal shapes, or one (C, 1, 1) "
-                             "with the other's C channels)",
-                             shape_str(x), n.inputs[0], shape_str(y), n.inputs[1]));
+      return err(
+          fmt::format("mul inputs do not broadcast: {} ({}) and {} ({}) (equal shapes, or one (C, 1, 1) "
+                      "with the other's C channels)",
+                      shape_str(x), n.inputs[0], shape_str(y), n.inputs[1]));
     }
     case Op::concat: {
       Shape out = x;
       for (size_t i = 1; i < n.in.size(); ++i) {
         const Shape& y = g.in_shape(n, i);
-        bool fits = y.size() == x.size() && (x.size() == 1 || (x.size() == 3 && y[1] == x[1] && y[2] == x[2]));
+        bool fits =
+            y.size() == x.size() && (x.size() == 1 || (x.size() == 3 && y[1] == x[1] && y[2] == x[2]));
         if (!fits)
           return err(fmt::format("concat inputs must agree on all but the channels: {} ({}) and {} ({})",
                                  shape_str(x), n.inputs[0], shape_str(y), n.inputs[i]));

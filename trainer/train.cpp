@@ -72,7 +72,8 @@ double sponge_ratio(Net& net, const Graph& g, Batcher& test_b, int64_t n, std::v
     int k = test_b.next(x.data(), y.data());
     if (k == 0) break;
     k = static_cast<int>(std::min<int64_t>(k, left));
-    net.infer_each_edge(x.data(), k, [&](int node, const Tensor& t) { cb.add_activation(node, t.data.data(), k); });
+    net.infer_each_edge(x.data(), k,
+                        [&](int node, const Tensor& t) { cb.add_activation(node, t.data.data(), k); });
     left -= k;
   }
   for (const auto& p : g.parameters()) {

@@ -122,13 +122,17 @@ TEST(GroupedGraph, BadGroupsAndDilationsNameTheLine) {
         "dilations must be positive");
   fails("  - {name: c, op: conv2d, inputs: [input], out_channels: 6, kernel: 1, groups: many}\n",
         "m.yaml:4:");
-  fails("  - {name: c, op: conv2d, inputs: [input], out_channels: 4, kernel: 1}\n"
-        "  - {name: m, op: mul, inputs: [input, c]}\n",
-        "m.yaml:5: nodes (m): mul inputs do not broadcast: [6, 8, 6] (input) and [4, 8, 6] (c)");
-  fails("  - {name: c, op: conv2d, inputs: [input], out_channels: 4, kernel: 3}\n"
-        "  - {name: k, op: concat, inputs: [input, c]}\n",
-        "m.yaml:5: nodes (k): concat inputs must agree on all but the channels: [6, 8, 6] (input) and [4, 6, 4] (c)");
-  fails("  - {name: k, op: concat, inputs: [input]}\n", "m.yaml:4: nodes (k): concat takes two or more inputs");
+  fails(
+      "  - {name: c, op: conv2d, inputs: [input], out_channels: 4, kernel: 1}\n"
+      "  - {name: m, op: mul, inputs: [input, c]}\n",
+      "m.yaml:5: nodes (m): mul inputs do not broadcast: [6, 8, 6] (input) and [4, 8, 6] (c)");
+  fails(
+      "  - {name: c, op: conv2d, inputs: [input], out_channels: 4, kernel: 3}\n"
+      "  - {name: k, op: concat, inputs: [input, c]}\n",
+      "m.yaml:5: nodes (k): concat inputs must agree on all but the channels: [6, 8, 6] (input) and [4, 6, "
+      "4] (c)");
+  fails("  - {name: k, op: concat, inputs: [input]}\n",
+        "m.yaml:4: nodes (k): concat takes two or more inputs");
   fails("  - {name: m, op: mul, inputs: [input]}\n", "mul takes 2 inputs, got 1");
 }
 

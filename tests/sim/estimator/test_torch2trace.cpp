@@ -109,8 +109,10 @@ TEST(Torch2Trace, ModelOutsideModelsGetsItsGraphFromFxOrAClearRefusal) {
                (d / "x.npy") + " --out " + (d / "c") + " 2>" + (d / "err.txt")),
             2);
   std::string err = test::read_file(d / "err.txt");
-  EXPECT_NE(err.find("3 operation(s) have no eatsim graph op: 'tanh' (tanh), 'transpose' (transpose), 'cat_1' (cat)"),
-            std::string::npos)
+  EXPECT_NE(
+      err.find(
+          "3 operation(s) have no eatsim graph op: 'tanh' (tanh), 'transpose' (transpose), 'cat_1' (cat)"),
+      std::string::npos)
       << err;
   EXPECT_FALSE(fs::exists(d / "c"));
 }
