@@ -285,7 +285,7 @@ Counters gemm_row(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_b
       sp = analyse_layer(hw, one, slice, in.verify != nullptr, in.weights, grp.gemm,
                          in.scan ? *in.scan : ScanOptions{});
     if (compress) {
-      const int64_t elems = one.cin * one.h * one.w;
+      const int64_t elems = one.ifmap_elems();
       Compressed c = sizes.get(slice.ifmap, elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);
       gio.ifmap_bytes = (c.bits + 7) / 8;
       facts.in_raw_bits = elems * hw.elem_bits(), facts.in_bits = c.bits, facts.in_meta_bits = c.meta_bits;

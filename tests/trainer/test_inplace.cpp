@@ -21,15 +21,30 @@ Graph tiny_resnet() {
   return load_graph("resnet18", o);
 }
 
+// n standard-normal inputs for g (seeded).
+std::vector<float> random_inputs(const Graph& g, int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> x(n * numel(g.input_shape));
+  for (auto& v : x) v = nd(rng);
+  return x;
+}
+
+// Every parameter gradient of a equals b's, bit for bit.
+void expect_same_gradients(Net& a, Net& b) {
+  auto pa = a.trainable(), pb = b.trainable();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t k = 0; k < pa.size(); ++k)
+    for (int64_t i = 0; i < pa[k].size; ++i)
+      ASSERT_EQ(pa[k].grad[i], pb[k].grad[i]) << pa[k].info->key << "[" << i << "]";
+}
+
 class NetInPlace : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(NetInPlace, GradientsEqualThoseOfAPlanKeepingEveryEdge) {
   Graph g = tiny_resnet();
   int n = 4;
-  std::mt19937_64 rng(3);
-  std::normal_distribution<float> nd(0, 1);
-  std::vector<float> x(n * numel(g.input_shape));
-  for (auto& v : x) v = nd(rng);
+  std::vector<float> x = random_inputs(g, n, 3);
   std::vector<int64_t> y{1, 2, 3, 4};
   double lambda = std::string(GetParam()) == "none" ? 0.0 : 0.5;
   PenaltyConfig pc{lambda, 1e-2, lambda > 0 ? GetParam() : "reference", PenaltyNorm::layer_mean};
@@ -42,11 +57,7 @@ TEST_P(NetInPlace, GradientsEqualThoseOfAPlanKeepingEveryEdge) {
   if (lambda == 0) {
     EXPECT_EQ(a.loss, b.loss);
   }
-  auto pa = fast.trainable(), pb = keep.trainable();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (size_t k = 0; k < pa.size(); ++k)
-    for (int64_t i = 0; i < pa[k].size; ++i)
-      ASSERT_EQ(pa[k].grad[i], pb[k].grad[i]) << pa[k].info->key << "[" << i << "]";
+  expect_same_gradients(fast, keep);
   // bn1 feeds relu1 only: the BN computes the ReLU and never writes its own output, whatever the
   // selection. layer1.0's add feeds its ReLU only: overwritten in place unless the penalty reads it
   // (all selects it).
@@ -83,18 +94,12 @@ TEST(NetGradMemory, ChainedResidualAddsShareOneGradientBuffer) {
   for (Node& n : g.nodes)
     if (n.op == Op::dropout) n.p = 0;
   int n = 4;
-  std::mt19937_64 rng(5);
-  std::normal_distribution<float> nd(0, 1);
-  std::vector<float> x(n * numel(g.input_shape));
-  for (auto& v : x) v = nd(rng);
+  std::vector<float> x = random_inputs(g, n, 5);
   std::vector<int64_t> y{1, 2, 3, 4};
   Net shared(g, 7), keep(g, 7);
   keep.set_debug_grads(true);
   shared.train_step(x.data(), y.data(), n), keep.train_step(x.data(), y.data(), n);
-  auto pa = shared.trainable(), pb = keep.trainable();
-  for (size_t k = 0; k < pa.size(); ++k)
-    for (int64_t i = 0; i < pa[k].size; ++i)
-      ASSERT_EQ(pa[k].grad[i], pb[k].grad[i]) << pa[k].info->key << "[" << i << "]";
+  expect_same_gradients(shared, keep);
 }
 
 // A run's evaluation (a partial last batch) and the estimator's all-edges pass replace the training
@@ -102,10 +107,7 @@ TEST(NetGradMemory, ChainedResidualAddsShareOneGradientBuffer) {
 // plan and gives the same results as a net that never switched.
 TEST(NetGradMemory, OnePlanAtATimeAndSwitchingChangesNoResult) {
   Graph g = tiny_resnet();
-  std::mt19937_64 rng(9);
-  std::normal_distribution<float> nd(0, 1);
-  std::vector<float> x(8 * numel(g.input_shape));
-  for (auto& v : x) v = nd(rng);
+  std::vector<float> x = random_inputs(g, 8, 9);
   std::vector<int64_t> y{1, 2, 3, 4, 5, 6, 7, 8};
   Net a(g, 7), b(g, 7);
   a.train_step(x.data(), y.data(), 8), b.train_step(x.data(), y.data(), 8);
@@ -117,9 +119,7 @@ TEST(NetGradMemory, OnePlanAtATimeAndSwitchingChangesNoResult) {
   EXPECT_EQ(a.plans_held(), 1u);
   LossParts la = a.train_step(x.data(), y.data(), 8), lb = b.train_step(x.data(), y.data(), 8);
   EXPECT_EQ(la.loss, lb.loss);
-  auto pa = a.trainable(), pb = b.trainable();
-  for (size_t k = 0; k < pa.size(); ++k)
-    for (int64_t i = 0; i < pa[k].size; ++i) ASSERT_EQ(pa[k].grad[i], pb[k].grad[i]) << pa[k].info->key;
+  expect_same_gradients(a, b);
   EXPECT_EQ(a.plans_held(), 1u);
 }
 

@@ -62,8 +62,8 @@ class Eltwise : public Layer {
     const alg b = hardsigmoid_ ? alg::eltwise_clip_v2_use_dst_for_bwd : s.a;
     auto hint = hardsigmoid_ ? dnnl::eltwise_forward::primitive_desc({prop, b, d, s.alpha, s.beta}, e.eng)
                              : fwd_pd_.front();
-    bwd_pd_ = dnnl::eltwise_backward::primitive_desc({b, d, d, s.alpha, s.beta}, e.eng, hint);
-    bwd_ = dnnl::eltwise_backward(bwd_pd_);
+    bwd_ = dnnl::eltwise_backward(
+        dnnl::eltwise_backward::primitive_desc({b, d, d, s.alpha, s.beta}, e.eng, hint));
     if (hardsigmoid_) {
       const Step lin = forward_steps(a.node).front();
       auto lin_pd =
@@ -101,7 +101,6 @@ class Eltwise : public Layer {
   bool hardsigmoid_ = false;
   std::vector<dnnl::eltwise_forward::primitive_desc> fwd_pd_;
   std::vector<dnnl::eltwise_forward> fwd_;
-  dnnl::eltwise_backward::primitive_desc bwd_pd_;
   dnnl::eltwise_backward bwd_, lin_bwd_;
   Port dsrc_;
 };
