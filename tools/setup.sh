@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache git
   # oneDNN's CMake config requires OpenCL even for CPU-only use; libdnnl-dev only recommends it.
   libsystemc-dev libdnnl-dev ocl-icd-opencl-dev libyaml-cpp-dev libfmt-dev libboost-program-options-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev libonnx-dev libprotobuf-dev libonnx-testdata
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   python3 python3-numpy python3-torch python3-torchvision dataset-fashion-mnist gnuplot-nox
 )

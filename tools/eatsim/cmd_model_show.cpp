@@ -22,7 +22,7 @@ std::string with_commas(int64_t v) {
 int run(const Args& args) {
   po::options_description opts("options");
   opts.add_options()("model", po::value<std::string>()->required(),
-                     "model name (see eatsim model list) or a .yaml path")(
+                     "model name (see eatsim model list), a .yaml path or an .onnx file (shapes only)")(
       "keys", po::bool_switch(), "print the state_dict keys with shapes instead of the node table")(
       "yaml", po::bool_switch(), "print the resolved graph in the model-file format");
   add_model_options(opts);
@@ -32,7 +32,7 @@ int run(const Args& args) {
   if (!parse("model show", "MODEL [--width W --in-channels C --input-size S --classes K]", args, opts, pos,
              vm))
     return 0;
-  Graph g = load_graph(vm["model"].as<std::string>(), model_overrides(vm));
+  Graph g = load_model(vm["model"].as<std::string>(), vm);
   if (vm["yaml"].as<bool>()) {
     std::cout << graph_to_yaml(g);
     return 0;

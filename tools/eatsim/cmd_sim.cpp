@@ -25,7 +25,7 @@ po::options_description sim_options() {
   auto add = opts.add_options();
   add("hw", po::value<std::string>()->required(), "hwconfig file or preset (eatsim hw check --list)");
   add("trace", po::value<std::string>(), "trace directory to replay");
-  add("model", po::value<std::string>(), "instead of a trace: a model's shapes alone (one sample, dense)");
+  add("model", po::value<std::string>(), "instead of a trace: a model's shapes alone (one sample, dense): name, .yaml or .onnx");
   add("set", po::value<std::vector<std::string>>()->composing(),
       "override a hwconfig key: --set array.rows=16");
   add("out", po::value<std::string>(), "write PREFIX.csv and PREFIX.json");
@@ -81,7 +81,7 @@ int run(const Args& args) {
     throw UsageError("eatsim sim: --check needs a trace's values (--trace DIR)");
   std::unique_ptr<TraceReader> tr;
   if (vm.count("trace")) tr = std::make_unique<TraceReader>(vm["trace"].as<std::string>());
-  const Graph g = tr ? tr->graph() : load_graph(vm["model"].as<std::string>(), model_overrides(vm));
+  const Graph g = tr ? tr->graph() : load_model(vm["model"].as<std::string>(), vm);
   if (vm.count("scalesim-topology"))
     atomic_write(vm["scalesim-topology"].as<std::string>(), sim::scalesim_topology(g));
   // What a run costs beside the simulation, timed apart so that "per sample" is the simulation's:

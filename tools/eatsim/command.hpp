@@ -41,10 +41,15 @@ bool stderr_is_tty();
 
 namespace eatsim {
 struct ParamOverrides;
+struct Graph;
 }
 
 namespace eatsim::cli {
 // --width, --in-channels, --input-size, --classes: shared by every command that builds a model.
 void add_model_options(po::options_description& opts);
 ParamOverrides model_overrides(const po::variables_map& vm);
+// A model by name, .yaml path or .onnx file (shapes only: ONNX's weights are not read; --input-size
+// and --in-channels fix an ONNX input's dynamic dimensions, --width and --classes do not apply).
+Graph load_model(const std::string& model, const po::variables_map& vm);
+bool is_onnx_path(const std::string& model);
 }  // namespace eatsim::cli

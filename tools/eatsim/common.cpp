@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "base/errors.hpp"
+#include "interop/onnx_import.hpp"
 #include "models/graph.hpp"
 #include "tools/eatsim/command.hpp"
 
@@ -34,6 +35,24 @@ ParamOverrides model_overrides(const po::variables_map& vm) {
   }
   if (vm.count("classes")) o.has_classes = true, o.p.classes = vm["classes"].as<int>();
   return o;
+}
+
+bool is_onnx_path(const std::string& model) {
+  return model.size() > 5 && model.compare(model.size() - 5, 5, ".onnx") == 0;
+}
+
+Graph load_model(const std::string& model, const po::variables_map& vm) {
+  if (!is_onnx_path(model)) return load_graph(model, model_overrides(vm));
+  const ParamOverrides ov = model_overrides(vm);
+  if (ov.has_width || ov.has_classes)
+    throw UsageError(fmt::format("{}: --width and --classes do not apply to an ONNX file (its shapes are fixed)",
+                                 model));
+  OnnxImportOptions o;
+  o.weights = false;
+  if (ov.has_input_size || ov.has_in_channels)
+    o.input_shape = {1, ov.has_in_channels ? ov.p.in_channels : 0, ov.has_input_size ? ov.p.input_h : 0,
+                     ov.has_input_size ? ov.p.input_w : 0};
+  return import_onnx(model, o).graph;
 }
 
 }  // namespace eatsim::cli
