@@ -48,9 +48,11 @@ std::string sanitise(const std::string& raw, const std::string& fallback) {
   std::vector<std::string> parts;
   size_t at = 0;
   while (at <= raw.size()) {
-    size_t e = raw.find('/', at);
+    size_t e = raw.find_first_of("/\\", at);
     if (e == std::string::npos) e = raw.size();
-    if (e > at) parts.push_back(raw.substr(at, e - at));
+    std::string part = raw.substr(at, e - at);
+    part.erase(0, part.find_first_not_of('.'));  // "..", "." and leading dots say nothing
+    if (!part.empty()) parts.push_back(part);
     at = e + 1;
   }
   std::string s;
@@ -60,6 +62,7 @@ std::string sanitise(const std::string& raw, const std::string& fallback) {
   }
   for (char& c : s)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') c = '_';
+  s.erase(std::unique(s.begin(), s.end(), [](char a, char b) { return a == '.' && b == '.'; }), s.end());
   while (!s.empty() && (s.back() == '.')) s.pop_back();
   if (s.empty()) return fallback;
   if (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '.' || s[0] == '-') s = fallback + "_" + s;
@@ -82,10 +85,11 @@ class Importer {
 
   ImportedModel run() {
     load();
+    check_ops();
     opset();
     set_input_shape();
+    precheck();
     infer_shapes();
-    check_ops();
     build();
     return finish();
   }
@@ -195,6 +199,37 @@ class Importer {
     for (int i = 1; i < rank; ++i) in_shape_.push_back(shape->dim(i).dim_value());
     for (int64_t d : in_shape_)
       if (d > (1 << 20)) throw ModelError(fmt::format("{}: input dimension {} is implausibly large", path_, d));
+  }
+
+  // What ONNX's shape inference indexes without checking (a 6-D weight on a 4-D input crashes it):
+  // every initializer's dimensions, and the ranks of conv/pool weights and attributes.
+  void precheck() {
+    std::map<std::string, const onnx::TensorProto*> inits;
+    for (const auto& t : m_.graph().initializer()) {
+      onnxio::dims(t, fmt::format("{}: initializer '{}'", path_, t.name()));
+      inits[t.name()] = &t;
+    }
+    for (const auto& n : m_.graph().node()) {
+      const std::string& op = n.op_type();
+      if (op != "Conv" && op != "MaxPool" && op != "AveragePool") continue;
+      if (op == "Conv") {
+        auto w = n.input_size() > 1 ? inits.find(n.input(1)) : inits.end();
+        if (w == inits.end()) fail(n, "the weight (input 1) must be an initializer");
+        if (w->second->dims_size() != 4)
+          fail(n, fmt::format("a weight of {} dimensions; eatsim has 2-D convolutions (4-D weights)",
+                              w->second->dims_size()));
+        if (attr_i(n, "group", 1) < 1) fail(n, "group must be at least 1");
+      } else if (attr_ints(n, "kernel_shape").size() != 2) {
+        fail(n, "kernel_shape must give 2 sizes (2-D pooling)");
+      }
+      for (const char* a : {"kernel_shape", "strides", "dilations", "pads"}) {
+        const size_t k = attr_ints(n, a).size(), want = std::string(a) == "pads" ? 4 : 2;
+        if (k != 0 && k != want) fail(n, fmt::format("{} has {} values; a 2-D {} takes {}", a, k, op, want));
+        for (int64_t v : attr_ints(n, a))
+          if (v < (std::string(a) == "pads" ? 0 : 1) || v > (1 << 20))
+            fail(n, fmt::format("{} value {} is out of range", a, v));
+      }
+    }
   }
 
   void infer_shapes() {

@@ -16,7 +16,9 @@
 #include "base/errors.hpp"
 #include "sim/estimator/census.hpp"
 #include "sim/estimator/estimator.hpp"
+#include "trainer/checkpoint.hpp"
 #include "trainer/data/dataset.hpp"
+#include "trainer/export.hpp"
 #include "trainer/net.hpp"
 #include "trainer/run_state.hpp"
 #include "trainer/sgd.hpp"
@@ -250,10 +252,12 @@ struct Session {
 
   // Resumes the run in cfg.out_dir, or starts a new one there.
   void open() {
-    if (cfg.resume)
+    if (cfg.resume) {
       state.restore(net, sgd, train_b.batches_per_epoch());
-    else
+    } else {
+      if (!cfg.init.empty()) load_checkpoint(resolve_checkpoint_dir(cfg.init), net);
       state.start_new();
+    }
     std::error_code ec;
     std::filesystem::create_directories(cfg.out_dir, ec);
     if (ec)

@@ -43,6 +43,9 @@ struct TrainConfig {
   int64_t ratio_samples = 256;
   std::string out_dir;
   bool resume = false;
+  // A checkpoint (trained or `eatsim model import`ed) whose weights start a new run: fine-tuning.
+  // Its model must be the run's model. Ignored when resuming (the run's own checkpoint wins).
+  std::string init;
   bool progress = true;
   int64_t max_steps = 0;  // stop (as if interrupted) after this many steps in this invocation; 0: never
 };

@@ -1,6 +1,8 @@
 // eatsim train: standard (λ = 0) or energy-aware training of a model on a dataset.
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include <omp.h>
 
 #include <csignal>
@@ -9,6 +11,7 @@
 
 #include "base/errors.hpp"
 #include "tools/eatsim/command.hpp"
+#include "trainer/export.hpp"
 #include "trainer/train.hpp"
 
 namespace eatsim::cli {
@@ -52,6 +55,9 @@ po::options_description train_options() {
       "the paper's energy estimator on the first N test samples each epoch (0: off)")(
       "threads", po::value<int>(), "CPU threads (default: all cores)")(
       "resume", po::bool_switch(), "continue the run in --out exactly where it stopped")(
+      "init", po::value<std::string>(),
+      "start from this checkpoint's weights (fine-tuning; e.g. one `eatsim model import` wrote); --model "
+      "defaults to its model.yaml")(
       "max-steps", po::value<int64_t>()->default_value(0),
       "stop after N steps, saving a checkpoint (0: never)")("quiet,q", po::bool_switch(), "no progress bar");
   add_model_options(opts);
@@ -62,6 +68,11 @@ po::options_description train_options() {
 TrainConfig train_config(const po::variables_map& vm) {
   TrainConfig c;
   c.model = vm["model"].as<std::string>();
+  if (vm.count("init")) {
+    c.init = vm["init"].as<std::string>();
+    const std::string own = resolve_checkpoint_dir(c.init) + "/model.yaml";
+    if (vm["model"].defaulted() && std::filesystem::exists(own)) c.model = own;
+  }
   c.model_params = model_overrides(vm);
   c.dataset = vm["data"].as<std::string>();
   c.out_dir = vm["out"].as<std::string>();
