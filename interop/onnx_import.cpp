@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <google/protobuf/io/coded_stream.h>
+#include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
 
@@ -86,6 +87,7 @@ class Importer {
   ImportedModel run() {
     load();
     check_ops();
+    check_structure();
     opset();
     set_input_shape();
     precheck();
@@ -110,6 +112,45 @@ class Importer {
       throw ModelError(fmt::format("{}: not an ONNX model (no IR version or no graph nodes)", path_));
   }
 
+  // The structure ONNX's version converter and shape inference take for granted (they crash on a
+  // graph output nothing computes): every name a node reads is defined before it, every output
+  // is computed, no name is defined twice.
+  void check_structure() {
+    const auto& g = m_.graph();
+    std::set<std::string> defined;
+    auto define = [&](const std::string& name, const std::string& what) {
+      if (name.empty()) throw ModelError(fmt::format("{}: {} has an empty name", path_, what));
+      if (!defined.insert(name).second && what.rfind("initializer", 0) != 0)
+        throw ModelError(fmt::format("{}: '{}' is defined twice ({})", path_, name, what));
+    };
+    for (const auto& t : g.initializer()) define(t.name(), "initializer");
+    for (const auto& v : g.input()) defined.insert(v.name());
+    for (const auto& n : g.node()) {
+      for (const auto& i : n.input())
+        if (!i.empty() && !defined.count(i))
+          throw ModelError(fmt::format("{}: reads '{}' before anything defines it (the graph must be topologically "
+                                       "sorted and complete)",
+                                       where(n), i));
+      for (const auto& o : n.output())
+        if (!o.empty()) define(o, "an output of " + where(n).substr(path_.size() + 2));
+      for (const auto& a : n.attribute())
+        if (a.has_g() || a.graphs_size()) throw ModelError(where(n) + ": subgraphs are not supported");
+    }
+    for (const auto& o : g.output())
+      if (!defined.count(o.name()))
+        throw ModelError(fmt::format("{}: graph output '{}' is computed by no node", path_, o.name()));
+  }
+
+  // ONNX's own checker, before the version converter (which assumes a model that passes it).
+  void check_for_conversion() {
+    try {
+      onnx::checker::check_model(m_);
+    } catch (const std::exception& e) {
+      throw ModelError(fmt::format("{}: opset {} needs upgrading, and ONNX's checker refuses the model: {}", path_,
+                                   file_opset_, first_line(e.what())));
+    }
+  }
+
   void opset() {
     for (const auto& o : m_.opset_import())
       if (o.domain().empty() || o.domain() == "ai.onnx") file_opset_ = static_cast<int>(o.version());
@@ -122,6 +163,7 @@ class Importer {
                                    path_, file_opset_, kOnnxMinOpset, kOnnxMaxOpset, kOnnxMaxOpset));
     if (file_opset_ < kOnnxMinOpset) {
       try {
+        check_for_conversion();
         // The converter's adapters (Gemm's, for one) need the shapes of their inputs.
         onnx::ShapeInferenceOptions opt;
         onnx::shape_inference::InferShapes(m_, onnx::OpSchemaRegistry::Instance(), opt);

@@ -39,6 +39,8 @@ seed fuzz_npy traces/reference/traces/smallcnn-st/*.npy
 seed fuzz_trace traces/reference/traces/*/trace.yaml
 seed fuzz_graph models/*.yaml
 seed fuzz_hwconfig hwconfigs/*.yaml
+seed fuzz_onnx /usr/share/libonnx-testdata/data/pytorch-converted/test_{Conv2d_depthwise_strided,BatchNorm2d_eval,Linear,MaxPool2d}/model.onnx \
+  /usr/share/libonnx-testdata/data/node/test_{conv_with_autopad_same,averagepool_2d_pads,gemm_alpha,clip}/model.onnx
 seed_text fuzz_hwconfig with-include.yaml 'include: inc.yaml\nname: x\n#set array.rows=8\n%%\ninclude: tpu_ws32.yaml\n'
 seed_text fuzz_sweep grid.yaml 'base: tpu_ws32\nparams:\n  array.rows: [16, 32]\n  array.cols: {from: 8, to: 32, step: 8}\n  sparsity.skip.group: {log2: [1, 16]}\nzip:\n  - {buffers.ifmap.size_kb: [64, 128], buffers.weights.size_kb: [32, 64]}\nconstraints: ["rows * cols <= 1024 and not (group > rows)", "(rows % 16 == 0) or cols / 2 > 4"]\ntraces: [{name: a, path: t}]\n'
 mkdir -p "$B/corpus/fuzz_regression"

@@ -111,9 +111,14 @@ bool prepare(const fs::path& dir, const std::string& out) {
   }
   if (!data.empty() && elementwise_only(m) && m.graph().input(data[0]).type().has_tensor_type()) {
     auto* shape = m.mutable_graph()->mutable_input(data[0])->mutable_type()->mutable_tensor_type()->mutable_shape();
-    if (shape->dim_size() == 1 || shape->dim_size() == 3) {
+    const int rank = shape->dim_size();
+    if (rank == 1 || rank == 3) {
       while (shape->dim_size() < 4) shape->add_dim()->set_dim_value(1);
-      for (auto& o : *m.mutable_graph()->mutable_output()) o.mutable_type()->mutable_tensor_type()->clear_shape();
+      for (auto& o : *m.mutable_graph()->mutable_output()) {
+        auto* os = o.mutable_type()->mutable_tensor_type()->mutable_shape();
+        if (os->dim_size() == rank)
+          while (os->dim_size() < 4) os->add_dim()->set_dim_value(1);
+      }
       m.mutable_graph()->clear_value_info();
     }
   }

@@ -46,7 +46,11 @@ struct Builder {
     init("fc.weight", {classes, 4});
     init("fc.bias", {classes});
     node("Gemm", "/fc/Gemm", {"f1", "fc.weight", "fc.bias"}, {"y"}, {{"transB", {1}}});
-    g->add_output()->set_name("y");
+    auto* y = g->add_output();
+    y->set_name("y");
+    y->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    y->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_param("N");
+    y->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(classes);
   }
 
   void input(const std::string& name, std::vector<int64_t> dims) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/errors.hpp"
+#include "interop/onnx_import.hpp"
 #include "models/graph.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/regression.hpp"
@@ -161,11 +162,20 @@ void datasets(const uint8_t* data, size_t size) {
   }
 }
 
+void onnx(const uint8_t* data, size_t size) {
+  std::string p = put("onnx/model.onnx", reinterpret_cast<const char*>(data), size);
+  expect_clean([&] {
+    ImportedModel m = import_onnx(p);
+    (void)graph_to_yaml(m.graph);
+  });
+}
+
 namespace {
 const std::map<std::string, void (*)(const uint8_t*, size_t)>& table() {
   static const std::map<std::string, void (*)(const uint8_t*, size_t)> t = {
       {"npy", npy},     {"trace", trace},           {"graph", graph},           {"hwconfig", hwconfig},
-      {"sweep", sweep}, {"regression", regression}, {"checkpoint", checkpoint}, {"datasets", datasets}};
+      {"sweep", sweep}, {"regression", regression}, {"checkpoint", checkpoint}, {"datasets", datasets},
+      {"onnx", onnx}};
   return t;
 }
 }  // namespace

@@ -18,6 +18,7 @@ void sweep(const uint8_t* data, size_t size);       // sweep file and its expans
 void regression(const uint8_t* data, size_t size);  // report JSON "\n%%\n" tolerance YAML
 void checkpoint(const uint8_t* data, size_t size);  // checkpoint.yaml
 void datasets(const uint8_t* data, size_t size);    // first byte: IDX, CIFAR-10 or GTSRB
+void onnx(const uint8_t* data, size_t size);        // a .onnx model through `eatsim model import`
 
 // By name ("npy", "trace", ...); false when there is no such target.
 bool run(const std::string& target, const uint8_t* data, size_t size);
