@@ -431,7 +431,10 @@ class Importer {
     ImportedTensor it;
     it.key = key;
     it.shape = std::move(shape);
-    if (o_.weights) it.f32 = t ? f32(*t, what) : std::move(data);
+    if (o_.weights)
+      it.f32 = t ? f32(*t, what) : std::move(data);
+    else if (t)  // shapes only: the data is not read, but must be there
+      onnxio::check_size(*t, dir_, fmt::format("{}: tensor '{}'", path_, what));
     tensors_.push_back(std::move(it));
   }
 
@@ -767,6 +770,7 @@ class Importer {
     l.out_channels = f_out;
     l.inputs = {in_name(x)};
     std::vector<float> w;
+    if (!o_.weights) onnxio::check_size(*bt, dir_, fmt::format("{}: tensor '{}'", path_, n.input(1)));
     if (o_.weights) {
       w = f32(*bt, n.input(1));
       if (!trans_b) {  // (in, out) -> PyTorch's (out, in)
@@ -786,6 +790,7 @@ class Importer {
       const int64_t cn = numel(cs);
       if (cn != f_out && cn != 1)
         fail(n, fmt::format("bias C of shape {}: eatsim's linear adds one bias per output feature", shape_str(cs)));
+      if (!o_.weights) onnxio::check_size(*c, dir_, fmt::format("{}: tensor '{}'", path_, n.input(2)));
       l.bias = beta != 0.0;
       if (l.bias) {
         std::vector<float> bias;

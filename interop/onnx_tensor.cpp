@@ -38,9 +38,10 @@ int64_t elem_size(int32_t dt) {
   }
 }
 
-// The tensor's bytes in little-endian order: raw_data or an external file.
+// The tensor's bytes in little-endian order: raw_data or an external file (with `out` null: only
+// checked to be there).
 bool raw_bytes(const TP& t, const std::string& model_dir, const std::string& where, int64_t want,
-               std::string& out) {
+               std::string* out) {
   if (t.data_location() == TP::EXTERNAL) {
     std::string location;
     int64_t offset = 0, length = -1;
@@ -73,10 +74,11 @@ bool raw_bytes(const TP& t, const std::string& model_dir, const std::string& whe
     if (offset < 0 || length != want || offset > size || size - offset < length)
       throw ModelError(fmt::format("{}: external data {} holds {} bytes from offset {}; the tensor needs {}",
                                    where, file.string(), size - std::min(offset, size), offset, want));
+    if (!out) return true;
     std::ifstream in(file, std::ios::binary);
-    out.resize(static_cast<size_t>(want));
+    out->resize(static_cast<size_t>(want));
     in.seekg(offset);
-    if (!in.read(out.data(), want))
+    if (!in.read(out->data(), want))
       throw ModelError(fmt::format("{}: cannot read external data {}", where, file.string()));
     return true;
   }
@@ -85,7 +87,7 @@ bool raw_bytes(const TP& t, const std::string& model_dir, const std::string& whe
     throw ModelError(fmt::format("{}: tensor data holds {} bytes; its shape and type need {} (a truncated or "
                                  "altered file)",
                                  where, t.raw_data().size(), want));
-  out = t.raw_data();
+  if (out) *out = t.raw_data();
   return true;
 }
 
@@ -107,7 +109,7 @@ std::vector<Out> values(const TP& t, const std::string& model_dir, const std::st
                                  where, type_name(dt)));
   std::string b;
   std::vector<Out> out;
-  if (raw_bytes(t, model_dir, where, n * es, b)) {
+  if (raw_bytes(t, model_dir, where, n * es, &b)) {
     out.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
       size_t k = static_cast<size_t>(i);
@@ -224,6 +226,31 @@ Shape dims(const TP& t, const std::string& where) {
     s.push_back(d);
   }
   return s;
+}
+
+void check_size(const TP& t, const std::string& model_dir, const std::string& where) {
+  const int64_t n = numel(dims(t, where));
+  const int64_t es = elem_size(t.data_type());
+  if (es == 0)
+    throw ModelError(fmt::format("{}: tensor type {} is not supported", where, type_name(t.data_type())));
+  if (raw_bytes(t, model_dir, where, n * es, nullptr)) return;
+  int64_t have = 0;
+  switch (t.data_type()) {
+    case TP::FLOAT:
+      have = t.float_data_size();
+      break;
+    case TP::DOUBLE:
+      have = t.double_data_size();
+      break;
+    case TP::INT64:
+      have = t.int64_data_size();
+      break;
+    default:
+      have = t.int32_data_size();
+  }
+  if (have != n)
+    throw ModelError(fmt::format("{}: tensor holds {} values; its shape {} needs {} (a truncated or altered file)",
+                                 where, have, shape_str(dims(t, where)), n));
 }
 
 std::vector<float> as_f32(const TP& t, const std::string& model_dir, const std::string& where) {

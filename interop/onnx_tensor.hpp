@@ -20,6 +20,10 @@ Shape dims(const onnx::TensorProto& t, const std::string& where);
 std::vector<float> as_f32(const onnx::TensorProto& t, const std::string& model_dir, const std::string& where);
 std::vector<int64_t> as_i64(const onnx::TensorProto& t, const std::string& model_dir, const std::string& where);
 
+// The same checks as as_f32 without reading the values: the data the tensor holds (inline, or
+// its external file's size) covers what its shape claims.
+void check_size(const onnx::TensorProto& t, const std::string& model_dir, const std::string& where);
+
 const char* type_name(int32_t data_type);
 
 }  // namespace eatsim::onnxio

@@ -241,6 +241,9 @@ TEST(OnnxImport, HostileFilesExitTwoWithOneLineAndWriteNothing) {
   w2->clear_float_data();
   w2->set_raw_data(std::string(16, '\0'));
   refused(big2.save(d / "big2.onnx"), "tensor data holds 16 bytes; its shape and type need 432");
+  r = run_cli("model show " + q(d / "big2.onnx"));  // shapes only: the data is not read, but checked
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("holds 16 bytes"), std::string::npos) << r.err;
   Builder big3;
   auto* w3 = big3.m.mutable_graph()->mutable_initializer(0);
   w3->clear_dims();
