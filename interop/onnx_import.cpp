@@ -15,8 +15,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -34,11 +34,18 @@ namespace {
 constexpr int64_t kMaxModelBytes = int64_t(2000) << 20;  // protobuf's own limit is 2 GiB
 
 const std::set<std::string>& supported_ops() {
-  static const std::set<std::string> ops{
-      "Conv",       "BatchNormalization", "Relu",        "Clip",    "Sigmoid",     "HardSigmoid",
-      "HardSwish",  "LeakyRelu",          "Mul",         "Add",     "Concat",      "MaxPool",
-      "AveragePool", "GlobalAveragePool", "Flatten",     "Reshape", "Squeeze",     "Gemm",
-      "MatMul",     "Dropout",            "Identity",    "Pad",     "Constant"};
+  static const std::set<std::string> ops{"Conv",        "BatchNormalization",
+                                         "Relu",        "Clip",
+                                         "Sigmoid",     "HardSigmoid",
+                                         "HardSwish",   "LeakyRelu",
+                                         "Mul",         "Add",
+                                         "Concat",      "MaxPool",
+                                         "AveragePool", "GlobalAveragePool",
+                                         "Flatten",     "Reshape",
+                                         "Squeeze",     "Gemm",
+                                         "MatMul",      "Dropout",
+                                         "Identity",    "Pad",
+                                         "Constant"};
   return ops;
 }
 
@@ -103,11 +110,13 @@ class Importer {
     if (!why.empty()) throw ModelError(path_ + ": " + why);
     google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
                                               static_cast<int>(bytes.size()));
-    in.SetTotalBytesLimit(static_cast<int>(std::min<int64_t>(kMaxModelBytes, std::numeric_limits<int>::max())));
+    in.SetTotalBytesLimit(
+        static_cast<int>(std::min<int64_t>(kMaxModelBytes, std::numeric_limits<int>::max())));
     if (bytes.empty() || !m_.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage())
-      throw ModelError(fmt::format("{}: not an ONNX model (the protobuf does not parse: a truncated file, or "
-                                   "not a .onnx file)",
-                                   path_));
+      throw ModelError(
+          fmt::format("{}: not an ONNX model (the protobuf does not parse: a truncated file, or "
+                      "not a .onnx file)",
+                      path_));
     if (m_.ir_version() <= 0 || !m_.has_graph() || m_.graph().node_size() == 0)
       throw ModelError(fmt::format("{}: not an ONNX model (no IR version or no graph nodes)", path_));
   }
@@ -128,9 +137,10 @@ class Importer {
     for (const auto& n : g.node()) {
       for (const auto& i : n.input())
         if (!i.empty() && !defined.count(i))
-          throw ModelError(fmt::format("{}: reads '{}' before anything defines it (the graph must be topologically "
-                                       "sorted and complete)",
-                                       where(n), i));
+          throw ModelError(
+              fmt::format("{}: reads '{}' before anything defines it (the graph must be topologically "
+                          "sorted and complete)",
+                          where(n), i));
       for (const auto& o : n.output())
         if (!o.empty()) define(o, "an output of " + where(n).substr(path_.size() + 2));
       for (const auto& a : n.attribute())
@@ -146,8 +156,8 @@ class Importer {
     try {
       onnx::checker::check_model(m_);
     } catch (const std::exception& e) {
-      throw ModelError(fmt::format("{}: opset {} needs upgrading, and ONNX's checker refuses the model: {}", path_,
-                                   file_opset_, first_line(e.what())));
+      throw ModelError(fmt::format("{}: opset {} needs upgrading, and ONNX's checker refuses the model: {}",
+                                   path_, file_opset_, first_line(e.what())));
     }
   }
 
@@ -158,9 +168,10 @@ class Importer {
       throw ModelError(fmt::format("{}: the model imports no default-domain (ai.onnx) opset", path_));
     opset_ = file_opset_;
     if (file_opset_ > kOnnxMaxOpset)
-      throw ModelError(fmt::format("{}: opset {}: this build reads opsets {} to {} (older ones are upgraded); "
-                                   "export with opset_version={}",
-                                   path_, file_opset_, kOnnxMinOpset, kOnnxMaxOpset, kOnnxMaxOpset));
+      throw ModelError(
+          fmt::format("{}: opset {}: this build reads opsets {} to {} (older ones are upgraded); "
+                      "export with opset_version={}",
+                      path_, file_opset_, kOnnxMinOpset, kOnnxMaxOpset, kOnnxMaxOpset));
     if (file_opset_ < kOnnxMinOpset) {
       try {
         check_for_conversion();
@@ -169,13 +180,14 @@ class Importer {
         onnx::shape_inference::InferShapes(m_, onnx::OpSchemaRegistry::Instance(), opt);
         m_ = onnx::version_conversion::ConvertVersion(m_, kOnnxMinOpset);
       } catch (const std::exception& e) {
-        throw ModelError(fmt::format("{}: opset {} could not be upgraded to {} by ONNX's version converter ({}); "
-                                     "export with opset {} to {}",
-                                     path_, file_opset_, kOnnxMinOpset, first_line(e.what()), kOnnxMinOpset,
-                                     kOnnxMaxOpset));
+        throw ModelError(fmt::format(
+            "{}: opset {} could not be upgraded to {} by ONNX's version converter ({}); "
+            "export with opset {} to {}",
+            path_, file_opset_, kOnnxMinOpset, first_line(e.what()), kOnnxMinOpset, kOnnxMaxOpset));
       }
       opset_ = kOnnxMinOpset;
-      notes_.push_back(fmt::format("opset {} upgraded to {} with ONNX's version converter", file_opset_, opset_));
+      notes_.push_back(
+          fmt::format("opset {} upgraded to {} with ONNX's version converter", file_opset_, opset_));
     }
   }
 
@@ -194,8 +206,9 @@ class Importer {
     if (data.size() != 1) {
       std::vector<std::string> names;
       for (int i : data) names.push_back("'" + g.input(i).name() + "'");
-      throw ModelError(fmt::format("{}: the graph has {} data inputs ({}); eatsim graphs take one image input",
-                                   path_, data.size(), fmt::join(names, ", ")));
+      throw ModelError(
+          fmt::format("{}: the graph has {} data inputs ({}); eatsim graphs take one image input", path_,
+                      data.size(), fmt::join(names, ", ")));
     }
     auto* in = m_.mutable_graph()->mutable_input(data[0]);
     input_name_ = in->name();
@@ -208,11 +221,10 @@ class Importer {
     auto* shape = in->mutable_type()->mutable_tensor_type()->mutable_shape();
     const auto& want = o_.input_shape;
     if (!want.empty()) {
-      if (want.size() != 4 && want.size() != 2)
-        throw UsageError("--input-shape: give N,C,H,W (or N,F)");
+      if (want.size() != 4 && want.size() != 2) throw UsageError("--input-shape: give N,C,H,W (or N,F)");
       if (shape->dim_size() != 0 && shape->dim_size() != static_cast<int>(want.size()))
-        throw UsageError(fmt::format("--input-shape {}: input '{}' of {} has {} dimensions", fmt::join(want, ","),
-                                     input_name_, path_, shape->dim_size()));
+        throw UsageError(fmt::format("--input-shape {}: input '{}' of {} has {} dimensions",
+                                     fmt::join(want, ","), input_name_, path_, shape->dim_size()));
       if (shape->dim_size() == 0)
         for (size_t i = 0; i < want.size(); ++i) shape->add_dim();
       for (size_t i = 0; i < want.size(); ++i) {
@@ -227,20 +239,23 @@ class Importer {
     }
     const int rank = shape->dim_size();
     if (rank != 4 && rank != 2)
-      throw ModelError(fmt::format("{}: input '{}' has {} dimensions; eatsim reads N×C×H×W images (or N×F "
-                                   "vectors)",
-                                   path_, input_name_, rank));
+      throw ModelError(
+          fmt::format("{}: input '{}' has {} dimensions; eatsim reads N×C×H×W images (or N×F "
+                      "vectors)",
+                      path_, input_name_, rank));
     std::vector<std::string> unknown;
     for (int i = 1; i < rank; ++i)
       if (!shape->dim(i).has_dim_value() || shape->dim(i).dim_value() <= 0)
         unknown.push_back(shape->dim(i).dim_param().empty() ? "?" : shape->dim(i).dim_param());
     if (!unknown.empty())
-      throw ModelError(fmt::format("{}: input '{}' has dynamic dimensions ({}); give --input-shape N,C,H,W", path_,
-                                   input_name_, fmt::join(unknown, ", ")));
-    if (!shape->dim(0).has_dim_value() || shape->dim(0).dim_value() <= 0) shape->mutable_dim(0)->set_dim_value(1);
+      throw ModelError(fmt::format("{}: input '{}' has dynamic dimensions ({}); give --input-shape N,C,H,W",
+                                   path_, input_name_, fmt::join(unknown, ", ")));
+    if (!shape->dim(0).has_dim_value() || shape->dim(0).dim_value() <= 0)
+      shape->mutable_dim(0)->set_dim_value(1);
     for (int i = 1; i < rank; ++i) in_shape_.push_back(shape->dim(i).dim_value());
     for (int64_t d : in_shape_)
-      if (d > (1 << 20)) throw ModelError(fmt::format("{}: input dimension {} is implausibly large", path_, d));
+      if (d > (1 << 20))
+        throw ModelError(fmt::format("{}: input dimension {} is implausibly large", path_, d));
   }
 
   // What ONNX's shape inference indexes without checking (a 6-D weight on a 4-D input crashes it):
@@ -286,7 +301,8 @@ class Importer {
     auto take = [&](const onnx::ValueInfoProto& v) {
       if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) return;
       Shape s;
-      for (const auto& d : v.type().tensor_type().shape().dim()) s.push_back(d.has_dim_value() ? d.dim_value() : -1);
+      for (const auto& d : v.type().tensor_type().shape().dim())
+        s.push_back(d.has_dim_value() ? d.dim_value() : -1);
       shapes_[v.name()] = s;
     };
     for (const auto& v : m_.graph().input()) take(v);
@@ -300,21 +316,21 @@ class Importer {
     for (const auto& n : m_.graph().node()) {
       const bool std_domain = n.domain().empty() || n.domain() == "ai.onnx";
       if (!std_domain || !supported_ops().count(n.op_type()))
-        bad.push_back(fmt::format("{}: op {}{} is not supported", where(n), std_domain ? "" : n.domain() + ".",
-                                  n.op_type()));
+        bad.push_back(fmt::format("{}: op {}{} is not supported", where(n),
+                                  std_domain ? "" : n.domain() + ".", n.op_type()));
     }
     if (!bad.empty()) {
-      bad.push_back(fmt::format("{}: {} unsupported node(s); supported ops: {} (docs/onnx.md)", path_, bad.size(),
-                                fmt::join(supported_ops(), ", ")));
+      bad.push_back(fmt::format("{}: {} unsupported node(s); supported ops: {} (docs/onnx.md)", path_,
+                                bad.size(), fmt::join(supported_ops(), ", ")));
       throw ModelError(bad);
     }
   }
 
   // --- values ----------------------------------------------------------------------------------
   struct Val {
-    int node = -2;                               // -1: the graph input; >= 0: a graph node
-    const onnx::TensorProto* init = nullptr;     // an initializer or Constant
-    std::string init_name;                       // the initializer's own name
+    int node = -2;                            // -1: the graph input; >= 0: a graph node
+    const onnx::TensorProto* init = nullptr;  // an initializer or Constant
+    std::string init_name;                    // the initializer's own name
   };
 
   const onnx::TensorProto* constant(const onnx::NodeProto& n, int i) {
@@ -338,8 +354,9 @@ class Importer {
     if (i >= n.input_size() || n.input(i).empty()) fail(n, fmt::format("input {} is missing", i));
     auto it = vals_.find(n.input(i));
     if (it == vals_.end())
-      fail(n, fmt::format("input '{}' is not defined before this node (the graph must be topologically sorted)",
-                          n.input(i)));
+      fail(n,
+           fmt::format("input '{}' is not defined before this node (the graph must be topologically sorted)",
+                       n.input(i)));
     if (pads_.count(n.input(i)))
       fail(n, fmt::format("input '{}' comes from Pad '{}': a Pad folds only into the Conv or pool it feeds",
                           n.input(i), pads_[n.input(i)].node));
@@ -357,7 +374,8 @@ class Importer {
       fail(n, fmt::format("the shape of '{}' is unknown (ONNX's shape inference could not tell)", value));
     Shape s(it->second.begin() + 1, it->second.end());
     for (int64_t d : s)
-      if (d < 0) fail(n, fmt::format("the shape of '{}' is not fixed ({})", value, fmt::join(it->second, "x")));
+      if (d < 0)
+        fail(n, fmt::format("the shape of '{}' is not fixed ({})", value, fmt::join(it->second, "x")));
     return s;
   }
 
@@ -403,7 +421,8 @@ class Importer {
       const std::string& w = n.input(weight_input);
       std::string base = it != vals_.end() && it->second.init ? w : "";
       for (const char* suf : {".weight", ".scale"})
-        if (base.size() > std::strlen(suf) && base.compare(base.size() - std::strlen(suf), std::string::npos, suf) == 0) {
+        if (base.size() > std::strlen(suf) &&
+            base.compare(base.size() - std::strlen(suf), std::string::npos, suf) == 0) {
           std::string s = sanitise(base.substr(0, base.size() - std::strlen(suf)), lower(n.op_type()));
           if (!used_.count(s)) return unique(s);
         }
@@ -461,9 +480,10 @@ class Importer {
     if (p.size() != 4) fail(n, fmt::format("pads {} are not 2-D", fmt::join(p, ",")));
     if (fold) p[0] += fold->t, p[1] += fold->l, p[2] += fold->b, p[3] += fold->r;
     if (p[0] != p[2] || p[1] != p[3])
-      fail(n, fmt::format("asymmetric padding (top {}, left {}, bottom {}, right {}){}: the graph format pads both "
-                          "sides of a dimension equally",
-                          p[0], p[1], p[2], p[3], fold ? " after folding Pad '" + fold->node + "'" : ""));
+      fail(n, fmt::format(
+                  "asymmetric padding (top {}, left {}, bottom {}, right {}){}: the graph format pads both "
+                  "sides of a dimension equally",
+                  p[0], p[1], p[2], p[3], fold ? " after folding Pad '" + fold->node + "'" : ""));
     ph = static_cast<int>(p[0]), pw = static_cast<int>(p[1]);
     return true;
   }
@@ -500,7 +520,8 @@ class Importer {
     auto ks = attr_ints(n, "kernel_shape");
     c.kh = static_cast<int>(ws[2]), c.kw = static_cast<int>(ws[3]);
     if (!ks.empty() && (ks.size() != 2 || ks[0] != ws[2] || ks[1] != ws[3]))
-      fail(n, fmt::format("kernel_shape {} disagrees with the weight's {}", fmt::join(ks, ","), shape_str(ws)));
+      fail(n,
+           fmt::format("kernel_shape {} disagrees with the weight's {}", fmt::join(ks, ","), shape_str(ws)));
     auto st = attr_ints(n, "strides"), dl = attr_ints(n, "dilations");
     c.sh = st.empty() ? 1 : static_cast<int>(st[0]), c.sw = st.size() > 1 ? static_cast<int>(st[1]) : c.sh;
     c.dh = dl.empty() ? 1 : static_cast<int>(dl[0]), c.dw = dl.size() > 1 ? static_cast<int>(dl[1]) : c.dh;
@@ -526,7 +547,8 @@ class Importer {
     for (int i = 0; i < 4; ++i)
       if (!(t[i] = constant(n, i + 1))) fail(n, fmt::format("input {} must be an initializer", i + 1));
     const Shape in = sample_shape(n, n.input(0));
-    if (in.size() != 3) fail(n, fmt::format("BatchNormalization of a {} tensor; eatsim normalises images", shape_str(in)));
+    if (in.size() != 3)
+      fail(n, fmt::format("BatchNormalization of a {} tensor; eatsim normalises images", shape_str(in)));
     Node bn;
     bn.op = Op::batchnorm2d;
     bn.name = param_node_name(n, 1);
@@ -538,7 +560,8 @@ class Importer {
     const char* keys[4] = {"weight", "bias", "running_mean", "running_var"};
     for (int i = 0; i < 4; ++i) {
       Shape s = onnxio::dims(*t[i], where(n));
-      if (numel(s) != in[0]) fail(n, fmt::format("input {} has {} values for {} channels", i + 1, numel(s), in[0]));
+      if (numel(s) != in[0])
+        fail(n, fmt::format("input {} has {} values for {} channels", i + 1, numel(s), in[0]));
       param(bn.name + "." + keys[i], t[i], n.input(i + 1), {in[0]});
     }
     ImportedTensor nb;
@@ -605,17 +628,21 @@ class Importer {
       if (s.node >= 0 && nodes_[s.node].op == Op::sigmoid && nodes_[s.node].inputs[0] == in_name(x) &&
           consumers_[s_name] == 1 && !graph_outputs_.count(s_name)) {
         nodes_[s.node].op = Op::silu;
-        notes_.push_back(fmt::format("Sigmoid + Mul '{}' fused into silu '{}'", n.name(), nodes_[s.node].name));
+        notes_.push_back(
+            fmt::format("Sigmoid + Mul '{}' fused into silu '{}'", n.name(), nodes_[s.node].name));
         vals_[n.output(0)] = Val{s.node, nullptr, {}};
         return;
       }
     }
     Shape sa = sample_shape(n, n.input(0)), sb = sample_shape(n, n.input(1));
-    auto scale = [](const Shape& s, const Shape& o) { return s.size() == 3 && s[1] == 1 && s[2] == 1 && o.size() == 3 && s[0] == o[0]; };
+    auto scale = [](const Shape& s, const Shape& o) {
+      return s.size() == 3 && s[1] == 1 && s[2] == 1 && o.size() == 3 && s[0] == o[0];
+    };
     if (sa != sb && !scale(sa, sb) && !scale(sb, sa))
-      fail(n, fmt::format("Mul of {} and {}: eatsim multiplies equal shapes or scales channels by a (C, 1, 1) "
-                          "tensor",
-                          shape_str(sa), shape_str(sb)));
+      fail(n,
+           fmt::format("Mul of {} and {}: eatsim multiplies equal shapes or scales channels by a (C, 1, 1) "
+                       "tensor",
+                       shape_str(sa), shape_str(sb)));
     Node m;
     m.op = Op::mul;
     m.name = unique(sanitise(n.name(), "mul"));
@@ -637,14 +664,16 @@ class Importer {
       if (numel(cs) != f) continue;
       lin.bias = true;
       param(lin.name + ".bias", c, n.input(k), {f});
-      notes_.push_back(fmt::format("MatMul + Add '{}' imported as linear '{}' with bias", n.name(), lin.name));
+      notes_.push_back(
+          fmt::format("MatMul + Add '{}' imported as linear '{}' with bias", n.name(), lin.name));
       vals_[n.output(0)] = it->second;
       return;
     }
     const Val& a = act(n, 0);
     const Val& b = act(n, 1);
     Shape sa = sample_shape(n, n.input(0)), sb = sample_shape(n, n.input(1));
-    if (sa != sb) fail(n, fmt::format("Add of {} and {}: eatsim adds equal shapes", shape_str(sa), shape_str(sb)));
+    if (sa != sb)
+      fail(n, fmt::format("Add of {} and {}: eatsim adds equal shapes", shape_str(sa), shape_str(sb)));
     Node m;
     m.op = Op::add;
     m.name = unique(sanitise(n.name(), "add"));
@@ -693,14 +722,18 @@ class Importer {
     p.ceil_mode = attr_i(n, "ceil_mode", 0) != 0;
     spatial_pads(n, in, p.kh, p.kw, p.sh, p.sw, 1, 1, fold, p.ph, p.pw);
     if (fold && max && !nonnegative(fold->src))
-      fail(n, fmt::format("Pad '{}' pads with zeros values that may be negative; MaxPool's own padding never wins "
-                          "a max, so the two differ",
-                          fold->node));
+      fail(n, fmt::format(
+                  "Pad '{}' pads with zeros values that may be negative; MaxPool's own padding never wins "
+                  "a max, so the two differ",
+                  fold->node));
     if (!max && (p.ph || p.pw) && !fold && attr_i(n, "count_include_pad", 0) == 0)
-      fail(n, "count_include_pad=0 with padding: eatsim's avgpool2d counts padded taps (PyTorch's default, "
-              "count_include_pad=1)");
+      fail(n,
+           "count_include_pad=0 with padding: eatsim's avgpool2d counts padded taps (PyTorch's default, "
+           "count_include_pad=1)");
     if (!max && p.ceil_mode)
-      fail(n, "ceil_mode average pooling: the divisor of a window past the edge differs between PyTorch and ONNX");
+      fail(n,
+           "ceil_mode average pooling: the divisor of a window past the edge differs between PyTorch and "
+           "ONNX");
     add_node(p, n, n.output(0));
   }
 
@@ -752,7 +785,8 @@ class Importer {
   void gemm(const onnx::NodeProto& n, bool matmul) {
     const Val& x = act(n, 0);
     const Shape in = sample_shape(n, n.input(0));
-    if (in.size() != 1) fail(n, fmt::format("{} of a {} tensor; flatten it first", n.op_type(), shape_str(in)));
+    if (in.size() != 1)
+      fail(n, fmt::format("{} of a {} tensor; flatten it first", n.op_type(), shape_str(in)));
     const onnx::TensorProto* bt = constant(n, 1);
     if (!bt) fail(n, "the weight (input 1) must be an initializer");
     Shape bs = onnxio::dims(*bt, where(n));
@@ -789,7 +823,8 @@ class Importer {
       Shape cs = onnxio::dims(*c, where(n));
       const int64_t cn = numel(cs);
       if (cn != f_out && cn != 1)
-        fail(n, fmt::format("bias C of shape {}: eatsim's linear adds one bias per output feature", shape_str(cs)));
+        fail(n, fmt::format("bias C of shape {}: eatsim's linear adds one bias per output feature",
+                            shape_str(cs)));
       if (!o_.weights) onnxio::check_size(*c, dir_, fmt::format("{}: tensor '{}'", path_, n.input(2)));
       l.bias = beta != 0.0;
       if (l.bias) {
@@ -824,7 +859,8 @@ class Importer {
   void pad(const onnx::NodeProto& n) {
     act(n, 0);
     const std::string mode = attr_s(n, "mode", "constant");
-    if (mode != "constant") fail(n, fmt::format("mode '{}': only zero padding folds into a Conv or pool", mode));
+    if (mode != "constant")
+      fail(n, fmt::format("mode '{}': only zero padding folds into a Conv or pool", mode));
     if (scalar(n, 2, 0.0f) != 0.0f) fail(n, "a non-zero constant_value does not fold into a Conv or pool");
     const onnx::TensorProto* pt = constant(n, 1);
     if (!pt) fail(n, "pads must be a constant");
@@ -877,7 +913,8 @@ class Importer {
       } else if (op == "HardSigmoid") {
         const double a = attr_f(n, "alpha", 0.2), b = attr_f(n, "beta", 0.5);
         if (std::abs(a - 1.0 / 6) > 1e-6 || std::abs(b - 0.5) > 1e-6)
-          fail(n, fmt::format("alpha {} and beta {}: eatsim's hardsigmoid is PyTorch's (alpha 1/6, beta 1/2)", a, b));
+          fail(n, fmt::format("alpha {} and beta {}: eatsim's hardsigmoid is PyTorch's (alpha 1/6, beta 1/2)",
+                              a, b));
         simple(n, Op::hardsigmoid, true, act(n, 0));
       } else if (op == "LeakyRelu") {
         int i = simple(n, Op::leaky_relu, true, act(n, 0));
@@ -912,18 +949,21 @@ class Importer {
       if (folded_.count(out) && consumers_[out] > 1)
         fail(*node, "its output feeds more than one node; a Pad folds into a single Conv or pool");
     for (const auto& [out, fold] : pads_)
-      if (folded_.count(out)) notes_.push_back(fmt::format("Pad '{}' folded into the next Conv/pool", fold.node));
+      if (folded_.count(out))
+        notes_.push_back(fmt::format("Pad '{}' folded into the next Conv/pool", fold.node));
   }
 
   ImportedModel finish() {
     const auto& g = m_.graph();
     if (g.output_size() != 1)
-      throw ModelError(fmt::format("{}: the graph has {} outputs; eatsim graphs have one", path_, g.output_size()));
+      throw ModelError(
+          fmt::format("{}: the graph has {} outputs; eatsim graphs have one", path_, g.output_size()));
     const std::string& out = g.output(0).name();
     if (pads_.count(out))
-      throw ModelError(fmt::format("{}: output '{}' comes from Pad '{}': a Pad folds only into the Conv or pool it "
-                                   "feeds",
-                                   path_, out, pads_[out].node));
+      throw ModelError(
+          fmt::format("{}: output '{}' comes from Pad '{}': a Pad folds only into the Conv or pool it "
+                      "feeds",
+                      path_, out, pads_[out].node));
     auto it = vals_.find(out);
     if (it == vals_.end() || it->second.init)
       throw ModelError(fmt::format("{}: output '{}' is not computed from the input", path_, out));
@@ -959,8 +999,8 @@ class Importer {
     // ONNX's shapes and eatsim's must agree on the output.
     const Shape& ours = r.graph.nodes[r.graph.output].out_shape;
     if (!os.empty() && numel(os) > 0 && numel(os) != numel(ours))
-      throw ModelError(fmt::format("{}: output '{}' is {} per sample in ONNX but {} in the imported graph", path_,
-                                   out, shape_str(os), shape_str(ours)));
+      throw ModelError(fmt::format("{}: output '{}' is {} per sample in ONNX but {} in the imported graph",
+                                   path_, out, shape_str(os), shape_str(ours)));
     // Tensors in state_dict order, each checked against the graph's shape.
     std::map<std::string, ImportedTensor*> by_key;
     for (auto& t : tensors_) by_key[t.key] = &t;
@@ -997,7 +1037,9 @@ class Importer {
 
 }  // namespace
 
-ImportedModel import_onnx(const std::string& path, const OnnxImportOptions& o) { return Importer(path, o).run(); }
+ImportedModel import_onnx(const std::string& path, const OnnxImportOptions& o) {
+  return Importer(path, o).run();
+}
 
 std::vector<float> read_onnx_tensor(const std::string& path, Shape* shape) {
   std::string bytes, why = read_regular_file(path, bytes, kMaxModelBytes);

@@ -28,8 +28,8 @@ struct ImportedTensor {
 };
 
 struct ImportedModel {
-  Graph graph;       // parsed back from `yaml` (shapes inferred, validated)
-  std::string yaml;  // the graph in the model-file format
+  Graph graph;                          // parsed back from `yaml` (shapes inferred, validated)
+  std::string yaml;                     // the graph in the model-file format
   std::vector<ImportedTensor> tensors;  // every key of graph.parameters(), in that order (weights only)
   int file_opset = 0;                   // the file's default-domain opset
   int opset = 0;                        // the opset imported (older files are converted to 11)

@@ -84,9 +84,10 @@ bool raw_bytes(const TP& t, const std::string& model_dir, const std::string& whe
   }
   if (!t.has_raw_data()) return false;
   if (static_cast<int64_t>(t.raw_data().size()) != want)
-    throw ModelError(fmt::format("{}: tensor data holds {} bytes; its shape and type need {} (a truncated or "
-                                 "altered file)",
-                                 where, t.raw_data().size(), want));
+    throw ModelError(
+        fmt::format("{}: tensor data holds {} bytes; its shape and type need {} (a truncated or "
+                    "altered file)",
+                    where, t.raw_data().size(), want));
   if (out) *out = t.raw_data();
   return true;
 }
@@ -104,9 +105,10 @@ std::vector<Out> values(const TP& t, const std::string& model_dir, const std::st
   const int32_t dt = t.data_type();
   const int64_t es = elem_size(dt);
   if (es == 0)
-    throw ModelError(fmt::format("{}: tensor type {} is not supported (float, double, float16, bfloat16, "
-                                 "int8, uint8, int32, int64, bool)",
-                                 where, type_name(dt)));
+    throw ModelError(
+        fmt::format("{}: tensor type {} is not supported (float, double, float16, bfloat16, "
+                    "int8, uint8, int32, int64, bool)",
+                    where, type_name(dt)));
   std::string b;
   std::vector<Out> out;
   if (raw_bytes(t, model_dir, where, n * es, &b)) {
@@ -148,9 +150,10 @@ std::vector<Out> values(const TP& t, const std::string& model_dir, const std::st
   }
   auto check = [&](int64_t have) {
     if (have != n)
-      throw ModelError(fmt::format("{}: tensor holds {} values; its shape {} needs {} (a truncated or altered "
-                                   "file)",
-                                   where, have, shape_str(dims(t, where)), n));
+      throw ModelError(
+          fmt::format("{}: tensor holds {} values; its shape {} needs {} (a truncated or altered "
+                      "file)",
+                      where, have, shape_str(dims(t, where)), n));
   };
   switch (dt) {
     case TP::FLOAT:
@@ -249,8 +252,9 @@ void check_size(const TP& t, const std::string& model_dir, const std::string& wh
       have = t.int32_data_size();
   }
   if (have != n)
-    throw ModelError(fmt::format("{}: tensor holds {} values; its shape {} needs {} (a truncated or altered file)",
-                                 where, have, shape_str(dims(t, where)), n));
+    throw ModelError(
+        fmt::format("{}: tensor holds {} values; its shape {} needs {} (a truncated or altered file)", where,
+                    have, shape_str(dims(t, where)), n));
 }
 
 std::vector<float> as_f32(const TP& t, const std::string& model_dir, const std::string& where) {
@@ -259,7 +263,8 @@ std::vector<float> as_f32(const TP& t, const std::string& model_dir, const std::
 
 std::vector<int64_t> as_i64(const TP& t, const std::string& model_dir, const std::string& where) {
   if (t.data_type() != TP::INT64 && t.data_type() != TP::INT32 && t.data_type() != TP::BOOL)
-    throw ModelError(fmt::format("{}: an integer tensor was expected, found {}", where, type_name(t.data_type())));
+    throw ModelError(
+        fmt::format("{}: an integer tensor was expected, found {}", where, type_name(t.data_type())));
   return values<int64_t>(t, model_dir, where);
 }
 

@@ -18,7 +18,8 @@ Shape dims(const onnx::TensorProto& t, const std::string& where);
 // External data is read from `model_dir`; a location that is absolute or leaves that directory,
 // a missing file, or data shorter than the claimed size is a ModelError naming `where`.
 std::vector<float> as_f32(const onnx::TensorProto& t, const std::string& model_dir, const std::string& where);
-std::vector<int64_t> as_i64(const onnx::TensorProto& t, const std::string& model_dir, const std::string& where);
+std::vector<int64_t> as_i64(const onnx::TensorProto& t, const std::string& model_dir,
+                            const std::string& where);
 
 // The same checks as as_f32 without reading the values: the data the tensor holds (inline, or
 // its external file's size) covers what its shape claims.

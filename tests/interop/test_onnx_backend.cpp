@@ -32,57 +32,111 @@ const char* kData = "/usr/share/libonnx-testdata/data";
 // The tests that must import and match, by folder/name. Everything else with supported ops must be
 // refused with a reason.
 const std::set<std::string>& must_run() {
-  static const std::set<std::string> s{
-      "node/test_basic_conv_with_padding", "node/test_basic_conv_without_padding",
-      "node/test_conv_with_autopad_same", "node/test_conv_with_strides_no_padding",
-      "node/test_conv_with_strides_padding", "node/test_conv_with_strides_and_asymmetric_padding",
-      "node/test_batchnorm_epsilon", "node/test_batchnorm_example",
-      "node/test_averagepool_2d_default", "node/test_averagepool_2d_strides",
-      "node/test_averagepool_2d_precomputed_pads_count_include_pad",
-      "node/test_averagepool_2d_precomputed_strides", "node/test_maxpool_2d_default",
-      "node/test_maxpool_2d_strides", "node/test_maxpool_2d_ceil",
-      "node/test_maxpool_2d_precomputed_pads", "node/test_maxpool_2d_precomputed_strides",
-      "node/test_maxpool_2d_precomputed_same_upper", "node/test_globalaveragepool",
-      "node/test_globalaveragepool_precomputed", "node/test_relu", "node/test_sigmoid",
-      "node/test_sigmoid_example", "node/test_leakyrelu", "node/test_leakyrelu_default",
-      "node/test_leakyrelu_example", "node/test_hardswish", "node/test_hardswish_expanded", "node/test_clip",
-      "node/test_clip_example", "node/test_clip_inbounds", "node/test_clip_outbounds",
-      "node/test_clip_splitbounds", "node/test_clip_default_min", "node/test_clip_default_max",
-      "node/test_clip_default_inbounds", "node/test_dropout_default", "node/test_dropout_default_ratio",
-      "node/test_dropout_default_old", "node/test_dropout_random_old", "node/test_flatten_axis1",
-      "node/test_flatten_default_axis", "node/test_flatten_negative_axis3", "node/test_identity",
-      "node/test_gemm_alpha", "node/test_gemm_beta", "node/test_gemm_default_no_bias",
-      "node/test_gemm_default_scalar_bias", "node/test_gemm_default_single_elem_vector_bias",
-      "node/test_gemm_default_vector_bias", "node/test_gemm_default_zero_bias", "node/test_gemm_transposeB",
-      "node/test_matmul_2d", "node/test_reshape_reduced_dims", "pytorch-converted/test_AvgPool2d",
-      "pytorch-converted/test_AvgPool2d_stride", "pytorch-converted/test_BatchNorm2d_eval",
-      "pytorch-converted/test_BatchNorm2d_momentum_eval", "pytorch-converted/test_Conv2d",
-      "pytorch-converted/test_Conv2d_depthwise", "pytorch-converted/test_Conv2d_depthwise_padded",
-      "pytorch-converted/test_Conv2d_depthwise_strided", "pytorch-converted/test_Conv2d_depthwise_with_multiplier",
-      "pytorch-converted/test_Conv2d_dilated", "pytorch-converted/test_Conv2d_groups",
-      "pytorch-converted/test_Conv2d_groups_thnn", "pytorch-converted/test_Conv2d_no_bias",
-      "pytorch-converted/test_Conv2d_padding", "pytorch-converted/test_Conv2d_strided",
-      "pytorch-converted/test_LeakyReLU", "pytorch-converted/test_LeakyReLU_with_negval",
-      "pytorch-converted/test_Linear", "pytorch-converted/test_MaxPool2d", "pytorch-converted/test_ReLU",
-      "pytorch-converted/test_Sigmoid", "pytorch-operator/test_operator_clip", "pytorch-operator/test_operator_conv",
-      "pytorch-operator/test_operator_flatten", "pytorch-operator/test_operator_mm",
-      "simple/test_single_relu_model"};
+  static const std::set<std::string> s{"node/test_basic_conv_with_padding",
+                                       "node/test_basic_conv_without_padding",
+                                       "node/test_conv_with_autopad_same",
+                                       "node/test_conv_with_strides_no_padding",
+                                       "node/test_conv_with_strides_padding",
+                                       "node/test_conv_with_strides_and_asymmetric_padding",
+                                       "node/test_batchnorm_epsilon",
+                                       "node/test_batchnorm_example",
+                                       "node/test_averagepool_2d_default",
+                                       "node/test_averagepool_2d_strides",
+                                       "node/test_averagepool_2d_precomputed_pads_count_include_pad",
+                                       "node/test_averagepool_2d_precomputed_strides",
+                                       "node/test_maxpool_2d_default",
+                                       "node/test_maxpool_2d_strides",
+                                       "node/test_maxpool_2d_ceil",
+                                       "node/test_maxpool_2d_precomputed_pads",
+                                       "node/test_maxpool_2d_precomputed_strides",
+                                       "node/test_maxpool_2d_precomputed_same_upper",
+                                       "node/test_globalaveragepool",
+                                       "node/test_globalaveragepool_precomputed",
+                                       "node/test_relu",
+                                       "node/test_sigmoid",
+                                       "node/test_sigmoid_example",
+                                       "node/test_leakyrelu",
+                                       "node/test_leakyrelu_default",
+                                       "node/test_leakyrelu_example",
+                                       "node/test_hardswish",
+                                       "node/test_hardswish_expanded",
+                                       "node/test_clip",
+                                       "node/test_clip_example",
+                                       "node/test_clip_inbounds",
+                                       "node/test_clip_outbounds",
+                                       "node/test_clip_splitbounds",
+                                       "node/test_clip_default_min",
+                                       "node/test_clip_default_max",
+                                       "node/test_clip_default_inbounds",
+                                       "node/test_dropout_default",
+                                       "node/test_dropout_default_ratio",
+                                       "node/test_dropout_default_old",
+                                       "node/test_dropout_random_old",
+                                       "node/test_flatten_axis1",
+                                       "node/test_flatten_default_axis",
+                                       "node/test_flatten_negative_axis3",
+                                       "node/test_identity",
+                                       "node/test_gemm_alpha",
+                                       "node/test_gemm_beta",
+                                       "node/test_gemm_default_no_bias",
+                                       "node/test_gemm_default_scalar_bias",
+                                       "node/test_gemm_default_single_elem_vector_bias",
+                                       "node/test_gemm_default_vector_bias",
+                                       "node/test_gemm_default_zero_bias",
+                                       "node/test_gemm_transposeB",
+                                       "node/test_matmul_2d",
+                                       "node/test_reshape_reduced_dims",
+                                       "pytorch-converted/test_AvgPool2d",
+                                       "pytorch-converted/test_AvgPool2d_stride",
+                                       "pytorch-converted/test_BatchNorm2d_eval",
+                                       "pytorch-converted/test_BatchNorm2d_momentum_eval",
+                                       "pytorch-converted/test_Conv2d",
+                                       "pytorch-converted/test_Conv2d_depthwise",
+                                       "pytorch-converted/test_Conv2d_depthwise_padded",
+                                       "pytorch-converted/test_Conv2d_depthwise_strided",
+                                       "pytorch-converted/test_Conv2d_depthwise_with_multiplier",
+                                       "pytorch-converted/test_Conv2d_dilated",
+                                       "pytorch-converted/test_Conv2d_groups",
+                                       "pytorch-converted/test_Conv2d_groups_thnn",
+                                       "pytorch-converted/test_Conv2d_no_bias",
+                                       "pytorch-converted/test_Conv2d_padding",
+                                       "pytorch-converted/test_Conv2d_strided",
+                                       "pytorch-converted/test_LeakyReLU",
+                                       "pytorch-converted/test_LeakyReLU_with_negval",
+                                       "pytorch-converted/test_Linear",
+                                       "pytorch-converted/test_MaxPool2d",
+                                       "pytorch-converted/test_ReLU",
+                                       "pytorch-converted/test_Sigmoid",
+                                       "pytorch-operator/test_operator_clip",
+                                       "pytorch-operator/test_operator_conv",
+                                       "pytorch-operator/test_operator_flatten",
+                                       "pytorch-operator/test_operator_mm",
+                                       "simple/test_single_relu_model"};
   return s;
 }
 
 bool elementwise_only(const onnx::ModelProto& m) {
-  static const std::set<std::string> ew{"Relu", "Clip",     "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu",
-                                        "Dropout", "Identity", "Mul",   "Add",         "Reshape"};
+  static const std::set<std::string> ew{"Relu",      "Clip",      "Sigmoid", "HardSigmoid",
+                                        "HardSwish", "LeakyRelu", "Dropout", "Identity",
+                                        "Mul",       "Add",       "Reshape"};
   for (const auto& n : m.graph().node())
     if (!ew.count(n.op_type())) return false;
   return true;
 }
 
 bool supported(const onnx::ModelProto& m) {
-  static const std::set<std::string> ops{
-      "Conv",    "BatchNormalization", "Relu",    "Clip",    "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu",
-      "Mul",     "Add",                "Concat",  "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
-      "Reshape", "Squeeze",            "Gemm",    "MatMul",  "Dropout", "Identity",    "Pad",       "Constant"};
+  static const std::set<std::string> ops{"Conv",        "BatchNormalization",
+                                         "Relu",        "Clip",
+                                         "Sigmoid",     "HardSigmoid",
+                                         "HardSwish",   "LeakyRelu",
+                                         "Mul",         "Add",
+                                         "Concat",      "MaxPool",
+                                         "AveragePool", "GlobalAveragePool",
+                                         "Flatten",     "Reshape",
+                                         "Squeeze",     "Gemm",
+                                         "MatMul",      "Dropout",
+                                         "Identity",    "Pad",
+                                         "Constant"};
   for (const auto& n : m.graph().node())
     if (!ops.count(n.op_type()) || !(n.domain().empty() || n.domain() == "ai.onnx")) return false;
   return m.graph().node_size() > 0;
@@ -110,7 +164,8 @@ bool prepare(const fs::path& dir, const std::string& out) {
     *m.mutable_graph()->add_initializer() = t;
   }
   if (!data.empty() && elementwise_only(m) && m.graph().input(data[0]).type().has_tensor_type()) {
-    auto* shape = m.mutable_graph()->mutable_input(data[0])->mutable_type()->mutable_tensor_type()->mutable_shape();
+    auto* shape =
+        m.mutable_graph()->mutable_input(data[0])->mutable_type()->mutable_tensor_type()->mutable_shape();
     const int rank = shape->dim_size();
     if (rank == 1 || rank == 3) {
       while (shape->dim_size() < 4) shape->add_dim()->set_dim_value(1);
@@ -163,7 +218,8 @@ Outcome run_case(const fs::path& dir, const std::string& model) {
   net.forward(x.data(), n, false);
   Tensor got = net.output();
   if (got.data.size() != want.size()) {
-    r.why = "output has " + std::to_string(got.data.size()) + " values, expected " + std::to_string(want.size());
+    r.why =
+        "output has " + std::to_string(got.data.size()) + " values, expected " + std::to_string(want.size());
     return r;
   }
   for (size_t i = 0; i < want.size(); ++i) {
@@ -211,7 +267,8 @@ TEST(OnnxBackend, EveryTestWithSupportedOpsImportsAndMatchesOrIsRefusedWithAReas
   for (const auto& k : must_run()) EXPECT_TRUE(seen.count(k)) << k << " is listed but was not found";
   EXPECT_EQ(ran, static_cast<int>(must_run().size()));
   table.close();
-  if (const char* keep = std::getenv("EATSIM_ONNX_TABLE")) fs::copy_file(tmp / "table.md", keep, fs::copy_options::overwrite_existing);
+  if (const char* keep = std::getenv("EATSIM_ONNX_TABLE"))
+    fs::copy_file(tmp / "table.md", keep, fs::copy_options::overwrite_existing);
   std::cout << ran << " ONNX backend tests run, " << refused << " refused with a reason\n";
 }
 

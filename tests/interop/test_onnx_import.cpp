@@ -81,7 +81,8 @@ struct Builder {
   }
 
   onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> in,
-                        std::vector<std::string> out, std::vector<std::pair<std::string, std::vector<int64_t>>> ints = {}) {
+                        std::vector<std::string> out,
+                        std::vector<std::pair<std::string, std::vector<int64_t>>> ints = {}) {
     auto* n = m.mutable_graph()->add_node();
     n->set_op_type(op);
     n->set_name(name);
@@ -120,7 +121,8 @@ int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), 
 
 // Runs `model import` on a file that must be refused: exit 2, `want` in the message, one line per
 // problem (at most `max_lines`), nothing written.
-void refused(const std::string& file, const std::string& want, const std::string& extra = "", int max_lines = 1) {
+void refused(const std::string& file, const std::string& want, const std::string& extra = "",
+             int max_lines = 1) {
   test::TempDir d("onnx_refused");
   auto r = run_cli("model import " + q(file) + " --out " + q(d / "out") + " " + extra);
   EXPECT_EQ(r.code, 2) << r.out << r.err;
@@ -138,8 +140,9 @@ TEST(OnnxImport, ASmallCnnImportsWithItsNamesShapesAndWeights) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("imported"), std::string::npos) << r.out;
   std::string yaml = test::read_file(d / "ck/model.yaml");
-  for (const char* s : {"{name: conv1, op: conv2d, inputs: [input]", "{name: relu, op: relu", "{name: gap, op: global_avgpool",
-                        "{name: Flatten, op: flatten", "{name: fc, op: linear"})
+  for (const char* s :
+       {"{name: conv1, op: conv2d, inputs: [input]", "{name: relu, op: relu",
+        "{name: gap, op: global_avgpool", "{name: Flatten, op: flatten", "{name: fc, op: linear"})
     EXPECT_NE(yaml.find(s), std::string::npos) << s << "\n" << yaml;
   // The weights are the initializers, value for value, in PyTorch's layouts.
   Shape s;
@@ -180,11 +183,13 @@ TEST(OnnxImport, TheImportedCheckpointFeedsTraceExportEnergyAndFineTuning) {
   r = run_cli("sim --hw cnvlutin_ws16 --trace " + q(d / "tr"));
   EXPECT_EQ(r.code, 0) << r.err;
   // Fine-tuning starts from the imported weights: at a learning rate of 1e-9 they stay put.
-  r = run_cli("train --init " + q(d / "ck") + " --out " + q(d / "run") +
-              " --epochs 1 --train-limit 256 --test-limit 128 --batch 128 --lr 1e-9 --momentum 0 --weight-decay 0 "
-              "--ratio-samples 0 -q");
+  r = run_cli(
+      "train --init " + q(d / "ck") + " --out " + q(d / "run") +
+      " --epochs 1 --train-limit 256 --test-limit 128 --batch 128 --lr 1e-9 --momentum 0 --weight-decay 0 "
+      "--ratio-samples 0 -q");
   ASSERT_EQ(r.code, 0) << r.err;
-  auto before = npy_load_f32(d / "ck/fc.weight.npy"), after = npy_load_f32(d / "run/checkpoint/fc.weight.npy");
+  auto before = npy_load_f32(d / "ck/fc.weight.npy"),
+       after = npy_load_f32(d / "run/checkpoint/fc.weight.npy");
   ASSERT_EQ(before.size(), after.size());
   for (size_t i = 0; i < before.size(); ++i) EXPECT_NEAR(before[i], after[i], 1e-6);
 }
@@ -221,7 +226,8 @@ TEST(OnnxImport, HostileFilesExitTwoWithOneLineAndWriteNothing) {
   EXPECT_FALSE(fs::exists(e / "out"));
   // Dynamic spatial dimensions need --input-shape, which must agree with the fixed ones.
   Builder dyn;
-  auto* shape = dyn.m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  auto* shape =
+      dyn.m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
   shape->mutable_dim(2)->set_dim_param("H");
   shape->mutable_dim(3)->set_dim_param("W");
   std::string fd = dyn.save(d / "dyn.onnx");
@@ -317,7 +323,8 @@ TEST(OnnxImport, PadFoldsIntoTheNextConvAndPoolWhereTheValuesAgree) {
   conv->mutable_attribute(0)->clear_ints();
   for (int i = 0; i < 4; ++i) conv->mutable_attribute(0)->add_ints(0);
   auto* pad = g->add_node();
-  pad->set_op_type("Pad"), pad->set_name("pad0"), pad->add_input("x"), pad->add_input("pads"), pad->add_output("xp");
+  pad->set_op_type("Pad"), pad->set_name("pad0"), pad->add_input("x"), pad->add_input("pads"),
+      pad->add_output("xp");
   // Nodes must stay topologically sorted: move the Pad first.
   for (int i = g->node_size() - 1; i > 0; --i) g->mutable_node()->SwapElements(i, i - 1);
   ImportedModel m = import_onnx(b.save(d / "pad.onnx"));
@@ -341,9 +348,11 @@ TEST(OnnxImport, PadFoldsIntoTheNextConvAndPoolWhereTheValuesAgree) {
   auto* a = gap->add_attribute();
   a->set_name("kernel_shape"), a->set_type(onnx::AttributeProto::INTS), a->add_ints(3), a->add_ints(3);
   auto* p2 = g2->add_node();
-  p2->set_op_type("Pad"), p2->set_name("pad1"), p2->add_input("r1"), p2->add_input("pads"), p2->add_output("r1p");
+  p2->set_op_type("Pad"), p2->set_name("pad1"), p2->add_input("r1"), p2->add_input("pads"),
+      p2->add_output("r1p");
   // order: Conv, Sigmoid, Pad, MaxPool, Flatten, Gemm
-  g2->mutable_node()->SwapElements(5, 2), g2->mutable_node()->SwapElements(5, 3), g2->mutable_node()->SwapElements(5, 4);
+  g2->mutable_node()->SwapElements(5, 2), g2->mutable_node()->SwapElements(5, 3),
+      g2->mutable_node()->SwapElements(5, 4);
   try {
     import_onnx(mp.save(d / "mp.onnx"));
     ADD_FAILURE() << "a zero Pad before MaxPool on sigmoid outputs was folded";
@@ -361,7 +370,8 @@ TEST(OnnxImport, SigmoidTimesItsInputIsSiluAndMatMulPlusBiasIsOneLinear) {
   b.find("/relu/Relu")->set_output(0, "s1");
   b.find("/relu/Relu")->set_name("/act/Sigmoid");
   auto* mul = g->add_node();
-  mul->set_op_type("Mul"), mul->set_name("/act/Mul"), mul->add_input("c1"), mul->add_input("s1"), mul->add_output("r1");
+  mul->set_op_type("Mul"), mul->set_name("/act/Mul"), mul->add_input("c1"), mul->add_input("s1"),
+      mul->add_output("r1");
   for (int i = g->node_size() - 1; i > 2; --i) g->mutable_node()->SwapElements(i, i - 1);
   // Gemm -> MatMul(f1, W^T) + bias
   auto* gemm = b.find("/fc/Gemm");
@@ -377,7 +387,8 @@ TEST(OnnxImport, SigmoidTimesItsInputIsSiluAndMatMulPlusBiasIsOneLinear) {
   for (int i = 0; i < 4; ++i)
     for (int o = 0; o < 10; ++o) w->add_float_data(wv[o * 4 + i]);
   auto* add = g->add_node();
-  add->set_op_type("Add"), add->set_name("/fc/Add"), add->add_input("mm"), add->add_input("fc.bias"), add->add_output("y");
+  add->set_op_type("Add"), add->set_name("/fc/Add"), add->add_input("mm"), add->add_input("fc.bias"),
+      add->add_output("y");
   ImportedModel m = import_onnx(b.save(d / "fuse.onnx"));
   ASSERT_GE(m.graph.find("act"), 0) << m.yaml;
   EXPECT_EQ(m.graph.nodes[m.graph.find("act")].op, Op::silu);
@@ -416,17 +427,19 @@ TEST(OnnxImport, OlderOpsetsAreUpgradedAndSharedInitializersImportOncePerNode) {
 }
 
 TEST(OnnxImport, TorchvisionModelsRoundTripThroughTorchOnnxWithPyTorchsLogitsAndCounts) {
-  ASSERT_TRUE(test::python_has("torchvision")) << test::python() << " lacks torchvision (python3-torchvision)";
+  ASSERT_TRUE(test::python_has("torchvision"))
+      << test::python() << " lacks torchvision (python3-torchvision)";
   test::TempDir d("onnx_roundtrip");
   std::string log = d / "log.txt";
-  int st = std::system((test::python() + " " + test::source_dir() + "/tests/interop/onnx_roundtrip.py --eatsim " +
-                        std::string(EATSIM_BIN) + " --out " + d.path() + " > " + log + " 2>&1")
-                           .c_str());
+  int st =
+      std::system((test::python() + " " + test::source_dir() + "/tests/interop/onnx_roundtrip.py --eatsim " +
+                   std::string(EATSIM_BIN) + " --out " + d.path() + " > " + log + " 2>&1")
+                      .c_str());
   std::string out = test::read_file(log);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
   EXPECT_EQ(out.find("FAIL"), std::string::npos) << out;
-  for (const char* m : {"resnet18:", "mobilenet_v2:", "mobilenet_v3_small:", "efficientnet_b0:", "squeezenet1_1:",
-                        "densenet121:", "googlenet:", "resnet18-folded:"})
+  for (const char* m : {"resnet18:", "mobilenet_v2:", "mobilenet_v3_small:", "efficientnet_b0:",
+                        "squeezenet1_1:", "densenet121:", "googlenet:", "resnet18-folded:"})
     EXPECT_NE(out.find(m), std::string::npos) << m << "\n" << out;
 }
 

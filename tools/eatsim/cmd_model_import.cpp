@@ -43,12 +43,13 @@ int run(const Args& args) {
       "input-shape", po::value<std::string>(),
       "N,C,H,W (or N,F) for an input with dynamic dimensions (the batch N is free)")(
       "name", po::value<std::string>(), "model name (default: the file's stem)")(
-      "force", po::bool_switch(), "replace an existing output directory")(
-      "quiet,q", po::bool_switch(), "print nothing but errors");
+      "force", po::bool_switch(), "replace an existing output directory")("quiet,q", po::bool_switch(),
+                                                                          "print nothing but errors");
   po::positional_options_description pos;
   pos.add("onnx", 1);
   po::variables_map vm;
-  if (!parse("model import", "MODEL.onnx --out DIR [--input-shape N,C,H,W] [--name NAME]", args, opts, pos, vm))
+  if (!parse("model import", "MODEL.onnx --out DIR [--input-shape N,C,H,W] [--name NAME]", args, opts, pos,
+             vm))
     return 0;
   const std::string path = vm["onnx"].as<std::string>(), out = vm["out"].as<std::string>();
   std::error_code ec;
@@ -76,11 +77,11 @@ int run(const Args& args) {
   save_checkpoint(out, net, meta);
 
   if (!vm["quiet"].as<bool>()) {
-    std::cout << fmt::format("imported {} (opset {}) as '{}': {} nodes, input {}, output {}, {} parameters, {} "
-                             "MACs per sample\n",
-                             path, m.file_opset, m.graph.name, m.graph.nodes.size(), shape_str(m.graph.input_shape),
-                             shape_str(m.graph.nodes[m.graph.output].out_shape), m.graph.trainable_count(),
-                             m.graph.total_macs());
+    std::cout << fmt::format(
+        "imported {} (opset {}) as '{}': {} nodes, input {}, output {}, {} parameters, {} "
+        "MACs per sample\n",
+        path, m.file_opset, m.graph.name, m.graph.nodes.size(), shape_str(m.graph.input_shape),
+        shape_str(m.graph.nodes[m.graph.output].out_shape), m.graph.trainable_count(), m.graph.total_macs());
     for (const auto& n : m.notes) std::cout << "  note: " << n << "\n";
     std::cout << fmt::format(
         "wrote {0}: model.yaml and a checkpoint of the initializers\n"

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "base/errors.hpp"
 #include "base/files.hpp"
+#include "interop/scalesim.hpp"
 #include "sim/gemm.hpp"
 #include "sim/layer_policy.hpp"
 #include "sim/report.hpp"
@@ -23,9 +25,18 @@ namespace {
 po::options_description sim_options() {
   po::options_description opts("options");
   auto add = opts.add_options();
-  add("hw", po::value<std::string>()->required(), "hwconfig file or preset (eatsim hw check --list)");
+  add("hw", po::value<std::string>(), "hwconfig file or preset (eatsim hw check --list)");
   add("trace", po::value<std::string>(), "trace directory to replay");
-  add("model", po::value<std::string>(), "instead of a trace: a model's shapes alone (one sample, dense): name, .yaml or .onnx");
+  add("scalesim-config", po::value<std::string>(),
+      "instead of --hw: a SCALE-Sim v2 .cfg, mapped onto the scalesim32 preset (docs/scalesim.md)");
+  add("topology", po::value<std::string>(),
+      "instead of --trace/--model: a SCALE-Sim topology CSV (convolution rows, or GEMM rows 'Layer, M, N, "
+      "K')");
+  add("gemm", po::bool_switch(), "read --topology as GEMM rows whatever its header says");
+  add("scalesim-reports", po::value<std::string>(),
+      "also write SCALE-Sim's COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv here");
+  add("model", po::value<std::string>(),
+      "instead of a trace: a model's shapes alone (one sample, dense): name, .yaml or .onnx");
   add("set", po::value<std::vector<std::string>>()->composing(),
       "override a hwconfig key: --set array.rows=16");
   add("out", po::value<std::string>(), "write PREFIX.csv and PREFIX.json");
@@ -64,19 +75,64 @@ sim::SimOptions run_options(const po::variables_map& vm) {
   return so;
 }
 
+// A SCALE-Sim topology: every row on `hw`, our table and reports, and SCALE-Sim's.
+int run_topology(const po::variables_map& vm, const sim::HwConfig& hw, const sim::SimOptions& so) {
+  if (so.verify) throw UsageError("eatsim sim: --check needs a trace's values (--trace DIR)");
+  const std::string topo = vm["topology"].as<std::string>();
+  std::vector<scalesim::Layer> layers = scalesim::read_topology(topo, vm["gemm"].as<bool>());
+  auto t0 = std::chrono::steady_clock::now();
+  sim::SimResult r = scalesim::simulate(hw, layers, so);
+  r.model = std::filesystem::path(topo).stem().string();
+  r.source = "SCALE-Sim topology " + topo;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << sim::format_table(r);
+  std::cerr << fmt::format("simulated {} topology layers in {:.3f} s\n", layers.size(), secs);
+  if (vm.count("out")) {
+    std::string p = vm["out"].as<std::string>();
+    atomic_write(p + ".csv", sim::to_csv(r));
+    atomic_write(p + ".json", sim::to_json(r));
+    std::cerr << fmt::format("wrote {0}.csv and {0}.json\n", p);
+  }
+  if (vm.count("scalesim-reports")) {
+    const std::string dir = vm["scalesim-reports"].as<std::string>();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw FileError(fmt::format("{}: cannot create the directory ({})", dir, ec.message()));
+    atomic_write(dir + "/COMPUTE_REPORT.csv", scalesim::compute_report(r));
+    atomic_write(dir + "/BANDWIDTH_REPORT.csv", scalesim::bandwidth_report(r));
+    atomic_write(dir + "/DETAILED_ACCESS_REPORT.csv", scalesim::detailed_access_report(r));
+    std::cerr << fmt::format("wrote SCALE-Sim's reports in {}\n", dir);
+  }
+  return 0;
+}
+
 int run(const Args& args) {
   po::options_description opts = sim_options();
   po::positional_options_description pos;
   po::variables_map vm;
-  if (!parse("sim", "--hw CONFIG (--trace DIR | --model NAME) [--out PREFIX] [--set key=value ...]", args,
-             opts, pos, vm))
+  if (!parse("sim",
+             "(--hw CONFIG | --scalesim-config FILE.cfg) (--trace DIR | --model NAME | --topology CSV) "
+             "[--out PREFIX] "
+             "[--set key=value ...]",
+             args, opts, pos, vm))
     return 0;
-  if (vm.count("trace") == vm.count("model"))
-    throw UsageError("eatsim sim: give exactly one of --trace DIR or --model NAME (see eatsim sim --help)");
+  if (vm.count("trace") + vm.count("model") + vm.count("topology") != 1)
+    throw UsageError(
+        "eatsim sim: give exactly one of --trace DIR, --model NAME or --topology CSV (see eatsim sim "
+        "--help)");
+  if (vm.count("hw") + vm.count("scalesim-config") != 1)
+    throw UsageError("eatsim sim: give exactly one of --hw CONFIG or --scalesim-config FILE.cfg");
+  if (vm.count("scalesim-reports") && !vm.count("topology"))
+    throw UsageError(
+        "eatsim sim: --scalesim-reports goes with --topology (SCALE-Sim's reports are per topology row)");
   const sim::SimOptions so = run_options(vm);
   std::vector<std::string> sets;
   if (vm.count("set")) sets = vm["set"].as<std::vector<std::string>>();
-  sim::HwConfig hw = sim::load_hwconfig(vm["hw"].as<std::string>(), sets);
+  sim::HwConfig hw =
+      vm.count("hw")
+          ? sim::load_hwconfig(vm["hw"].as<std::string>(), sets)
+          : scalesim::hwconfig_of(scalesim::read_config(vm["scalesim-config"].as<std::string>()), sets);
+  if (vm.count("topology")) return run_topology(vm, hw, so);
   if (so.verify && !vm.count("trace"))
     throw UsageError("eatsim sim: --check needs a trace's values (--trace DIR)");
   std::unique_ptr<TraceReader> tr;

@@ -57,9 +57,9 @@ po::options_description train_options() {
       "resume", po::bool_switch(), "continue the run in --out exactly where it stopped")(
       "init", po::value<std::string>(),
       "start from this checkpoint's weights (fine-tuning; e.g. one `eatsim model import` wrote); --model "
-      "defaults to its model.yaml")(
-      "max-steps", po::value<int64_t>()->default_value(0),
-      "stop after N steps, saving a checkpoint (0: never)")("quiet,q", po::bool_switch(), "no progress bar");
+      "defaults to its model.yaml")("max-steps", po::value<int64_t>()->default_value(0),
+                                    "stop after N steps, saving a checkpoint (0: never)")(
+      "quiet,q", po::bool_switch(), "no progress bar");
   add_model_options(opts);
   return opts;
 }

@@ -42,7 +42,7 @@ bool stderr_is_tty();
 namespace eatsim {
 struct ParamOverrides;
 struct Graph;
-}
+}  // namespace eatsim
 
 namespace eatsim::cli {
 // --width, --in-channels, --input-size, --classes: shared by every command that builds a model.

@@ -45,8 +45,8 @@ Graph load_model(const std::string& model, const po::variables_map& vm) {
   if (!is_onnx_path(model)) return load_graph(model, model_overrides(vm));
   const ParamOverrides ov = model_overrides(vm);
   if (ov.has_width || ov.has_classes)
-    throw UsageError(fmt::format("{}: --width and --classes do not apply to an ONNX file (its shapes are fixed)",
-                                 model));
+    throw UsageError(
+        fmt::format("{}: --width and --classes do not apply to an ONNX file (its shapes are fixed)", model));
   OnnxImportOptions o;
   o.weights = false;
   if (ov.has_input_size || ov.has_in_channels)
