@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "sim/accelergy.hpp"
+
 namespace eatsim::sim {
 
 EnergyTable EnergyTable::from(const HwConfig& hw) {
@@ -24,6 +26,7 @@ EnergyTable EnergyTable::from(const HwConfig& hw) {
     t.fifo_access = g * std::max(0.0, e.fe_fifo_elem.pj);
   }
   t.meta_bit = t.sram_access[kIfmap] / hw.buf[kIfmap].word_bits;
+  for (const auto& [i, pj] : hw.energy.ert_pj) set_price(t, i, pj);  // an Accelergy ERT prices instead
   return t;
 }
 

@@ -104,6 +104,11 @@ struct EnergyConfig {
   // detector, per G-slice bitmap reduction, per element pushed or popped through a lane FIFO, and
   // leakage per lane group per cycle.
   EnergyEntry fe_zero_detect, fe_bitmap_op, fe_fifo_elem, fe_leak_group;
+  // An Accelergy ERT that prices every event instead (sim/accelergy.hpp): its path, the event ->
+  // "component:action" overrides, and the resolved pJ per event index (accelergy_events() order).
+  std::string accelergy_ert;
+  std::map<std::string, std::string> accelergy_map;
+  std::map<size_t, double> ert_pj;
 };
 
 struct HwConfig {

@@ -23,6 +23,11 @@ std::string origin_of(const Origins& o, std::string key) {
 
 }  // namespace
 
+std::string origin_of_key(const Origins& o, const std::string& key, const std::string& file) {
+  std::string s = origin_of(o, key);
+  return s.empty() ? file : s;
+}
+
 std::vector<std::string> attribute(const std::vector<std::string>& errors, const std::string& file,
                                    const Origins& o) {
   std::vector<std::string> out;
@@ -44,9 +49,9 @@ std::vector<std::string> attribute(const std::vector<std::string>& errors, const
   return out;
 }
 
-void resolve_calibration(std::string& cal, const std::string& file, const Origins& origins) {
+void resolve_relative(std::string& cal, const std::string& key, const std::string& file, const Origins& origins) {
   if (cal.empty() || cal[0] == '/') return;
-  std::string from = origin_of(origins, "sparsity.calibration");
+  std::string from = origin_of(origins, key);
   if (from.empty()) from = file;
   std::error_code ec;  // an embedded preset's name is no file on disk: the working directory then
   if (from.rfind("--set", 0) != 0 && std::filesystem::is_regular_file(from, ec)) {

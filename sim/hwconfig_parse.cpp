@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/yaml_util.hpp"
+#include "sim/accelergy.hpp"
 #include "sim/hwconfig_parse.hpp"
 
 namespace eatsim::sim {
@@ -318,6 +319,28 @@ void read_energy(Map& m, HwConfig& hw) {
     l.done();
   }
   read_frontend(m, hw);
+  e.accelergy_ert = m.get<std::string>("accelergy_ert", "");
+  YAML::Node am = m.node("accelergy_map");
+  if (am && !am.IsMap()) {
+    m.diag().error(am, m.key_path("accelergy_map"), "expected a mapping EVENT: COMPONENT:ACTION");
+  } else if (am) {
+    for (const auto& kv : am) {
+      const std::string ev = kv.first.as<std::string>("");
+      const std::string key = m.key_path("accelergy_map") + "." + ev;
+      auto v = yamlu::convert<std::string>(kv.second);
+      bool known = false;
+      for (const auto& a : accelergy_events()) known = known || ev == a.event;
+      if (!known) {
+        std::string all;
+        for (const auto& a : accelergy_events()) all += (all.empty() ? "" : ", ") + std::string(a.event);
+        m.diag().error(kv.first, key, fmt::format("not an eatsim event (one of {})", all));
+      } else if (!v || v->find(':') == std::string::npos || v->front() == ':' || v->back() == ':') {
+        m.diag().error(kv.second, key, "expected COMPONENT:ACTION (e.g. system.pe.mac:mac_random)");
+      } else {
+        e.accelergy_map[ev] = *v;
+      }
+    }
+  }
   m.done();
 }
 
@@ -378,7 +401,16 @@ HwConfig parse_tree(const YAML::Node& root, const std::string& file, const Origi
   });
   top.done();
   if (!diag.errors.empty()) throw ConfigError(attribute(diag.errors, file, origins));
-  resolve_calibration(hw.sparsity.calibration, file, origins);
+  resolve_relative(hw.sparsity.calibration, "sparsity.calibration", file, origins);
+  EnergyConfig& e = hw.energy;
+  if (!e.accelergy_ert.empty()) {
+    resolve_relative(e.accelergy_ert, "energy.accelergy_ert", file, origins);
+    std::string named_in = origin_of_key(origins, "energy.accelergy_map", file);
+    e.ert_pj = read_ert(e.accelergy_ert, accelergy_names(e.accelergy_map, named_in), hw.sparsity.skip.enabled);
+  } else if (!e.accelergy_map.empty()) {
+    throw ConfigError(fmt::format("{}: energy.accelergy_map needs energy.accelergy_ert (the ERT to read)",
+                                  origin_of_key(origins, "energy.accelergy_map", file)));
+  }
   return hw;
 }
 

@@ -22,8 +22,10 @@ inline constexpr char kPlaceholderFile[] = "\x01";
 std::vector<std::string> attribute(const std::vector<std::string>& errors, const std::string& file,
                                    const Origins& o);
 
-// A relative calibration path is relative to the file that names it (the working directory for
-// --set and embedded presets).
-void resolve_calibration(std::string& cal, const std::string& file, const Origins& origins);
+// A relative path (sparsity.calibration, energy.accelergy_ert) is relative to the file that names
+// it (the working directory for --set and embedded presets).
+// The file (or "--set k=v") a key came from, `file` when none is recorded.
+std::string origin_of_key(const Origins& o, const std::string& key, const std::string& file);
+void resolve_relative(std::string& path, const std::string& key, const std::string& file, const Origins& origins);
 
 }  // namespace eatsim::sim

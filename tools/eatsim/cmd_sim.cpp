@@ -10,6 +10,7 @@
 #include "base/errors.hpp"
 #include "base/files.hpp"
 #include "interop/scalesim.hpp"
+#include "sim/accelergy.hpp"
 #include "sim/gemm.hpp"
 #include "sim/layer_policy.hpp"
 #include "sim/report.hpp"
@@ -41,6 +42,8 @@ po::options_description sim_options() {
       "override a hwconfig key: --set array.rows=16");
   add("out", po::value<std::string>(), "write PREFIX.csv and PREFIX.json");
   add("scalesim-topology", po::value<std::string>(), "also write the layers as a SCALE-Sim v2 topology CSV");
+  add("accelergy-counts", po::value<std::string>(),
+      "also write the run's action counts (all samples) in Accelergy's action_counts format (docs/accelergy.md)");
   add("samples", po::value<int64_t>(), "simulate the first N samples of the trace (default: all)");
   add("fidelity", po::value<std::string>()->default_value("fast"),
       "fast (the engine jumps over known spans), cycle (the clocked SystemC model) or step (one engine "
@@ -75,6 +78,20 @@ sim::SimOptions run_options(const po::variables_map& vm) {
   return so;
 }
 
+// --accelergy-counts: every event of the run (all layers, all samples) under the hwconfig's
+// Accelergy names.
+void write_accelergy_counts(const po::variables_map& vm, const sim::SimResult& r) {
+  if (!vm.count("accelergy-counts")) return;
+  std::vector<double> sum(sim::accelergy_events().size(), 0.0);
+  for (const sim::Counters& c : r.totals()) {
+    std::vector<double> e = sim::event_counts(c);
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += e[i];
+  }
+  const std::string p = vm["accelergy-counts"].as<std::string>();
+  atomic_write(p, sim::action_counts_yaml(sum, sim::accelergy_names(r.hw.energy.accelergy_map, r.hw.file)));
+  std::cerr << fmt::format("wrote {}: Accelergy action counts of {} sample(s)\n", p, r.num_samples);
+}
+
 // A SCALE-Sim topology: every row on `hw`, our table and reports, and SCALE-Sim's.
 int run_topology(const po::variables_map& vm, const sim::HwConfig& hw, const sim::SimOptions& so) {
   if (so.verify) throw UsageError("eatsim sim: --check needs a trace's values (--trace DIR)");
@@ -93,6 +110,7 @@ int run_topology(const po::variables_map& vm, const sim::HwConfig& hw, const sim
     atomic_write(p + ".json", sim::to_json(r));
     std::cerr << fmt::format("wrote {0}.csv and {0}.json\n", p);
   }
+  write_accelergy_counts(vm, r);
   if (vm.count("scalesim-reports")) {
     const std::string dir = vm["scalesim-reports"].as<std::string>();
     std::error_code ec;
@@ -176,6 +194,7 @@ int run(const Args& args) {
     atomic_write(p + ".json", sim::to_json(r));
     std::cerr << fmt::format("wrote {0}.csv and {0}.json\n", p);
   }
+  write_accelergy_counts(vm, r);
   return 0;
 }
 
