@@ -13,21 +13,20 @@
 namespace eatsim::sim {
 
 const std::vector<AccelergyEvent>& accelergy_events() {
-  static const std::vector<AccelergyEvent> e = {
-      {"mac", "mac_array", "mac_random", false},
-      {"mac_gated", "mac_array", "mac_gated", false},
-      {"psum_add", "psum_adder", "add", false},
-      {"reg_access", "pe_registers", "access", false},
-      {"ppu_op", "ppu", "op", false},
-      {"sram_ifmap", "ifmap_buffer", "access", false},
-      {"sram_weights", "weights_buffer", "access", false},
-      {"sram_psum", "psum_buffer", "access", false},
-      {"metadata_bit", "ifmap_buffer", "metadata_bit", false},
-      {"dram_byte", "dram", "access_byte", false},
-      {"leak", "accelerator", "leak", false},
-      {"zero_detect", "frontend", "zero_detect", true},
-      {"bitmap_op", "frontend", "bitmap_op", true},
-      {"fifo_access", "frontend", "fifo_access", true}};
+  static const std::vector<AccelergyEvent> e = {{"mac", "mac_array", "mac_random", false},
+                                                {"mac_gated", "mac_array", "mac_gated", false},
+                                                {"psum_add", "psum_adder", "add", false},
+                                                {"reg_access", "pe_registers", "access", false},
+                                                {"ppu_op", "ppu", "op", false},
+                                                {"sram_ifmap", "ifmap_buffer", "access", false},
+                                                {"sram_weights", "weights_buffer", "access", false},
+                                                {"sram_psum", "psum_buffer", "access", false},
+                                                {"metadata_bit", "ifmap_buffer", "metadata_bit", false},
+                                                {"dram_byte", "dram", "access_byte", false},
+                                                {"leak", "accelerator", "leak", false},
+                                                {"zero_detect", "frontend", "zero_detect", true},
+                                                {"bitmap_op", "frontend", "bitmap_op", true},
+                                                {"fifo_access", "frontend", "fifo_access", true}};
   return e;
 }
 
@@ -50,11 +49,20 @@ std::vector<double> event_counts(const Counters& c) {
 
 namespace {
 double* field(EnergyTable& t, size_t i) {
-  double* f[] = {&t.mac,         &t.mac_gated,   &t.psum_add,
-                 &t.reg_access,  &t.ppu_op,      &t.sram_access[kIfmap],
-                 &t.sram_access[kWeights], &t.sram_access[kPsum], &t.meta_bit,
-                 &t.dram_byte,   &t.leak_per_cycle, &t.zero_detect,
-                 &t.bitmap_op,   &t.fifo_access};
+  double* f[] = {&t.mac,
+                 &t.mac_gated,
+                 &t.psum_add,
+                 &t.reg_access,
+                 &t.ppu_op,
+                 &t.sram_access[kIfmap],
+                 &t.sram_access[kWeights],
+                 &t.sram_access[kPsum],
+                 &t.meta_bit,
+                 &t.dram_byte,
+                 &t.leak_per_cycle,
+                 &t.zero_detect,
+                 &t.bitmap_op,
+                 &t.fifo_access};
   return f[i];
 }
 }  // namespace
@@ -68,8 +76,8 @@ std::vector<double> event_prices(const EnergyTable& t) {
 
 void set_price(EnergyTable& t, size_t i, double pj) { *field(t, i) = pj; }
 
-std::vector<std::pair<std::string, std::string>> accelergy_names(const std::map<std::string, std::string>& overrides,
-                                                                 const std::string& where) {
+std::vector<std::pair<std::string, std::string>> accelergy_names(
+    const std::map<std::string, std::string>& overrides, const std::string& where) {
   std::vector<std::pair<std::string, std::string>> names;
   std::set<std::string> known;
   for (const auto& e : accelergy_events()) {
@@ -81,7 +89,8 @@ std::vector<std::pair<std::string, std::string>> accelergy_names(const std::map<
     if (!known.count(ev)) {
       std::string all;
       for (const auto& e : accelergy_events()) all += (all.empty() ? "" : ", ") + std::string(e.event);
-      errors.push_back(fmt::format("{}: accelergy_map: '{}' is not an eatsim event (one of {})", where, ev, all));
+      errors.push_back(
+          fmt::format("{}: accelergy_map: '{}' is not an eatsim event (one of {})", where, ev, all));
       continue;
     }
     const size_t colon = ca.rfind(':');
@@ -139,7 +148,8 @@ std::map<size_t, double> read_ert(const std::string& path,
   };
   const YAML::Node ert = root.IsMap() ? root["ERT"] : YAML::Node();
   if (!ert || !ert.IsMap() || !ert["tables"] || !ert["tables"].IsSequence())
-    throw ConfigError(fmt::format("{}: not an Accelergy ERT (expected ERT: {{version, tables: [...]}})", at(root)));
+    throw ConfigError(
+        fmt::format("{}: not an Accelergy ERT (expected ERT: {{version, tables: [...]}})", at(root)));
   // (component, action) -> (pJ, where)
   std::map<std::pair<std::string, std::string>, std::pair<double, std::string>> pj;
   std::set<std::string> components;
@@ -158,7 +168,8 @@ std::map<size_t, double> read_ert(const std::string& path,
         continue;
       }
       const YAML::Node args = a["arguments"];
-      if (args && !args.IsNull() && !(args.IsMap() && args.size() == 0)) continue;  // argument variants: unused
+      if (args && !args.IsNull() && !(args.IsMap() && args.size() == 0))
+        continue;  // argument variants: unused
       auto e = yamlu::convert<double>(a["energy"]);
       if (!e || !std::isfinite(*e) || *e < 0) {
         errors.push_back(fmt::format("{}: energy {}: expected a non-negative number (pJ)", at(a["energy"]),
@@ -179,11 +190,11 @@ std::map<size_t, double> read_ert(const std::string& path,
     }
     if ((ev.frontend && !need_frontend) || invalid.count(names[i])) continue;
     if (!components.count(names[i].first))
-      errors.push_back(fmt::format("{}: no table '{}' for eatsim's {} (map it with energy.accelergy_map.{})", path,
-                                   names[i].first, ev.event, ev.event));
+      errors.push_back(fmt::format("{}: no table '{}' for eatsim's {} (map it with energy.accelergy_map.{})",
+                                   path, names[i].first, ev.event, ev.event));
     else
-      errors.push_back(fmt::format("{}: table '{}' has no action '{}' without arguments for eatsim's {}", path,
-                                   names[i].first, names[i].second, ev.event));
+      errors.push_back(fmt::format("{}: table '{}' has no action '{}' without arguments for eatsim's {}",
+                                   path, names[i].first, names[i].second, ev.event));
   }
   if (!errors.empty()) throw ConfigError(errors);
   return out;

@@ -1,6 +1,8 @@
 // Fold engine: see engine.hpp.
 #include "sim/engine.hpp"
 
+#include "sim/dram_trace.hpp"
+
 #include <cmath>
 
 #include <algorithm>
@@ -59,6 +61,11 @@ const FoldWork& FoldEngine::work(int64_t fold) {
   size_t s = static_cast<size_t>(fold % kRing);
   if (work_owner_[s] != fold) work_[s] = plan_.fold(fold), work_owner_[s] = fold;
   return work_[s];
+}
+
+int64_t AnalyticMemory::transfer(int64_t now, int64_t, int buf, int64_t bytes) {
+  if (DramObserver* o = dram_observer()) o->transfer(now, buf, bytes);
+  return ch_.transfer(now, bytes);
 }
 
 void FoldEngine::issue_read(int64_t fold, int buf) {

@@ -54,7 +54,8 @@ class MemoryPort {
 class AnalyticMemory : public MemoryPort {
  public:
   AnalyticMemory(int64_t bytes_per_cycle, int64_t latency) : ch_(bytes_per_cycle, latency) {}
-  int64_t transfer(int64_t now, int64_t, int, int64_t bytes) override { return ch_.transfer(now, bytes); }
+  // Shown to the thread's DramObserver first, when one is installed (sim/dram_trace.hpp).
+  int64_t transfer(int64_t now, int64_t fold, int buf, int64_t bytes) override;
   int64_t busy_cycles() const override { return ch_.busy_cycles(); }
 
  private:

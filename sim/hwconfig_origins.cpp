@@ -49,7 +49,8 @@ std::vector<std::string> attribute(const std::vector<std::string>& errors, const
   return out;
 }
 
-void resolve_relative(std::string& cal, const std::string& key, const std::string& file, const Origins& origins) {
+void resolve_relative(std::string& cal, const std::string& key, const std::string& file,
+                      const Origins& origins) {
   if (cal.empty() || cal[0] == '/') return;
   std::string from = origin_of(origins, key);
   if (from.empty()) from = file;

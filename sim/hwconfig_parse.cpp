@@ -406,7 +406,8 @@ HwConfig parse_tree(const YAML::Node& root, const std::string& file, const Origi
   if (!e.accelergy_ert.empty()) {
     resolve_relative(e.accelergy_ert, "energy.accelergy_ert", file, origins);
     std::string named_in = origin_of_key(origins, "energy.accelergy_map", file);
-    e.ert_pj = read_ert(e.accelergy_ert, accelergy_names(e.accelergy_map, named_in), hw.sparsity.skip.enabled);
+    e.ert_pj =
+        read_ert(e.accelergy_ert, accelergy_names(e.accelergy_map, named_in), hw.sparsity.skip.enabled);
   } else if (!e.accelergy_map.empty()) {
     throw ConfigError(fmt::format("{}: energy.accelergy_map needs energy.accelergy_ert (the ERT to read)",
                                   origin_of_key(origins, "energy.accelergy_map", file)));

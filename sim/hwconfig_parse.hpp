@@ -26,6 +26,7 @@ std::vector<std::string> attribute(const std::vector<std::string>& errors, const
 // it (the working directory for --set and embedded presets).
 // The file (or "--set k=v") a key came from, `file` when none is recorded.
 std::string origin_of_key(const Origins& o, const std::string& key, const std::string& file);
-void resolve_relative(std::string& path, const std::string& key, const std::string& file, const Origins& origins);
+void resolve_relative(std::string& path, const std::string& key, const std::string& file,
+                      const Origins& origins);
 
 }  // namespace eatsim::sim

@@ -1,6 +1,8 @@
 // The network driver and its worker pools: see run.hpp.
 #include "sim/run.hpp"
 
+#include "sim/dram_trace.hpp"
+
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +54,8 @@ struct Job {
   bool verify;
   ScanOptions scan;
   WeightCache* weights;  // shared by the workers (entries never change once made)
+  DramTraceWriter* trace = nullptr;
+  int64_t* trace_clock = nullptr;  // the trace's cycle where the next row starts
 };
 
 // Every row of one sample: independent of every other sample (batch residency depends on the
@@ -71,8 +75,15 @@ Rows simulate_sample(const Job& j, int64_t s, WeightCache& cache, std::mutex* da
     }
     RowOut o;
     o.checked = j.verify && grp.gemm >= 0 && d.ifmap && d.weights;
-    o.c = simulate_group(j.r.hw, grp, s, j.f,
-                         {j.data ? &d : nullptr, o.checked ? &o.check : nullptr, &cache, &j.scan, &sizes});
+    if (j.trace) j.trace->begin_row(grp, *j.trace_clock), set_dram_observer(j.trace);
+    try {
+      o.c = simulate_group(j.r.hw, grp, s, j.f,
+                           {j.data ? &d : nullptr, o.checked ? &o.check : nullptr, &cache, &j.scan, &sizes});
+    } catch (...) {
+      set_dram_observer(nullptr);
+      throw;
+    }
+    if (j.trace) set_dram_observer(nullptr), *j.trace_clock += reported_cycles(j.r.hw, grp, o.c);
     if (sparse) o.dense = simulate_group(j.dense, grp, s, Fidelity::fast);
     out.push_back(o);
   }
@@ -239,9 +250,12 @@ SimResult simulate_network(const HwConfig& hw, const Graph& g, const SimOptions&
   r.energy_dense = EnergyTable::from(dense_twin(hw));
   lay_out(r, g);
   WeightCache run_cache;
-  const Job job{r,      sparse ? dense_twin(hw) : HwConfig{}, o.fidelity, data, o.verify,
-                o.scan, o.weights ? o.weights : &run_cache};
-  const int jobs = static_cast<int>(std::clamp<int64_t>(o.jobs, 1, samples));
+  int64_t trace_clock = 0;
+  const Job job{r,      sparse ? dense_twin(hw) : HwConfig{}, o.fidelity,   data,        o.verify,
+                o.scan, o.weights ? o.weights : &run_cache,   o.dram_trace, &trace_clock};
+  if (o.dram_trace && o.fidelity == Fidelity::cycle)
+    throw UsageError("--dram-trace: the fast and step fidelities give the same transfers; use one of them");
+  const int jobs = o.dram_trace ? 1 : static_cast<int>(std::clamp<int64_t>(o.jobs, 1, samples));
   std::vector<Rows> per_sample(static_cast<size_t>(samples));
   if (jobs == 1) {
     for (int64_t s = 0; s < samples; ++s) per_sample[s] = simulate_sample(job, s, *job.weights, nullptr);

@@ -14,6 +14,8 @@ class TraceReader;
 
 namespace eatsim::sim {
 
+class DramTraceWriter;
+
 struct SimOptions {
   int64_t samples = 0;  // the first N samples; 0: all of the trace (shapes only: 1)
   Fidelity fidelity = Fidelity::fast;
@@ -22,6 +24,9 @@ struct SimOptions {
   ScanOptions scan = {};  // test switches only
   WeightCache* weights =
       nullptr;  // weight scans kept across runs (the trace's values own one); null: this run's
+  // Every DRAM transfer of the run as requests (fast and step fidelity; samples then run one after
+  // the other on one worker, rows and samples back to back in the trace's clock).
+  DramTraceWriter* dram_trace = nullptr;
 };
 
 class TraceData;

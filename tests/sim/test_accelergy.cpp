@@ -24,7 +24,8 @@ const std::string kTrace = test::source_dir() + "/traces/reference/traces/smallc
 double report_energy(const std::string& json_file) {
   auto j = nlohmann::json::parse(test::read_file(json_file));
   for (const auto& l : j["layers"])
-    if (l["name"] == "total") return l["derived"]["energy_pj"]["mean"].get<double>() * j["samples"].get<double>();
+    if (l["name"] == "total")
+      return l["derived"]["energy_pj"]["mean"].get<double>() * j["samples"].get<double>();
   ADD_FAILURE() << "no total row in " << json_file;
   return 0;
 }
@@ -34,7 +35,8 @@ double priced(const std::string& counts_file, const std::string& ert_file) {
   YAML::Node ert = YAML::LoadFile(ert_file), counts = YAML::LoadFile(counts_file);
   std::map<std::pair<std::string, std::string>, double> price;
   for (const auto& t : ert["ERT"]["tables"])
-    for (const auto& a : t["actions"]) price[{t["name"].as<std::string>(), a["name"].as<std::string>()}] = a["energy"].as<double>();
+    for (const auto& a : t["actions"])
+      price[{t["name"].as<std::string>(), a["name"].as<std::string>()}] = a["energy"].as<double>();
   double e = 0;
   for (const auto& c : counts["action_counts"]["local"])
     for (const auto& a : c["action_counts"]) {
@@ -48,7 +50,8 @@ double priced(const std::string& counts_file, const std::string& ert_file) {
 TEST(Accelergy, CountsPricedWithOurOwnErtGiveOurEnergyAndTheErtPricesAHwconfig) {
   test::TempDir d("accelergy");
   for (const char* hw : {"cnvlutin_ws16", "tpu_ws32", "eyeriss_os16"}) {
-    const std::string ert = d / (std::string(hw) + ".ert.yaml"), counts = d / (std::string(hw) + ".counts.yaml");
+    const std::string ert = d / (std::string(hw) + ".ert.yaml"),
+                      counts = d / (std::string(hw) + ".counts.yaml");
     ASSERT_EQ(run_cli("hw ert " + std::string(hw) + " --out " + ert).code, 0);
     auto r = run_cli("sim --hw " + std::string(hw) + " --trace " + kTrace + " --out " + (d / hw) +
                      " --accelergy-counts " + counts);
@@ -56,7 +59,8 @@ TEST(Accelergy, CountsPricedWithOurOwnErtGiveOurEnergyAndTheErtPricesAHwconfig) 
     const double e = report_energy(d / (std::string(hw) + ".json"));
     EXPECT_NEAR(priced(counts, ert) / e, 1.0, 1e-9) << hw;
     // The same hardware priced by the ERT.
-    test::write_file(d / "via.yaml", "include: " + std::string(hw) + ".yaml\nname: via_ert\nenergy:\n  accelergy_ert: " +
+    test::write_file(d / "via.yaml", "include: " + std::string(hw) +
+                                         ".yaml\nname: via_ert\nenergy:\n  accelergy_ert: " +
                                          std::string(hw) + ".ert.yaml\n");
     r = run_cli("sim --hw " + (d / "via.yaml") + " --trace " + kTrace + " --out " + (d / "via"));
     ASSERT_EQ(r.code, 0) << r.err;
@@ -70,9 +74,11 @@ TEST(Accelergy, AnEditedErtChangesExactlyTheComponentItPrices) {
   std::string ert = test::read_file(d / "ert.yaml");
   const std::string from = "    - name: mac_random\n      arguments: {}\n      energy: 0.3\n";
   ASSERT_NE(ert.find(from), std::string::npos) << ert;
-  ert.replace(ert.find(from), from.size(), "    - name: mac_random\n      arguments: {}\n      energy: 0.6\n");
+  ert.replace(ert.find(from), from.size(),
+              "    - name: mac_random\n      arguments: {}\n      energy: 0.6\n");
   test::write_file(d / "ert2.yaml", ert);
-  test::write_file(d / "hw.yaml", "include: tpu_ws32.yaml\nname: doubled_mac\nenergy:\n  accelergy_ert: ert2.yaml\n");
+  test::write_file(d / "hw.yaml",
+                   "include: tpu_ws32.yaml\nname: doubled_mac\nenergy:\n  accelergy_ert: ert2.yaml\n");
   sim::HwConfig base = sim::load_hwconfig("tpu_ws32"), edited = sim::load_hwconfig(d / "hw.yaml");
   sim::EnergyTable a = sim::EnergyTable::from(base), b = sim::EnergyTable::from(edited);
   EXPECT_DOUBLE_EQ(b.mac, 2 * a.mac);
@@ -88,41 +94,52 @@ TEST(Accelergy, MappingOverridesAndBadErtsAreCheckedWithTheirPlace) {
   std::string renamed = ert;
   renamed.replace(renamed.find("system.eatsim.mac_array"), 23, "system.chip.PE.mac");
   test::write_file(d / "renamed.yaml", renamed);
-  test::write_file(d / "mapped.yaml",
-                   "include: tpu_ws32.yaml\nname: mapped\nenergy:\n  accelergy_ert: renamed.yaml\n  accelergy_map:\n"
-                   "    mac: system.chip.PE.mac:mac_random\n    mac_gated: system.chip.PE.mac:mac_gated\n");
+  test::write_file(
+      d / "mapped.yaml",
+      "include: tpu_ws32.yaml\nname: mapped\nenergy:\n  accelergy_ert: renamed.yaml\n  accelergy_map:\n"
+      "    mac: system.chip.PE.mac:mac_random\n    mac_gated: system.chip.PE.mac:mac_gated\n");
   EXPECT_EQ(sim::EnergyTable::from(sim::load_hwconfig(d / "mapped.yaml")).mac, 0.3);
   // Without the mapping the renamed ERT lacks eatsim's component: one line per event.
-  test::write_file(d / "unmapped.yaml", "include: tpu_ws32.yaml\nname: unmapped\nenergy:\n  accelergy_ert: renamed.yaml\n");
+  test::write_file(d / "unmapped.yaml",
+                   "include: tpu_ws32.yaml\nname: unmapped\nenergy:\n  accelergy_ert: renamed.yaml\n");
   auto r = run_cli("hw check " + (d / "unmapped.yaml"));
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("renamed.yaml: no table 'system.eatsim.mac_array' for eatsim's mac"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("renamed.yaml: no table 'system.eatsim.mac_array' for eatsim's mac"),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("eatsim's mac_gated"), std::string::npos) << r.err;
   // An unknown event and a malformed value in the map: file:line:col.
-  test::write_file(d / "badmap.yaml",
-                   "include: tpu_ws32.yaml\nname: badmap\nenergy:\n  accelergy_ert: ert.yaml\n  accelergy_map:\n"
-                   "    macs: a:b\n    mac: nocolon\n");
+  test::write_file(
+      d / "badmap.yaml",
+      "include: tpu_ws32.yaml\nname: badmap\nenergy:\n  accelergy_ert: ert.yaml\n  accelergy_map:\n"
+      "    macs: a:b\n    mac: nocolon\n");
   r = run_cli("hw check " + (d / "badmap.yaml"));
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("badmap.yaml:6:5: energy.accelergy_map.macs: not an eatsim event"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("badmap.yaml:7:10: energy.accelergy_map.mac: expected COMPONENT:ACTION"), std::string::npos)
+  EXPECT_NE(r.err.find("badmap.yaml:6:5: energy.accelergy_map.macs: not an eatsim event"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("badmap.yaml:7:10: energy.accelergy_map.mac: expected COMPONENT:ACTION"),
+            std::string::npos)
       << r.err;
   // A negative energy and broken YAML in the ERT.
   std::string neg = ert;
   neg.replace(neg.find("energy: 0.3"), 11, "energy: -1");
   test::write_file(d / "neg.yaml", neg);
-  test::write_file(d / "hwneg.yaml", "include: tpu_ws32.yaml\nname: neg\nenergy:\n  accelergy_ert: neg.yaml\n");
+  test::write_file(d / "hwneg.yaml",
+                   "include: tpu_ws32.yaml\nname: neg\nenergy:\n  accelergy_ert: neg.yaml\n");
   r = run_cli("hw check " + (d / "hwneg.yaml"));
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("neg.yaml:8:15: energy '-1': expected a non-negative number"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("neg.yaml:8:15: energy '-1': expected a non-negative number"), std::string::npos)
+      << r.err;
   EXPECT_EQ(r.err.find("has no action"), std::string::npos) << r.err;
   test::write_file(d / "broken.yaml", "ERT:\n  tables: [\n");
-  test::write_file(d / "hwbroken.yaml", "include: tpu_ws32.yaml\nname: broken\nenergy:\n  accelergy_ert: broken.yaml\n");
+  test::write_file(d / "hwbroken.yaml",
+                   "include: tpu_ws32.yaml\nname: broken\nenergy:\n  accelergy_ert: broken.yaml\n");
   r = run_cli("hw check " + (d / "hwbroken.yaml"));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("broken.yaml:"), std::string::npos) << r.err;
   // A missing ERT file, and a map without an ERT.
-  test::write_file(d / "hwmissing.yaml", "include: tpu_ws32.yaml\nname: m\nenergy:\n  accelergy_ert: nowhere.yaml\n");
+  test::write_file(d / "hwmissing.yaml",
+                   "include: tpu_ws32.yaml\nname: m\nenergy:\n  accelergy_ert: nowhere.yaml\n");
   r = run_cli("hw check " + (d / "hwmissing.yaml"));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("nowhere.yaml: cannot open"), std::string::npos) << r.err;

@@ -26,11 +26,12 @@ int run(const Args& args) {
   std::vector<std::string> sets;
   if (vm.count("set")) sets = vm["set"].as<std::vector<std::string>>();
   sim::HwConfig hw = sim::load_hwconfig(vm["config"].as<std::string>(), sets);
-  const std::string ert = sim::ert_yaml(sim::EnergyTable::from(hw), sim::accelergy_names(hw.energy.accelergy_map, hw.file));
+  const std::string ert =
+      sim::ert_yaml(sim::EnergyTable::from(hw), sim::accelergy_names(hw.energy.accelergy_map, hw.file));
   if (vm.count("out")) {
     atomic_write(vm["out"].as<std::string>(), ert);
-    std::cerr << fmt::format("wrote {}: the energy table of {} as an Accelergy ERT\n", vm["out"].as<std::string>(),
-                             hw.name);
+    std::cerr << fmt::format("wrote {}: the energy table of {} as an Accelergy ERT\n",
+                             vm["out"].as<std::string>(), hw.name);
   } else {
     std::cout << ert;
   }

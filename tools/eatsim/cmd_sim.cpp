@@ -11,6 +11,7 @@
 #include "base/files.hpp"
 #include "interop/scalesim.hpp"
 #include "sim/accelergy.hpp"
+#include "sim/dram_trace.hpp"
 #include "sim/gemm.hpp"
 #include "sim/layer_policy.hpp"
 #include "sim/report.hpp"
@@ -42,8 +43,15 @@ po::options_description sim_options() {
       "override a hwconfig key: --set array.rows=16");
   add("out", po::value<std::string>(), "write PREFIX.csv and PREFIX.json");
   add("scalesim-topology", po::value<std::string>(), "also write the layers as a SCALE-Sim v2 topology CSV");
+  add("dram-trace", po::value<std::string>(),
+      "also write every DRAM request (64 B, cycle, address, read/write) here; .gz compresses; the address "
+      "map "
+      "goes to FILE.map.csv (docs/dram-trace.md)");
+  add("dram-trace-format", po::value<std::string>()->default_value("dramsim3"),
+      "dramsim3 ('0xADDR READ|WRITE CYCLE') or ramulator2 (LoadStoreTrace: 'LD|ST 0xADDR')");
   add("accelergy-counts", po::value<std::string>(),
-      "also write the run's action counts (all samples) in Accelergy's action_counts format (docs/accelergy.md)");
+      "also write the run's action counts (all samples) in Accelergy's action_counts format "
+      "(docs/accelergy.md)");
   add("samples", po::value<int64_t>(), "simulate the first N samples of the trace (default: all)");
   add("fidelity", po::value<std::string>()->default_value("fast"),
       "fast (the engine jumps over known spans), cycle (the clocked SystemC model) or step (one engine "
@@ -175,9 +183,21 @@ int run(const Args& args) {
     }
     load_secs = since(t);
   }
+  std::unique_ptr<sim::DramTraceWriter> dram;
+  sim::SimOptions run_so = so;
+  if (vm.count("dram-trace")) {
+    sim::DramTraceFormat fmt_ = sim::DramTraceFormat::dramsim3;
+    const std::string name = vm["dram-trace-format"].as<std::string>();
+    if (!sim::dram_trace_format_from_name(name, fmt_))
+      throw UsageError(fmt::format("--dram-trace-format {}: dramsim3 or ramulator2", name));
+    dram = std::make_unique<sim::DramTraceWriter>(vm["dram-trace"].as<std::string>(), fmt_, g, hw);
+    run_so.dram_trace = dram.get();
+  }
   auto t0 = clock::now();
+  sim::SimOptions shapes_so{1, so.fidelity, so.jobs};
+  shapes_so.dram_trace = run_so.dram_trace;
   sim::SimResult r =
-      tr ? sim::simulate(hw, *tr, so, values.get()) : sim::simulate_network(hw, g, {1, so.fidelity, so.jobs});
+      tr ? sim::simulate(hw, *tr, run_so, values.get()) : sim::simulate_network(hw, g, shapes_so);
   if (!tr) r.source = "shapes only";
   double secs = since(t0);
   std::cout << sim::format_table(r) << sim::describe_layer_policy(r);
@@ -195,6 +215,18 @@ int run(const Args& args) {
     std::cerr << fmt::format("wrote {0}.csv and {0}.json\n", p);
   }
   write_accelergy_counts(vm, r);
+  if (dram) {
+    const std::string p = vm["dram-trace"].as<std::string>();
+    dram->close();
+    std::string map = "region,base,bytes\n";
+    for (const auto& reg : dram->regions())
+      map += fmt::format("{},0x{:x},{}\n", reg.name, reg.base, reg.bytes);
+    atomic_write(p + ".map.csv", map);
+    std::error_code ec;
+    std::cerr << fmt::format(
+        "wrote {}: {} DRAM requests ({} bytes moved), {} bytes on disk; address map {}.map.csv\n", p,
+        dram->requests(), dram->bytes(), std::filesystem::file_size(p, ec), p);
+  }
   return 0;
 }
 
