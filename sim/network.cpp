@@ -283,7 +283,7 @@ Counters gemm_row(const HwConfig& hw, const LayerGroup& grp, int64_t sample_in_b
     std::unique_ptr<SparseLayer> sp;
     if (scan)
       sp = analyse_layer(hw, one, slice, in.verify != nullptr, in.weights, grp.gemm,
-                         in.scan ? *in.scan : ScanOptions{});
+                         in.scan ? *in.scan : ScanOptions{}, &sizes);
     if (compress) {
       const int64_t elems = one.ifmap_elems();
       Compressed c = sizes.get(slice.ifmap, elems, sp->qa, hw.elem_bits(), hw.sparsity.compress);

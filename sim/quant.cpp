@@ -48,4 +48,36 @@ float quantise_value(const Quant& q, float x) {
   return static_cast<float>(c * q.step);
 }
 
+int64_t nonzero_flags(const Quant& q, const float* x, int64_t n, uint8_t* f, int64_t* exact) {
+  // Separate simple loops (each vectorises); callers pass cache-sized pieces.
+  if (q.type == DataType::fp32) {
+    for (int64_t i = 0; i < n; ++i) f[i] = x[i] != 0.0f;
+  } else if (q.type == DataType::fp16) {
+    for (int64_t i = 0; i < n; ++i) f[i] = std::fabs(x[i]) > 2.98023223876953125e-08f;
+  } else if (q.step == 0) {
+    for (int64_t i = 0; i < n; ++i) f[i] = 0;
+  } else {
+    // |x| > hi means |x| > zero_hi, |x| < lo means |x| < zero_lo: decided in float; the rest exactly.
+    const float lo = std::nextafter(float(q.zero_lo), 0.0f), hi = std::nextafter(float(q.zero_hi), INFINITY);
+    const bool unsigned_ = q.unsigned_;
+    int64_t unsure = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float a = std::fabs(x[i]);
+      f[i] = (a > hi) & !(unsigned_ & (x[i] < 0.0f));
+      unsure += (a >= lo) & (a <= hi);
+    }
+    if (unsure)
+      for (int64_t i = 0; i < n; ++i)
+        if (std::fabs(x[i]) >= lo && std::fabs(x[i]) <= hi) f[i] = !quantises_to_zero(q, x[i]);
+  }
+  int64_t nz = 0;
+  for (int64_t i = 0; i < n; ++i) nz += f[i];
+  if (exact) {
+    int64_t e = 0;
+    for (int64_t i = 0; i < n; ++i) e += x[i] != 0.0f;
+    *exact = e;
+  }
+  return nz;
+}
+
 }  // namespace eatsim::sim

@@ -41,6 +41,12 @@ inline bool quantises_to_zero(const Quant& q, float x) {
   }
 }
 
+// Bulk form: nonzero[i] = !quantises_to_zero(q, x[i]) for n values; returns how many are non-zero.
+// Float compares the compiler vectorises; only values within 1e-9 of half a step take the exact
+// (double) test, so the flags are exactly those of quantises_to_zero.
+// `exact`, when given, also receives how many x are != 0 (the fp32 density), from the same pass.
+int64_t nonzero_flags(const Quant& q, const float* x, int64_t n, uint8_t* nonzero, int64_t* exact = nullptr);
+
 // quantises_to_zero with the quantisation's fields held by value: in a loop that also stores bytes
 // (which may alias anything) they stay in registers instead of being reloaded per element.
 struct ZeroTest {

@@ -105,9 +105,15 @@ class WsSkipStream : public CachedStream {
     std::fill(std::begin(head_), std::end(head_), 0);
     std::fill(std::begin(size_), std::end(size_), 0);
     nonempty_ = 0;
-    // Events known from the bitmap: detection, slice reductions, re-alignment of partial sums.
-    int64_t extra = 0;
-    for (int64_t p = 0; p < T_; ++p) extra += std::max(0, popcount64(mask_[p]) - 1);
+    // Events known from the bitmap: detection, slice reductions, re-alignment of partial sums
+    // (every n-tile streams the same pixels: the per-pixel counts are summed once, as prefix sums).
+    if (extra_prefix_.empty()) {
+      extra_prefix_.resize(s_.ws_mask.size() + 1);
+      for (size_t i = 0; i < s_.ws_mask.size(); ++i)
+        extra_prefix_[i + 1] = extra_prefix_[i] + std::max(0, popcount64(s_.ws_mask[i]) - 1);
+    }
+    const size_t base = size_t(kt * s_.g.M + w.m0);
+    const int64_t extra = extra_prefix_[base + size_t(T_)] - extra_prefix_[base];
     c.fe_zero_detect += T_ * w.rows_used;
     c.fe_bitmap_ops += T_ * ng_;
     c.realign_add += extra * w.cols_used;
@@ -179,6 +185,7 @@ class WsSkipStream : public CachedStream {
   int ng_ = 0;
   int head_[64] = {}, size_[64] = {};
   std::vector<int64_t> tag_;
+  std::vector<int64_t> extra_prefix_;  // Σ max(0, popcount − 1) of ws_mask up to each entry
   uint64_t nonempty_ = 0;
 };
 

@@ -39,28 +39,43 @@ void set_geometry(SparseLayer& s, const HwConfig& hw, const GemmShape& g) {
 
 // Quantises the input into (H, W, Cin) order, so that a kernel tap's Cin run is contiguous;
 // returns its non-zero flags and counts the input's densities into s.
-std::vector<uint8_t> scan_input(SparseLayer& s, const float* ifmap, bool keep_values) {
+std::vector<uint8_t> scan_input(SparseLayer& s, const float* ifmap, bool keep_values,
+                                const CompressedSizes* sizes) {
   const int64_t cin = s.g.cin, hw = s.g.h * s.g.w, in_n = cin * hw;
   if (keep_values) s.a.resize(size_t(in_n));
   std::vector<uint8_t> anz(static_cast<size_t>(in_n));
   s.act_elems = in_n;
-  int64_t nz32 = 0, nz = 0;  // counted in registers: the zero test is inlined per datatype
+  int64_t nz32 = 0, nz = 0;
   const Quant& q = s.qa;
-  auto scan = [&](auto zero) {
+  if (keep_values) {
     for (int64_t c = 0; c < cin; ++c)
-      for (int64_t p = 0; p < hw; ++p) {
-        float x = ifmap[c * hw + p];
-        bool z = zero(x);
-        if (keep_values) s.a[size_t(p * cin + c)] = quantise_value(q, x);
-        anz[size_t(p * cin + c)] = !z;
-        nz32 += x != 0;
-        nz += !z;
+      for (int64_t p = 0; p < hw; ++p) s.a[size_t(p * cin + c)] = quantise_value(q, ifmap[c * hw + p]);
+  }
+  // Non-zero flags in the tensor's own (Cin, H·W) order, a block of channels at a time (a loop the
+  // compiler vectorises), then a blocked transpose into (H·W, Cin).
+  constexpr int64_t kBlock = 64;
+  std::vector<uint8_t> flags(static_cast<size_t>(std::min<int64_t>(cin, kBlock) * hw));
+  int64_t known_exact = 0;
+  const std::vector<uint8_t>* known = sizes ? sizes->flags(ifmap, in_n, q, &known_exact) : nullptr;
+  if (known) nz32 = known_exact;
+  for (int64_t c0 = 0; c0 < cin; c0 += kBlock) {
+    const int64_t cn = std::min(kBlock, cin - c0);
+    const uint8_t* block = known ? known->data() + c0 * hw : flags.data();
+    for (int64_t cc = 0; cc < cn; ++cc) {
+      const float* x = ifmap + (c0 + cc) * hw;
+      if (known) {
+        for (int64_t p = 0; p < hw; ++p) nz += block[cc * hw + p];
+      } else {
+        int64_t e = 0;
+        nz += nonzero_flags(q, x, hw, flags.data() + cc * hw, &e);
+        nz32 += e;
       }
-  };
-  if (q.type == DataType::fp32)
-    scan([](float v) { return v == 0; });
-  else
-    scan(ZeroTest(q));
+    }
+    for (int64_t p = 0; p < hw; ++p) {
+      uint8_t* out = anz.data() + p * cin + c0;
+      for (int64_t cc = 0; cc < cn; ++cc) out[cc] = block[size_t(cc * hw + p)];
+    }
+  }
   s.act_nonzero_fp32 += nz32, s.act_nonzero += nz;
   return anz;
 }
@@ -74,15 +89,19 @@ std::shared_ptr<const WeightScan> scan_weights(const SparseLayer& s, const float
   auto w = std::make_shared<WeightScan>();
   w->zw.assign(size_t(K), 0);
   auto wq = keep_values ? std::make_shared<std::vector<float>>(size_t(K * N)) : nullptr;
-  for (int64_t n = 0; n < N; ++n)
+  std::vector<uint8_t> nzf(static_cast<size_t>(cin * taps));  // one filter's non-zero flags
+  for (int64_t n = 0; n < N; ++n) {
+    const float* row = weights + n * cin * taps;
+    nonzero_flags(s.qw, row, cin * taps, nzf.data());
     for (int64_t c = 0; c < cin; ++c)
       for (int t = 0; t < taps; ++t) {
         int64_t k = cin_inner ? t * cin + c : c * taps + t;
-        float x = weights[(n * cin + c) * taps + t];
+        float x = row[c * taps + t];
         if (wq) (*wq)[size_t(k * N + n)] = quantise_value(s.qw, x);
-        w->zw[size_t(k)] += quantises_to_zero(s.qw, x);
+        w->zw[size_t(k)] += !nzf[size_t(c * taps + t)];
         w->nz_fp32 += x != 0;
       }
+  }
   w->nz = K * N;
   for (int64_t z : w->zw) w->nz -= z;
   w->w = std::move(wq);
@@ -115,7 +134,7 @@ std::shared_ptr<const WeightScan> WeightCache::keep(const WeightKey& k, std::sha
 
 std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& g, const LayerData& d,
                                            bool keep_values, WeightCache* cache, int node,
-                                           const ScanOptions& opts) {
+                                           const ScanOptions& opts, CompressedSizes* sizes) {
   auto sp = std::make_unique<SparseLayer>();
   SparseLayer& s = *sp;
   set_geometry(s, hw, g);
@@ -125,7 +144,7 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
   double mw = d.weight_max_abs >= 0 ? d.weight_max_abs : max_abs_of(d.weights, g.K * g.N, nn_w);
   s.qa = make_quant(hw.array.datatype, ma, nn_a);
   s.qw = make_quant(hw.array.datatype, mw, nn_w);
-  const std::vector<uint8_t> anz = scan_input(s, d.ifmap, keep_values);
+  const std::vector<uint8_t> anz = scan_input(s, d.ifmap, keep_values, sizes);
   const bool cin_inner = hw.array.k_order == KOrder::cin_inner;
   const WeightKey key{node,      d.weights, g.K * g.N,      s.qw.step,
                       s.qw.type, cin_inner, s.qw.unsigned_, keep_values};
@@ -149,13 +168,39 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
   return sp;
 }
 
+const std::vector<uint8_t>* CompressedSizes::flags(const float* x, int64_t n, const Quant& q,
+                                                   int64_t* exact) const {
+  for (const Flags& e : flags_)
+    if (e.x == x && e.n == n && e.type == q.type && e.step == q.step && e.unsigned_ == q.unsigned_) {
+      if (exact) *exact = e.exact;
+      return &e.f;
+    }
+  return nullptr;
+}
+
 Compressed CompressedSizes::get(const float* x, int64_t n, const Quant& q, int elem_bits,
                                 const CompressConfig& c) {
   for (const Entry& e : seen_)
     if (e.x == x && e.n == n && e.type == q.type && e.step == q.step && e.unsigned_ == q.unsigned_ &&
         e.elem_bits == elem_bits && e.format == c.format && e.run_bits == c.run_bits)
       return e.size;
-  Compressed r = compressed_size(x, n, q, elem_bits, c);
+  Compressed r;
+  if (c.format == CompressFormat::none) {
+    r = compressed_size(x, n, q, elem_bits, c);
+  } else {
+    const std::vector<uint8_t>* f = flags(x, n, q);
+    if (!f) {
+      flags_.push_back({x, n, q.type, q.step, q.unsigned_, std::vector<uint8_t>(static_cast<size_t>(n)), 0});
+      constexpr int64_t kChunk = 16384;  // each piece's passes stay in cache
+      for (int64_t i = 0; i < n; i += kChunk) {
+        int64_t e = 0;
+        nonzero_flags(q, x + i, std::min(kChunk, n - i), flags_.back().f.data() + i, &e);
+        flags_.back().exact += e;
+      }
+      f = &flags_.back().f;
+    }
+    r = compressed_size_of_flags(f->data(), n, elem_bits, c);
+  }
   seen_.push_back({x, n, q.type, q.step, q.unsigned_, elem_bits, c.format, c.run_bits, r});
   return r;
 }
@@ -163,29 +208,28 @@ Compressed CompressedSizes::get(const float* x, int64_t n, const Quant& q, int e
 namespace {
 
 // Compressed size with the zero test `zero` inlined into the loops (one instantiation per datatype).
-template <class Zero>
-Compressed sized(const float* x, int64_t n, Zero zero, int elem_bits, const CompressConfig& c) {
-  Compressed r;
-  if (c.format == CompressFormat::bitmap) {
-    int64_t nnz = 0;
-    for (int64_t i = 0; i < n; ++i) nnz += !zero(x[i]);
-    r.meta_bits = n;
-    r.bits = nnz * elem_bits + r.meta_bits;
-    return r;
-  }
-  // Run-length: each non-zero carries the count of zeros before it in run_bits; a run longer than
-  // the field holds emits filler entries (a zero value covering 2^run_bits elements); trailing
-  // zeros need fillers only (the tensor's size is known).
-  const int shift = c.run_bits;  // elements one filler covers: 2^run_bits (max run + the zero)
-  int64_t entries = 0, run = 0;
+// Run-length: each non-zero carries the count of zeros before it in run_bits; a run longer than
+// the field holds emits filler entries (a zero value covering 2^run_bits elements); trailing zeros
+// need fillers only (the tensor's size is known). `run` carries over between chunks.
+int64_t rle_entries(const uint8_t* f, int64_t n, int shift, int64_t& run) {
+  int64_t entries = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const bool z = zero(x[i]);
+    const bool z = !f[i];
     entries += z ? 0 : (run >> shift) + 1;
     run = z ? run + 1 : 0;
   }
-  entries += run >> shift;
-  r.meta_bits = entries * c.run_bits;
-  r.bits = entries * elem_bits + r.meta_bits;
+  return entries;
+}
+
+Compressed finish(int64_t n, int64_t nnz_or_entries, int elem_bits, const CompressConfig& c) {
+  Compressed r;
+  if (c.format == CompressFormat::bitmap) {
+    r.meta_bits = n;
+    r.bits = nnz_or_entries * elem_bits + r.meta_bits;
+  } else {
+    r.meta_bits = nnz_or_entries * c.run_bits;
+    r.bits = nnz_or_entries * elem_bits + r.meta_bits;
+  }
   return r;
 }
 
@@ -198,13 +242,28 @@ Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_b
     r.bits = n * elem_bits;
     return r;
   }
-  switch (q.type) {
-    case DataType::fp32:
-      return sized(
-          x, n, [](float v) { return v == 0; }, elem_bits, c);
-    default:
-      return sized(x, n, ZeroTest(q), elem_bits, c);
+  constexpr int64_t kChunk = 16384;  // flags a chunk at a time
+  uint8_t f[kChunk];
+  int64_t count = 0, run = 0;
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t m = std::min(kChunk, n - i);
+    const int64_t nnz = nonzero_flags(q, x + i, m, f);
+    count += c.format == CompressFormat::bitmap ? nnz : rle_entries(f, m, c.run_bits, run);
   }
+  if (c.format != CompressFormat::bitmap) count += run >> c.run_bits;
+  return finish(n, count, elem_bits, c);
+}
+
+Compressed compressed_size_of_flags(const uint8_t* f, int64_t n, int elem_bits, const CompressConfig& c) {
+  if (c.format == CompressFormat::none)
+    return finish(n, n, elem_bits, CompressConfig{CompressFormat::bitmap, 0});
+  if (c.format == CompressFormat::bitmap) {
+    int64_t nnz = 0;
+    for (int64_t i = 0; i < n; ++i) nnz += f[i];
+    return finish(n, nnz, elem_bits, c);
+  }
+  int64_t run = 0, entries = rle_entries(f, n, c.run_bits, run);
+  return finish(n, entries + (run >> c.run_bits), elem_bits, c);
 }
 
 }  // namespace eatsim::sim

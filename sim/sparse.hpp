@@ -57,9 +57,13 @@ double max_abs_of(const float* x, int64_t n, bool& nonneg);
 // Quantises the operands and scans them (`keep_values`: also keep the dequantised operands, for
 // the functional verification). `cache` and `node`: reuse the weights' scan of an earlier sample or run.
 // Throws ConfigError when a k-tile needs more than 64 lane groups.
+// `sizes`: the sample's memo, whose non-zero flags of the input (when its producer's compressed
+// size computed them) spare a second pass over the tensor.
+class CompressedSizes;
 std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& g, const LayerData& d,
                                            bool keep_values = false, WeightCache* cache = nullptr,
-                                           int node = -1, const ScanOptions& opts = {});
+                                           int node = -1, const ScanOptions& opts = {},
+                                           CompressedSizes* sizes = nullptr);
 
 // Stream models of the skip feature; each steps one clock per advance(1) and jumps a fold's stream
 // only when an identical stream (same bitmap) already ran, reusing its outcome — so step() and
@@ -71,6 +75,9 @@ struct Compressed {
   int64_t bits = 0, meta_bits = 0;
 };
 Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_bits, const CompressConfig& c);
+// The same from the tensor's non-zero flags.
+Compressed compressed_size_of_flags(const uint8_t* nonzero, int64_t n, int elem_bits,
+                                    const CompressConfig& c);
 
 // compressed_size, remembered for one sample's run over the network: a tensor is sized as its
 // producer's written output, as the next row's input and as a later row's residual operand, with
@@ -78,8 +85,23 @@ Compressed compressed_size(const float* x, int64_t n, const Quant& q, int elem_b
 class CompressedSizes {
  public:
   Compressed get(const float* x, int64_t n, const Quant& q, int elem_bits, const CompressConfig& c);
+  // The tensor's non-zero flags under q (nonzero_flags), kept for the sample: computed once for the
+  // compressed size of a written tensor, read again by the consumer's scan. Null when not kept.
+  // `exact`: the tensor's count of values != 0.
+  const std::vector<uint8_t>* flags(const float* x, int64_t n, const Quant& q,
+                                    int64_t* exact = nullptr) const;
 
  private:
+  struct Flags {
+    const float* x;
+    int64_t n;
+    DataType type;
+    double step;
+    bool unsigned_;
+    std::vector<uint8_t> f;
+    int64_t exact;
+  };
+  std::vector<Flags> flags_;
   struct Entry {
     const float* x;
     int64_t n;
