@@ -170,8 +170,10 @@ std::unique_ptr<SparseLayer> analyse_layer(const HwConfig& hw, const GemmShape& 
 
 const std::vector<uint8_t>* CompressedSizes::flags(const float* x, int64_t n, const Quant& q,
                                                    int64_t* exact) const {
-  for (const Flags& e : flags_)
-    if (e.x == x && e.n == n && e.type == q.type && e.step == q.step && e.unsigned_ == q.unsigned_) {
+  auto [a, b] = flags_.equal_range(x);
+  for (auto it = a; it != b; ++it)
+    if (const Flags& e = it->second;
+        e.n == n && e.type == q.type && e.step == q.step && e.unsigned_ == q.unsigned_) {
       if (exact) *exact = e.exact;
       return &e.f;
     }
@@ -180,9 +182,11 @@ const std::vector<uint8_t>* CompressedSizes::flags(const float* x, int64_t n, co
 
 Compressed CompressedSizes::get(const float* x, int64_t n, const Quant& q, int elem_bits,
                                 const CompressConfig& c) {
-  for (const Entry& e : seen_)
-    if (e.x == x && e.n == n && e.type == q.type && e.step == q.step && e.unsigned_ == q.unsigned_ &&
-        e.elem_bits == elem_bits && e.format == c.format && e.run_bits == c.run_bits)
+  auto [a, b] = seen_.equal_range(x);
+  for (auto it = a; it != b; ++it)
+    if (const Entry& e = it->second; e.n == n && e.type == q.type && e.step == q.step &&
+                                     e.unsigned_ == q.unsigned_ && e.elem_bits == elem_bits &&
+                                     e.format == c.format && e.run_bits == c.run_bits)
       return e.size;
   Compressed r;
   if (c.format == CompressFormat::none) {
@@ -190,18 +194,21 @@ Compressed CompressedSizes::get(const float* x, int64_t n, const Quant& q, int e
   } else {
     const std::vector<uint8_t>* f = flags(x, n, q);
     if (!f) {
-      flags_.push_back({x, n, q.type, q.step, q.unsigned_, std::vector<uint8_t>(static_cast<size_t>(n)), 0});
+      Flags& fl = flags_
+                      .emplace(x, Flags{x, n, q.type, q.step, q.unsigned_,
+                                        std::vector<uint8_t>(static_cast<size_t>(n)), 0})
+                      ->second;
       constexpr int64_t kChunk = 16384;  // each piece's passes stay in cache
       for (int64_t i = 0; i < n; i += kChunk) {
         int64_t e = 0;
-        nonzero_flags(q, x + i, std::min(kChunk, n - i), flags_.back().f.data() + i, &e);
-        flags_.back().exact += e;
+        nonzero_flags(q, x + i, std::min(kChunk, n - i), fl.f.data() + i, &e);
+        fl.exact += e;
       }
-      f = &flags_.back().f;
+      f = &fl.f;
     }
     r = compressed_size_of_flags(f->data(), n, elem_bits, c);
   }
-  seen_.push_back({x, n, q.type, q.step, q.unsigned_, elem_bits, c.format, c.run_bits, r});
+  seen_.emplace(x, Entry{x, n, q.type, q.step, q.unsigned_, elem_bits, c.format, c.run_bits, r});
   return r;
 }
 

@@ -101,7 +101,7 @@ class CompressedSizes {
     std::vector<uint8_t> f;
     int64_t exact;
   };
-  std::vector<Flags> flags_;
+  std::unordered_multimap<const float*, Flags> flags_;  // by tensor address
   struct Entry {
     const float* x;
     int64_t n;
@@ -113,7 +113,7 @@ class CompressedSizes {
     int run_bits;
     Compressed size;
   };
-  std::vector<Entry> seen_;  // a network's tensors: tens to hundreds
+  std::unordered_multimap<const float*, Entry> seen_;  // by tensor address (grouped convs: one per slice)
 };
 
 }  // namespace eatsim::sim
