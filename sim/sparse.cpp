@@ -90,18 +90,27 @@ std::shared_ptr<const WeightScan> scan_weights(const SparseLayer& s, const float
   w->zw.assign(size_t(K), 0);
   auto wq = keep_values ? std::make_shared<std::vector<float>>(size_t(K * N)) : nullptr;
   std::vector<uint8_t> nzf(static_cast<size_t>(cin * taps));  // one filter's non-zero flags
+  int64_t* zw = w->zw.data();
+  int64_t nz32 = 0;  // in a register: the zw stores may alias anything
   for (int64_t n = 0; n < N; ++n) {
     const float* row = weights + n * cin * taps;
-    nonzero_flags(s.qw, row, cin * taps, nzf.data());
-    for (int64_t c = 0; c < cin; ++c)
-      for (int t = 0; t < taps; ++t) {
-        int64_t k = cin_inner ? t * cin + c : c * taps + t;
-        float x = row[c * taps + t];
-        if (wq) (*wq)[size_t(k * N + n)] = quantise_value(s.qw, x);
-        w->zw[size_t(k)] += !nzf[size_t(c * taps + t)];
-        w->nz_fp32 += x != 0;
-      }
+    int64_t exact = 0;
+    nonzero_flags(s.qw, row, cin * taps, nzf.data(), &exact);
+    nz32 += exact;
+    if (wq)
+      for (int64_t c = 0; c < cin; ++c)
+        for (int t = 0; t < taps; ++t) {
+          int64_t k = cin_inner ? t * cin + c : c * taps + t;
+          (*wq)[size_t(k * N + n)] = quantise_value(s.qw, row[c * taps + t]);
+        }
+    if (!cin_inner || taps == 1) {  // k runs with the weights' own order
+      for (int64_t i = 0; i < cin * taps; ++i) zw[i] += !nzf[size_t(i)];
+    } else {
+      for (int64_t c = 0; c < cin; ++c)
+        for (int t = 0; t < taps; ++t) zw[t * cin + c] += !nzf[size_t(c * taps + t)];
+    }
   }
+  w->nz_fp32 = nz32;
   w->nz = K * N;
   for (int64_t z : w->zw) w->nz -= z;
   w->w = std::move(wq);
