@@ -8,6 +8,7 @@
 
 #include "base/embedded.hpp"
 #include "base/errors.hpp"
+#include "sim/energy.hpp"
 #include "sim/hwconfig.hpp"
 #include "tests/helpers.hpp"
 
@@ -311,6 +312,29 @@ TEST(HwCheckCli, PrintsTheResolvedConfigAndExitsTwoOnBadInput) {
   EXPECT_NE(r.err.find("unknown dataflow 'diagonal'"), std::string::npos) << r.err;
   r = test::run_cli("hw check no_such_preset");
   EXPECT_EQ(r.code, 2);
+}
+
+// The 28 nm table is the 45 nm one by its stated rule: on-chip energies x 28/45 (to the 4
+// significant digits written), DRAM and leakage unchanged; a preset selects it by include.
+TEST(HwConfig, The28nmBaseIsThe45nmTableByItsScalingRule) {
+  test::TempDir d("hw28");
+  std::string tpu = find_embedded("hwconfigs/tpu_ws32.yaml");
+  tpu.replace(tpu.find("include: base_45nm.yaml"), 23, "include: base_28nm.yaml");
+  test::write_file(d / "tpu28.yaml", tpu);
+  const HwConfig a = load_hwconfig("tpu_ws32"), b = load_hwconfig(d / "tpu28.yaml");
+  const EnergyTable ta = EnergyTable::from(a), tb = EnergyTable::from(b);
+  const double f = 28.0 / 45.0;
+  for (DataType dt : {DataType::int8, DataType::int16, DataType::fp16, DataType::fp32}) {
+    const auto &x = a.energy.per_datatype.at(dt), &y = b.energy.per_datatype.at(dt);
+    for (auto m : {&DatatypeEnergy::mac, &DatatypeEnergy::mac_gated, &DatatypeEnergy::psum_add,
+                   &DatatypeEnergy::reg_access, &DatatypeEnergy::ppu_op})
+      EXPECT_NEAR((y.*m).pj, (x.*m).pj * f, (x.*m).pj * f * 5e-4);
+  }
+  for (int buf = 0; buf < kNumBufs; ++buf)
+    EXPECT_NEAR(tb.sram_access[buf], ta.sram_access[buf] * f, ta.sram_access[buf] * 1e-3);
+  EXPECT_EQ(tb.dram_byte, ta.dram_byte);
+  EXPECT_EQ(tb.leak_per_cycle, ta.leak_per_cycle);
+  EXPECT_NE(b.energy.per_datatype.at(DataType::int8).mac.source.find("28/45"), std::string::npos);
 }
 
 }  // namespace
