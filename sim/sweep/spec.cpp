@@ -102,7 +102,8 @@ std::vector<Param> read_group(const YAML::Node& n, const std::string& where, yam
 // A path in the sweep file is relative to the file; a preset name or an absolute path is kept.
 std::string resolve_path(const fs::path& dir, const std::string& p) {
   if (p.empty() || fs::path(p).is_absolute() ||
-      (p.find('/') == std::string::npos && p.find(".yaml") == std::string::npos))
+      (p.find('/') == std::string::npos && p.find(".yaml") == std::string::npos &&
+       p.find(".cfg") == std::string::npos && p.find(".csv") == std::string::npos))
     return p;
   return (dir / p).lexically_normal().string();
 }
@@ -163,14 +164,20 @@ void read_constraints(yamlu::Map& top, yamlu::Diag& d, Spec& s) {
 void read_traces(yamlu::Map& top, const YAML::Node& root, yamlu::Diag& d, Spec& s) {
   YAML::Node t = top.node("traces");
   if (!t || !t.IsSequence() || t.size() == 0) {
-    d.error(t ? t : root, "traces", "expected a non-empty list of {name, path} entries");
+    d.error(t ? t : root, "traces",
+            "expected a non-empty list of {name, path} (or {name, topology}) entries");
     return;
   }
   fs::path dir = fs::path(s.file).parent_path();
   for (size_t i = 0; i < t.size(); ++i) {
     yamlu::Map m(t[i], fmt::format("traces[{}]", i), d);
     TraceRef r;
-    r.path = resolve_path(dir, m.req<std::string>("path"));
+    r.topology = m.has("topology");
+    if (r.topology && m.has("path"))
+      d.error(m.node("topology"), fmt::format("traces[{}]", i),
+              "give path (a trace) or topology (a SCALE-Sim CSV)");
+    r.gemm = m.get<bool>("gemm", false);
+    r.path = resolve_path(dir, m.req<std::string>(r.topology ? "topology" : "path"));
     if (r.path.find('/') == std::string::npos && !dir.empty()) r.path = (dir / r.path).string();
     r.name = m.get<std::string>("name", fs::path(r.path).filename().string());
     m.done();

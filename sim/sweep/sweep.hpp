@@ -19,6 +19,8 @@ struct Param {
 
 struct TraceRef {
   std::string name, path;  // path resolved relative to the sweep file
+  bool topology = false;   // a SCALE-Sim topology CSV (`topology:` instead of `path:`), shapes only
+  bool gemm = false;       // its rows are GEMMs ('Layer, M, N, K')
 };
 
 struct Spec {
@@ -26,7 +28,7 @@ struct Spec {
   std::string text;  // its contents (copied into outputs, hashed)
   std::string hash;  // FNV-1a of the contents, hex
   std::string name;
-  std::string base;                        // hwconfig preset name or path (resolved)
+  std::string base;                        // hwconfig preset name or path (resolved), or a SCALE-Sim .cfg
   std::vector<std::vector<Param>> groups;  // each group is zipped; groups are crossed
   std::vector<Expr> constraints;
   std::vector<TraceRef> traces;

@@ -1,5 +1,5 @@
 // SCALE-Sim v2 files and reports; see scalesim.hpp and docs/scalesim.md.
-#include "interop/scalesim.hpp"
+#include "sim/scalesim_files.hpp"
 
 #include <fmt/format.h>
 

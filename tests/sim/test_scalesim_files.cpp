@@ -3,15 +3,16 @@
 // topologies/conv_nets/alexnet_part.csv): cycles, utilisations and SRAM traffic must equal them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
 
 #include "base/errors.hpp"
-#include "interop/scalesim.hpp"
 #include "models/graph.hpp"
 #include "sim/gemm.hpp"
 #include "sim/network.hpp"
+#include "sim/scalesim_files.hpp"
 #include "tests/helpers.hpp"
 
 namespace eatsim {
@@ -140,6 +141,40 @@ TEST(ScaleSimFiles, GemmRowsAndDepthwiseRowsMapAsScaleSimMapsThem) {
   sim::SimResult rd = scalesim::simulate(hw, dw, {});
   EXPECT_EQ(rd.layers[0].group.shape.M, 56 * 56);  // ceil((113 - 3 + 2) / 2) = 56
   EXPECT_EQ(rd.layers[0].group.shape.K, 9);
+}
+
+// A sweep whose base is a SCALE-Sim config and whose "traces" are SCALE-Sim topologies: every
+// point's cycles are the closed forms' sum over the topology's layers.
+TEST(ScaleSimFiles, ASweepTakesAScaleSimConfigAndTopologies) {
+  test::TempDir d("scalesim_sweep");
+  test::write_file(d / "scale.cfg", cfg("os", 32, 1024));
+  test::write_file(d / "mnk.csv", "Layer, M, N, K,\nA, 128, 64, 256,\nB, 49, 512, 4608,\n");
+  test::write_file(
+      d / "sweep.yaml",
+      "name: ss\nbase: scale.cfg\nparams:\n  array.rows: [16, 32]\n  array.dataflow: [os, ws, is]\n"
+      "traces:\n  - {name: mnk, topology: mnk.csv}\n");
+  auto r = run_cli("sweep " + (d / "sweep.yaml") + " --out " + (d / "out"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto rows = csv(test::read_file(d / "out/results.csv"));
+  ASSERT_EQ(rows.size(), 7u);  // header + 2 x 3 points
+  const auto& h = rows[0];
+  auto col = [&](const std::string& name) {
+    return static_cast<size_t>(std::find(h.begin(), h.end(), name) - h.begin());
+  };
+  ASSERT_LT(col("cycles"), h.size());
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const std::string df = rows[i][col("array.dataflow")];
+    const int64_t R = std::stoll(rows[i][col("array.rows")]);
+    const int64_t want = closed_form(df, R, 32, 128, 256, 64) + closed_form(df, R, 32, 49, 4608, 512);
+    EXPECT_EQ(std::stod(rows[i][col("cycles")]), double(want)) << df << " " << R;
+  }
+  // A sweep entry takes a trace or a topology, not both.
+  test::write_file(
+      d / "bad.yaml",
+      "base: scale.cfg\nparams:\n  array.rows: [16]\ntraces:\n  - {topology: mnk.csv, path: x}\n");
+  r = run_cli("sweep " + (d / "bad.yaml") + " --out " + (d / "out2"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("give path (a trace) or topology"), std::string::npos) << r.err;
 }
 
 TEST(ScaleSimFiles, BadFilesExitTwoNamingFileAndLine) {
