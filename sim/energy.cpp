@@ -14,7 +14,8 @@ EnergyTable EnergyTable::from(const HwConfig& hw) {
   t.reg_access = d.reg_access.pj, t.ppu_op = d.ppu_op.pj;
   for (int b = 0; b < kNumBufs; ++b)
     t.sram_access[b] = hw.energy.sram.access_pj(hw.buf[b].size_kb / hw.buf[b].banks, hw.buf[b].word_bits);
-  t.dram_byte = hw.energy.dram_per_byte.pj;
+  for (int b = 0; b < kNumBufs; ++b) t.sram_write[b] = t.sram_access[b];
+  t.dram_byte = t.dram_write_byte = hw.energy.dram_per_byte.pj;
   t.leak_per_cycle = double(hw.pe_count()) * hw.energy.leak_pe.pj + hw.sram_kb() * hw.energy.leak_sram_kb.pj;
   const EnergyConfig& e = hw.energy;
   const SkipConfig& k = hw.sparsity.skip;
@@ -58,8 +59,14 @@ EnergyBreakdown energy_of(const EnergyTable& t, const Counters& c) {
   e.mac_gated = double(c.mac_gated) * t.mac_gated;
   e.psum_add = double(c.psum_add) * t.psum_add;
   e.reg = double(c.reg_read + c.reg_write) * t.reg_access;
-  for (int b = 0; b < kNumBufs; ++b) e.sram[b] = double(c.sram_rd(b) + c.sram_wr(b)) * t.sram_access[b];
-  e.dram = double(c.dram_rd_bytes() + c.dram_wr_bytes) * t.dram_byte;
+  // Reads and writes priced apart only where they differ (the same sum, to the last bit, otherwise).
+  for (int b = 0; b < kNumBufs; ++b)
+    e.sram[b] = t.sram_write[b] == t.sram_access[b]
+                    ? double(c.sram_rd(b) + c.sram_wr(b)) * t.sram_access[b]
+                    : double(c.sram_rd(b)) * t.sram_access[b] + double(c.sram_wr(b)) * t.sram_write[b];
+  e.dram = t.dram_write_byte == t.dram_byte
+               ? double(c.dram_rd_bytes() + c.dram_wr_bytes) * t.dram_byte
+               : double(c.dram_rd_bytes()) * t.dram_byte + double(c.dram_wr_bytes) * t.dram_write_byte;
   e.ppu = double(c.ppu_ops) * t.ppu_op;
   e.leakage = double(c.total_cycles()) * t.leak_per_cycle;
   e.frontend = double(c.fe_zero_detect) * t.zero_detect + double(c.fe_bitmap_ops) * t.bitmap_op +

@@ -12,9 +12,11 @@ namespace eatsim::sim {
 // pJ per event for one hardware configuration.
 struct EnergyTable {
   double mac = 0, mac_gated = 0, psum_add = 0, reg_access = 0, ppu_op = 0;
-  double sram_access[kNumBufs] = {0, 0, 0};  // one word access of each buffer (per bank size)
-  double dram_byte = 0;
-  double leak_per_cycle = 0;  // all PEs + all SRAM + the sparse front end's lane groups
+  double sram_access[kNumBufs] = {0, 0, 0};  // one word read of each buffer (per bank size)
+  double sram_write[kNumBufs] = {0, 0, 0};   // one word write: = the read unless an ERT says otherwise
+  double dram_byte = 0;                      // one byte read from DRAM
+  double dram_write_byte = 0;                // one byte written: = the read unless an ERT says otherwise
+  double leak_per_cycle = 0;                 // all PEs + all SRAM + the sparse front end's lane groups
   // Sparse front end and metadata.
   double zero_detect = 0, bitmap_op = 0, fifo_access = 0;  // fifo_access: one G-slice pushed or popped
   double meta_bit = 0;  // one metadata bit in SRAM: an ifmap-buffer access / its word width

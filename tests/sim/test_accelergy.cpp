@@ -84,6 +84,24 @@ TEST(Accelergy, AnEditedErtChangesExactlyTheComponentItPrices) {
   EXPECT_DOUBLE_EQ(b.mac, 2 * a.mac);
   auto pa = sim::event_prices(a), pb = sim::event_prices(b);
   for (size_t i = 1; i < pa.size(); ++i) EXPECT_EQ(pa[i], pb[i]) << sim::accelergy_events()[i].event;
+  // Reads and writes are priced apart: a psum-buffer write made dearer prices the writes alone.
+  const std::string w =
+      "  - name: system.eatsim.psum_buffer\n    actions:\n    - name: read\n      arguments: {}\n"
+      "      energy: ";
+  const size_t at = ert.find(w);
+  ASSERT_NE(at, std::string::npos) << ert;
+  const size_t wr = ert.find("    - name: write\n      arguments: {}\n      energy: ", at);
+  const size_t num = ert.find("energy: ", wr) + 8, end = ert.find('\n', num);
+  const double read_pj = std::stod(ert.substr(num, end - num));
+  ert.replace(num, end - num, std::to_string(read_pj * 3));
+  test::write_file(d / "ert3.yaml", ert);
+  test::write_file(d / "hw3.yaml",
+                   "include: tpu_ws32.yaml\nname: dear_writes\nenergy:\n  accelergy_ert: ert3.yaml\n");
+  sim::EnergyTable c = sim::EnergyTable::from(sim::load_hwconfig(d / "hw3.yaml"));
+  sim::Counters k;
+  k.sram_psum_rd = 5, k.sram_psum_wr = 10;
+  EXPECT_NEAR(sim::energy_of(c, k).sram[sim::kPsum], 5 * read_pj + 10 * 3 * read_pj, 1e-9 * read_pj);
+  EXPECT_NEAR(sim::energy_of(a, k).sram[sim::kPsum], 15 * read_pj, 1e-9 * read_pj);
 }
 
 TEST(Accelergy, MappingOverridesAndBadErtsAreCheckedWithTheirPlace) {
