@@ -11,6 +11,8 @@ PACKAGES=(
   # oneDNN's CMake config requires OpenCL even for CPU-only use; libdnnl-dev only recommends it.
   libsystemc-dev libdnnl-dev ocl-icd-opencl-dev libyaml-cpp-dev libfmt-dev libboost-program-options-dev
   nlohmann-json3-dev libonnx-dev libprotobuf-dev libonnx-testdata
+  # test fixtures: a one-node Slurm (tools/slurm-local.sh) and GNU parallel for sharded sweeps
+  slurm-wlm munge parallel
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   python3 python3-numpy python3-torch python3-torchvision dataset-fashion-mnist gnuplot-nox
 )

@@ -1,10 +1,12 @@
 // eatsim sweep: a grid of hardware configurations × traces, in parallel, resumable, shardable.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "base/errors.hpp"
+#include "base/files.hpp"
 #include "sim/sweep/sim_evaluator.hpp"
 #include "tools/eatsim/command.hpp"
 #include "tools/eatsim/plot.hpp"
@@ -48,6 +50,66 @@ void print_pareto(const std::string& csv_path, const std::vector<std::string>& m
   }
 }
 
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The documented Slurm job array as files: N shards, each `eatsim sweep --shard K/N` into
+// OUT/shards/K, then `eatsim sweep merge` into OUT/merged once every shard succeeded.
+int emit_slurm(const sweep::Spec& s, const std::string& sweep_file, const std::string& out, int n, int jobs) {
+  require_range("emit-slurm", n, 1, 100000, "1..100000 shards");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string exe = fs::read_symlink("/proc/self/exe", ec).string();
+  const std::string bin = ec ? "eatsim" : exe;
+  const std::string file = fs::absolute(sweep_file).lexically_normal().string();
+  const std::string dir = fs::absolute(out).lexically_normal().string();
+  fs::create_directories(dir + "/slurm", ec);
+  if (ec) throw FileError(fmt::format("{}/slurm: cannot create it ({})", dir, ec.message()));
+  const std::string cpus = jobs > 0 ? std::to_string(jobs) : "${SLURM_CPUS_PER_TASK:-1}";
+  atomic_write(
+      dir + "/slurm/sweep.sbatch",
+      fmt::format("#!/bin/bash\n"
+                  "#SBATCH --job-name=eatsim-{0}\n"
+                  "#SBATCH --array=1-{1}\n"
+                  "#SBATCH --output={2}/slurm/shard-%a.log\n"
+                  "# One shard of sweep {3}; rerunning a shard resumes it (finished results are kept).\n"
+                  "set -euo pipefail\n"
+                  "exec {4} sweep {5} --shard ${{SLURM_ARRAY_TASK_ID}}/{1} --jobs {6} -q --out "
+                  "{7}/shards/${{SLURM_ARRAY_TASK_ID}}\n",
+                  s.name, n, dir, file, shell_quote(bin), shell_quote(file), cpus, shell_quote(dir)));
+  atomic_write(dir + "/slurm/merge.sbatch",
+               fmt::format("#!/bin/bash\n"
+                           "#SBATCH --job-name=eatsim-{0}-merge\n"
+                           "#SBATCH --output={1}/slurm/merge.log\n"
+                           "set -euo pipefail\n"
+                           "shards=()\n"
+                           "for k in $(seq 1 {4}); do shards+=({3}/shards/$k); done\n"
+                           "exec {2} sweep merge --out {3}/merged \"${{shards[@]}}\"\n",
+                           s.name, dir, shell_quote(bin), shell_quote(dir), n));
+  atomic_write(
+      dir + "/slurm/submit.sh",
+      fmt::format(
+          "#!/bin/bash\n"
+          "# Submits the {0} shards of sweep {1} as a job array and the merge after them.\n"
+          "set -euo pipefail\n"
+          "cd {2}/slurm\n"
+          "array=$(sbatch --parsable sweep.sbatch)\n"
+          "merge=$(sbatch --parsable --dependency=afterok:${{array%%;*}} merge.sbatch)\n"
+          "echo \"array job ${{array%%;*}}, merge job ${{merge%%;*}}: results in {3}/merged/results.csv\"\n",
+          n, file, shell_quote(dir), dir));
+  fs::permissions(dir + "/slurm/submit.sh",
+                  fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::add, ec);
+  std::cout << fmt::format(
+      "wrote {0}/slurm/sweep.sbatch ({1} shards), merge.sbatch and submit.sh; run: bash "
+      "{0}/slurm/submit.sh\n",
+      dir, n);
+  return 0;
+}
+
 int run(const Args& args) {
   po::options_description opts("options");
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -55,12 +117,21 @@ int run(const Args& args) {
       "out,o", po::value<std::string>(), "output directory (default: the sweep's name)")(
       "jobs,j", po::value<int>()->default_value(static_cast<int>(cores)), "parallel workers")(
       "shard", po::value<std::string>()->default_value("1/1"), "run only shard K of N (K/N) of the grid")(
-      "quiet,q", po::bool_switch(), "no progress bar");
+      "quiet,q", po::bool_switch(), "no progress bar")(
+      "emit-slurm", po::value<int>(),
+      "write OUT/slurm/{sweep,merge}.sbatch and submit.sh for N shards (a job array, then the merge as a "
+      "dependent job) instead of running; docs/sweeps.md");
   po::positional_options_description pos;
   pos.add("sweep", 1);
   po::variables_map vm;
-  if (!parse("sweep", "SWEEP.yaml [--out DIR --jobs N --shard K/N]", args, opts, pos, vm)) return 0;
+  if (!parse("sweep", "SWEEP.yaml [--out DIR --jobs N --shard K/N | --emit-slurm N]", args, opts, pos, vm))
+    return 0;
   sweep::Spec s = sweep::load_spec(vm["sweep"].as<std::string>());
+  if (vm.count("emit-slurm")) {
+    const std::string out = vm.count("out") ? vm["out"].as<std::string>() : s.name;
+    return emit_slurm(s, vm["sweep"].as<std::string>(), out, vm["emit-slurm"].as<int>(),
+                      vm["jobs"].defaulted() ? 0 : vm["jobs"].as<int>());
+  }
   sweep::RunOptions o;
   o.out_dir = vm.count("out") ? vm["out"].as<std::string>() : s.name;
   o.jobs = vm["jobs"].as<int>();
