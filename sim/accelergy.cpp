@@ -15,6 +15,7 @@ namespace eatsim::sim {
 const std::vector<AccelergyEvent>& accelergy_events() {
   static const std::vector<AccelergyEvent> e = {{"mac", "mac_array", "mac_random", false},
                                                 {"mac_gated", "mac_array", "mac_gated", false},
+                                                {"mac_idle", "mac_array", "idle", false},
                                                 {"psum_add", "psum_adder", "add", false},
                                                 {"reg_access", "pe_registers", "access", false},
                                                 {"ppu_op", "ppu", "op", false},
@@ -34,9 +35,10 @@ const std::vector<AccelergyEvent>& accelergy_events() {
   return e;
 }
 
-std::vector<double> event_counts(const Counters& c) {
+std::vector<double> event_counts(const Counters& c, int64_t pe_count) {
   return {double(c.mac_effective + c.mac_pad),
           double(c.mac_gated),
+          double(idle_mac_slots(c, pe_count)),
           double(c.psum_add + c.realign_add),
           double(c.reg_read + c.reg_write + c.realign_acc_rd + c.realign_acc_wr),
           double(c.ppu_ops),
@@ -59,6 +61,7 @@ namespace {
 double* field(EnergyTable& t, size_t i) {
   double* f[] = {&t.mac,
                  &t.mac_gated,
+                 &t.mac_idle,
                  &t.psum_add,
                  &t.reg_access,
                  &t.ppu_op,

@@ -22,9 +22,9 @@ struct AccelergyEvent {
 inline constexpr char kAccelergyRoot[] = "system.eatsim.";
 const std::vector<AccelergyEvent>& accelergy_events();
 
-// Per event (accelergy_events() order): the counts in `c` and the pJ of `t`; the energy of a run is
-// exactly Σ counts × prices (energy_of's total).
-std::vector<double> event_counts(const Counters& c);
+// Per event (accelergy_events() order): the counts in `c` (on an array of `pe_count` PEs) and the pJ
+// of `t`; the energy of a run is exactly Σ counts × prices (energy_of's total).
+std::vector<double> event_counts(const Counters& c, int64_t pe_count);
 std::vector<double> event_prices(const EnergyTable& t);
 // Sets the entry of `t` for event index i.
 void set_price(EnergyTable& t, size_t i, double pj);

@@ -27,6 +27,7 @@ EnergyTable EnergyTable::from(const HwConfig& hw) {
     t.fifo_access = g * std::max(0.0, e.fe_fifo_elem.pj);
   }
   t.meta_bit = t.sram_access[kIfmap] / hw.buf[kIfmap].word_bits;
+  t.pe_count = hw.pe_count();
   for (const auto& [i, pj] : hw.energy.ert_pj) set_price(t, i, pj);  // an Accelergy ERT prices instead
   return t;
 }
@@ -53,6 +54,10 @@ std::vector<std::pair<std::string, double>> EnergyBreakdown::components() const 
           {"metadata", metadata}};
 }
 
+int64_t idle_mac_slots(const Counters& c, int64_t pe_count) {
+  return std::max<int64_t>(0, pe_count * c.compute_cycles() - c.mac_effective - c.mac_pad - c.mac_gated);
+}
+
 EnergyBreakdown energy_of(const EnergyTable& t, const Counters& c) {
   EnergyBreakdown e;
   e.mac = double(c.mac_effective + c.mac_pad) * t.mac;
@@ -69,6 +74,8 @@ EnergyBreakdown energy_of(const EnergyTable& t, const Counters& c) {
                : double(c.dram_rd_bytes()) * t.dram_byte + double(c.dram_wr_bytes) * t.dram_write_byte;
   e.ppu = double(c.ppu_ops) * t.ppu_op;
   e.leakage = double(c.total_cycles()) * t.leak_per_cycle;
+  if (t.mac_idle != 0)
+    e.leakage += double(idle_mac_slots(c, t.pe_count)) * t.mac_idle;  // an ERT's idle action
   e.frontend = double(c.fe_zero_detect) * t.zero_detect + double(c.fe_bitmap_ops) * t.bitmap_op +
                double(c.fe_fifo_push + c.fe_fifo_pop) * t.fifo_access;
   e.realign = double(c.realign_add) * t.psum_add + double(c.realign_acc_rd + c.realign_acc_wr) * t.reg_access;

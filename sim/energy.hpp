@@ -17,6 +17,8 @@ struct EnergyTable {
   double dram_byte = 0;                      // one byte read from DRAM
   double dram_write_byte = 0;                // one byte written: = the read unless an ERT says otherwise
   double leak_per_cycle = 0;                 // all PEs + all SRAM + the sparse front end's lane groups
+  double mac_idle = 0;   // one idle MAC slot (a PE-cycle of compute with no MAC): 0 unless an ERT prices it
+  int64_t pe_count = 0;  // for the idle slots
   // Sparse front end and metadata.
   double zero_detect = 0, bitmap_op = 0, fifo_access = 0;  // fifo_access: one G-slice pushed or popped
   double meta_bit = 0;  // one metadata bit in SRAM: an ifmap-buffer access / its word width
@@ -42,5 +44,7 @@ struct EnergyBreakdown {
 };
 
 EnergyBreakdown energy_of(const EnergyTable& t, const Counters& c);
+// PE-cycles of compute in which a PE did no MAC (toggled, padding or gated): the array's idle slots.
+int64_t idle_mac_slots(const Counters& c, int64_t pe_count);
 
 }  // namespace eatsim::sim

@@ -102,6 +102,14 @@ TEST(Accelergy, AnEditedErtChangesExactlyTheComponentItPrices) {
   k.sram_psum_rd = 5, k.sram_psum_wr = 10;
   EXPECT_NEAR(sim::energy_of(c, k).sram[sim::kPsum], 5 * read_pj + 10 * 3 * read_pj, 1e-9 * read_pj);
   EXPECT_NEAR(sim::energy_of(a, k).sram[sim::kPsum], 15 * read_pj, 1e-9 * read_pj);
+  // Idle MAC slots are free in eatsim's own table; an ERT that prices them adds exactly that.
+  sim::Counters busy;
+  busy.cycles_stream = 10, busy.mac_effective = 1000, busy.mac_gated = 200, busy.mac_pad = 40;
+  EXPECT_EQ(sim::idle_mac_slots(busy, base.pe_count()), 1024 * 10 - 1240);
+  sim::EnergyTable idle = a;
+  idle.mac_idle = 0.5;
+  EXPECT_NEAR(sim::energy_of(idle, busy).leakage - sim::energy_of(a, busy).leakage, 0.5 * (10240 - 1240),
+              1e-9);
 }
 
 TEST(Accelergy, MappingOverridesAndBadErtsAreCheckedWithTheirPlace) {
@@ -115,7 +123,8 @@ TEST(Accelergy, MappingOverridesAndBadErtsAreCheckedWithTheirPlace) {
   test::write_file(
       d / "mapped.yaml",
       "include: tpu_ws32.yaml\nname: mapped\nenergy:\n  accelergy_ert: renamed.yaml\n  accelergy_map:\n"
-      "    mac: system.chip.PE.mac:mac_random\n    mac_gated: system.chip.PE.mac:mac_gated\n");
+      "    mac: system.chip.PE.mac:mac_random\n    mac_gated: system.chip.PE.mac:mac_gated\n"
+      "    mac_idle: system.chip.PE.mac:idle\n");
   EXPECT_EQ(sim::EnergyTable::from(sim::load_hwconfig(d / "mapped.yaml")).mac, 0.3);
   // Without the mapping the renamed ERT lacks eatsim's component: one line per event.
   test::write_file(d / "unmapped.yaml",

@@ -92,7 +92,7 @@ void write_accelergy_counts(const po::variables_map& vm, const sim::SimResult& r
   if (!vm.count("accelergy-counts")) return;
   std::vector<double> sum(sim::accelergy_events().size(), 0.0);
   for (const sim::Counters& c : r.totals()) {
-    std::vector<double> e = sim::event_counts(c);
+    std::vector<double> e = sim::event_counts(c, r.hw.pe_count());
     for (size_t i = 0; i < sum.size(); ++i) sum[i] += e[i];
   }
   const std::string p = vm["accelergy-counts"].as<std::string>();
