@@ -47,7 +47,7 @@ start)
   mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
   cat >"$SLURM_CONF" <<CONF
 ClusterName=eatsimlocal
-SlurmctldHost=$node
+SlurmctldHost=$node(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort=${SLURM_LOCAL_PORT:-16817}
@@ -73,13 +73,17 @@ ReturnToService=2
 SchedulerType=sched/backfill
 SlurmctldTimeout=30
 SlurmdTimeout=30
-NodeName=$node CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 NodeHostname=$node CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
 PartitionName=local Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
   slurmctld -f "$SLURM_CONF" -i || { echo "slurm-local: slurmctld did not start ($D/log)" >&2; stop; exit 3; }
   slurmd -f "$SLURM_CONF" || { echo "slurm-local: slurmd did not start ($D/log)" >&2; stop; exit 3; }
-  for _ in $(seq 100); do
-    state=$(sinfo -h -o %t 2>/dev/null | head -1 || true)
+  # Up to 30 s for the node to register; every client call bounded (a daemon that cannot be
+  # reached, e.g. in a chroot without networking, must not hang the caller).
+  deadline=$((SECONDS + 30))
+  state=
+  while ((SECONDS < deadline)); do
+    state=$(timeout 5 sinfo -h -o %t 2>/dev/null | head -1 || true)
     [[ $state == idle || $state == mix || $state == alloc ]] && break
     sleep 0.2
   done

@@ -25,7 +25,7 @@ int sh(const std::string& cmd) {
 
 std::string out_of(const std::string& cmd) {
   std::string tmp = fs::temp_directory_path() / ("eatsim-slurm-out-" + std::to_string(::getpid()));
-  sh(cmd + " > " + tmp + " 2>&1");
+  sh("(" + cmd + ") > " + tmp + " 2>&1");
   std::string s = test::read_file(tmp);
   fs::remove(tmp);
   return s;
@@ -40,14 +40,16 @@ class LocalSlurm {
                ".start.log 2>&1");
     log_ = test::read_file(dir + ".start.log");
   }
-  ~LocalSlurm() { sh(env_ + test::source_dir() + "/tools/slurm-local.sh stop " + dir_ + " >/dev/null 2>&1"); }
+  ~LocalSlurm() {
+    sh(env_ + "timeout 60 " + test::source_dir() + "/tools/slurm-local.sh stop " + dir_ + " >/dev/null 2>&1");
+  }
   bool up() const { return code_ == 0; }
   const std::string& log() const { return log_; }
   std::string env() const { return env_; }
   // Waits until the queue is empty (at most `seconds`).
   bool drain(int seconds = 180) const {
     for (int i = 0; i < seconds * 5; ++i) {
-      if (out_of(env_ + "squeue -h").empty()) return true;
+      if (out_of(env_ + "timeout 10 squeue -h || echo unreachable").empty()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return false;
@@ -79,7 +81,7 @@ TEST(Slurm, AJobArrayOfShardsMergesToTheLocalResultsEvenAfterACancelledShard) {
 
   // The emitted job array and its dependent merge.
   ASSERT_EQ(sh(bin + " sweep " + grid + " --emit-slurm 3 --out " + (d / "array") + " >/dev/null"), 0);
-  ASSERT_EQ(sh(slurm.env() + "bash " + (d / "array/slurm/submit.sh") + " >/dev/null"), 0);
+  ASSERT_EQ(sh(slurm.env() + "timeout 60 bash " + (d / "array/slurm/submit.sh") + " >/dev/null"), 0);
   ASSERT_TRUE(slurm.drain()) << out_of(slurm.env() + "squeue");
   EXPECT_EQ(test::read_file(d / "array/merged/results.csv"), local)
       << test::read_file(d / "array/slurm/merge.log");
@@ -87,19 +89,20 @@ TEST(Slurm, AJobArrayOfShardsMergesToTheLocalResultsEvenAfterACancelledShard) {
   // A shard cancelled while it runs, then resubmitted alone: the merge has every row once.
   ASSERT_EQ(sh(bin + " sweep " + grid + " --emit-slurm 2 --jobs 1 --out " + (d / "cancel") + " >/dev/null"),
             0);
-  const std::string job = out_of(slurm.env() + "sbatch --parsable " + (d / "cancel/slurm/sweep.sbatch"));
+  const std::string job =
+      out_of(slurm.env() + "timeout 60 sbatch --parsable " + (d / "cancel/slurm/sweep.sbatch"));
   const std::string id = job.substr(0, job.find_first_of(";\n"));
   bool cancelled = false;
   for (int i = 0; i < 300 && !cancelled; ++i) {  // once shard 1 has written some results
     if (fs::exists(d / "cancel/shards/1/points") &&
         std::distance(fs::directory_iterator(d / "cancel/shards/1/points"), fs::directory_iterator{}) > 3) {
-      sh(slurm.env() + "scancel " + id + "_1");
+      sh(slurm.env() + "timeout 30 scancel " + id + "_1");
       cancelled = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_TRUE(slurm.drain());
-  const std::string state = out_of(slurm.env() + "sacct -n -j " + id + "_1 -o State 2>/dev/null");
+  const std::string state = out_of(slurm.env() + "timeout 10 sacct -n -j " + id + "_1 -o State 2>/dev/null");
   ASSERT_EQ(sh(slurm.env() + "sbatch --wait --array=1 " + (d / "cancel/slurm/sweep.sbatch") + " >/dev/null"),
             0);
   ASSERT_EQ(sh(bin + " sweep merge --out " + (d / "cancel/merged") + " " + (d / "cancel/shards/1") + " " +
