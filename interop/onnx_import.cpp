@@ -34,18 +34,7 @@ namespace {
 constexpr int64_t kMaxModelBytes = int64_t(2000) << 20;  // protobuf's own limit is 2 GiB
 
 const std::set<std::string>& supported_ops() {
-  static const std::set<std::string> ops{"Conv",        "BatchNormalization",
-                                         "Relu",        "Clip",
-                                         "Sigmoid",     "HardSigmoid",
-                                         "HardSwish",   "LeakyRelu",
-                                         "Mul",         "Add",
-                                         "Concat",      "MaxPool",
-                                         "AveragePool", "GlobalAveragePool",
-                                         "Flatten",     "Reshape",
-                                         "Squeeze",     "Gemm",
-                                         "MatMul",      "Dropout",
-                                         "Identity",    "Pad",
-                                         "Constant"};
+  static const std::set<std::string> ops(onnx_supported_ops().begin(), onnx_supported_ops().end());
   return ops;
 }
 
@@ -1039,6 +1028,33 @@ class Importer {
 
 ImportedModel import_onnx(const std::string& path, const OnnxImportOptions& o) {
   return Importer(path, o).run();
+}
+
+const std::vector<std::string>& onnx_supported_ops() {
+  static const std::vector<std::string> ops{"Add",
+                                            "AveragePool",
+                                            "BatchNormalization",
+                                            "Clip",
+                                            "Concat",
+                                            "Constant",
+                                            "Conv",
+                                            "Dropout",
+                                            "Flatten",
+                                            "Gemm",
+                                            "GlobalAveragePool",
+                                            "HardSigmoid",
+                                            "HardSwish",
+                                            "Identity",
+                                            "LeakyRelu",
+                                            "MatMul",
+                                            "MaxPool",
+                                            "Mul",
+                                            "Pad",
+                                            "Relu",
+                                            "Reshape",
+                                            "Sigmoid",
+                                            "Squeeze"};
+  return ops;
 }
 
 std::vector<float> read_onnx_tensor(const std::string& path, Shape* shape) {

@@ -45,6 +45,9 @@ ImportedModel import_onnx(const std::string& path, const OnnxImportOptions& o = 
 // A TensorProto file (.pb, as in ONNX's backend test data) as float32: values and shape.
 std::vector<float> read_onnx_tensor(const std::string& path, Shape* shape);
 
+// The ONNX op types the import maps (docs/onnx.md), sorted.
+const std::vector<std::string>& onnx_supported_ops();
+
 // Lowest and highest default-domain opsets imported directly.
 constexpr int kOnnxMinOpset = 11, kOnnxMaxOpset = 17;
 

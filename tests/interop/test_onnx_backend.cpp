@@ -125,18 +125,7 @@ bool elementwise_only(const onnx::ModelProto& m) {
 }
 
 bool supported(const onnx::ModelProto& m) {
-  static const std::set<std::string> ops{"Conv",        "BatchNormalization",
-                                         "Relu",        "Clip",
-                                         "Sigmoid",     "HardSigmoid",
-                                         "HardSwish",   "LeakyRelu",
-                                         "Mul",         "Add",
-                                         "Concat",      "MaxPool",
-                                         "AveragePool", "GlobalAveragePool",
-                                         "Flatten",     "Reshape",
-                                         "Squeeze",     "Gemm",
-                                         "MatMul",      "Dropout",
-                                         "Identity",    "Pad",
-                                         "Constant"};
+  const std::set<std::string> ops(onnx_supported_ops().begin(), onnx_supported_ops().end());
   for (const auto& n : m.graph().node())
     if (!ops.count(n.op_type()) || !(n.domain().empty() || n.domain() == "ai.onnx")) return false;
   return m.graph().node_size() > 0;

@@ -100,6 +100,17 @@ void write_accelergy_counts(const po::variables_map& vm, const sim::SimResult& r
   std::cerr << fmt::format("wrote {}: Accelergy action counts of {} sample(s)\n", p, r.num_samples);
 }
 
+// --out PREFIX (CSV and JSON) and --accelergy-counts, for a trace, a model or a topology.
+void write_reports(const po::variables_map& vm, const sim::SimResult& r) {
+  if (vm.count("out")) {
+    std::string p = vm["out"].as<std::string>();
+    atomic_write(p + ".csv", sim::to_csv(r));
+    atomic_write(p + ".json", sim::to_json(r));
+    std::cerr << fmt::format("wrote {0}.csv and {0}.json\n", p);
+  }
+  write_accelergy_counts(vm, r);
+}
+
 // A SCALE-Sim topology: every row on `hw`, our table and reports, and SCALE-Sim's.
 int run_topology(const po::variables_map& vm, const sim::HwConfig& hw, const sim::SimOptions& so) {
   if (so.verify) throw UsageError("eatsim sim: --check needs a trace's values (--trace DIR)");
@@ -112,13 +123,7 @@ int run_topology(const po::variables_map& vm, const sim::HwConfig& hw, const sim
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << sim::format_table(r);
   std::cerr << fmt::format("simulated {} topology layers in {:.3f} s\n", layers.size(), secs);
-  if (vm.count("out")) {
-    std::string p = vm["out"].as<std::string>();
-    atomic_write(p + ".csv", sim::to_csv(r));
-    atomic_write(p + ".json", sim::to_json(r));
-    std::cerr << fmt::format("wrote {0}.csv and {0}.json\n", p);
-  }
-  write_accelergy_counts(vm, r);
+  write_reports(vm, r);
   if (vm.count("scalesim-reports")) {
     const std::string dir = vm["scalesim-reports"].as<std::string>();
     std::error_code ec;
@@ -208,13 +213,7 @@ int run(const Args& args) {
   if (tr)
     std::cerr << fmt::format("trace: hashed in {:.3f} s, values {} in {:.3f} s\n", hash_secs,
                              values ? "loaded" : "not needed", load_secs);
-  if (vm.count("out")) {
-    std::string p = vm["out"].as<std::string>();
-    atomic_write(p + ".csv", sim::to_csv(r));
-    atomic_write(p + ".json", sim::to_json(r));
-    std::cerr << fmt::format("wrote {0}.csv and {0}.json\n", p);
-  }
-  write_accelergy_counts(vm, r);
+  write_reports(vm, r);
   if (dram) {
     const std::string p = vm["dram-trace"].as<std::string>();
     dram->close();
