@@ -39,6 +39,11 @@ seed fuzz_npy traces/reference/traces/smallcnn-st/*.npy
 seed fuzz_trace traces/reference/traces/*/trace.yaml
 seed fuzz_graph models/*.yaml
 seed fuzz_hwconfig hwconfigs/*.yaml
+seed_text fuzz_scalesim scale '[general]\nrun_name = r\n\n[architecture_presets]\nArrayHeight: 8\nArrayWidth: 8\nIfmapSramSzkB: 64\nFilterSramSzkB: 64\nOfmapSramSzkB: 64\nIfmapOffset: 0\nFilterOffset: 10000000\nOfmapOffset: 20000000\nDataflow : ws\nMemoryBanks: 1\n\n[run_presets]\nInterfaceBandwidth: CALC\n\n%%\nLayer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nConv1, 16, 16, 3, 3, 4, 8, 1,\nConv2_DP, 9, 9, 3, 3, 2, 1, 2,\n'
+seed_text fuzz_scalesim gemm '[general]\nrun_name = g\n[architecture_presets]\nArrayHeight: 4\nArrayWidth: 4\nIfmapSramSzkB: 8\nFilterSramSzkB: 8\nOfmapSramSzkB: 8\nDataflow : os\n[run_presets]\nInterfaceBandwidth: CALC\n%%\nLayer, M, N, K,\nA, 16, 8, 32,\n'
+mkdir -p "$B/corpus/fuzz_ert"
+"$B/../build/eatsim" hw ert tpu_ws32 >"$B/corpus/fuzz_ert/tpu" 2>/dev/null || true
+printf '\n%%%%\nmac=system.eatsim.mac_array:mac_random\n' >>"$B/corpus/fuzz_ert/tpu"
 seed fuzz_onnx /usr/share/libonnx-testdata/data/pytorch-converted/test_{Conv2d_depthwise_strided,BatchNorm2d_eval,Linear,MaxPool2d}/model.onnx \
   /usr/share/libonnx-testdata/data/node/test_{conv_with_autopad_same,averagepool_2d_pads,gemm_alpha,clip}/model.onnx
 seed_text fuzz_hwconfig with-include.yaml 'include: inc.yaml\nname: x\n#set array.rows=8\n%%\ninclude: tpu_ws32.yaml\n'

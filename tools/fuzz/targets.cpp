@@ -12,8 +12,10 @@
 #include "base/errors.hpp"
 #include "interop/onnx_import.hpp"
 #include "models/graph.hpp"
+#include "sim/accelergy.hpp"
 #include "sim/hwconfig.hpp"
 #include "sim/regression.hpp"
+#include "sim/scalesim_files.hpp"
 #include "sim/sweep/sweep.hpp"
 #include "traces/npy.hpp"
 #include "traces/synth.hpp"
@@ -162,6 +164,35 @@ void datasets(const uint8_t* data, size_t size) {
   }
 }
 
+void scalesim(const uint8_t* data, size_t size) {
+  std::string cfg, topo;
+  split(data, size, cfg, topo);
+  const std::string c = put("scalesim/scale.cfg", cfg), t = put("scalesim/topology.csv", topo);
+  expect_clean([&] {
+    sim::HwConfig hw = scalesim::hwconfig_of(scalesim::read_config(c));
+    std::vector<scalesim::Layer> layers = scalesim::read_topology(t);
+    if (layers.size() > 64) layers.resize(64);  // bounded work per input
+    sim::SimResult r = scalesim::simulate(hw, layers, {});
+    (void)scalesim::compute_report(r), (void)scalesim::bandwidth_report(r),
+        (void)scalesim::detailed_access_report(r);
+  });
+}
+
+void ert(const uint8_t* data, size_t size) {
+  std::string text, map;
+  split(data, size, text, map);
+  const std::string f = put("ert/ert.yaml", text);
+  expect_clean([&] {
+    std::map<std::string, std::string> overrides;
+    std::istringstream in(map);
+    std::string line;
+    while (std::getline(in, line))
+      if (auto eq = line.find('='); eq != std::string::npos)
+        overrides[line.substr(0, eq)] = line.substr(eq + 1);
+    (void)sim::read_ert(f, sim::accelergy_names(overrides, "fuzz"), true);
+  });
+}
+
 void onnx(const uint8_t* data, size_t size) {
   std::string p = put("onnx/model.onnx", reinterpret_cast<const char*>(data), size);
   expect_clean([&] {
@@ -172,10 +203,17 @@ void onnx(const uint8_t* data, size_t size) {
 
 namespace {
 const std::map<std::string, void (*)(const uint8_t*, size_t)>& table() {
-  static const std::map<std::string, void (*)(const uint8_t*, size_t)> t = {
-      {"npy", npy},     {"trace", trace},           {"graph", graph},           {"hwconfig", hwconfig},
-      {"sweep", sweep}, {"regression", regression}, {"checkpoint", checkpoint}, {"datasets", datasets},
-      {"onnx", onnx}};
+  static const std::map<std::string, void (*)(const uint8_t*, size_t)> t = {{"npy", npy},
+                                                                            {"trace", trace},
+                                                                            {"graph", graph},
+                                                                            {"hwconfig", hwconfig},
+                                                                            {"sweep", sweep},
+                                                                            {"regression", regression},
+                                                                            {"checkpoint", checkpoint},
+                                                                            {"datasets", datasets},
+                                                                            {"onnx", onnx},
+                                                                            {"scalesim", scalesim},
+                                                                            {"ert", ert}};
   return t;
 }
 }  // namespace

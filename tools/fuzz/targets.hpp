@@ -19,6 +19,8 @@ void regression(const uint8_t* data, size_t size);  // report JSON "\n%%\n" tole
 void checkpoint(const uint8_t* data, size_t size);  // checkpoint.yaml
 void datasets(const uint8_t* data, size_t size);    // first byte: IDX, CIFAR-10 or GTSRB
 void onnx(const uint8_t* data, size_t size);        // a .onnx model through `eatsim model import`
+void scalesim(const uint8_t* data, size_t size);    // SCALE-Sim .cfg "\n%%\n" topology CSV, simulated
+void ert(const uint8_t* data, size_t size);         // Accelergy ERT "\n%%\n" EVENT=COMPONENT:ACTION lines
 
 // By name ("npy", "trace", ...); false when there is no such target.
 bool run(const std::string& target, const uint8_t* data, size_t size);
