@@ -10,7 +10,8 @@ within 1e-4 relative to their largest magnitude. The imported graph's trainable 
 (`eatsim model show`) must equal both an independent count on the PyTorch module (forward hooks)
 and the counts of the torch2trace path (the torch.fx graph of tools/fxgraph.py). resnet18 is also
 exported with PyTorch's defaults (BatchNorm folded into the convolutions by constant folding;
-identical initial tensors shared through Identity nodes) and must give the same logits. Prints one
+identical initial tensors shared through Identity nodes), and mobilenet_v3_small at opsets 11 and
+17 (the ends of the range read directly), must give the same logits. Prints one
 line per model and exits 1 on any failure.
 """
 import argparse
@@ -117,6 +118,17 @@ def main():
                             f"{params} and {macs}; torch2trace {f_params} and {f_macs}")
         print(f"{name}: logits within {err:.1e} of PyTorch's; {e_params} parameters, {e_macs} MACs (PyTorch and "
               f"torch2trace agree)", flush=True)
+    # The ends of the opset range this build reads directly (PyTorch's default above is 14).
+    for opset in (11, 17):
+        name = f'mobilenet_v3_small-opset{opset}'
+        d = os.path.join(a.out, name)
+        os.makedirs(d, exist_ok=True)
+        model = randomise(torch2trace.torchvision_model('mobilenet_v3_small', 10), 7).eval()
+        x = torch.randn(2, 3, a.size, a.size)
+        err = check(a, name, model, x, os.path.join(d, f'{name}.onnx'), d, dict(preserve, opset_version=opset),
+                    failures)
+        if err is not None:
+            print(f"{name}: logits within {err:.1e} of PyTorch's", flush=True)
     # PyTorch's default export: BatchNorm folded into the convolutions, equal tensors shared.
     d = os.path.join(a.out, 'resnet18-folded')
     os.makedirs(d, exist_ok=True)
