@@ -156,7 +156,7 @@ std::string action_counts_yaml(const std::vector<double>& counts,
 
 std::map<size_t, double> read_ert(const std::string& path,
                                   const std::vector<std::pair<std::string, std::string>>& names,
-                                  bool need_frontend) {
+                                  bool need_frontend, const std::map<std::string, std::string>& named_at) {
   const YAML::Node root = yamlu::parse<ConfigError>(read_text<ConfigError>(path), path);
   auto at = [&](const YAML::Node& n) {
     return n.Mark().is_null() ? path : fmt::format("{}:{}:{}", path, n.Mark().line + 1, n.Mark().column + 1);
@@ -204,12 +204,19 @@ std::map<size_t, double> read_ert(const std::string& path,
       continue;
     }
     if ((ev.frontend && !need_frontend) || invalid.count(names[i])) continue;
+    auto given = named_at.find(ev.event);
+    const std::string where = given != named_at.end()
+                                  ? fmt::format("{}: energy.accelergy_map.{}", given->second, ev.event)
+                                  : at(ert["tables"]) + ": tables";
+    const std::string in_ert = given != named_at.end() ? " in " + path : "";
     if (!components.count(names[i].first))
-      errors.push_back(fmt::format("{}: no table '{}' for eatsim's {} (map it with energy.accelergy_map.{})",
-                                   path, names[i].first, ev.event, ev.event));
+      errors.push_back(fmt::format(
+          "{}: no table '{}'{} for eatsim's {}{}", where, names[i].first, in_ert, ev.event,
+          given != named_at.end() ? ""
+                                  : " (map it with energy.accelergy_map." + std::string(ev.event) + ")"));
     else
-      errors.push_back(fmt::format("{}: table '{}' has no action '{}' without arguments for eatsim's {}",
-                                   path, names[i].first, names[i].second, ev.event));
+      errors.push_back(fmt::format("{}: table '{}'{} has no action '{}' without arguments for eatsim's {}",
+                                   where, names[i].first, in_ert, names[i].second, ev.event));
   }
   if (!errors.empty()) throw ConfigError(errors);
   return out;

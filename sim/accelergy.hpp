@@ -43,8 +43,11 @@ std::string action_counts_yaml(const std::vector<double>& counts,
 // Reads ERT `path` and returns the pJ of every event (index -> pJ) under `names`; a component or
 // action the ERT lacks is a ConfigError "path: ..." naming the event, one line each (front-end
 // events only when `need_frontend`).
+// `named_at`: where an event's name was given (event -> "file:line:col" of its accelergy_map
+// entry); the error for that event names that place, and the ERT's `tables:` for the others.
 std::map<size_t, double> read_ert(const std::string& path,
                                   const std::vector<std::pair<std::string, std::string>>& names,
-                                  bool need_frontend);
+                                  bool need_frontend,
+                                  const std::map<std::string, std::string>& named_at = {});
 
 }  // namespace eatsim::sim

@@ -108,6 +108,7 @@ struct EnergyConfig {
   // "component:action" overrides, and the resolved pJ per event index (accelergy_events() order).
   std::string accelergy_ert;
   std::map<std::string, std::string> accelergy_map;
+  std::map<std::string, std::string> accelergy_map_at;  // event -> ":line:col" of its entry
   std::map<size_t, double> ert_pj;
 };
 

@@ -338,6 +338,8 @@ void read_energy(Map& m, HwConfig& hw) {
         m.diag().error(kv.second, key, "expected COMPONENT:ACTION (e.g. system.pe.mac:mac_random)");
       } else {
         e.accelergy_map[ev] = *v;
+        e.accelergy_map_at[ev] =
+            fmt::format(":{}:{}", kv.second.Mark().line + 1, kv.second.Mark().column + 1);
       }
     }
   }
@@ -406,8 +408,10 @@ HwConfig parse_tree(const YAML::Node& root, const std::string& file, const Origi
   if (!e.accelergy_ert.empty()) {
     resolve_relative(e.accelergy_ert, "energy.accelergy_ert", file, origins);
     std::string named_in = origin_of_key(origins, "energy.accelergy_map", file);
+    std::map<std::string, std::string> at;  // where each mapping entry was written
+    for (const auto& [ev, pos] : e.accelergy_map_at) at[ev] = named_in + pos;
     e.ert_pj =
-        read_ert(e.accelergy_ert, accelergy_names(e.accelergy_map, named_in), hw.sparsity.skip.enabled);
+        read_ert(e.accelergy_ert, accelergy_names(e.accelergy_map, named_in), hw.sparsity.skip.enabled, at);
   } else if (!e.accelergy_map.empty()) {
     throw ConfigError(fmt::format("{}: energy.accelergy_map needs energy.accelergy_ert (the ERT to read)",
                                   origin_of_key(origins, "energy.accelergy_map", file)));

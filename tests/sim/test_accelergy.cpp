@@ -131,10 +131,22 @@ TEST(Accelergy, MappingOverridesAndBadErtsAreCheckedWithTheirPlace) {
                    "include: tpu_ws32.yaml\nname: unmapped\nenergy:\n  accelergy_ert: renamed.yaml\n");
   auto r = run_cli("hw check " + (d / "unmapped.yaml"));
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("renamed.yaml: no table 'system.eatsim.mac_array' for eatsim's mac"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("renamed.yaml:4:3: tables: no table 'system.eatsim.mac_array' for eatsim's mac (map it with "
+                 "energy.accelergy_map.mac)"),
+      std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("eatsim's mac_gated"), std::string::npos) << r.err;
+  // A mapping entry naming a table the ERT lacks: the entry's own place.
+  test::write_file(
+      d / "wrongmap.yaml",
+      "include: tpu_ws32.yaml\nname: wrongmap\nenergy:\n  accelergy_ert: ert.yaml\n  accelergy_map:\n"
+      "    mac: system.nowhere.pe:mac\n");
+  r = run_cli("hw check " + (d / "wrongmap.yaml"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("wrongmap.yaml:6:10: energy.accelergy_map.mac: no table 'system.nowhere.pe' in "),
+            std::string::npos)
+      << r.err;
   // An unknown event and a malformed value in the map: file:line:col.
   test::write_file(
       d / "badmap.yaml",
