@@ -632,12 +632,7 @@ class Importer {
            fmt::format("Mul of {} and {}: eatsim multiplies equal shapes or scales channels by a (C, 1, 1) "
                        "tensor",
                        shape_str(sa), shape_str(sb)));
-    Node m;
-    m.op = Op::mul;
-    m.name = unique(sanitise(n.name(), "mul"));
-    m.module = false;
-    m.inputs = {in_name(a), in_name(b)};
-    add_node(m, n, n.output(0));
+    binary(n, Op::mul, "mul", a, b);
   }
 
   void add(const onnx::NodeProto& n) {
@@ -663,9 +658,14 @@ class Importer {
     Shape sa = sample_shape(n, n.input(0)), sb = sample_shape(n, n.input(1));
     if (sa != sb)
       fail(n, fmt::format("Add of {} and {}: eatsim adds equal shapes", shape_str(sa), shape_str(sb)));
+    binary(n, Op::add, "add", a, b);
+  }
+
+  // A functional two-input node (Add, Mul) named after the ONNX node.
+  void binary(const onnx::NodeProto& n, Op op, const char* fallback, const Val& a, const Val& b) {
     Node m;
-    m.op = Op::add;
-    m.name = unique(sanitise(n.name(), "add"));
+    m.op = op;
+    m.name = unique(sanitise(n.name(), fallback));
     m.module = false;
     m.inputs = {in_name(a), in_name(b)};
     add_node(m, n, n.output(0));

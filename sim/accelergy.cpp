@@ -120,38 +120,37 @@ std::vector<std::pair<std::string, std::string>> accelergy_names(
   return names;
 }
 
-std::string ert_yaml(const EnergyTable& t, const std::vector<std::pair<std::string, std::string>>& names) {
-  const std::vector<double> p = event_prices(t);
-  // Components in first-use order, each with its actions.
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<std::pair<std::string, double>>> tables;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (!tables.count(names[i].first)) order.push_back(names[i].first);
-    tables[names[i].first].emplace_back(names[i].second, p[i]);
-  }
-  std::string out = "ERT:\n  version: 0.3\n  tables:\n";
-  for (const auto& c : order) {
-    out += fmt::format("  - name: {}\n    actions:\n", c);
-    for (const auto& [a, pj] : tables[c])
-      out += fmt::format("    - name: {}\n      arguments: {{}}\n      energy: {}\n", a, pj);
-  }
-  return out;
-}
-
-std::string action_counts_yaml(const std::vector<double>& counts,
-                               const std::vector<std::pair<std::string, std::string>>& names) {
+namespace {
+// One YAML list entry per component (in first-use order) with its (action, value) entries: the
+// shape both Accelergy files share.
+std::string by_component(const std::vector<std::pair<std::string, std::string>>& names,
+                         const std::vector<double>& values, const char* list, const char* value_key,
+                         const char* extra) {
   std::vector<std::string> order;
   std::map<std::string, std::vector<std::pair<std::string, double>>> comps;
   for (size_t i = 0; i < names.size(); ++i) {
     if (!comps.count(names[i].first)) order.push_back(names[i].first);
-    comps[names[i].first].emplace_back(names[i].second, counts[i]);
+    comps[names[i].first].emplace_back(names[i].second, values[i]);
   }
-  std::string out = "action_counts:\n  version: 0.3\n  local:\n";
+  std::string out;
   for (const auto& c : order) {
-    out += fmt::format("  - name: {}\n    action_counts:\n", c);
-    for (const auto& [a, n] : comps[c]) out += fmt::format("    - name: {}\n      counts: {}\n", a, n);
+    out += fmt::format("  - name: {}\n    {}:\n", c, list);
+    for (const auto& [a, v] : comps[c])
+      out += fmt::format("    - name: {}\n{}      {}: {}\n", a, extra, value_key, v);
   }
   return out;
+}
+}  // namespace
+
+std::string ert_yaml(const EnergyTable& t, const std::vector<std::pair<std::string, std::string>>& names) {
+  return "ERT:\n  version: 0.3\n  tables:\n" +
+         by_component(names, event_prices(t), "actions", "energy", "      arguments: {}\n");
+}
+
+std::string action_counts_yaml(const std::vector<double>& counts,
+                               const std::vector<std::pair<std::string, std::string>>& names) {
+  return "action_counts:\n  version: 0.3\n  local:\n" +
+         by_component(names, counts, "action_counts", "counts", "");
 }
 
 std::map<size_t, double> read_ert(const std::string& path,

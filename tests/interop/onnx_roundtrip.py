@@ -17,7 +17,6 @@ line per model and exits 1 on any failure.
 import argparse
 import os
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -28,15 +27,10 @@ ROOT = os.path.normpath(os.path.join(HERE, '..', '..'))
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'tools'))
 import torch2trace  # noqa: E402
-from torchvision_coverage import independent_counts  # noqa: E402
+from torchvision_coverage import independent_counts, run  # noqa: E402
 
 MODELS = ['resnet18', 'mobilenet_v2', 'mobilenet_v3_small', 'efficientnet_b0', 'squeezenet1_1', 'densenet121',
           'googlenet']
-
-
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    return r.returncode, r.stdout + r.stderr
 
 
 def randomise(model, seed):
