@@ -30,6 +30,8 @@ const char* datatype_name(DataType t) {
       return "fp16";
     case DataType::fp32:
       return "fp32";
+    case DataType::bf16:
+      return "bf16";
   }
   return "?";
 }
@@ -51,6 +53,7 @@ int datatype_bits(DataType t) {
       return 8;
     case DataType::int16:
     case DataType::fp16:
+    case DataType::bf16:
       return 16;
     case DataType::fp32:
       return 32;

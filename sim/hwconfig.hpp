@@ -9,7 +9,7 @@
 namespace eatsim::sim {
 
 enum class Dataflow { ws, os, is };
-enum class DataType { int8, int16, fp16, fp32 };
+enum class DataType { int8, int16, fp16, fp32, bf16 };
 enum class KOrder { cin_inner, cin_outer };  // K = (kh, kw, Cin) with Cin innermost, or (Cin, kh, kw)
 enum class CompressFormat { none, bitmap, rle };
 

@@ -19,8 +19,11 @@ using yamlu::Map;
 template <class E>
 using Names = std::vector<std::pair<const char*, E>>;
 const Names<Dataflow> kDataflows = {{"ws", Dataflow::ws}, {"os", Dataflow::os}, {"is", Dataflow::is}};
-const Names<DataType> kDatatypes = {
-    {"int8", DataType::int8}, {"int16", DataType::int16}, {"fp16", DataType::fp16}, {"fp32", DataType::fp32}};
+const Names<DataType> kDatatypes = {{"int8", DataType::int8},
+                                    {"int16", DataType::int16},
+                                    {"fp16", DataType::fp16},
+                                    {"fp32", DataType::fp32},
+                                    {"bf16", DataType::bf16}};
 const Names<KOrder> kKOrders = {{"cin_inner", KOrder::cin_inner}, {"cin_outer", KOrder::cin_outer}};
 const Names<CompressFormat> kFormats = {
     {"none", CompressFormat::none}, {"bitmap", CompressFormat::bitmap}, {"rle", CompressFormat::rle}};

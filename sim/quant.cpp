@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace eatsim::sim {
 
@@ -31,6 +33,17 @@ float to_half(float x) {
   v = std::min(v, 65504.0);
   return static_cast<float>(x < 0 ? -v : v);
 }
+
+// Nearest bfloat16 value (round half to even on the bits; fp32's exponent range, so no saturation
+// short of fp32's own largest values).
+float to_bf16(float x) {
+  if (!std::isfinite(x)) return x;
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
 }  // namespace
 
 float quantise_value(const Quant& q, float x) {
@@ -39,6 +52,8 @@ float quantise_value(const Quant& q, float x) {
       return x;
     case DataType::fp16:
       return to_half(x);
+    case DataType::bf16:
+      return to_bf16(x);
     default:
       break;
   }
@@ -54,6 +69,8 @@ int64_t nonzero_flags(const Quant& q, const float* x, int64_t n, uint8_t* f, int
     for (int64_t i = 0; i < n; ++i) f[i] = x[i] != 0.0f;
   } else if (q.type == DataType::fp16) {
     for (int64_t i = 0; i < n; ++i) f[i] = std::fabs(x[i]) > 2.98023223876953125e-08f;
+  } else if (q.type == DataType::bf16) {
+    for (int64_t i = 0; i < n; ++i) f[i] = std::fabs(x[i]) > 0x1p-134f;
   } else if (q.step == 0) {
     for (int64_t i = 0; i < n; ++i) f[i] = 0;
   } else {

@@ -1,6 +1,7 @@
 // Quantisation for zero detection and datapath energy (DESIGN.md §6): symmetric per-tensor, the
 // scale is max|x| over all samples of the trace, unsigned for non-negative tensors, round half to
-// even; fp16 rounds to the nearest half value; fp32 keeps the exact values.
+// even; fp16 and bf16 round to the nearest half or bfloat16 value (ties to even); fp32 keeps the
+// exact values.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -31,6 +32,8 @@ inline bool quantises_to_zero(const Quant& q, float x) {
       return x == 0;
     case DataType::fp16:
       return !(x > 2.98023223876953125e-08f || x < -2.98023223876953125e-08f);  // |x| <= 2^-25
+    case DataType::bf16:  // half bf16's smallest subnormal (2^-133) rounds to even, i.e. to 0
+      return !(x > 0x1p-134f || x < -0x1p-134f);
     default: {
       if (q.step == 0 || (q.unsigned_ && x < 0)) return true;
       const double a = std::fabs(double(x));

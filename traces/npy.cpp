@@ -63,6 +63,21 @@ float half_to_float(uint16_t h) {
   return f;
 }
 
+uint16_t float_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // quiet NaN
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even; may carry into the exponent: correct
+  return static_cast<uint16_t>(u >> 16);
+}
+
+float bf16_to_float(uint16_t b) {
+  uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
 NpyReader::NpyReader(const std::string& path) : path_(path), info_(npy_read_info(path)) {
   f_ = std::fopen(path.c_str(), "rb");
   if (!f_ || std::fseek(f_, static_cast<long>(info_.data_offset), SEEK_SET) != 0)
@@ -111,7 +126,7 @@ void NpyReader::read_f32(float* dst, int64_t n) {
     read_raw(dst, n);
     return check_finite(path_, dst, n, pos_ - n);
   }
-  const bool can_be_nonfinite = info_.dtype == DType::f16;
+  const bool can_be_nonfinite = info_.dtype == DType::f16 || info_.dtype == DType::bf16;
   size_t es = dtype_size(info_.dtype);
   buf_.resize(kChunk * es);
   while (n > 0) {
@@ -124,6 +139,12 @@ void NpyReader::read_f32(float* dst, int64_t n) {
           uint16_t h;
           std::memcpy(&h, b + 2 * i, 2);
           dst[i] = half_to_float(h);
+          break;
+        }
+        case DType::bf16: {
+          uint16_t h;
+          std::memcpy(&h, b + 2 * i, 2);
+          dst[i] = bf16_to_float(h);
           break;
         }
         case DType::i8:
@@ -167,7 +188,7 @@ std::vector<int64_t> npy_load_i64(const std::string& path, Shape* shape) {
   if (r.info().dtype == DType::i64) {
     r.read_raw(v.data(), r.info().numel());
   } else {
-    if (r.info().dtype == DType::f32 || r.info().dtype == DType::f16)
+    if (r.info().dtype == DType::f32 || r.info().dtype == DType::f16 || r.info().dtype == DType::bf16)
       throw TraceError(
           fmt::format("{}: expected an integer array, got {}", path, dtype_name(r.info().dtype)));
     std::vector<float> f(v.size());
@@ -206,12 +227,14 @@ void NpyWriter::write_raw(const void* data, int64_t n) {
 
 void NpyWriter::write_f32(const float* data, int64_t n) {
   if (dtype_ == DType::f32) return write_raw(data, n);
-  if (dtype_ != DType::f16) throw TraceError(fmt::format("{}: write_f32 needs a float file", path_));
+  if (dtype_ != DType::f16 && dtype_ != DType::bf16)
+    throw TraceError(fmt::format("{}: write_f32 needs a float file", path_));
   buf_.resize(kChunk * 2);
+  const bool bf16 = dtype_ == DType::bf16;
   while (n > 0) {
     int64_t k = std::min<int64_t>(n, kChunk);
     auto* h = reinterpret_cast<uint16_t*>(buf_.data());
-    for (int64_t i = 0; i < k; ++i) h[i] = float_to_half(data[i]);
+    for (int64_t i = 0; i < k; ++i) h[i] = bf16 ? float_to_bf16(data[i]) : float_to_half(data[i]);
     write_raw(h, k);
     data += k, n -= k;
   }

@@ -1,5 +1,7 @@
 // Our own .npy reader and writer (format versions 1-3; little-endian, C order; f32, f16, i8, u8,
-// i32, i64). Headers are validated before any allocation; data is streamed in chunks.
+// i32, i64, and bf16 as the one-field structured dtype [('bfloat16', '<u2')]: numpy has no bfloat16,
+// so the bits are uint16 in a field whose name says what they are; traces/FORMAT.md shows how to load).
+// Headers are validated before any allocation; data is streamed in chunks.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -11,13 +13,15 @@
 
 namespace eatsim {
 
-enum class DType { f32, f16, i8, u8, i32, i64 };
+enum class DType { f32, f16, i8, u8, i32, i64, bf16 };
 size_t dtype_size(DType t);
-const char* dtype_name(DType t);  // "float32", "float16", "int8", "uint8", "int32", "int64"
+const char* dtype_name(DType t);  // "float32", "float16", "int8", "uint8", "int32", "int64", "bfloat16"
 bool dtype_from_name(const std::string& s, DType& out);
 
 uint16_t float_to_half(float f);  // round to nearest even; overflow to inf
 float half_to_float(uint16_t h);
+uint16_t float_to_bf16(float f);  // round to nearest even; NaN stays NaN
+float bf16_to_float(uint16_t b);  // exact
 
 struct NpyInfo {
   DType dtype = DType::f32;

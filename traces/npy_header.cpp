@@ -20,9 +20,13 @@ struct DTypeInfo {
   const char* descr;
   size_t size;
 };
-const DTypeInfo kTypes[] = {{DType::f32, "float32", "<f4", 4}, {DType::f16, "float16", "<f2", 2},
-                            {DType::i8, "int8", "|i1", 1},     {DType::u8, "uint8", "|u1", 1},
-                            {DType::i32, "int32", "<i4", 4},   {DType::i64, "int64", "<i8", 8}};
+const DTypeInfo kTypes[] = {{DType::f32, "float32", "<f4", 4},
+                            {DType::f16, "float16", "<f2", 2},
+                            {DType::i8, "int8", "|i1", 1},
+                            {DType::u8, "uint8", "|u1", 1},
+                            {DType::i32, "int32", "<i4", 4},
+                            {DType::i64, "int64", "<i8", 8},
+                            {DType::bf16, "bfloat16", "[('bfloat16', '<u2')]", 2}};
 const DTypeInfo& info_of(DType t) { return kTypes[static_cast<int>(t)]; }
 }  // namespace
 
@@ -71,9 +75,9 @@ std::map<std::string, std::string> header_dict(const std::string& path, const st
       size_t e = h.find('\'', i + 1);
       if (e == std::string::npos) throw bad("unterminated string");
       i = e + 1;
-    } else if (i < h.size() && h[i] == '(') {
-      size_t e = h.find(')', i);
-      if (e == std::string::npos) throw bad("unterminated tuple");
+    } else if (i < h.size() && (h[i] == '(' || h[i] == '[')) {  // a tuple, or a structured descr
+      size_t e = h.find(h[i] == '(' ? ')' : ']', i);
+      if (e == std::string::npos) throw bad(h[i] == '(' ? "unterminated tuple" : "unterminated list");
       i = e + 1;
     } else {
       while (i < h.size() && std::isalnum(static_cast<unsigned char>(h[i]))) ++i;
@@ -137,12 +141,14 @@ std::string read_header(const std::string& path, uint64_t& start, uint64_t& fsiz
 
 // 'descr': a little-endian (or byte-sized) dtype string.
 DType read_descr(const std::string& path, std::string descr) {
+  if (descr == info_of(DType::bf16).descr) return DType::bf16;
   if (descr.size() < 2 || descr.front() != '\'' || descr.back() != '\'')
     throw TraceError(fmt::format("{}: .npy header 'descr' is {}, not a dtype string", path, descr));
   descr = descr.substr(1, descr.size() - 2);
   bool found = false;
   DType dtype = DType::f32;
   for (const auto& t : kTypes) {
+    if (t.t == DType::bf16) continue;
     bool one_byte = t.size == 1;
     if (descr == t.descr || (one_byte && descr.substr(1) == std::string(t.descr).substr(1) &&
                              (descr[0] == '<' || descr[0] == '|' || descr[0] == '='))) {
@@ -151,8 +157,8 @@ DType read_descr(const std::string& path, std::string descr) {
   }
   if (!found)
     throw TraceError(
-        fmt::format("{}: unsupported dtype '{}' (supported: <f4, <f2, |i1, |u1, <i4, <i8; "
-                    "little-endian only)",
+        fmt::format("{}: unsupported dtype '{}' (supported: <f4, <f2, |i1, |u1, <i4, <i8, and "
+                    "[('bfloat16', '<u2')]; little-endian only)",
                     path, descr));
   return dtype;
 }
@@ -235,8 +241,10 @@ std::string npy_header(DType dtype, const Shape& shape) {
     dims += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
   for (size_t i = 0; i + 1 < dims.size(); ++i)
     if (dims[i] == ',') dims.insert(i + 1, " "), ++i;
-  std::string h =
-      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", info_of(dtype).descr, dims);
+  // A structured descr (bf16's) is a list, written bare; a dtype string is quoted.
+  const std::string descr =
+      dtype == DType::bf16 ? std::string(info_of(dtype).descr) : fmt::format("'{}'", info_of(dtype).descr);
+  std::string h = fmt::format("{{'descr': {}, 'fortran_order': False, 'shape': ({}), }}", descr, dims);
   size_t total = 10 + h.size() + 1;
   h.append((64 - total % 64) % 64, ' ');
   h += '\n';

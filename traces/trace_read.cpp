@@ -122,7 +122,7 @@ TensorEntry read_tensor_entry(yamlu::Map& t, YAML::Node node, yamlu::Diag& d) {
   std::string dt = t.req<std::string>("dtype");
   if (!dt.empty() && !dtype_from_name(dt, e.dtype))
     d.error(t.node("dtype"), t.key_path("dtype"),
-            "unsupported dtype '" + dt + "' (float32, float16, int8, uint8, int32, int64)");
+            "unsupported dtype '" + dt + "' (float32, float16, bfloat16, int8, uint8, int32, int64)");
   e.shape = read_int_list(t, "shape", true);
   e.scale = t.get<double>("scale", 0.0);
   if (t.node("scale") && !(std::isfinite(e.scale) && e.scale > 0))

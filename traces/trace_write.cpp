@@ -140,11 +140,12 @@ int TraceWriter::begin(const std::string& name, TensorKind kind, const Shape& sh
     st->scale = scale > 0 ? scale : 1.0;
     e.dtype = st->unsigned_ ? DType::u8 : DType::i8;
     e.scale = st->scale;
-  } else if (dtype == DType::f32 || dtype == DType::f16) {
+  } else if (dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16) {
     e.dtype = dtype;
   } else {
-    throw TraceError(fmt::format("{}: tensors are stored as float32, float16, int8 or uint8, not {}", dir_,
-                                 dtype_name(dtype)));
+    throw TraceError(
+        fmt::format("{}: tensors are stored as float32, float16, bfloat16, int8 or uint8, not {}", dir_,
+                    dtype_name(dtype)));
   }
   st->w = std::make_unique<NpyWriter>(staging_ + "/" + e.file, e.dtype, shape);
   st->entry = m_.tensors.size();

@@ -181,6 +181,37 @@ void Net::set_fast_conv(bool on) {
   p_->cur = nullptr;
 }
 
+const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
+
+Precision parse_precision(const std::string& s) {
+  if (s == "fp32") return Precision::fp32;
+  if (s == "bf16") return Precision::bf16;
+  throw UsageError(fmt::format("--precision: '{}' is not a precision (use fp32 or bf16)", s));
+}
+
+bool cpu_has_bf16() {
+  const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & need) == need;
+}
+
+void require_bf16_cpu() {
+  if (!cpu_has_bf16())
+    throw UsageError(
+        "--precision bf16: this CPU (or ONEDNN_MAX_CPU_ISA) has no bf16 instructions (avx512_bf16 or "
+        "AMX), so oneDNN has no bf16 kernels for it; train with --precision fp32");
+}
+
+void Net::set_precision(Precision p) {
+  bool bf16 = p == Precision::bf16;
+  if (bf16 == p_->env.bf16) return;
+  if (bf16) require_bf16_cpu();
+  p_->env.bf16 = bf16;
+  p_->plans.clear();
+  p_->cur = nullptr;
+}
+
+Precision Net::precision() const { return p_->env.bf16 ? Precision::bf16 : Precision::fp32; }
+
 void Net::set_profile(bool on) {
   p_->profiling = on;
   p_->env.reorder_s = on ? &p_->reorder_s : nullptr;

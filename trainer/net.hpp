@@ -20,6 +20,15 @@ namespace eatsim {
 // layers cannot use it). Others stay direct.
 bool winograd_suits(const Node& conv, int64_t in_channels);
 
+// Arithmetic of the convolutions and linear layers (trainer/README.md says what runs in which type).
+enum class Precision { fp32, bf16 };
+const char* precision_name(Precision p);
+Precision parse_precision(const std::string& s);  // "fp32" | "bf16"; UsageError otherwise
+// Whether oneDNN runs bf16 kernels natively here (avx512_bf16 or AMX, after ONEDNN_MAX_CPU_ISA).
+bool cpu_has_bf16();
+// UsageError naming the option and the fix where !cpu_has_bf16().
+void require_bf16_cpu();
+
 struct LossParts {
   double loss = 0;      // ce + λ·penalty
   double ce = 0;        // mean softmax cross-entropy over the batch
@@ -53,6 +62,12 @@ class Net {
   // for the layers winograd_suits (≈2x faster convolutions at ResNet18 width 1, batch 128;
   // gradients then differ from PyTorch's by up to ~1e-2 relative in some layers).
   void set_fast_conv(bool on);
+  // bf16: convolutions and linear layers multiply bf16 activations, weights and output gradients
+  // with fp32 accumulation; parameters, their gradients, every other layer, the loss and the
+  // penalty stay fp32. No Winograd in bf16 (direct convolutions, on AMX where present). Throws
+  // UsageError where the CPU has no bf16 instructions (oneDNN would not run bf16 kernels).
+  void set_precision(Precision p);
+  Precision precision() const;
 
   // Keep every edge's gradient after backward and compute the graph input's too (tests, debugging).
   // Off by default: gradient buffers are then shared between edges whose lifetimes do not overlap.

@@ -68,17 +68,20 @@ void restore_momentum(const std::string& ckpt, const Net& net, Sgd& sgd,
 }  // namespace
 
 std::string run_fingerprint(const TrainConfig& c, const Graph& g) {
+  // fp32 adds nothing, so runs started before the option existed still resume.
+  const std::string precision =
+      c.precision == Precision::fp32 ? "" : std::string(" precision=") + precision_name(c.precision);
   return fmt::format(
       "model={} width={} in={} size={} classes={} data={} train_limit={} test_limit={} batch={} lr={} "
       "schedule={} "
       "gamma={} step={} momentum={} wd={} nesterov={} lambda={} sigma={} layers={} norm={} crop={} flip={} "
       "rotate={} "
-      "seed={} conv={}",
+      "seed={} conv={}{}",
       g.name, g.params.width, g.params.in_channels, g.params.input_size_yaml(), g.params.classes, c.dataset,
       c.train_limit, c.test_limit, c.batch, c.lr, schedule_name(c.schedule), c.gamma, c.step_size, c.momentum,
       c.weight_decay, c.nesterov, c.penalty.lambda, c.penalty.sigma, c.penalty.layers,
       penalty_norm_name(c.penalty.norm), c.augment.crop_pad, c.augment.flip, c.augment.rotate_deg, c.seed,
-      c.fast_conv ? "winograd" : "direct");
+      c.fast_conv ? "winograd" : "direct", precision);
 }
 
 RunState::RunState(const TrainConfig& cfg, const Graph& g)

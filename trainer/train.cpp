@@ -189,6 +189,7 @@ Net make_net(const TrainConfig& cfg, const Graph& g, const Batcher& train_b, con
   Net net(g, cfg.seed);
   net.set_penalty(cfg.penalty);
   net.set_fast_conv(cfg.fast_conv);
+  net.set_precision(cfg.precision);
   return net;
 }
 

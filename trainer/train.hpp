@@ -9,6 +9,7 @@
 
 #include "models/graph.hpp"
 #include "trainer/data/batcher.hpp"
+#include "trainer/net.hpp"
 #include "trainer/penalty.hpp"
 
 namespace eatsim {
@@ -36,6 +37,9 @@ struct TrainConfig {
   // trains as well as direct ones (docs/benchmarks.md); false: direct everywhere, the numerics
   // closest to PyTorch's (gradients within ~1e-4 instead of ~1e-2).
   bool fast_conv = true;
+  // Convolutions and linear layers in bf16 with fp32 accumulation (Net::set_precision); part of the
+  // resume fingerprint.
+  Precision precision = Precision::fp32;
   AugmentOptions augment{4, true, 0.0};
   uint64_t seed = 1;
   int eval_batch = 500;

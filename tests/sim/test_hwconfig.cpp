@@ -324,7 +324,7 @@ TEST(HwConfig, The28nmBaseIsThe45nmTableByItsScalingRule) {
   const HwConfig a = load_hwconfig("tpu_ws32"), b = load_hwconfig(d / "tpu28.yaml");
   const EnergyTable ta = EnergyTable::from(a), tb = EnergyTable::from(b);
   const double f = 28.0 / 45.0;
-  for (DataType dt : {DataType::int8, DataType::int16, DataType::fp16, DataType::fp32}) {
+  for (DataType dt : {DataType::int8, DataType::int16, DataType::fp16, DataType::fp32, DataType::bf16}) {
     const auto &x = a.energy.per_datatype.at(dt), &y = b.energy.per_datatype.at(dt);
     for (auto m : {&DatatypeEnergy::mac, &DatatypeEnergy::mac_gated, &DatatypeEnergy::psum_add,
                    &DatatypeEnergy::reg_access, &DatatypeEnergy::ppu_op})

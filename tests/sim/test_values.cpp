@@ -116,6 +116,48 @@ TEST(Quant, SmallValuesBecomeZerosAndRoundHalfToEven) {
   Quant h = make_quant(DataType::fp16, 1, false);
   EXPECT_EQ(quantise_value(h, 1e-9f), 0.0f);
   EXPECT_EQ(quantise_value(h, 1.0f + 1.0f / 4096), 1.0f);
+  // bf16: fp32's exponent range, 8 significant bits; zero only below half its smallest subnormal.
+  Quant b = make_quant(DataType::bf16, 1, false);
+  EXPECT_NE(quantise_value(b, 1e-9f), 0.0f);
+  EXPECT_FALSE(quantises_to_zero(b, 1e-30f));
+  EXPECT_FALSE(quantises_to_zero(b, std::ldexp(1.5f, -134)));
+  EXPECT_TRUE(quantises_to_zero(b, std::ldexp(1.0f, -134)));
+  EXPECT_EQ(quantise_value(b, std::ldexp(1.0f, -134)), 0.0f);
+  EXPECT_EQ(quantise_value(b, 1.0f + 1.0f / 256), 1.0f);
+  EXPECT_EQ(quantise_value(b, 1.0f + 3.0f / 256), 1.0f + 4.0f / 256);
+  EXPECT_EQ(quantise_value(b, -1.0f - 1.0f / 64), -1.0f - 1.0f / 64);
+  const float xs[] = {0.0f, 1e-30f, std::ldexp(1.0f, -134), -std::ldexp(1.0f, -133), 2.0f, -0.0f};
+  uint8_t flags[6];
+  EXPECT_EQ(nonzero_flags(b, xs, 6, flags), 3);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(flags[i], !quantises_to_zero(b, xs[i])) << i;
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(quantises_to_zero(b, xs[i]), quantise_value(b, xs[i]) == 0.0f) << i;
+}
+
+// A bf16 array: 16-bit operands (bytes moved as fp16's), its own MAC energy, zeros as bf16 has them.
+TEST(Quant, Bf16DatapathMovesHalfTheBytesOfFp32AndCostsItsOwnMacEnergy) {
+  HwConfig b = load_hwconfig("dense_fp32", {"array.datatype=bf16"});
+  HwConfig h = load_hwconfig("dense_fp32", {"array.datatype=fp16"});
+  EXPECT_EQ(datatype_bits(b.array.datatype), 16);
+  EXPECT_STREQ(datatype_name(b.array.datatype), "bf16");
+  const EnergyTable eb = EnergyTable::from(b), eh = EnergyTable::from(h);
+  EXPECT_NEAR(eb.mac, 1.48, 1e-12);  // base_45nm.yaml: Horowitz fp16 mult x (8/11)^2 + fp32 add
+  EXPECT_LT(eb.mac, eh.mac);
+  EXPECT_NE(b.energy.per_datatype.at(DataType::bf16).mac.source.find("(8/11)^2"), std::string::npos);
+  // The same values on a bf16 and an fp16 array move the same bytes and do the same work, where
+  // both keep them non-zero; a value below fp16's range stays a MAC in bf16 but is skipped in fp16.
+  Gemm x(4, 8, 4);
+  for (int m = 0; m < 4; ++m)
+    for (int k = 0; k < 8; ++k) x.set(m, k, k % 3 == 0 ? 0.0f : 0.25f * float(k + m));
+  for (size_t i = 0; i < x.w.size(); ++i) x.w[i] = 0.5f;
+  HwConfig hb = hwc("ws", 4, 4, ws_skip(2, 2, 2, 2)), hh = hb;
+  hb.array.datatype = DataType::bf16, hh.array.datatype = DataType::fp16;
+  Counters cb = run(hb, x), ch = run(hh, x);
+  EXPECT_EQ(cb.dram_rd_bytes(), ch.dram_rd_bytes());
+  for (int buf = 0; buf < kNumBufs; ++buf) EXPECT_EQ(cb.sram_rd(buf), ch.sram_rd(buf)) << buf;
+  EXPECT_EQ(cb.mac_nonzero, ch.mac_nonzero);
+  EXPECT_EQ(cb.total_cycles(), ch.total_cycles());
+  for (int m = 0; m < 4; ++m) x.set(m, 1, 1e-12f);  // fp16: 0; bf16: non-zero
+  EXPECT_GT(run(hb, x).mac_nonzero, run(hh, x).mac_nonzero);
 }
 
 TEST(FunctionalCheck, PassesOnSynthResNet18AndVgg16AtSmallWidthAndCatchesAChangedSkipRule) {

@@ -54,6 +54,36 @@ TEST(Npy, HalfConversionRoundsToNearestEven) {
   for (uint32_t h = 0; h < 0x7c00; ++h) EXPECT_EQ(float_to_half(half_to_float(h)), h) << h;
 }
 
+TEST(Npy, Bfloat16RoundsToNearestEvenAndRoundTrips) {
+  EXPECT_EQ(float_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(float_to_bf16(1.0f + 1.0f / 256), 0x3f80);  // tie, even stays
+  EXPECT_EQ(float_to_bf16(1.0f + 3.0f / 256), 0x3f82);  // tie, odd rounds up
+  EXPECT_EQ(float_to_bf16(-2.0f), 0xc000);
+  EXPECT_EQ(bf16_to_float(0x0001), std::ldexp(1.0f, -133));  // smallest subnormal
+  EXPECT_EQ(float_to_bf16(std::ldexp(1.0f, -134)), 0x0000);  // half of it: tie to even (0)
+  EXPECT_EQ(float_to_bf16(std::ldexp(1.5f, -134)), 0x0001);
+  EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(NAN))));
+  for (uint32_t b = 0; b < 0x7f80; b += 3) EXPECT_EQ(float_to_bf16(bf16_to_float(b)), b) << b;
+  // Stored as numpy's one-field structured dtype; read back as float, exactly.
+  test::TempDir d("npy");
+  std::vector<float> f = {0.0f, 1.0f, -3.5f, 1.0f + 1.0f / 128, 1e30f, std::ldexp(1.0f, -133)};
+  NpyWriter w(d / "b.npy", DType::bf16, {2, 3});
+  w.write_f32(f.data(), 6);
+  w.commit();
+  EXPECT_NE(test::read_file(d / "b.npy").find("'descr': [('bfloat16', '<u2')], "), std::string::npos);
+  NpyInfo info = npy_read_info(d / "b.npy");
+  EXPECT_EQ(info.dtype, DType::bf16);
+  EXPECT_EQ(info.nbytes, 12u);
+  std::vector<float> back = npy_load_f32(d / "b.npy");
+  for (size_t i = 0; i < f.size(); ++i) EXPECT_EQ(back[i], bf16_to_float(float_to_bf16(f[i]))) << i;
+  EXPECT_THROW(npy_load_i64(d / "b.npy"), TraceError);
+  // Other structured dtypes are still refused.
+  std::string other = test::read_file(d / "b.npy");
+  other.replace(other.find("bfloat16"), 8, "bfloat17");
+  test::write_file(d / "o.npy", other);
+  EXPECT_THROW(npy_read_info(d / "o.npy"), TraceError);
+}
+
 TEST(Npy, StreamsAndSeeks) {
   test::TempDir d("npy");
   std::vector<float> v(1000);

@@ -1,5 +1,6 @@
 // Trace format v1: synthetic traces round-trip, densities and clustering hold, the Python example
 // runs, and every malformed trace is refused with one clear line.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -287,15 +288,35 @@ TEST(TraceFormat, PythonReaderExampleRuns) {
   test::TempDir d("trace");
   test::write_file(d / "read_trace.py", m[1]);
   Graph g = small_resnet();
-  SynthOptions o;
-  o.samples = 2;
-  o.dtype = DType::i8;
-  write_synthetic_trace(g, o, d / "t", false, "test");
-  std::string cmd = test::python() + " " + (d / "read_trace.py") + " " + (d / "t") + " > " + (d / "out.txt");
+  for (DType dt : {DType::i8, DType::bf16}) {
+    SynthOptions o;
+    o.samples = 2;
+    o.dtype = dt;
+    const std::string t = d / dtype_name(dt);
+    write_synthetic_trace(g, o, t, false, "test");
+    std::string cmd = test::python() + " " + (d / "read_trace.py") + " " + t + " > " + (d / "out.txt");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << dtype_name(dt);
+    std::string out = test::read_file(d / "out.txt");
+    EXPECT_NE(out.find("2 samples, input (2, 1, 16, 16)"), std::string::npos) << out;
+    EXPECT_NE(out.find("layer3.0.relu2"), std::string::npos) << out;
+  }
+  // The bfloat16 values numpy reads are eatsim's, exactly: the sum over one activation agrees.
+  const std::string t = d / "bfloat16";
+  test::write_file(d / "sum.py",
+                   "import sys\nsys.path.insert(0, sys.argv[1])\nfrom read_trace import read_trace\n"
+                   "_, _, load = read_trace(sys.argv[2])\na = load('layer3.0.relu2')\n"
+                   "print(a.dtype, repr(float(a.astype('float64').sum())))\n");
+  std::string cmd =
+      test::python() + " " + (d / "sum.py") + " " + d.path() + " " + t + " > " + (d / "sum.txt");
   ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::string out = test::read_file(d / "out.txt");
-  EXPECT_NE(out.find("2 samples, input (2, 1, 16, 16)"), std::string::npos) << out;
-  EXPECT_NE(out.find("layer3.0.relu2"), std::string::npos) << out;
+  TraceReader r(t);
+  const TensorEntry* e = r.manifest().find("layer3.0.relu2");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->dtype, DType::bf16);
+  std::vector<float> v = npy_load_f32(t + "/" + e->file);
+  double sum = 0;
+  for (float x : v) sum += x;
+  EXPECT_EQ(test::read_file(d / "sum.txt"), fmt::format("float32 {}\n", sum));
 }
 
 // --- bad traces: each refused with exit code 2 and a line naming the file ---

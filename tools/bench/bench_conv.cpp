@@ -2,13 +2,17 @@
 // layouts they choose (format_tag::any, no reorders), forward / backward-data / backward-weights,
 // each timed on its own. Prints one JSON line with the summed seconds per pass for one training
 // step and the FLOPs. Driven by trainer_vs_pytorch.py; threads from OMP_NUM_THREADS.
-//   bench_conv resnet18 WIDTH BATCH REPS [fast]
+//   bench_conv resnet18 WIDTH BATCH REPS [fast|bf16]
+// bf16: activations, weights and their gradients in bf16 (fp32 accumulation inside the kernels),
+// weight gradients in fp32 as the trainer's --precision bf16 runs them; direct convolutions.
 #include <dnnl.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -49,7 +53,9 @@ int main(int argc, char** argv) {
   Graph g = load_graph(argv[1], o);
   int64_t N = std::atoi(argv[3]);
   int reps = std::atoi(argv[4]);
-  bool fast = argc > 5 && std::string(argv[5]) == "fast";
+  std::string mode = argc > 5 ? argv[5] : "";
+  bool fast = mode == "fast", bf16 = mode == "bf16";
+  const dt act = bf16 ? dt::bf16 : dt::f32;
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
   double t_fwd = 0, t_bd = 0, t_bw = 0, f_fwd = 0, f_bd = 0, f_bw = 0;
@@ -64,19 +70,31 @@ int main(int argc, char** argv) {
     // The trainer's choice (Net::set_fast_conv): Winograd where it suits, else direct.
     auto algo = fast && winograd_suits(n, C) ? dnnl::algorithm::convolution_auto
                                              : dnnl::algorithm::convolution_direct;
-    md src({N, C, H, W}, dt::f32, tag::any), wei({O, C, n.kh, n.kw}, dt::f32, tag::any);
-    md dst({N, O, OH, OW}, dt::f32, tag::any), nob;
+    md src({N, C, H, W}, act, tag::any), wei({O, C, n.kh, n.kw}, act, tag::any);
+    md dst({N, O, OH, OW}, act, tag::any), nob, dwei({O, C, n.kh, n.kw}, dt::f32, tag::any);
     dnnl::convolution_forward::primitive_desc fpd(
         {dnnl::prop_kind::forward_training, algo, src, wei, nob, dst, st, pl, pr}, eng);
     dnnl::convolution_backward_data::primitive_desc dpd({algo, src, wei, dst, st, pl, pr}, eng, fpd);
-    dnnl::convolution_backward_weights::primitive_desc wpd({algo, src, wei, nob, dst, st, pl, pr}, eng, fpd);
+    dnnl::convolution_backward_weights::primitive_desc wpd({algo, src, dwei, nob, dst, st, pl, pr}, eng, fpd);
+    if (std::getenv("BENCH_CONV_IMPL"))
+      std::fprintf(stderr, "%s: fwd %s, bwd_data %s, bwd_w %s\n", n.name.c_str(), fpd.impl_info_str(),
+                   dpd.impl_info_str(), wpd.impl_info_str());
     memory ms(fpd.src_desc(), eng), mw(fpd.weights_desc(), eng), md_(fpd.dst_desc(), eng);
     memory dd(dpd.diff_dst_desc(), eng), dw(dpd.weights_desc(), eng), ds(dpd.diff_src_desc(), eng);
     memory ws(wpd.src_desc(), eng), wdd(wpd.diff_dst_desc(), eng), wdw(wpd.diff_weights_desc(), eng);
     for (memory* m : {&ms, &mw, &dd, &dw, &ws, &wdd}) {
-      float* p = static_cast<float*>(m->get_data_handle());
-      size_t k = m->get_desc().get_size() / sizeof(float);
-      for (size_t i = 0; i < k; ++i) p[i] = static_cast<float>((i * 7919) % 1000) * 1e-3f - 0.5f;
+      bool half = m->get_desc().data_type() == dt::bf16;
+      size_t k = m->get_desc().get_size() / (half ? 2 : 4);
+      for (size_t i = 0; i < k; ++i) {
+        float v = static_cast<float>((i * 7919) % 1000) * 1e-3f - 0.5f;
+        if (!half) {
+          static_cast<float*>(m->get_data_handle())[i] = v;
+          continue;
+        }
+        uint32_t u;
+        std::memcpy(&u, &v, 4);
+        static_cast<uint16_t*>(m->get_data_handle())[i] = static_cast<uint16_t>(u >> 16);
+      }
     }
     dnnl::convolution_forward fwd(fpd);
     dnnl::convolution_backward_data bd(dpd);

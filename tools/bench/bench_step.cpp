@@ -1,7 +1,7 @@
 // One process, one configuration: times SGD training steps of a built-in model and prints one JSON
 // line (wall and CPU seconds per step, the per-layer-type breakdown of one extra profiled step,
 // peak RSS). Driven by trainer_vs_pytorch.py; threads from OMP_NUM_THREADS.
-//   bench_step resnet18 WIDTH BATCH LAMBDA SELECT WARMUP STEPS [fast]
+//   bench_step resnet18 WIDTH BATCH LAMBDA SELECT WARMUP STEPS [fast|bf16]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -32,19 +32,21 @@ double now() {
 
 int main(int argc, char** argv) {
   if (argc < 8) {
-    std::fprintf(stderr, "usage: %s MODEL WIDTH BATCH LAMBDA SELECT WARMUP STEPS [fast]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL WIDTH BATCH LAMBDA SELECT WARMUP STEPS [fast|bf16]\n", argv[0]);
     return 2;
   }
   std::string name = argv[1];
   double width = std::atof(argv[2]), lambda = std::atof(argv[4]);
   int batch = std::atoi(argv[3]), warmup = std::atoi(argv[6]), steps = std::atoi(argv[7]);
-  bool fast = argc > 8 && std::string(argv[8]) == "fast";
+  std::string mode = argc > 8 ? argv[8] : "";
+  bool fast = mode == "fast";
   ParamOverrides o;
   o.has_width = true;
   o.p.width = width;
   Graph g = load_graph(name, o);
   Net net(g, 1);
   net.set_fast_conv(fast);
+  if (mode == "bf16") net.set_precision(Precision::bf16);
   net.set_penalty(PenaltyConfig{lambda, 1e-4, argv[5], PenaltyNorm::layer_mean});
   Sgd opt({0.1, 0.9, 5e-4, false});
   bench::RandomBatch data(g, batch);

@@ -25,8 +25,8 @@ int run(const Args& args) {
       "samples,n", po::value<int64_t>()->default_value(8), "number of samples (with --inputs: all rows)")(
       "first", po::value<int64_t>()->default_value(0), "index of the first sample in the split")(
       "dtype", po::value<std::string>()->default_value("float32"),
-      "float32 | float16 | int8 (per-tensor scales)")("batch", po::value<int>()->default_value(64),
-                                                      "inference batch size")(
+      "float32 | float16 | bfloat16 (numpy: traces/FORMAT.md) | int8 (per-tensor scales)")(
+      "batch", po::value<int>()->default_value(64), "inference batch size")(
       "force", po::bool_switch(), "replace an existing output directory");
   po::positional_options_description pos;
   pos.add("checkpoint", 1);
@@ -50,9 +50,7 @@ int run(const Args& args) {
   o.force = vm["force"].as<bool>();
   o.producer = "eatsim " EATSIM_VERSION " trace export";
   std::string dt = vm["dtype"].as<std::string>();
-  if (!dtype_from_name(dt, o.dtype) ||
-      !(o.dtype == DType::f32 || o.dtype == DType::f16 || o.dtype == DType::i8))
-    throw UsageError(fmt::format("--dtype '{}': expected float32, float16 or int8", dt));
+  o.dtype = storage_dtype(dt);
   require_range("batch", o.batch, 1, 1 << 16, "1..65536");
   ExportSummary s = export_trace(o);
   std::cout << fmt::format(

@@ -23,9 +23,10 @@ int run(const Args& args) {
       "run-length", po::value<double>()->default_value(8.0), "channel: mean zero-run length along channels")(
       "blob-radius", po::value<int>()->default_value(2), "blob: smoothing radius in pixels")(
       "weight-density", po::value<double>()->default_value(1.0), "fraction of non-zero conv/linear weights")(
-      "dtype", po::value<std::string>()->default_value("float32"), "storage: float32 | float16 | int8")(
-      "seed", po::value<uint64_t>()->default_value(1), "random seed")("force", po::bool_switch(),
-                                                                      "replace an existing output directory");
+      "dtype", po::value<std::string>()->default_value("float32"),
+      "storage: float32 | float16 | bfloat16 | int8")("seed", po::value<uint64_t>()->default_value(1),
+                                                      "random seed")("force", po::bool_switch(),
+                                                                     "replace an existing output directory");
   add_model_options(opts);
   po::positional_options_description pos;
   pos.add("model", 1);
@@ -45,9 +46,7 @@ int run(const Args& args) {
   o.blob_radius = vm["blob-radius"].as<int>();
   o.weight_density = vm["weight-density"].as<double>();
   std::string dt = vm["dtype"].as<std::string>();
-  if (!dtype_from_name(dt, o.dtype) ||
-      !(o.dtype == DType::f32 || o.dtype == DType::f16 || o.dtype == DType::i8))
-    throw UsageError(fmt::format("--dtype '{}': expected float32, float16 or int8", dt));
+  o.dtype = storage_dtype(dt);
   std::string out = vm["out"].as<std::string>();
   auto t0 = std::chrono::steady_clock::now();
   write_synthetic_trace(g, o, out, vm["force"].as<bool>(), "eatsim " EATSIM_VERSION " trace synth");

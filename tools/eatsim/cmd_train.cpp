@@ -38,6 +38,9 @@ po::options_description train_options() {
       "conv", po::value<std::string>()->default_value("winograd"),
       "convolution algorithm: winograd (3x3 stride-1 layers with >= 16 input channels; about 2x faster, "
       "trains as well) | direct (numerics closest to PyTorch's)")(
+      "precision", po::value<std::string>()->default_value("fp32"),
+      "fp32 | bf16: convolutions and linear layers multiply in bf16 with fp32 accumulation (weights, "
+      "optimizer, BN, loss and penalty stay fp32; needs avx512_bf16 or AMX; direct convolutions)")(
       "weight-decay", po::value<double>()->default_value(5e-4), "weight decay")(
       "lambda", po::value<double>()->default_value(0.0), "EAT penalty weight λ (0: standard training)")(
       "sigma", po::value<double>()->default_value(1e-4), "EAT σ in x²/(x²+σ)")(
@@ -94,6 +97,8 @@ TrainConfig train_config(const po::variables_map& vm) {
   if (conv != "winograd" && conv != "direct")
     throw UsageError(fmt::format("--conv {}: unknown convolution algorithm (winograd | direct)", conv));
   c.fast_conv = conv == "winograd";
+  c.precision = parse_precision(vm["precision"].as<std::string>());
+  if (c.precision == Precision::bf16) require_bf16_cpu();  // before anything is written to --out
   c.weight_decay = vm["weight-decay"].as<double>();
   c.penalty.lambda = vm["lambda"].as<double>();
   c.penalty.sigma = vm["sigma"].as<double>();

@@ -42,6 +42,7 @@ bool stderr_is_tty();
 namespace eatsim {
 struct ParamOverrides;
 struct Graph;
+enum class DType;
 }  // namespace eatsim
 
 namespace eatsim::cli {
@@ -52,4 +53,7 @@ ParamOverrides model_overrides(const po::variables_map& vm);
 // and --in-channels fix an ONNX input's dynamic dimensions, --width and --classes do not apply).
 Graph load_model(const std::string& model, const po::variables_map& vm);
 bool is_onnx_path(const std::string& model);
+
+// --dtype of trace export/synth: float32 | float16 | bfloat16 | int8 (UsageError otherwise).
+DType storage_dtype(const std::string& name);
 }  // namespace eatsim::cli

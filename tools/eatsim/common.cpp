@@ -7,6 +7,7 @@
 #include "interop/onnx_import.hpp"
 #include "models/graph.hpp"
 #include "tools/eatsim/command.hpp"
+#include "traces/npy.hpp"
 
 namespace eatsim::cli {
 
@@ -53,6 +54,14 @@ Graph load_model(const std::string& model, const po::variables_map& vm) {
     o.input_shape = {1, ov.has_in_channels ? ov.p.in_channels : 0, ov.has_input_size ? ov.p.input_h : 0,
                      ov.has_input_size ? ov.p.input_w : 0};
   return import_onnx(model, o).graph;
+}
+
+DType storage_dtype(const std::string& name) {
+  DType t;
+  if (!dtype_from_name(name, t) ||
+      !(t == DType::f32 || t == DType::f16 || t == DType::bf16 || t == DType::i8))
+    throw UsageError(fmt::format("--dtype '{}': expected float32, float16, bfloat16 or int8", name));
+  return t;
 }
 
 }  // namespace eatsim::cli

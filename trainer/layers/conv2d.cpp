@@ -24,7 +24,9 @@ class Conv2d : public Layer {
     const Node& n = a.node;
     Env& e = a.env;
     const Shape& x = in_->dims;  // (N, C, H, W)
-    algo_ = a.plan.winograd ? dnnl::algorithm::convolution_auto : dnnl::algorithm::convolution_direct;
+    // oneDNN has no bf16 Winograd: bf16 runs direct (on AMX where the CPU has it).
+    algo_ =
+        a.plan.winograd && !e.bf16 ? dnnl::algorithm::convolution_auto : dnnl::algorithm::convolution_direct;
     int64_t N = x[0], C = x[1], H = x[2], W = x[3];
     int64_t O = n.out_channels, OH = n.out_shape[1], OW = n.out_shape[2];
     a.out.dims = {N, O, OH, OW};
@@ -35,8 +37,11 @@ class Conv2d : public Layer {
     memory::dims strides{n.sh, n.sw}, pl{n.ph, n.pw}, dil{n.dh - 1, n.dw - 1};
     memory::dims pr{std::max<int64_t>(0, (OH - 1) * n.sh + ekh - H - n.ph),
                     std::max<int64_t>(0, (OW - 1) * n.sw + ekw - W - n.pw)};
-    md src_any({N, C, H, W}, dt::f32, tag::any), w_any(p_.w.get_desc().dims(), dt::f32, tag::any);
-    md dst_any({N, O, OH, OW}, dt::f32, tag::any);
+    // In bf16 the multiplied operands (src, weights, d(dst)) are bf16; results stay fp32.
+    const dt mt = e.mm_type();
+    md src_any({N, C, H, W}, mt, tag::any), w_any(p_.w.get_desc().dims(), mt, tag::any);
+    md dst_any({N, O, OH, OW}, dt::f32, tag::any), ddst_any({N, O, OH, OW}, mt, tag::any);
+    md dsrc_any({N, C, H, W}, dt::f32, tag::any), dw_any(p_.w.get_desc().dims(), dt::f32, tag::any);
     md w_user = p_.w.get_desc();
     const md& b_md = p_.b_md;
 
@@ -52,7 +57,7 @@ class Conv2d : public Layer {
     // d(input): (N, O, OH, OW) -> (N, C, H, W); skipped when nobody needs it (the graph input).
     if (diff_src_) {
       bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
-          {algo_, src_any, w_any, dst_any, strides, dil, pl, pr}, e.eng, fwd_pd_);
+          {algo_, dsrc_any, w_any, ddst_any, strides, dil, pl, pr}, e.eng, fwd_pd_);
       bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
       bd_w_.init(e, w_user, bwd_data_pd_.weights_desc(), a.scratch);
       bd_ddst_.init(e, a.out.desc, bwd_data_pd_.diff_dst_desc());
@@ -61,7 +66,7 @@ class Conv2d : public Layer {
     if (!a.backward) return;
     // d(weights), d(bias)
     bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(
-        {algo_, src_any, w_any, b_md, dst_any, strides, dil, pl, pr}, e.eng, fwd_pd_);
+        {algo_, src_any, dw_any, b_md, ddst_any, strides, dil, pl, pr}, e.eng, fwd_pd_);
     bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
     bw_src_.init(e, in_->desc, bwd_w_pd_.src_desc());
     bw_ddst_.init(e, a.out.desc, bwd_w_pd_.diff_dst_desc());

@@ -30,6 +30,13 @@ struct Env {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream s{eng};
   double* reorder_s = nullptr;  // profiling: Port conversions add their wall seconds here
+  // Convolutions and linear layers take bf16 activations, weights and output gradients (fp32
+  // accumulation inside oneDNN's kernels); their outputs, input gradients and weight gradients
+  // stay fp32, as does every other layer (Net::set_precision).
+  bool bf16 = false;
+  dnnl::memory::data_type mm_type() const {
+    return bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+  }
 };
 
 // One graph edge: a node's output (or the graph input) and the gradient of the loss w.r.t. it.
