@@ -50,7 +50,7 @@ std::unique_ptr<Net::Impl::Plan> Net::Impl::build(int n, bool backward, bool all
   p->acts.resize(nn + 1);
   p->layers.resize(nn);
   p->accum.resize(nn);
-  std::vector<memory> scratch;  // transient conversion buffers sharing one allocation
+  std::vector<memory> scratch, grad_scratch, col_scratch;  // transient buffers: one allocation per pool
   PlanOptions po{backward, all_edges, debug_grads, fast_conv, {}, std::vector<char>(nn, 0)};
   if (pen.lambda > 0) po.penalised = pen_nodes;
   FusionPlan fp = plan_fusion(g, po);
@@ -77,6 +77,8 @@ std::unique_ptr<Net::Impl::Plan> Net::Impl::build(int n, bool backward, bool all
     BuildArgs args{env,        g.nodes[i], n,        wi.ins,       out,         wi.diff_in,
                    find_param, this,       backward, fp.layers[i], slots.data()};
     args.scratch = &scratch;
+    args.grad_scratch = &grad_scratch;
+    args.col_scratch = &col_scratch;
     p->layers[i] = make_layer(args);
     if (fp.layers[i].fuse_relu && !args.fused) po.cannot_fuse[i] = 1, fp = plan_fusion(g, po);
     if (!out.data) out.data = memory(out.desc, env.eng);
@@ -100,6 +102,8 @@ std::unique_ptr<Net::Impl::Plan> Net::Impl::build(int n, bool backward, bool all
   p->inplace = fp.inplace;
   if (backward && !debug_grads) share_diffs(*p, w);
   bind_scratch(*p, scratch);
+  bind_scratch(*p, grad_scratch);
+  bind_scratch(*p, col_scratch);
   return p;
 }
 

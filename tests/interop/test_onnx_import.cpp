@@ -396,8 +396,11 @@ TEST(OnnxImport, SigmoidTimesItsInputIsSiluAndMatMulPlusBiasIsOneLinear) {
   const Node& fc = m.graph.nodes[m.graph.output];
   EXPECT_EQ(fc.op, Op::linear);
   EXPECT_TRUE(fc.bias);
-  for (const auto& t : m.tensors)
-    if (t.key == fc.name + ".weight") EXPECT_EQ(t.f32, wv);  // back in PyTorch's (out, in) layout
+  for (const auto& t : m.tensors) {
+    if (t.key == fc.name + ".weight") {
+      EXPECT_EQ(t.f32, wv);  // back in PyTorch's (out, in) layout
+    }
+  }
 }
 
 TEST(OnnxImport, OlderOpsetsAreUpgradedAndSharedInitializersImportOncePerNode) {

@@ -35,7 +35,8 @@ std::vector<float> random_inputs(const Graph& g, int n, uint64_t seed) {
 // ‖a − b‖ / ‖b‖ over one tensor.
 double rel_l2(const float* a, const float* b, int64_t n) {
   double d = 0, r = 0;
-  for (int64_t i = 0; i < n; ++i) d += (double(a[i]) - b[i]) * (double(a[i]) - b[i]), r += double(b[i]) * b[i];
+  for (int64_t i = 0; i < n; ++i)
+    d += (double(a[i]) - b[i]) * (double(a[i]) - b[i]), r += double(b[i]) * b[i];
   return std::sqrt(d / std::max(r, 1e-300));
 }
 
@@ -48,19 +49,33 @@ float to_bf16(float x) {
   return x;
 }
 
-// A convolution and a linear layer: in bf16 the output is exactly fp32 arithmetic on bf16-rounded
+// Convolutions and a linear layer: in bf16 the output is exactly fp32 arithmetic on bf16-rounded
 // inputs and weights (fp32 accumulation), and each gradient is within bf16's rounding of fp32's.
-class Bf16Layer : public ::testing::TestWithParam<int> {};
+// (BN on their channels-last outputs: test_layers.cpp, ChannelsLastBatchNorm.)
+struct LayerCase {
+  int groups, size, stride, dilation;
+};
+void PrintTo(const LayerCase& c, std::ostream* os) {
+  *os << "groups " << c.groups << ", input " << c.size << ", stride " << c.stride << ", dilation "
+      << c.dilation;
+}
+class Bf16Layer : public ::testing::TestWithParam<LayerCase> {};
 
 TEST_P(Bf16Layer, ConvAndLinearMultiplyBf16OperandsWithFp32Accumulation) {
   if (!cpu_has_bf16()) GTEST_SKIP() << "this CPU has no bf16 instructions (avx512_bf16 or AMX)";
+  const LayerCase c = GetParam();
+  // A conv before the checked one, so that the checked one computes its input's gradient too.
   Graph g = parse_graph(
-      "name: t\nparams: {width: 1, in_channels: 32, input_size: 8, classes: 10}\nnodes:\n"
-      "  - {name: c1, op: conv2d, inputs: [input], out_channels: 32, kernel: 3, pad: 1, groups: " +
-          std::to_string(GetParam()) + "}\n"
-      "  - {name: gap, op: global_avgpool, inputs: [c1]}\n"
-      "  - {name: flat, op: flatten, inputs: [gap]}\n"
-      "  - {name: fc, op: linear, inputs: [flat], out_features: 10}\n",
+      "name: t\nparams: {width: 1, in_channels: 32, input_size: " + std::to_string(c.size) +
+          ", classes: 10}\nnodes:\n"
+          "  - {name: c0, op: conv2d, inputs: [input], out_channels: 32, kernel: 1}\n"
+          "  - {name: c1, op: conv2d, inputs: [c0], out_channels: 32, kernel: 3, pad: 1, groups: " +
+          std::to_string(c.groups) + ", stride: " + std::to_string(c.stride) +
+          ", dilation: " + std::to_string(c.dilation) +
+          "}\n"
+          "  - {name: gap, op: global_avgpool, inputs: [c1]}\n"
+          "  - {name: flat, op: flatten, inputs: [gap]}\n"
+          "  - {name: fc, op: linear, inputs: [flat], out_features: 10}\n",
       "t.yaml");
   const int n = 16;
   std::vector<float> x = random_inputs(g, n, 9), xr = x;
@@ -69,13 +84,13 @@ TEST_P(Bf16Layer, ConvAndLinearMultiplyBf16OperandsWithFp32Accumulation) {
   for (int i = 0; i < n; ++i) y[i] = i % 10;
   Net b16(g, 2), ref(g, 2);
   b16.set_precision(Precision::bf16);
-  for (const char* key : {"c1.weight", "fc.weight"}) {
+  for (const char* key : {"c0.weight", "c1.weight", "fc.weight"}) {
     Tensor w = ref.get(key);
     for (float& v : w.data) v = to_bf16(v);
     ref.set(key, w);
   }
   b16.forward(x.data(), n, true), ref.forward(xr.data(), n, true);
-  Tensor a = b16.edge(0), r = ref.edge(0);  // the convolution's output
+  Tensor a = b16.edge(0), r = ref.edge(0);  // the first convolution's output
   EXPECT_LT(rel_l2(a.data.data(), r.data.data(), r.numel()), 1e-5);
   // The gradients against fp32 on the unrounded values.
   Net f32(g, 2);
@@ -89,9 +104,18 @@ TEST_P(Bf16Layer, ConvAndLinearMultiplyBf16OperandsWithFp32Accumulation) {
   }
 }
 
-// Dense, grouped and depthwise convolutions.
-INSTANTIATE_TEST_SUITE_P(Groups, Bf16Layer, ::testing::Values(1, 4, 32),
-                         [](const auto& info) { return "groups" + std::to_string(info.param); });
+// Dense, grouped and depthwise convolutions; outputs narrower than 8 take the im2col GEMM for the
+// weight gradient (conv_gemm.hpp), with stride, padding and dilation.
+INSTANTIATE_TEST_SUITE_P(Shapes, Bf16Layer,
+                         ::testing::Values(LayerCase{1, 8, 1, 1}, LayerCase{4, 8, 1, 1},
+                                           LayerCase{32, 8, 1, 1}, LayerCase{1, 4, 1, 1},
+                                           LayerCase{1, 6, 2, 1}, LayerCase{1, 5, 1, 2},
+                                           LayerCase{4, 4, 1, 1}),
+                         [](const auto& info) {
+                           const LayerCase& c = info.param;
+                           return "g" + std::to_string(c.groups) + "_in" + std::to_string(c.size) + "_s" +
+                                  std::to_string(c.stride) + "_d" + std::to_string(c.dilation);
+                         });
 
 class Bf16Step : public ::testing::TestWithParam<const char*> {};
 
@@ -124,8 +148,9 @@ TEST_P(Bf16Step, LossAndGradientDirectionAgreeWithFp32) {
     for (int64_t i = 0; i < pa[k].size; ++i)
       dot += double(pa[k].grad[i]) * pb[k].grad[i], na += double(pa[k].grad[i]) * pa[k].grad[i],
           nb += double(pb[k].grad[i]) * pb[k].grad[i];
-  if (std::string(GetParam()) != "mobilenetv2")
+  if (std::string(GetParam()) != "mobilenetv2") {
     EXPECT_GT(dot / std::sqrt(na * nb), 0.9) << "cosine of the whole gradient";
+  }
   EXPECT_LT(rel_l2(pb.back().grad, pa.back().grad, pa.back().size), 0.05) << pa.back().info->key;
   // Parameters stay fp32 (the master copy): equal after the step (no optimiser ran).
   for (size_t k = 0; k < pa.size(); ++k)

@@ -150,6 +150,80 @@ INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormLayer,
                          ::testing::Values(BnCase{1, 3, 5}, BnCase{7, 5, 3}, BnCase{7, 16, 4},
                                            BnCase{2, 21, 2}));
 
+// BN on the channels-last layout bf16 convolutions produce (bn_nhwc.cpp), against the plain loops
+// on the convolution's own output: training forward and backward, and fused with its ReLU (with
+// and without penalties): forward, penalties, parameter gradients and eval.
+class ChannelsLastBatchNorm : public ::testing::TestWithParam<int> {};
+
+TEST_P(ChannelsLastBatchNorm, MatchesNaiveAfterABf16Convolution) {
+  if (!cpu_has_bf16()) GTEST_SKIP() << "this CPU has no bf16 instructions (avx512_bf16 or AMX)";
+  const int C = GetParam(), N = 4, H = 5;
+  const std::string conv = "  - {name: c0, op: conv2d, inputs: [input], out_channels: " + std::to_string(C) +
+                           ", kernel: 1, bias: false}\n  - {name: bn, op: batchnorm2d, inputs: [c0]}\n";
+  Dims d{N, C, H, H};
+  Vec x = random_vec(d.size(), 5, -2, 3), gm = random_vec(C, 6, 0.5, 1.5), bt = random_vec(C, 7);
+  Net net(graph_of(C, H, conv), 1);
+  net.set_precision(Precision::bf16);
+  net.set_debug_grads(true);
+  fill(net, "bn.weight", gm);
+  fill(net, "bn.bias", bt);
+  net.forward(x.data(), N, true);
+  Vec z = net.edge(0).data, mean, var;
+  EXPECT_LT(rel_err(net.output().data, bn_train_fwd(z, d, gm, bt, 1e-5, mean, var)), kTol);
+  Vec dy = random_vec(d.size(), 10), dz, dgm, dbt;
+  net.backward_from(dy.data());
+  bn_bwd(z, d, gm, 1e-5, dy, dz, dgm, dbt);
+  EXPECT_LT(rel_err(net.edge_grad(0).data, dz), kTol) << "d(input)";
+  EXPECT_LT(rel_err(grad(net, "bn.weight"), dgm), kTol) << "d(weight)";
+  EXPECT_LT(rel_err(grad(net, "bn.bias"), dbt), kTol) << "d(bias)";
+  // Fused with its ReLU: without a penalty, and with both outputs penalised.
+  for (double lambda : {0.0, 1.0}) {
+    Net fused(graph_of(C, H, conv + "  - {name: r, op: relu, inputs: [bn]}\n"), 1);
+    fused.set_precision(Precision::bf16);
+    const double sigma = 0.5;
+    fused.set_penalty(PenaltyConfig{lambda, sigma, "bn,r", PenaltyNorm::layer_mean});
+    fill(fused, "bn.weight", gm);
+    fill(fused, "bn.bias", bt);
+    fused.forward(x.data(), N, true);
+    Vec zf = fused.edge(0).data;
+    Vec yb = bn_train_fwd(zf, d, gm, bt, 1e-5, mean, var), yr = yb;
+    double pb = 0, pr = 0;
+    for (size_t i = 0; i < yb.size(); ++i) {
+      yr[i] = std::max(yb[i], 0.0f);
+      pb += yb[i] * yb[i] / (yb[i] * yb[i] + sigma), pr += yr[i] * yr[i] / (yr[i] * yr[i] + sigma);
+    }
+    EXPECT_LT(rel_err(fused.output().data, yr), kTol) << lambda;
+    if (lambda > 0) {
+      std::vector<double> pen = fused.layer_penalties();
+      ASSERT_EQ(pen.size(), 2u);
+      EXPECT_NEAR(pen[0], pb / double(yb.size()), 1e-4);
+      EXPECT_NEAR(pen[1], pr / double(yb.size()), 1e-4);
+    }
+    // Backward from d(ReLU output): the ReLU's mask and both penalties' gradients (scale λ / (2 ·
+    // elements): layer-mean over two tensors) reach BN's parameters.
+    fused.backward_from(dy.data());
+    const double s2 = lambda / (2.0 * double(yb.size())) * 2 * sigma;
+    Vec gb(yb.size());
+    for (size_t i = 0; i < yb.size(); ++i) {
+      double qr = double(yr[i]) * yr[i] + sigma, qb = double(yb[i]) * yb[i] + sigma;
+      double gr = dy[i] + s2 * yr[i] / (qr * qr);
+      gb[i] = static_cast<float>((yb[i] > 0 ? gr : 0.0) + s2 * yb[i] / (qb * qb));
+    }
+    bn_bwd(zf, d, gm, 1e-5, gb, dz, dgm, dbt);
+    EXPECT_LT(rel_err(grad(fused, "bn.weight"), dgm), kTol) << lambda;
+    EXPECT_LT(rel_err(grad(fused, "bn.bias"), dbt), kTol) << lambda;
+    // Eval with the running statistics.
+    fused.forward(x.data(), N, false);
+    Vec rm = fused.get("bn.running_mean").data, rv = fused.get("bn.running_var").data;
+    Vec ye = bn_eval_fwd(fused.edge(0).data, d, gm, bt, rm, rv, 1e-5);
+    for (float& v : ye) v = std::max(v, 0.0f);
+    EXPECT_LT(rel_err(fused.output().data, ye), kTol) << lambda;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Channels, ChannelsLastBatchNorm, ::testing::Values(32, 24, 20),
+                         [](const auto& info) { return "C" + std::to_string(info.param); });
+
 struct PoolCase {
   const char* op;
   int N, C, H, k, s, p;

@@ -2,7 +2,9 @@
 width, threads as given), standard or with the EAT penalty computed like the public reference code
 (forward hooks on every leaf module: sum(x²/(x²+σ))/numel per call, summed, / calls, × λ).
 Prints one JSON line. Run with /usr/bin/python3 (Debian's torch); driven by trainer_vs_pytorch.py.
-    torch_step.py WIDTH BATCH THREADS LAMBDA WARMUP STEPS [channels_last]
+    torch_step.py WIDTH BATCH THREADS LAMBDA WARMUP STEPS [channels_last] [bf16]
+bf16: the forward and the loss under torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed
+precision (convolutions and linear layers in bf16, weights and optimizer fp32).
 """
 import json
 import os
@@ -23,7 +25,7 @@ def main():
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = build("resnet18", width=width)
-    cl = len(sys.argv) > 7 and sys.argv[7] == "channels_last"
+    cl, bf16 = "channels_last" in sys.argv[7:], "bf16" in sys.argv[7:]
     if cl:
         net = net.to(memory_format=torch.channels_last)
     net.train()
@@ -41,10 +43,11 @@ def main():
     def step():
         acts.clear()
         opt.zero_grad()
-        loss = F.cross_entropy(net(x), y)
-        if lam > 0:
-            pen = sum((a * a / (a * a + sigma)).sum() / a.numel() for a in acts) / len(acts)
-            loss = loss + lam * pen
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(net(x), y)
+            if lam > 0:
+                pen = sum((a * a / (a * a + sigma)).sum() / a.numel() for a in acts) / len(acts)
+                loss = loss + lam * pen
         loss.backward()
         opt.step()
 

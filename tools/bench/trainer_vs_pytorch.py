@@ -6,8 +6,11 @@ primitives (the ceiling). Each configuration runs in its own process (peak RSS p
 PyTorch runs in four configurations — as installed, with glibc kept from returning memory to the
 system (MALLOC_MMAP_THRESHOLD_/TRIM_THRESHOLD_/TOP_PAD_), channels_last, and both — and eatsim's
 ratios are against the fastest of them (each reported).
+Where the CPU has bf16 instructions (unless --no-bf16), the same rounds also run eatsim
+--precision bf16 (standard and EAT) and PyTorch's bf16 autocast (as installed and at its best: glibc
+memory kept + channels_last), and the bf16 convolution ceiling, with the ratios issue 25 asks for.
     /usr/bin/python3 tools/bench/trainer_vs_pytorch.py [--build build] [--width 1] [--batch 128]
-        [--threads 2] [--warmup 1] [--steps 3] [--rounds 2] [--conv winograd|direct]
+        [--threads 2] [--warmup 1] [--steps 3] [--rounds 2] [--conv winograd|direct] [--no-bf16]
 """
 import argparse
 import json
@@ -44,6 +47,10 @@ def merge(rs):
     return out
 
 
+def cpu_has_bf16():
+    return "avx512_bf16" in open("/proc/cpuinfo").read() or "amx_bf16" in open("/proc/cpuinfo").read()
+
+
 def loadavg():
     return open("/proc/loadavg").read().split()[:3]
 
@@ -60,7 +67,9 @@ def main():
     ap.add_argument("--conv-reps", type=int, default=3)
     ap.add_argument("--conv", choices=("winograd", "direct"), default="winograd",
                     help="eatsim's convolution algorithm (eatsim train --conv; winograd is its default)")
+    ap.add_argument("--no-bf16", action="store_true", help="leave out the bf16 configurations")
     a = ap.parse_args()
+    bf16 = not a.no_bf16 and cpu_has_bf16()
     b, w, T = a.batch, a.width, a.threads
     print(f"ResNet18 (kuangliu) width {w:g}, batch {b}, fp32, {T} threads; warm-up {a.warmup}, "
           f"timed steps {a.steps} x {a.rounds} rounds (median); eatsim convolutions {a.conv}; load average at start {' '.join(loadavg())}")
@@ -79,6 +88,14 @@ def main():
     for name, lam, sel in (("eatsim std", 0, "reference"), ("eatsim EAT reference", 1, "reference"),
                            ("eatsim EAT relu", 1, "relu")):
         configs[name] = step + [str(lam), sel, str(a.warmup), str(a.steps)] + fast
+    if bf16:
+        common = torch + [str(w), str(b), str(T), "0", str(a.warmup), str(a.steps)]
+        configs["pytorch bf16 autocast"] = common + ["bf16"]
+        configs["pytorch bf16 autocast both"] = common + ["channels_last", "bf16"]
+        envs["pytorch bf16 autocast both"] = MALLOC_KEPT
+        for name, lam, sel in (("eatsim bf16 std", 0, "reference"), ("eatsim bf16 EAT reference", 1, "reference"),
+                               ("eatsim bf16 EAT relu", 1, "relu")):
+            configs[name] = step + [str(lam), sel, str(a.warmup), str(a.steps), "bf16"]
     # Rounds run every configuration in turn, so a slow spell of a shared machine hits all of them;
     # each configuration's step time is the median over all its timed steps.
     runs = {k: [] for k in configs}
@@ -87,6 +104,8 @@ def main():
             runs[k].append(run(cmd, T, envs.get(k)))
     res = {k: merge(v) for k, v in runs.items()}
     conv = run([os.path.join(a.build, "bench_conv"), "resnet18", str(w), str(b), str(a.conv_reps)] + fast, T)
+    conv16 = run([os.path.join(a.build, "bench_conv"), "resnet18", str(w), str(b), str(a.conv_reps), "bf16"],
+                 T) if bf16 else None
     load_end = loadavg()
 
     gflop_img = (conv["fwd_gflop"] + conv["bwd_data_gflop"] + conv["bwd_w_gflop"]) / b  # convs only
@@ -97,9 +116,13 @@ def main():
         print(f"{k:24} {r['wall_s']:11.3f} {b / r['wall_s']:7.1f} {gflop_img * b / r['wall_s']:8.1f} "
               f"{r['cpu_s']:10.3f} {b / r['cpu_s']:9.1f} {r['peak_rss_mb']:11.0f}")
     ceil = conv["fwd_s"] + conv["bwd_data_s"] + conv["bwd_w_s"]
-    print(f"{'conv-only ceiling':24} {ceil:11.3f} {b / ceil:7.1f} {gflop_img * b / ceil:8.1f}")
-    for p in ("fwd", "bwd_data", "bwd_w"):
-        print(f"  {p:22} {conv[p + '_s']:11.3f} s  {conv[p + '_gflop'] / conv[p + '_s']:7.1f} GFLOP/s")
+    for tag, c in (("", conv), (" bf16", conv16)):
+        if not c:
+            continue
+        cs = c["fwd_s"] + c["bwd_data_s"] + c["bwd_w_s"]
+        print(f"{'conv-only ceiling' + tag:24} {cs:11.3f} {b / cs:7.1f} {gflop_img * b / cs:8.1f}")
+        for p in ("fwd", "bwd_data", "bwd_w"):
+            print(f"  {p:22} {c[p + '_s']:11.3f} s  {c[p + '_gflop'] / c[p + '_s']:7.1f} GFLOP/s")
 
     es = res["eatsim std"]
     variants = [k for k in res if k.startswith("pytorch std")]
@@ -132,9 +155,37 @@ def main():
                                     for n in ("eatsim std", "eatsim EAT reference", "eatsim EAT relu")))
     print(f"  {'total step':14}" + "".join(f" {res[n]['profile_step_s']:8.3f}"
                                           for n in ("eatsim std", "eatsim EAT reference", "eatsim EAT relu")))
+    if bf16:
+        report_bf16(res, conv16, pt, best)
     print(f"\nload average at end {' '.join(load_end)}; torch {pt['torch']}")
     print("per-step wall times: " + "; ".join(f"{k} " + ",".join(f"{t:.2f}" for t in r["steps_wall_s"])
                                               for k, r in res.items()))
+
+
+def report_bf16(res, conv16, pt, best):
+    """Issue 25's ratios: eatsim bf16 against eatsim fp32, PyTorch fp32 at its best and PyTorch's
+    bf16 autocast at its best; EAT overhead and memory in bf16."""
+    eb, ef = res["eatsim bf16 std"], res["eatsim std"]
+    pb_name = min(("pytorch bf16 autocast", "pytorch bf16 autocast both"), key=lambda k: res[k]["wall_s"])
+    pb = res[pb_name]
+    c16 = conv16["fwd_s"] + conv16["bwd_data_s"] + conv16["bwd_w_s"]
+    print("\nbf16 (throughput ratios, wall; CPU time in brackets)")
+    print(f"  eatsim bf16 / eatsim fp32:               {ef['wall_s'] / eb['wall_s']:.2f}x "
+          f"[{ef['cpu_s'] / eb['cpu_s']:.2f}x]   goal >= 1.5x")
+    print(f"  eatsim bf16 / PyTorch fp32 ('{best}'): {pt['wall_s'] / eb['wall_s']:.2f}x "
+          f"[{pt['cpu_s'] / eb['cpu_s']:.2f}x]   goal >= 3x")
+    print(f"  eatsim bf16 / PyTorch bf16 ('{pb_name}'): {pb['wall_s'] / eb['wall_s']:.2f}x "
+          f"[{pb['cpu_s'] / eb['cpu_s']:.2f}x]   goal >= 2x")
+    for k in ("eatsim bf16 EAT reference", "eatsim bf16 EAT relu"):
+        print(f"  {k} / eatsim bf16 std step: {res[k]['wall_s'] / eb['wall_s']:.2f}x   goal <= 1.10x")
+    print(f"  peak RSS eatsim bf16 / PyTorch bf16 ('{pb_name}'): {eb['peak_rss_mb'] / pb['peak_rss_mb']:.2f}"
+          f" ({eb['peak_rss_mb']:.0f} / {pb['peak_rss_mb']:.0f} MB)   goal <= 1")
+    print(f"  eatsim bf16 step / bf16 conv-only ceiling: {eb['wall_s'] / c16:.2f}x")
+    names = ("eatsim bf16 std", "eatsim bf16 EAT reference", "eatsim bf16 EAT relu")
+    keys = sorted({k for n in names for k in res[n]["profile"]}, key=lambda k: -eb["profile"].get(k, 0))
+    print(f"  {'layer type':14} {'std':>8} {'EAT ref':>8} {'EAT relu':>8}")
+    for k in keys:
+        print(f"  {k:14}" + "".join(f" {res[n]['profile'].get(k, 0):8.3f}" for n in names))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "trainer/layers/bn_kernels.hpp"
 #include "trainer/layers/layer.hpp"
 
 namespace eatsim::trainer {
@@ -14,8 +15,8 @@ namespace {
 using dnnl::normalization_flags;
 
 // Training-mode BN as plain OpenMP loops for the layouts convolutions produce here (nchw,
-// nChw8c, nChw16c): one parallel region per call, each thread owning whole channel blocks, so no
-// barrier inside (oneDNN's bnorm_jit spins in several barriers per call, which stalls for a
+// nChw8c, nChw16c; nhwc in bn_nhwc.cpp): one parallel region per call, each thread owning whole channel
+// blocks, so no barrier inside (oneDNN's bnorm_jit spins in several barriers per call, which stalls for a
 // whole time slice whenever the machine is busy). Element (n, c, s) sits at
 // ((n·CB + c/B)·S + s)·B + c%B with CB = ⌈C/B⌉ blocks and S = H·W. Statistics in one pass with
 // double accumulation (Σx, Σx²).
@@ -29,17 +30,6 @@ struct BlockedBn {
   int64_t N, C, S, B, CB;
   float eps;
   int64_t at(int64_t n, int64_t cb) const { return (n * CB + cb) * S * B; }
-};
-
-// Everything one call needs; sc/sh hold the per-channel scale and shift (padded to CB·B): set by a
-// training forward from the batch statistics and read back by backward, given for eval.
-struct BnArgs {
-  const float *x, *gamma, *beta;
-  float *y, *mean, *var, *sc, *sh;       // forward
-  const float* dy;                       // backward: d(output) (the ReLU's when fused)
-  float *dx, *dgamma, *dbeta;            // backward
-  float sr = 1, sb = 1, kr = 0, kb = 0;  // σ and 2σ·scale of the ReLU's and the BN's penalty
-  bool stats = true;                     // forward: batch statistics (training) or given sc/sh
 };
 
 // One channel block of the forward; returns the block's penalty sums in *pr (ReLU output) and *pb.
@@ -94,16 +84,6 @@ inline __attribute__((always_inline)) void bn_fwd(const BlockedBn& g, const BnAr
     tr += ar, tb += ab;
   }
   *pr = tr, *pb = tb;
-}
-
-// The gradient reaching the BN output when fused: [z > 0] (dy + kr·z/(z²+σr)²) + kb·z/(z²+σb)².
-template <bool PR, bool PB>
-inline __attribute__((always_inline)) float relu_grad(float z, float d, float sr, float kr, float sb,
-                                                      float kb) {
-  float qr = z * z + sr, qb = z * z + sb;
-  float g = PR ? d + kr * z / (qr * qr) : d;
-  float r = z > 0 ? g : 0.0f;
-  return PB ? r + kb * z / (qb * qb) : r;
 }
 
 // d(BN input) from d(output) g: dx = γ/√(σ²+eps) · (g − mean(g) − x̂ · mean(g·x̂)), dγ = Σ g·x̂,
@@ -229,12 +209,14 @@ class BatchNorm2d : public Layer {
         break;
       }
     }
+    if (data == md({x[0], x[1], x[2], x[3]}, dt::f32, tag::nhwc))
+      nhwc_ = NhwcBn{x[0] * x[2] * x[3], x[1], eps};
     // The training descriptor gives the output layout and the statistics' descriptors; oneDNN's
     // primitives run only for layouts our kernels do not cover.
     train_pd_ = dnnl::batch_normalization_forward::primitive_desc(
         {dnnl::prop_kind::forward_training, data, eps, flags}, e.eng);
     a.out.desc = train_pd_.dst_desc();
-    if (!own_.B) {
+    if (!own()) {
       train_ = dnnl::batch_normalization_forward(train_pd_);
       infer_ = dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(
           {dnnl::prop_kind::forward_inference, data, eps, flags | normalization_flags::use_global_stats},
@@ -243,9 +225,9 @@ class BatchNorm2d : public Layer {
         bwd_ = dnnl::batch_normalization_backward(dnnl::batch_normalization_backward::primitive_desc(
             {dnnl::prop_kind::backward, data, data, eps, flags}, e.eng, train_pd_));
     }
-    sc_.assign(static_cast<size_t>(own_.CB * own_.B), 0.0f);
+    sc_.assign(static_cast<size_t>(nhwc_.C ? nhwc_.C : own_.CB * own_.B), 0.0f);
     sh_ = sc_;
-    if (a.plan.fuse_relu && own_.B) {
+    if (a.plan.fuse_relu && own()) {
       a.fused = true;
       pen_b_ = a.slot(a.plan.pen_self), pen_r_ = a.slot(a.plan.pen_relu);
     }
@@ -270,7 +252,7 @@ class BatchNorm2d : public Layer {
   void forward(Env& e, bool train) override {
     // Eval normalises with the running statistics; own kernel whenever the layout allows, so a
     // fused and an unfused plan give the same bits.
-    if (!train && !own_.B) {
+    if (!train && !own()) {
       infer_.execute(e.s, {{DNNL_ARG_SRC, in_->data},
                            {DNNL_ARG_DST, out_->data},
                            {DNNL_ARG_SCALE, scale_},
@@ -279,18 +261,22 @@ class BatchNorm2d : public Layer {
                            {DNNL_ARG_VARIANCE, rvar_mem_}});
       return;
     }
-    if (own_.B) {
+    if (own()) {
       e.s.wait();
       BnArgs a = args();
       a.stats = train;
+      const float eps = nhwc_.C ? nhwc_.eps : own_.eps;
       if (!train)
-        for (int64_t c = 0; c < own_.C; ++c) {
-          sc_[c] = gamma_->value[c] / std::sqrt(rvar_->value[c] + own_.eps);
+        for (size_t c = 0; c < gamma_->value.size(); ++c) {
+          sc_[c] = gamma_->value[c] / std::sqrt(rvar_->value[c] + eps);
           sh_[c] = beta_->value[c] - rmean_->value[c] * sc_[c];
         }
       bool pr = on(pen_r_), pb = on(pen_b_);
       double sum_r = 0, sum_b = 0;
-      bn_forward(bn_kernels(relu(), pr, pb).first, own_, a, sum_r, sum_b);
+      if (nhwc_.C)
+        bn_nhwc_forward(nhwc_, a, relu(), pr, pb, sum_r, sum_b);
+      else
+        bn_forward(bn_kernels(relu(), pr, pb).first, own_, a, sum_r, sum_b);
       if (pr) pen_r_->sum = sum_r;
       if (pb) pen_b_->sum = sum_b;
       if (!train) return;
@@ -317,13 +303,16 @@ class BatchNorm2d : public Layer {
 
   // Needs the batch statistics (and sc/sh) of the last training forward.
   void backward(Env& e) override {
-    if (own_.B) {
+    if (own()) {
       e.s.wait();
       BnArgs a = args();
       bool pr = on(pen_r_), pb = on(pen_b_);
       if (pr) a.sr = pen_r_->sigma, a.kr = 2 * pen_r_->sigma * pen_r_->scale;
       if (pb) a.sb = pen_b_->sigma, a.kb = 2 * pen_b_->sigma * pen_b_->scale;
-      bn_backward(bn_kernels(relu(), pr, pb).second, own_, a);
+      if (nhwc_.C)
+        bn_nhwc_backward(nhwc_, a, relu(), pr, pb);
+      else
+        bn_backward(bn_kernels(relu(), pr, pb).second, own_, a);
       return;
     }
     bwd_.execute(e.s, {{DNNL_ARG_SRC, in_->data},
@@ -341,6 +330,7 @@ class BatchNorm2d : public Layer {
   static float* f(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
   static bool on(const PenSlot* p) { return p && p->on; }
   bool relu() const { return pen_r_ != nullptr; }  // fused with its ReLU
+  bool own() const { return own_.B || nhwc_.C; }   // our kernels, not oneDNN's
   BnArgs args() {
     BnArgs a{};
     a.x = f(in_->data), a.gamma = gamma_->value.data(), a.beta = beta_->value.data();
@@ -350,7 +340,8 @@ class BatchNorm2d : public Layer {
     a.sr = pen_r_ ? pen_r_->sigma : 1, a.sb = pen_b_ ? pen_b_->sigma : 1;
     return a;
   }
-  BlockedBn own_{0, 0, 0, 0, 0, 0};  // B = 0: oneDNN's primitives
+  BlockedBn own_{0, 0, 0, 0, 0, 0};  // B = 0: not a blocked layout
+  NhwcBn nhwc_{0, 0, 0};             // C > 0: channels-last (bf16 convolutions' outputs)
   std::vector<float> sc_, sh_;       // per padded channel: scale and shift of the last forward
   PenSlot* pen_b_ = nullptr;         // fused: this node's penalty
   PenSlot* pen_r_ = nullptr;         // fused: the ReLU output's penalty (set = fused)

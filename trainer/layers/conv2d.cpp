@@ -3,7 +3,9 @@
 // Forward and backward (data, weights) side by side; weights and gradients stay in PyTorch's OIHW,
 // the primitives pick their own layouts (format_tag::any) and Ports reorder only on mismatch.
 #include <algorithm>
+#include <memory>
 
+#include "trainer/layers/conv_gemm.hpp"
 #include "trainer/layers/layer.hpp"
 
 namespace eatsim::trainer {
@@ -29,6 +31,10 @@ class Conv2d : public Layer {
         a.plan.winograd && !e.bf16 ? dnnl::algorithm::convolution_auto : dnnl::algorithm::convolution_direct;
     int64_t N = x[0], C = x[1], H = x[2], W = x[3];
     int64_t O = n.out_channels, OH = n.out_shape[1], OW = n.out_shape[2];
+    if (Im2colConv::suits(e, n, in_->desc, OW)) {
+      gemm_ = std::make_unique<Im2colConv>(a, p_.w.get_desc());
+      return;
+    }
     a.out.dims = {N, O, OH, OW};
     // oneDNN wants the right padding that makes (H + pl + pr - ek) / s + 1 == OH (ek: the dilated
     // kernel's extent); PyTorch floors, so the exact value may be negative: any value in [that, pl]
@@ -60,7 +66,7 @@ class Conv2d : public Layer {
           {algo_, dsrc_any, w_any, ddst_any, strides, dil, pl, pr}, e.eng, fwd_pd_);
       bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
       bd_w_.init(e, w_user, bwd_data_pd_.weights_desc(), a.scratch);
-      bd_ddst_.init(e, a.out.desc, bwd_data_pd_.diff_dst_desc());
+      bd_ddst_.init(e, a.out.desc, bwd_data_pd_.diff_dst_desc(), a.grad_scratch);
       bd_dsrc_.init(e, diff_src_.get_desc(), bwd_data_pd_.diff_src_desc());
     }
     if (!a.backward) return;
@@ -69,11 +75,14 @@ class Conv2d : public Layer {
         {algo_, src_any, dw_any, b_md, ddst_any, strides, dil, pl, pr}, e.eng, fwd_pd_);
     bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
     bw_src_.init(e, in_->desc, bwd_w_pd_.src_desc());
-    bw_ddst_.init(e, a.out.desc, bwd_w_pd_.diff_dst_desc());
+    // Both output-gradient conversions share the pool: backward-weights reuses backward-data's
+    // (the pool is untouched in between) or converts into it again.
+    bw_ddst_.init(e, a.out.desc, bwd_w_pd_.diff_dst_desc(), a.grad_scratch);
     bw_dw_.init(e, w_user, bwd_w_pd_.diff_weights_desc(), a.scratch);
   }
 
   void forward(Env& e, bool) override {
+    if (gemm_) return gemm_->forward(e, in_->data, out_->data, p_.w);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_.in(e, in_->data)},
                                          {DNNL_ARG_WEIGHTS, w_.in(e, p_.w)},
                                          {DNNL_ARG_DST, out_->data}};
@@ -82,6 +91,7 @@ class Conv2d : public Layer {
   }
 
   void backward(Env& e) override {
+    if (gemm_) return gemm_->backward(e, out_->diff, diff_src_, p_.w, p_.dw);
     if (diff_src_) {
       memory dsrc = bd_dsrc_.out(diff_src_);
       bwd_data_.execute(e.s, {{DNNL_ARG_DIFF_DST, bd_ddst_.in(e, out_->diff)},
@@ -117,6 +127,7 @@ class Conv2d : public Layer {
   dnnl::convolution_backward_data bwd_data_;
   dnnl::convolution_backward_weights bwd_w_;
   Port src_, w_, bd_w_, bd_ddst_, bd_dsrc_, bw_src_, bw_ddst_, bw_dw_;
+  std::unique_ptr<Im2colConv> gemm_;  // bf16 with short output rows: matmuls instead (conv_gemm.hpp)
 };
 
 }  // namespace

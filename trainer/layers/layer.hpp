@@ -79,6 +79,10 @@ struct BuildArgs {
   PenSlot* slots;      // penalty state by node, indexed by the plan's pen_self, pen_in, pen_relu
   bool fused = false;  // set by a batchnorm2d that computes its ReLU as planned (its layout allows it)
   std::vector<memory>* scratch = nullptr;  // transient buffers that may share one allocation (Port)
+  // A second such pool for conversions of an output gradient, which live while the layer's
+  // backward also uses a `scratch` buffer (its weights), so they cannot share that one.
+  std::vector<memory>* grad_scratch = nullptr;
+  std::vector<memory>* col_scratch = nullptr;  // a third: im2col copies (conv_gemm.hpp)
   Param& param(const std::string& leaf) const { return *find(ctx, node.name + "." + leaf); }
   PenSlot* slot(int i) const { return i >= 0 ? &slots[i] : nullptr; }
 };
