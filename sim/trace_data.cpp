@@ -52,6 +52,12 @@ TraceData::TraceData(const TraceReader& tr, int64_t samples) {
       throw TraceError(tr.dir() + ": layer " + n.name + ": the trace lacks its input or weights");
     nodes_[i] = nd;
   }
+  for (const auto& [name, t] : t_) views_[name] = View{&t.data, t.per_sample, t.max_abs, t.nonneg};
+}
+
+const TraceData::View* TraceData::find(const std::string& name) const {
+  auto it = views_.find(name);
+  return it == views_.end() ? nullptr : &it->second;
 }
 
 LayerData TraceData::layer(int node, int64_t sample) const {

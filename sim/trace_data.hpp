@@ -19,6 +19,15 @@ class TraceData {
   DataSource source() const;
   // The scans of these weights, kept for every run on these values (thread-safe).
   WeightCache* weight_cache() const { return &weights_; }
+  // A loaded tensor by name (kept samples back to back, or the parameter); null when no GEMM row
+  // reads or writes it.
+  struct View {
+    const std::vector<float>* data;
+    int64_t per_sample;
+    double max_abs;
+    bool nonneg;
+  };
+  const View* find(const std::string& name) const;
 
  private:
   struct Tensor {
@@ -28,6 +37,7 @@ class TraceData {
     bool nonneg = true;
   };
   std::map<std::string, Tensor> t_;
+  std::map<std::string, View> views_;
   struct Node {
     const Tensor *in = nullptr, *w = nullptr, *b = nullptr, *out = nullptr;
     std::vector<const Tensor*> written;    // the row's written-back tensors (compression sizes them)

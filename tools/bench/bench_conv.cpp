@@ -4,7 +4,8 @@
 // step and the FLOPs. Driven by trainer_vs_pytorch.py; threads from OMP_NUM_THREADS.
 //   bench_conv resnet18 WIDTH BATCH REPS [fast|bf16]
 // bf16: activations, weights and their gradients in bf16 (fp32 accumulation inside the kernels),
-// weight gradients in fp32 as the trainer's --precision bf16 runs them; direct convolutions.
+// weight gradients in fp32 as the trainer's --precision bf16 runs them; direct convolutions, and
+// for outputs narrower than 8 the matmuls the trainer runs there instead.
 #include <dnnl.hpp>
 
 #include <algorithm>
@@ -114,6 +115,26 @@ int main(int argc, char** argv) {
       bw.execute(s, {{DNNL_ARG_SRC, ws}, {DNNL_ARG_DIFF_DST, wdd}, {DNNL_ARG_DIFF_WEIGHTS, wdw}});
       s.wait();
     });
+    // eatsim's bf16 path for output rows narrower than 8 (trainer/layers/conv_gemm.hpp): three
+    // matmuls over an im2col copy instead of the convolution primitives (the copies not timed, as
+    // the layout conversions are not for the primitives).
+    if (bf16 && OW < 8 && n.groups == 1 && !n.bias) {
+      const int64_t rows = N * OH * OW, K = C * n.kh * n.kw;
+      auto mm = [&](memory::dim m, memory::dim k, memory::dim nn, bool ta) {
+        md a({m, k}, dt::bf16, ta ? tag::ba : tag::ab), b({k, nn}, dt::bf16, tag::ab),
+            c({m, nn}, dt::f32, tag::ab);
+        dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), eng);
+        memory ma(a, eng), mb(b, eng), mc(c, eng);
+        std::memset(ma.get_data_handle(), 0x3c, a.get_size()),
+            std::memset(mb.get_data_handle(), 0x3c, b.get_size());
+        dnnl::matmul p(pd);
+        return best(reps, [&] {
+          p.execute(s, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+          s.wait();
+        });
+      };
+      tf = mm(rows, K, O, false), td = needs_bd ? mm(rows, O, K, false) : 0, tw = mm(O, rows, K, true);
+    }
     t_fwd += tf, t_bd += td, t_bw += tw;
     f_fwd += flops, f_bd += needs_bd ? flops : 0, f_bw += flops;
     char buf[256];
