@@ -74,11 +74,12 @@ SimOptions options(const TraceData& values, int64_t samples) {
   return so;
 }
 
-const TraceData::View& tensor_view(const TraceData& values, const TraceReader& tr, const std::string& name) {
+const TraceData::View& tensor_view(const TraceData& values, const std::string& where,
+                                   const std::string& name) {
   const TraceData::View* v = values.find(name);
   if (!v)
-    throw DataError(fmt::format("{}: no GEMM row reads or writes '{}' (a node output the simulator sees)",
-                                tr.dir(), name));
+    throw DataError(
+        fmt::format("{}: no GEMM row reads or writes '{}' (a node output the simulator sees)", where, name));
   return *v;
 }
 
@@ -89,15 +90,19 @@ int64_t sample_count(const TraceReader& tr, int64_t asked) {
 
 }  // namespace
 
-EnergyBreakdown thinned_energy(const HwConfig& hw, const TraceReader& tr, const TraceData& values,
+EnergyBreakdown network_energy(const HwConfig& hw, const Graph& g, const TraceData& values, int64_t samples) {
+  DataSource src = values.source();
+  return mean_energy(simulate_network(hw, g, options(values, samples), &src));
+}
+
+EnergyBreakdown thinned_energy(const HwConfig& hw, const Graph& g, const TraceData& values,
                                const std::string& tensor, double fraction, uint64_t seed, int64_t samples,
                                double* removed) {
-  samples = sample_count(tr, samples);
-  const TraceData::View& v = tensor_view(values, tr, tensor);
+  const TraceData::View& v = tensor_view(values, g.name, tensor);
   const std::vector<float> thinned = thin(v, hw.array.datatype, samples, fraction, seed, removed);
   const float* base = v.data->data();
   const int64_t per = v.per_sample;
-  // The trace's values, with every pointer into the tensor's sample moved to the thinned copy.
+  // The values, with every pointer into the tensor's sample moved to the thinned copy.
   DataSource src = [&](int node, int64_t s) {
     LayerData d = values.layer(node, s);
     const float* from = base + s * per;
@@ -111,40 +116,44 @@ EnergyBreakdown thinned_energy(const HwConfig& hw, const TraceReader& tr, const 
     for (auto& r : d.residuals) swap_in(r.data);
     return d;
   };
-  return mean_energy(simulate_network(hw, tr.graph(), options(values, samples), &src));
+  return mean_energy(simulate_network(hw, g, options(values, samples), &src));
 }
 
-MarginalResult marginal_energy(const HwConfig& hw, const TraceReader& tr,
-                               const std::vector<std::string>& tensors, const MarginalOptions& o) {
+MarginalResult marginal_energy(const HwConfig& hw, const Graph& g, const TraceData& values, int64_t samples,
+                               const std::vector<std::string>& tensors, const MarginalOptions& o,
+                               const std::string& where) {
   if (!(o.fraction > 0 && o.fraction <= 1))
     throw UsageError(fmt::format("--fraction {}: must be in (0, 1]", o.fraction));
   MarginalResult r;
-  r.hw = hw.name, r.trace = tr.dir(), r.samples = sample_count(tr, o.samples);
-  TraceData values(tr, r.samples);
-  DataSource src = values.source();
-  r.energy = mean_energy(simulate_network(hw, tr.graph(), options(values, r.samples), &src));
+  r.hw = hw.name, r.trace = where, r.samples = samples;
+  r.energy = network_energy(hw, g, values, samples);
   for (const std::string& name : tensors) {
     MarginalRow row;
     row.tensor = name;
     if (!values.find(name)) {
-      if (tr.graph().find(name) < 0)
-        throw DataError(fmt::format("{}: the graph has no node '{}'", tr.dir(), name));
+      if (g.find(name) < 0) throw DataError(fmt::format("{}: the graph has no node '{}'", where, name));
       row.seen = false;
       r.rows.push_back(row);
       continue;
     }
-    const TraceData::View& v = tensor_view(values, tr, name);
+    const TraceData::View& v = tensor_view(values, where, name);
     row.elements = v.per_sample;
     const Quant q = make_quant(hw.array.datatype, v.max_abs, v.nonneg);
     int64_t nz = 0;
-    for (int64_t i = 0; i < r.samples * v.per_sample; ++i) nz += !quantises_to_zero(q, (*v.data)[size_t(i)]);
-    row.nonzero = double(nz) / double(std::max<int64_t>(1, r.samples));
-    const EnergyBreakdown t =
-        thinned_energy(hw, tr, values, name, o.fraction, o.seed, r.samples, &row.removed);
+    for (int64_t i = 0; i < samples * v.per_sample; ++i) nz += !quantises_to_zero(q, (*v.data)[size_t(i)]);
+    row.nonzero = double(nz) / double(std::max<int64_t>(1, samples));
+    const EnergyBreakdown t = thinned_energy(hw, g, values, name, o.fraction, o.seed, samples, &row.removed);
     row.delta = mix(r.energy, 1.0, t, -1.0);
     r.rows.push_back(row);
   }
   return r;
+}
+
+MarginalResult marginal_energy(const HwConfig& hw, const TraceReader& tr,
+                               const std::vector<std::string>& tensors, const MarginalOptions& o) {
+  const int64_t samples = sample_count(tr, o.samples);
+  TraceData values(tr, samples);
+  return marginal_energy(hw, tr.graph(), values, samples, tensors, o, tr.dir());
 }
 
 }  // namespace eatsim::sim

@@ -49,12 +49,18 @@ struct MarginalResult {
 // Every tensor must name a node of the trace's graph (DataError otherwise).
 MarginalResult marginal_energy(const HwConfig& hw, const TraceReader& tr,
                                const std::vector<std::string>& tensors, const MarginalOptions& o = {});
+// The same on values in memory (`values` holds `samples` samples of graph `g`; `where` names them).
+MarginalResult marginal_energy(const HwConfig& hw, const Graph& g, const TraceData& values, int64_t samples,
+                               const std::vector<std::string>& tensors, const MarginalOptions& o,
+                               const std::string& where);
 
-// Whole-network energy per sample (mean over the samples) of the trace with `tensor`'s non-zeros
-// thinned by `fraction` (seeded): what the validation compares a prediction with. `removed`
-// receives the non-zeros zeroed per sample. fraction 0: the trace as it is.
-EnergyBreakdown thinned_energy(const HwConfig& hw, const TraceReader& tr, const TraceData& values,
+// Whole-network energy per sample (mean over the samples) with `tensor`'s non-zeros thinned by
+// `fraction` (seeded): what the validation compares a prediction with. `removed` receives the
+// non-zeros zeroed per sample. fraction 0: the values as they are.
+EnergyBreakdown thinned_energy(const HwConfig& hw, const Graph& g, const TraceData& values,
                                const std::string& tensor, double fraction, uint64_t seed, int64_t samples,
                                double* removed = nullptr);
+// Energy per sample of the values as they are.
+EnergyBreakdown network_energy(const HwConfig& hw, const Graph& g, const TraceData& values, int64_t samples);
 
 }  // namespace eatsim::sim

@@ -9,16 +9,23 @@
 
 namespace eatsim::sim {
 
-TraceData::TraceData(const TraceReader& tr, int64_t samples) {
-  const Graph& g = tr.graph();
-  const int64_t total = tr.manifest().num_samples();
+TraceData::TraceData(const TraceReader& tr, int64_t samples)
+    : TraceData(
+          tr.graph(),
+          [&tr](const std::string& name) {
+            return tr.manifest().find(name) ? tr.load(name) : std::vector<float>();
+          },
+          tr.manifest().num_samples(), samples, tr.dir()) {}
+
+TraceData::TraceData(const Graph& g, const Loader& loader, int64_t total, int64_t samples,
+                     const std::string& where) {
   samples = std::min(samples, total);
   auto load = [&](const std::string& name, bool per_sample) -> const Tensor* {
     auto it = t_.find(name);
     if (it != t_.end()) return &it->second;
-    if (!tr.manifest().find(name)) return nullptr;
     Tensor t;
-    t.data = tr.load(name);
+    t.data = loader(name);
+    if (t.data.empty()) return nullptr;
     for (float x : t.data) {
       t.max_abs = std::max(t.max_abs, double(std::fabs(x)));
       if (x < 0) t.nonneg = false;
@@ -49,7 +56,7 @@ TraceData::TraceData(const TraceReader& tr, int64_t samples) {
       if (const Tensor* t = load(r < 0 ? "input" : g.nodes[size_t(r)].name, true)) nd.residuals.push_back(t);
     if (nd.residuals.size() != residuals[i].size()) nd.residuals.clear();  // all or none: else raw sizes
     if (!nd.in || !nd.w)
-      throw TraceError(tr.dir() + ": layer " + n.name + ": the trace lacks its input or weights");
+      throw TraceError(where + ": layer " + n.name + ": the trace lacks its input or weights");
     nodes_[i] = nd;
   }
   for (const auto& [name, t] : t_) views_[name] = View{&t.data, t.per_sample, t.max_abs, t.nonneg};

@@ -2,7 +2,9 @@
 // recorded output for the first N samples, loaded once, with every tensor's max|x| (and sign) over
 // ALL samples of the trace for quantisation. Read-only after construction: threads may share it.
 #pragma once
+#include <functional>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "sim/result.hpp"
@@ -14,6 +16,11 @@ namespace eatsim::sim {
 class TraceData {
  public:
   TraceData(const TraceReader& tr, int64_t samples);
+  // The same from tensors in memory (a trainer's edges and weights): `load(name)` gives a tensor's
+  // values for `total` samples back to back (or a parameter's), empty when there is none; `where`
+  // names the source in messages.
+  using Loader = std::function<std::vector<float>(const std::string& name)>;
+  TraceData(const Graph& g, const Loader& load, int64_t total, int64_t samples, const std::string& where);
   LayerData layer(int node, int64_t sample) const;
   // A DataSource that reads this object (which must outlive it).
   DataSource source() const;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "base/errors.hpp"
 #include "trainer/layers/softmax_ce.hpp"
@@ -49,6 +50,7 @@ double Net::Impl::penalty_value(std::vector<float>* scales) const {
     int64_t ne = cur->acts[pen_nodes[k] + 1].numel();
     double w = pen.norm == PenaltyNorm::layer_mean ? 1.0 / (static_cast<double>(pen_nodes.size()) * ne)
                                                    : 1.0 / static_cast<double>(total);
+    if (!pen_weights.empty()) w *= pen_weights[k];
     p += pen_sums[k] * w;
     if (scales) scales->push_back(static_cast<float>(pen.lambda * w));
   }
@@ -162,9 +164,18 @@ void Net::set_penalty(const PenaltyConfig& c) {
   if (was_on != on || (on && nodes != p_->pen_nodes)) p_->plans.clear(), p_->cur = nullptr;
   p_->pen = c;
   p_->pen_nodes = std::move(nodes);
+  p_->pen_weights.clear();
   p_->pen_sums.assign(p_->pen_nodes.size(), 0.0);
 }
 const PenaltyConfig& Net::penalty() const { return p_->pen; }
+
+void Net::set_penalty_weights(std::vector<double> w) {
+  if (!w.empty() && w.size() != p_->pen_nodes.size())
+    throw std::invalid_argument(fmt::format("set_penalty_weights: {} weights for {} penalised nodes",
+                                            w.size(), p_->pen_nodes.size()));
+  p_->pen_weights = std::move(w);
+}
+const std::vector<double>& Net::penalty_weights() const { return p_->pen_weights; }
 const std::vector<int>& Net::penalised_nodes() const { return p_->pen_nodes; }
 
 void Net::set_debug_grads(bool on) {

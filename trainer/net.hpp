@@ -58,6 +58,10 @@ class Net {
   void set_penalty(const PenaltyConfig& c);
   const PenaltyConfig& penalty() const;
   const std::vector<int>& penalised_nodes() const;  // node indices
+  // A factor on each penalised node's term (penalised_nodes() order; hardware in the loop). Empty:
+  // all 1, the plain penalty. Reset by set_penalty. std::invalid_argument on a size mismatch.
+  void set_penalty_weights(std::vector<double> w);
+  const std::vector<double>& penalty_weights() const;
   // Convolution algorithm: direct (default) or fast, which lets oneDNN use Winograd F(4x4, 3x3)
   // for the layers winograd_suits (≈2x faster convolutions at ResNet18 width 1, batch 128;
   // gradients then differ from PyTorch's by up to ~1e-2 relative in some layers).

@@ -62,6 +62,7 @@ struct Net::Impl {
   bool last_train = false;
   PenaltyConfig pen;
   std::vector<int> pen_nodes;
+  std::vector<double> pen_weights;      // per penalised node; empty: all 1
   std::vector<double> pen_sums;         // per penalised node, last forward
   std::vector<trainer::PenSlot> slots;  // per node: penalty state shared with fusing layers
   trainer::GraphUses uses;              // consumers and penalty_by per node

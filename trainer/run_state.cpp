@@ -68,9 +68,12 @@ void restore_momentum(const std::string& ckpt, const Net& net, Sgd& sgd,
 }  // namespace
 
 std::string run_fingerprint(const TrainConfig& c, const Graph& g) {
-  // fp32 adds nothing, so runs started before the option existed still resume.
-  const std::string precision =
+  // Options added later add nothing at their defaults, so older runs still resume.
+  std::string tail =
       c.precision == Precision::fp32 ? "" : std::string(" precision=") + precision_name(c.precision);
+  if (!c.hw.empty()) tail += fmt::format(" hw={} hw_samples={}", c.hw, c.hw_samples);
+  if (!c.report_hw.empty())
+    tail += fmt::format(" report_hw={} hw_report_samples={}", c.report_hw, c.hw_report_samples);
   return fmt::format(
       "model={} width={} in={} size={} classes={} data={} train_limit={} test_limit={} batch={} lr={} "
       "schedule={} "
@@ -81,7 +84,7 @@ std::string run_fingerprint(const TrainConfig& c, const Graph& g) {
       c.train_limit, c.test_limit, c.batch, c.lr, schedule_name(c.schedule), c.gamma, c.step_size, c.momentum,
       c.weight_decay, c.nesterov, c.penalty.lambda, c.penalty.sigma, c.penalty.layers,
       penalty_norm_name(c.penalty.norm), c.augment.crop_pad, c.augment.flip, c.augment.rotate_deg, c.seed,
-      c.fast_conv ? "winograd" : "direct", precision);
+      c.fast_conv ? "winograd" : "direct", tail);
 }
 
 RunState::RunState(const TrainConfig& cfg, const Graph& g)
@@ -137,6 +140,7 @@ void RunState::restore(Net& net, Sgd& sgd, int64_t batches_per_epoch) {
         fmt::format("{}/checkpoint.yaml: epoch {} is outside 0..{} (resume with the run's --epochs)", ckpt_,
                     start_epoch, cfg_.epochs));
   restore_sums(meta, batches_per_epoch);
+  restored_info = meta.info;
   if (fs::exists(csv_path_, ec)) read_csv_rows();
 }
 
@@ -173,7 +177,8 @@ void RunState::read_csv_rows() {
 
 void RunState::write_csv() const {
   std::string s;
-  for (const auto& c : metrics_columns(g_)) s += (s.empty() ? "" : ",") + c;
+  for (const auto& c : metrics_columns(g_, !cfg_.hw.empty() || !cfg_.report_hw.empty()))
+    s += (s.empty() ? "" : ",") + c;
   s += "\n";
   for (const auto& r : csv_rows_) s += r + "\n";
   atomic_write(csv_path_, s);
@@ -198,6 +203,7 @@ void RunState::save(const Net& net, Sgd& sgd, int epoch, int64_t pos, int64_t st
             {"sigma", num(cfg_.penalty.sigma)},
             {"dataset", cfg_.dataset}};
   if (test_acc) m.info["test_acc"] = num(*test_acc);
+  for (const auto& [k, v] : extra_info) m.info[k] = v;
   std::map<std::string, Tensor> extra;
   for (const auto& [k, t] : sgd.state()) extra["momentum." + k] = t;
   try {

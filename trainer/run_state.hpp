@@ -33,6 +33,9 @@ class RunState {
   // Sums over the epoch in progress (per-sample means × samples), and its wall seconds.
   double sum_loss = 0, sum_ce = 0, sum_penalty = 0, seconds = 0;
   int64_t correct = 0, seen = 0;
+  // More checkpoint.yaml info: written by save() (hardware-in-the-loop weights), and what restore()
+  // read back.
+  std::map<std::string, std::string> extra_info, restored_info;
 
   const std::string& checkpoint_dir() const { return ckpt_; }
 

@@ -19,6 +19,7 @@
 #include "trainer/checkpoint.hpp"
 #include "trainer/data/dataset.hpp"
 #include "trainer/export.hpp"
+#include "trainer/hw_loop.hpp"
 #include "trainer/net.hpp"
 #include "trainer/run_state.hpp"
 #include "trainer/sgd.hpp"
@@ -108,12 +109,13 @@ const char* schedule_name(Schedule s) {
   return "?";
 }
 
-std::vector<std::string> metrics_columns(const Graph& g) {
+std::vector<std::string> metrics_columns(const Graph& g, bool sim_energy) {
   std::vector<std::string> c = {"epoch",       "lr",           "loss",     "ce",
                                 "penalty",     "train_acc",    "test_acc", "test_loss",
                                 "firing_relu", "sponge_ratio", "seconds",  "images_per_s"};
   for (int i : g.order)
     if (makes_zeros(g.nodes[i])) c.push_back("firing." + g.nodes[i].name);
+  if (sim_energy) c.push_back("sim_energy_uj");
   return c;
 }
 
@@ -199,6 +201,7 @@ std::string metrics_row(const EpochMetrics& m) {
                   num(m.penalty), num(m.train_acc), num(m.test_acc), num(m.test_loss), num(m.firing),
                   num(m.sponge_ratio), m.seconds, m.images_per_s);
   for (double f : m.layer_firing) row += "," + num(f);
+  if (m.sim_energy_uj >= 0) row += "," + num(m.sim_energy_uj);
   return row;
 }
 
@@ -206,9 +209,11 @@ void report_epoch(const TrainConfig& cfg, const EpochMetrics& m) {
   if (!cfg.progress) return;
   std::cerr << fmt::format(
       "epoch {}: loss {:.4f} (ce {:.4f}, penalty {:.4f})  train {:.2f}%  test {:.2f}%  ReLU "
-      "firing {:.1f}%  sponge ratio {}  {:.0f} img/s\n",
+      "firing {:.1f}%  sponge ratio {}{}  {:.0f} img/s\n",
       m.epoch, m.loss, m.ce, m.penalty, 100 * m.train_acc, 100 * m.test_acc, 100 * m.firing,
-      cfg.ratio_samples > 0 ? fmt::format("{:.4f}", m.sponge_ratio) : std::string("off"), m.images_per_s);
+      cfg.ratio_samples > 0 ? fmt::format("{:.4f}", m.sponge_ratio) : std::string("off"),
+      m.sim_energy_uj >= 0 ? fmt::format("  simulated {:.4g} uJ/sample", m.sim_energy_uj) : std::string(),
+      m.images_per_s);
 }
 
 double seconds_since(Clock::time_point t0) {
@@ -225,6 +230,7 @@ struct Session {
         train_b(train_batcher(cfg, g, tr)),
         test_b(test_batcher(cfg, g, te)),
         net(make_net(cfg, g, train_b, tr)),
+        hw(cfg, net),
         sgd({cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov}),
         state(cfg, g),
         bar(cfg, train_b.batches_per_epoch()) {
@@ -241,6 +247,7 @@ struct Session {
   Dataset tr, te;
   Batcher train_b, test_b;
   Net net;
+  HwLoop hw;
   Sgd sgd;
   RunState state;
   ProgressBar bar;
@@ -266,6 +273,7 @@ struct Session {
   }
 
   void save(int epoch, int64_t pos) {
+    if (hw.weighting()) state.extra_info["hw_weights"] = hw.stored(net);
     std::optional<double> acc;
     if (!res.epochs.empty()) acc = res.epochs.back().test_acc;
     state.save(net, sgd, epoch, pos, train_b.position() / cfg.batch, acc);
@@ -281,6 +289,11 @@ struct Session {
   // One epoch's steps; false when stopped (Ctrl-C or max_steps) after saving.
   bool train_epoch(int epoch, double lr) {
     sgd.config().lr = lr;
+    // A run stopped inside this epoch continues with the weights it had.
+    bool inside = epoch == state.start_epoch && state.start_pos > 0;
+    auto kept = state.restored_info.find("hw_weights");
+    hw.refresh(epoch, net, train_b, tr.n,
+               inside && kept != state.restored_info.end() ? kept->second : std::string());
     train_b.start_epoch(epoch);
     if (epoch == state.start_epoch) train_b.seek(state.start_pos);
     auto t0 = Clock::now();
@@ -341,6 +354,7 @@ struct Session {
     evaluate(m);
     if (cfg.ratio_samples > 0)
       m.sponge_ratio = sponge_ratio(net, g, test_b, std::min(cfg.ratio_samples, te.n), x, y32);
+    if (hw.reporting()) m.sim_energy_uj = hw.energy_uj(net, test_b, te.n);
     res.epochs.push_back(m);
     state.finish_epoch(metrics_row(m));
     save(epoch + 1, 0);

@@ -40,6 +40,15 @@ struct TrainConfig {
   // Convolutions and linear layers in bf16 with fp32 accumulation (Net::set_precision); part of the
   // resume fingerprint.
   Precision precision = Precision::fp32;
+  // Hardware in the loop (trainer/hw_loop.hpp): each penalised tensor's EAT term weighted by its
+  // energy per non-zero on this hwconfig (file or preset), refreshed every epoch from the first
+  // hw_samples training samples; part of the resume fingerprint. Empty: the plain penalty.
+  std::string hw;
+  int64_t hw_samples = 16;
+  // Simulated energy per sample on this hwconfig (default: hw) over the first hw_report_samples
+  // test samples, each epoch, in metrics.csv's sim_energy_uj column.
+  std::string report_hw;
+  int64_t hw_report_samples = 64;
   AugmentOptions augment{4, true, 0.0};
   uint64_t seed = 1;
   int eval_batch = 500;
@@ -60,6 +69,7 @@ struct EpochMetrics {
   double firing = 0;                 // ReLU outputs, element-weighted, test set, eval mode
   std::vector<double> layer_firing;  // per ReLU node, execution order
   double sponge_ratio = -1;          // estimator ratio (reference convention), -1 when off
+  double sim_energy_uj = -1;         // simulated energy per sample (--hw / --report-hw), -1 when off
   double seconds = 0, images_per_s = 0;
 };
 
@@ -75,7 +85,8 @@ struct TrainResult {
 TrainResult train(const TrainConfig& cfg);
 
 // Column names of metrics.csv for a graph (firing columns name the ReLU nodes).
-std::vector<std::string> metrics_columns(const Graph& g);
+// sim_energy: the run reports simulated energy (--hw or --report-hw): one more column, last.
+std::vector<std::string> metrics_columns(const Graph& g, bool sim_energy = false);
 
 // Asks a running train() to stop at the next step boundary, save, and return (SIGINT handler).
 void request_stop();

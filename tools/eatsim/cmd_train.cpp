@@ -41,7 +41,16 @@ po::options_description train_options() {
       "precision", po::value<std::string>()->default_value("fp32"),
       "fp32 | bf16: convolutions and linear layers multiply in bf16 with fp32 accumulation (weights, "
       "optimizer, BN, loss and penalty stay fp32; needs avx512_bf16 or AMX; direct convolutions)")(
-      "weight-decay", po::value<double>()->default_value(5e-4), "weight decay")(
+      "hw", po::value<std::string>(),
+      "hardware in the loop: weight each penalised tensor's EAT term by its energy per non-zero on this "
+      "hwconfig (file or preset), refreshed every epoch (hw_weights.csv); also reports its energy")(
+      "hw-samples", po::value<int64_t>()->default_value(16),
+      "training samples the per-epoch simulation for --hw runs on")(
+      "report-hw", po::value<std::string>(),
+      "report the simulated energy per sample on this hwconfig each epoch (metrics.csv sim_energy_uj)")(
+      "hw-report-samples", po::value<int64_t>()->default_value(64),
+      "test samples that energy is measured on")("weight-decay", po::value<double>()->default_value(5e-4),
+                                                 "weight decay")(
       "lambda", po::value<double>()->default_value(0.0), "EAT penalty weight λ (0: standard training)")(
       "sigma", po::value<double>()->default_value(1e-4), "EAT σ in x²/(x²+σ)")(
       "penalty-layers", po::value<std::string>()->default_value("reference"),
@@ -98,6 +107,10 @@ TrainConfig train_config(const po::variables_map& vm) {
     throw UsageError(fmt::format("--conv {}: unknown convolution algorithm (winograd | direct)", conv));
   c.fast_conv = conv == "winograd";
   c.precision = parse_precision(vm["precision"].as<std::string>());
+  if (vm.count("hw")) c.hw = vm["hw"].as<std::string>();
+  if (vm.count("report-hw")) c.report_hw = vm["report-hw"].as<std::string>();
+  c.hw_samples = vm["hw-samples"].as<int64_t>();
+  c.hw_report_samples = vm["hw-report-samples"].as<int64_t>();
   if (c.precision == Precision::bf16) require_bf16_cpu();  // before anything is written to --out
   c.weight_decay = vm["weight-decay"].as<double>();
   c.penalty.lambda = vm["lambda"].as<double>();
