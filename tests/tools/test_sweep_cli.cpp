@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -186,6 +187,40 @@ TEST(SweepSparse, SparsityParametersUseTheTracesValues) {
   }
   EXPECT_EQ(one, 1) << csv;
   EXPECT_EQ(below, 3) << csv;
+}
+
+// Co-design: two trained networks (their traces carry the checkpoints' test accuracy) on a grid of
+// hardware points: one front over (point, network) pairs, minimising the metrics and maximising
+// accuracy, printed and drawn.
+TEST(SweepCodesign, OneFrontSpansHardwarePointsAndTrainedNetworks) {
+  test::TempDir d("codesign");
+  const std::string train =
+      "train --model resnet8 --width 0.25 --in-channels 1 --input-size 28 --train-limit 512 --test-limit 256 "
+      "--batch 128 --epochs 1 --threads 1 -q --ratio-samples 0 --penalty-layers relu --out ";
+  ASSERT_EQ(test::run_cli(train + (d / "st")).code, 0);
+  ASSERT_EQ(test::run_cli(train + (d / "eat") + " --lambda 3").code, 0);
+  for (const char* r : {"st", "eat"})
+    ASSERT_EQ(
+        test::run_cli("trace export " + (d / r) + " -n 2 --out " + (d / (std::string(r) + ".trace"))).code,
+        0);
+  test::write_file(
+      d / "grid.yaml",
+      "name: codesign\nbase: cnvlutin_ws16\nparams:\n  array.rows: [8, 16]\n  array.cols: [8, 16]\n"
+      "traces:\n  - {name: standard, path: st.trace}\n  - {name: eat, path: eat.trace}\n");
+  auto r = test::run_cli("sweep " + (d / "grid.yaml") + " -q --out " + (d / "out"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const size_t at = r.out.find("Co-design Pareto front over hardware points and networks");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string front = r.out.substr(at);
+  EXPECT_NE(front.find("accuracy"), std::string::npos);
+  EXPECT_NE(front.find("%"), std::string::npos);
+  // Every pair on the front is one of the 8 (4 points x 2 networks), and the front is not empty.
+  size_t lines = std::count(front.begin(), front.end(), '\n');
+  EXPECT_GE(lines, 3u) << front;
+  EXPECT_LE(lines, 2u + 8u) << front;
+  auto p = test::run_cli("plot pareto " + (d / "out/results.csv") + " --out " + (d / "pareto"));
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(test::read_file(d / "pareto-accuracy.gp").find("co-design Pareto front"), std::string::npos);
 }
 
 }  // namespace

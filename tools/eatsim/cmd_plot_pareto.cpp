@@ -65,17 +65,24 @@ void plot_vs_accuracy(const plot::Csv& c, const Axes& a, const std::string& pref
   for (size_t i = 0; i < c.header.size(); ++i)
     if (c.header[i] == "trace_accuracy") ai = static_cast<int>(i);
   if (ai < 0) return;
-  std::string pts;
+  std::string pts, front;
+  std::vector<std::vector<double>> m;  // (−accuracy, y): the front maximises accuracy, minimises y
   for (size_t r = 0; r < c.rows.size(); ++r)
-    if (c.num(r, ai) >= 0)
+    if (c.num(r, ai) >= 0) {
       pts += fmt::format("{} {} {}\n", 100 * c.num(r, ai), c.num(r, a.y), plot::quote(c.rows[r][a.group]));
+      m.push_back({-c.num(r, ai), c.num(r, a.y)});
+    }
   if (pts.empty()) return;
+  auto f = sweep::pareto_front(m);
+  std::sort(f.begin(), f.end(), [&](size_t i, size_t j) { return m[i][0] > m[j][0]; });
+  for (size_t i : f) front += fmt::format("{} {}\n", -100 * m[i][0], m[i][1]);
   std::string b = fmt::format(
-      "set title {}\nset xlabel 'test accuracy (%)'\nset ylabel {}\nset grid\n"
-      "plot $a using 1:2 with points pt 7 lc 1 title {}\n",
+      "set title {}\nset xlabel 'test accuracy (%)'\nset ylabel {}\nset grid\nset key outside right\n"
+      "plot $a using 1:2 with points pt 7 lc 1 title {}, $f using 1:2 with linespoints lw 2 pt 6 lc 2 title "
+      "{}\n",
       plot::quote(a.ys + " vs accuracy"), plot::quote(plot::axis_label(a.ys)),
-      plot::quote("design points × traces"));
-  plot::render(prefix + "-accuracy", {{"a", pts}}, b);
+      plot::quote("design points × networks"), plot::quote("co-design Pareto front"));
+  plot::render(prefix + "-accuracy", {{"a", pts}, {"f", front}}, b);
   std::cout << fmt::format("wrote {}-accuracy.png and .svg\n", prefix);
 }
 

@@ -14,6 +14,40 @@
 namespace eatsim::cli {
 namespace {
 
+// Co-design: with several traces that all carry their checkpoint's test accuracy (trained networks),
+// the points of every (hardware point, network) pair that no other pair beats on the metrics and
+// on accuracy at once.
+void print_codesign_front(const plot::Csv& c, const std::vector<std::string>& metrics,
+                          const std::vector<int>& mi, const std::vector<int>& ki, const sweep::Spec& s) {
+  int ai = -1, ti = c.col("trace");
+  for (size_t i = 0; i < c.header.size(); ++i)
+    if (c.header[i] == "trace_accuracy") ai = static_cast<int>(i);
+  if (ai < 0 || s.traces.size() < 2) return;
+  std::vector<std::vector<double>> m;
+  for (size_t r = 0; r < c.rows.size(); ++r) {
+    if (!(c.num(r, ai) >= 0)) return;  // a trace without accuracy (synthetic): no joint front
+    std::vector<double> v;
+    for (int i : mi) v.push_back(c.num(r, i));
+    v.push_back(-c.num(r, ai));  // maximise accuracy
+    m.push_back(v);
+  }
+  auto front = sweep::pareto_front(m);
+  std::cout << fmt::format(
+      "\nCo-design Pareto front over hardware points and networks ({} of {}; minimising {}, "
+      "maximising accuracy):\n",
+      front.size(), m.size(), fmt::join(metrics, ", "));
+  std::string head = fmt::format("  {:>5}  {:<16}", "point", "trace");
+  for (const auto& k : s.keys()) head += fmt::format("  {:>14}", k.substr(k.rfind('.') + 1));
+  for (const auto& k : metrics) head += fmt::format("  {:>14}", k);
+  std::cout << head << fmt::format("  {:>9}\n", "accuracy");
+  for (size_t f : front) {
+    std::string line = fmt::format("  {:>5}  {:<16}", c.rows[f][0], c.rows[f][ti]);
+    for (int i : ki) line += fmt::format("  {:>14}", c.rows[f][i]);
+    for (size_t k = 0; k + 1 < m[f].size(); ++k) line += fmt::format("  {:>14.6g}", m[f][k]);
+    std::cout << line << fmt::format("  {:>8.2f}%\n", -100 * m[f].back());
+  }
+}
+
 // Prints each trace's non-dominated points for the evaluator's Pareto metrics.
 void print_pareto(const std::string& csv_path, const std::vector<std::string>& metrics,
                   const sweep::Spec& s) {
@@ -48,6 +82,7 @@ void print_pareto(const std::string& csv_path, const std::vector<std::string>& m
       std::cout << line << "\n";
     }
   }
+  print_codesign_front(c, metrics, mi, ki, s);
 }
 
 std::string shell_quote(const std::string& s) {
