@@ -177,8 +177,8 @@ TEST(HwConfig, ZeroOrNegativeSizesAreRejected) {
 TEST(HwConfig, UnknownDataflowOrDatatypeIsRejected) {
   expect_one_error(replace(good_config(), "dataflow: ws", "dataflow: rs"), 7, "array.dataflow",
                    "unknown dataflow 'rs' (one of ws, os, is)");
-  expect_one_error(replace(good_config(), "datatype: int8", "datatype: bf16"), 8, "array.datatype",
-                   "unknown datatype 'bf16'");
+  expect_one_error(replace(good_config(), "datatype: int8", "datatype: fp8"), 8, "array.datatype",
+                   "unknown datatype 'fp8'");
 }
 
 // good_config() with the base's contents inlined instead of included, so entries can be cut.
