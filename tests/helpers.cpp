@@ -10,7 +10,17 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "models/graph.hpp"
+
 namespace eatsim::test {
+
+std::vector<float> normal_inputs(const Graph& g, int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> x(n * numel(g.input_shape));
+  for (auto& v : x) v = nd(rng);
+  return x;
+}
 namespace fs = std::filesystem;
 
 CliResult run_cli(const std::string& args, const std::string& cwd) {

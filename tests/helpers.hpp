@@ -1,7 +1,12 @@
 // Test helpers: run the eatsim binary, temporary directories, small file utilities.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
+
+namespace eatsim {
+struct Graph;
+}
 
 namespace eatsim::test {
 
@@ -31,5 +36,8 @@ std::string source_dir();  // the repository root
 std::string shared_dir();  // ../shared beside the repository (fixtures)
 std::string python();      // Debian's python3 with numpy and torch
 bool python_has(const std::string& module);
+
+// n standard-normal network inputs for g (seeded), n × the graph's input shape.
+std::vector<float> normal_inputs(const Graph& g, int n, uint64_t seed);
 
 }  // namespace eatsim::test

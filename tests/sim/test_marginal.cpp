@@ -56,7 +56,8 @@ TEST_P(MarginalEnergy, PredictsTheSimulatedChangeOfAFurtherThinningWithin5Percen
       ++seen;
       EXPECT_NEAR(r.removed, 0.05 * r.nonzero, 1.0) << r.tensor;
       double removed = 0;
-      const double after = thinned_energy(hw, tr.graph(), values, r.tensor, 0.05, 99, m.samples, &removed).total();
+      const double after =
+          thinned_energy(hw, tr.graph(), values, r.tensor, 0.05, 99, m.samples, &removed).total();
       const double simulated = base - after, predicted = r.pj_per_nonzero() * removed;
       // A preset that ignores zeros changes by nothing, and predicts nothing.
       EXPECT_NEAR(predicted, simulated, std::max(0.05 * std::fabs(simulated), 1e-9 * base))

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "base/errors.hpp"
+#include "tests/helpers.hpp"
 #include "trainer/net.hpp"
 
 namespace eatsim {
@@ -22,14 +23,6 @@ Graph small(const char* model) {
   o.p.width = 0.25;
   o.p.input_h = o.p.input_w = std::string(model) == "resnet18" ? 16 : 32;
   return load_graph(model, o);
-}
-
-std::vector<float> random_inputs(const Graph& g, int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd(0, 1);
-  std::vector<float> x(n * numel(g.input_shape));
-  for (auto& v : x) v = nd(rng);
-  return x;
 }
 
 // ‖a − b‖ / ‖b‖ over one tensor.
@@ -78,7 +71,7 @@ TEST_P(Bf16Layer, ConvAndLinearMultiplyBf16OperandsWithFp32Accumulation) {
           "  - {name: fc, op: linear, inputs: [flat], out_features: 10}\n",
       "t.yaml");
   const int n = 16;
-  std::vector<float> x = random_inputs(g, n, 9), xr = x;
+  std::vector<float> x = test::normal_inputs(g, n, 9), xr = x;
   for (float& v : xr) v = to_bf16(v);
   std::vector<int64_t> y(n);
   for (int i = 0; i < n; ++i) y[i] = i % 10;
@@ -129,7 +122,7 @@ TEST_P(Bf16Step, LossAndGradientDirectionAgreeWithFp32) {
   if (!cpu_has_bf16()) GTEST_SKIP() << "this CPU has no bf16 instructions (avx512_bf16 or AMX)";
   Graph g = small(GetParam());
   const int n = 32;
-  std::vector<float> x = random_inputs(g, n, 5);
+  std::vector<float> x = test::normal_inputs(g, n, 5);
   std::vector<int64_t> y(n);
   for (int i = 0; i < n; ++i) y[i] = i % 10;
   PenaltyConfig pc{0.5, 1e-2, "reference", PenaltyNorm::layer_mean};

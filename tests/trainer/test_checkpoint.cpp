@@ -25,14 +25,6 @@ Graph small(double width = 0.25) {
   return load_graph("smallcnn", o);
 }
 
-std::vector<float> inputs(const Graph& g, int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd(0, 1);
-  std::vector<float> x(n * numel(g.input_shape));
-  for (auto& v : x) v = nd(rng);
-  return x;
-}
-
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -46,7 +38,7 @@ TEST(Checkpoint, RoundTripKeepsEveryTensorMetadataAndExtras) {
   test::TempDir tmp("ckpt");
   Graph g = small();
   Net a(g, 1);
-  std::vector<float> x = inputs(g, 3, 2);
+  std::vector<float> x = test::normal_inputs(g, 3, 2);
   std::vector<int64_t> y{1, 2, 3};
   a.train_step(x.data(), y.data(), 3);  // running statistics and num_batches_tracked move
   Sgd opt({0.1, 0.9, 5e-4, false});
@@ -132,7 +124,7 @@ TEST(Checkpoint, LoadStateRejectsUnknownAndMissingKeys) {
 TEST(Inference, HandsBackEveryEdgeInEvalMode) {
   Graph g = small();
   Net net(g, 1);
-  std::vector<float> x = inputs(g, 5, 3);
+  std::vector<float> x = test::normal_inputs(g, 5, 3);
   std::vector<Tensor> edges = net.infer_edges(x.data(), 5);
   ASSERT_EQ(edges.size(), g.nodes.size() + 1);
   EXPECT_EQ(edges[0].data, x);
@@ -164,7 +156,7 @@ TEST(Inference, HandsBackEveryEdgeInEvalMode) {
 TEST(Sgd, StepFollowsTorchOptimSgd) {
   Graph g = small();
   Net net(g, 1);
-  std::vector<float> x = inputs(g, 2, 4);
+  std::vector<float> x = test::normal_inputs(g, 2, 4);
   std::vector<int64_t> y{0, 1};
   for (bool nesterov : {false, true}) {
     Sgd opt({0.1, 0.9, 5e-4, nesterov});
@@ -185,7 +177,7 @@ TEST(Sgd, StepFollowsTorchOptimSgd) {
 
 TEST(Sgd, FewStepsFitAFixedBatchAndEatLowersThePenalty) {
   Graph g = small(0.5);
-  std::vector<float> x = inputs(g, 16, 8);
+  std::vector<float> x = test::normal_inputs(g, 16, 8);
   std::vector<int64_t> y(16);
   for (int i = 0; i < 16; ++i) y[i] = i % 10;
   for (double lambda : {0.0, 1.0}) {
@@ -207,7 +199,7 @@ TEST(Sgd, FewStepsFitAFixedBatchAndEatLowersThePenalty) {
 TEST(Net, BatchSizesCanChangeBetweenCalls) {
   Graph g = small();
   Net net(g, 1);
-  std::vector<float> x = inputs(g, 7, 5);
+  std::vector<float> x = test::normal_inputs(g, 7, 5);
   std::vector<int64_t> y{0, 1, 2, 3, 4, 5, 6};
   net.forward(x.data(), 7, false);
   Tensor full = net.output();
@@ -240,7 +232,7 @@ TEST(Net, GradientBuffersAreSharedUnlessDebugging) {
   o.has_width = true;
   o.p.width = 0.125;
   Graph g = load_graph("resnet18", o);
-  std::vector<float> x = inputs(g, 2, 1);
+  std::vector<float> x = test::normal_inputs(g, 2, 1);
   std::vector<int64_t> y{1, 2};
   Net shared(g, 1), debug(g, 1);
   debug.set_debug_grads(true);
@@ -281,7 +273,7 @@ TEST(Net, OutputWithConsumersAndSideBranchesKeepsTheLossGradient) {
   PenaltyConfig pc{0.7, 1e-2, "fc", PenaltyNorm::layer_mean};
   na.set_penalty(pc);
   nb.set_penalty(pc);
-  std::vector<float> x = inputs(b, 5, 9);
+  std::vector<float> x = test::normal_inputs(b, 5, 9);
   x.resize(5 * 18);
   std::vector<int64_t> y{0, 1, 2, 3, 0};
   for (int step = 0; step < 2; ++step) {
@@ -313,7 +305,7 @@ TEST(Net, FastConvolutionsAgreeWithDirectOnes) {
       "  - {name: flat, op: flatten, inputs: [gap]}\n"
       "  - {name: fc, op: linear, inputs: [flat], out_features: 10}\n",
       "t.yaml");
-  std::vector<float> x = inputs(g, 16, 3);
+  std::vector<float> x = test::normal_inputs(g, 16, 3);
   std::vector<int64_t> y(16, 3);
   Net direct(g, 1), fast(g, 1);
   fast.set_fast_conv(true);

@@ -8,6 +8,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "tests/helpers.hpp"
 #include "trainer/net.hpp"
 
 namespace eatsim {
@@ -19,15 +20,6 @@ Graph tiny_resnet() {
   o.p.width = 0.125;
   o.p.input_h = o.p.input_w = 8;
   return load_graph("resnet18", o);
-}
-
-// n standard-normal inputs for g (seeded).
-std::vector<float> random_inputs(const Graph& g, int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd(0, 1);
-  std::vector<float> x(n * numel(g.input_shape));
-  for (auto& v : x) v = nd(rng);
-  return x;
 }
 
 // Every parameter gradient of a equals b's, bit for bit.
@@ -44,7 +36,7 @@ class NetInPlace : public ::testing::TestWithParam<const char*> {};
 TEST_P(NetInPlace, GradientsEqualThoseOfAPlanKeepingEveryEdge) {
   Graph g = tiny_resnet();
   int n = 4;
-  std::vector<float> x = random_inputs(g, n, 3);
+  std::vector<float> x = test::normal_inputs(g, n, 3);
   std::vector<int64_t> y{1, 2, 3, 4};
   double lambda = std::string(GetParam()) == "none" ? 0.0 : 0.5;
   PenaltyConfig pc{lambda, 1e-2, lambda > 0 ? GetParam() : "reference", PenaltyNorm::layer_mean};
@@ -94,7 +86,7 @@ TEST(NetGradMemory, ChainedResidualAddsShareOneGradientBuffer) {
   for (Node& n : g.nodes)
     if (n.op == Op::dropout) n.p = 0;
   int n = 4;
-  std::vector<float> x = random_inputs(g, n, 5);
+  std::vector<float> x = test::normal_inputs(g, n, 5);
   std::vector<int64_t> y{1, 2, 3, 4};
   Net shared(g, 7), keep(g, 7);
   keep.set_debug_grads(true);
@@ -107,7 +99,7 @@ TEST(NetGradMemory, ChainedResidualAddsShareOneGradientBuffer) {
 // plan and gives the same results as a net that never switched.
 TEST(NetGradMemory, OnePlanAtATimeAndSwitchingChangesNoResult) {
   Graph g = tiny_resnet();
-  std::vector<float> x = random_inputs(g, 8, 9);
+  std::vector<float> x = test::normal_inputs(g, 8, 9);
   std::vector<int64_t> y{1, 2, 3, 4, 5, 6, 7, 8};
   Net a(g, 7), b(g, 7);
   a.train_step(x.data(), y.data(), 8), b.train_step(x.data(), y.data(), 8);

@@ -15,6 +15,14 @@ memory pooled(Env& e, const md& d, std::vector<memory>* pool) {
   return m;
 }
 
+// C (m×n, fp32) = A (m×k, bf16) · B (k×n, bf16); A transposed in memory when `a_transposed`.
+dnnl::matmul bf16_matmul(Env& e, int64_t m, int64_t k, int64_t n, bool a_transposed = false) {
+  return dnnl::matmul(dnnl::matmul::primitive_desc(
+      dnnl::matmul::desc(md({m, k}, dt::bf16, a_transposed ? tag::ba : tag::ab),
+                         md({k, n}, dt::bf16, tag::ab), md({m, n}, dt::f32, tag::ab)),
+      e.eng));
+}
+
 // The same bytes as `m`, seen with another desc of the same size.
 memory view(Env& e, const md& d, const memory& m) { return memory(d, e.eng, m.get_data_handle()); }
 
@@ -41,10 +49,7 @@ Im2colConv::Im2colConv(BuildArgs& a, const md& w_user) : need_dx_(static_cast<bo
   const md w_hwio({O_, C_, kh_, kw_}, dt::bf16, tag::hwio), w_ohwi({O_, C_, kh_, kw_}, dt::bf16, tag::ohwi);
   w_fwd_ = pooled(e, w_hwio, a.scratch);
   w_to_fwd_ = make_reorder(e, w_user, w_hwio);
-  fwd_ = dnnl::matmul(dnnl::matmul::primitive_desc(
-      dnnl::matmul::desc(md({rows, K}, dt::bf16, tag::ab), md({K, O_}, dt::bf16, tag::ab),
-                         md({rows, O_}, dt::f32, tag::ab)),
-      e.eng));
+  fwd_ = bf16_matmul(e, rows, K, O_);
   if (!a.backward) return;
   dy16_ = pooled(e, dy16, a.grad_scratch);
   dy_to16_ = make_reorder(e, a.out.desc, dy16);
@@ -52,19 +57,13 @@ Im2colConv::Im2colConv(BuildArgs& a, const md& w_user) : need_dx_(static_cast<bo
     dcol_ = pooled(e, md({rows, K}, dt::f32, tag::ab), a.col_scratch);
     w_bwd_ = pooled(e, w_ohwi, a.scratch);
     w_to_bwd_ = make_reorder(e, w_user, w_ohwi);
-    bwd_data_ = dnnl::matmul(dnnl::matmul::primitive_desc(
-        dnnl::matmul::desc(md({rows, O_}, dt::bf16, tag::ab), md({O_, K}, dt::bf16, tag::ab),
-                           md({rows, K}, dt::f32, tag::ab)),
-        e.eng));
+    bwd_data_ = bf16_matmul(e, rows, O_, K);
   }
   const md dw_ohwi({O_, C_, kh_, kw_}, dt::f32, tag::ohwi);
   dw_out_ = pooled(e, dw_ohwi, a.scratch);
   dw_to_user_ = make_reorder(e, dw_ohwi, w_user);
   // d(y) is (rows, O) row-major; dW's GEMM reads it transposed, (O, rows), without a copy.
-  bwd_w_ = dnnl::matmul(dnnl::matmul::primitive_desc(
-      dnnl::matmul::desc(md({O_, rows}, dt::bf16, tag::ba), md({rows, K}, dt::bf16, tag::ab),
-                         md({O_, K}, dt::f32, tag::ab)),
-      e.eng));
+  bwd_w_ = bf16_matmul(e, O_, rows, K, true);
 }
 
 void Im2colConv::im2col(const uint16_t* x, uint16_t* col) const {
