@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <utility>
 
 #include "base/errors.hpp"
 #include "base/files.hpp"
@@ -36,9 +37,10 @@ std::unique_ptr<sim::TraceData> capture(const sim::HwConfig& hw, Net& net, const
               hw.name, name, std::fabs(v)));
     (*edges)[name] = t.data;
   });
+  // TraceData asks for each tensor once and keeps it: hand the edge over instead of copying it.
   auto load = [&net, edges](const std::string& name) {
     auto it = edges->find(name);
-    if (it != edges->end()) return it->second;
+    if (it != edges->end()) return std::move(it->second);
     return net.param(name) ? net.get(name).data : std::vector<float>();
   };
   return std::make_unique<sim::TraceData>(g, load, n, n, "the network in training");
